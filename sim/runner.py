@@ -34,6 +34,16 @@ VLT_FILE = ROOT / "sim" / "verilator.vlt"
 SIMULATORS = ("verilator", "icarus")
 
 
+def sims() -> list[str]:
+    """Simulators to run: ``SIM=verilator`` or ``SIM=icarus`` picks one, default both."""
+    chosen = os.environ.get("SIM", "").strip()
+    if not chosen:
+        return list(SIMULATORS)
+    if chosen not in SIMULATORS:
+        raise ValueError(f"SIM={chosen!r}: choose one of {SIMULATORS}")
+    return [chosen]
+
+
 def waves_requested() -> bool:
     return os.environ.get("WAVES", "0") not in ("", "0")
 

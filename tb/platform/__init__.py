@@ -1,0 +1,1 @@
+"""Platforms: what the driver model runs on (simulation over cocotbext-pcie, or a real PCI function)."""

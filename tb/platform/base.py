@@ -1,0 +1,128 @@
+"""The host interface the driver model runs on.
+
+The driver (tb.driver) and the bring-up checks await only this interface. Implementations:
+``tb.platform.sim.SimPlatform`` (cocotbext-pcie root complex in a cocotb simulation) and, for a board or a
+VM, a Linux PCI platform. So nothing here may import cocotb.
+
+Conventions: BAR and config accesses are little-endian integers of 1, 2, 4 or 8 bytes at any byte offset
+(an access is one PCIe request, as Linux's ioread8/16/32 and readq issue). DMA memory is host memory the
+device can reach at ``DmaBuffer.bus_addr``. Time is platform time in nanoseconds: simulated time in
+simulation, wall-clock time on hardware.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+IrqHandler = Callable[[], Awaitable[None]]
+
+ACCESS_SIZES = (1, 2, 4, 8)
+
+
+class PlatformError(RuntimeError):
+    """A platform operation failed (an access completed with an error, a timeout, missing support)."""
+
+
+class PlatformTimeout(PlatformError):
+    pass
+
+
+class DmaBuffer(abc.ABC):
+    """A block of host memory the device may DMA to and from."""
+
+    bus_addr: int
+    size: int
+
+    @abc.abstractmethod
+    async def read(self, offset: int, length: int) -> bytes: ...
+
+    @abc.abstractmethod
+    async def write(self, offset: int, data: bytes) -> None: ...
+
+    async def read_int(self, offset: int, size: int) -> int:
+        return int.from_bytes(await self.read(offset, size), "little")
+
+    async def write_int(self, offset: int, value: int, size: int) -> None:
+        await self.write(offset, value.to_bytes(size, "little"))
+
+
+class Event(Protocol):
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+
+
+class Platform(abc.ABC):
+    """One PCI function and the host around it."""
+
+    name: str = "abstract"
+
+    # -- configuration space -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def config_read(self, offset: int, size: int) -> int: ...
+
+    @abc.abstractmethod
+    async def config_write(self, offset: int, value: int, size: int) -> None: ...
+
+    # -- BARs ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def bar_size(self, bar: int) -> int:
+        """Size in bytes of a memory BAR, 0 when the BAR is not implemented."""
+
+    @abc.abstractmethod
+    async def bar_read(self, bar: int, offset: int, size: int) -> int: ...
+
+    @abc.abstractmethod
+    async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None: ...
+
+    # -- DMA memory ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def dma_alloc(self, size: int, align: int = 4096) -> DmaBuffer: ...
+
+    # -- interrupts ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def enable_msix(self, nvec: int) -> int:
+        """Program the MSI-X table (vectors unmasked) and enable MSI-X; return the vectors granted."""
+
+    @abc.abstractmethod
+    async def disable_msix(self) -> None: ...
+
+    @abc.abstractmethod
+    def request_irq(self, vector: int, handler: IrqHandler) -> None:
+        """Run ``handler`` for each message on MSI-X ``vector``."""
+
+    @abc.abstractmethod
+    def request_intx(self, handler: IrqHandler) -> None:
+        """Run ``handler`` while INTx is asserted (level-triggered, as Linux does)."""
+
+    @abc.abstractmethod
+    def free_irqs(self) -> None: ...
+
+    # -- time ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def now_ns(self) -> float: ...
+
+    @abc.abstractmethod
+    async def sleep_ns(self, ns: float) -> None: ...
+
+    @abc.abstractmethod
+    def make_event(self) -> Event: ...
+
+    @abc.abstractmethod
+    async def wait_event(self, event: Event, timeout_ns: float) -> None:
+        """Wait until ``event`` is set; raise PlatformTimeout after ``timeout_ns``."""
+
+    # -- helpers built on the primitives ---------------------------------------------------------------
+    async def bus_master(self, enable: bool = True) -> None:
+        cmd = await self.config_read(0x04, 2)
+        cmd = (cmd | 0x4) if enable else (cmd & ~0x4)
+        await self.config_write(0x04, cmd, 2)
+
+    @staticmethod
+    def check_access(offset: int, size: int) -> None:
+        if size not in ACCESS_SIZES:
+            raise PlatformError(f"access size {size} not one of {ACCESS_SIZES}")
+        if offset < 0:
+            raise PlatformError(f"negative offset {offset}")

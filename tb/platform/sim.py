@@ -1,0 +1,229 @@
+"""The simulation platform: cocotbext-pcie's RootComplex in front of the DUT's UltraScale+ interface.
+
+Simulation only (imports cocotb). The driver sees it only through ``tb.platform.base.Platform``.
+
+INTx: the hard-block model does not carry legacy interrupts, so this platform plays that part of the hard
+block itself: it watches the DUT's ``cfg_interrupt_int[0]``, answers each change with a one-cycle
+``cfg_interrupt_sent`` pulse (as PG213 describes), and while the line is asserted runs the registered
+INTx handlers again and again, as a level-triggered Linux interrupt does until the source is cleared.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cocotb
+from cocotb.triggers import Event as CocotbEvent
+from cocotb.triggers import First, RisingEdge, Timer, ValueChange, with_timeout
+from cocotb.utils import get_sim_time
+from cocotbext.pcie.core import RootComplex
+from cocotbext.pcie.core.caps import PciCapId
+
+from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.platform.usp import UspConfig, connect_usp
+
+# a BAR access that sees no completion within this much simulated time fails instead of hanging
+ACCESS_TIMEOUT_NS = 20_000
+# Linux disables an interrupt line that fires this often with nobody handling it ("nobody cared")
+INTX_SPURIOUS_LIMIT = 1000
+
+
+class SimDmaBuffer(DmaBuffer):
+    def __init__(self, region, size: int):
+        self._region = region
+        self.size = size
+        self.bus_addr = region.get_absolute_address(0)
+
+    async def read(self, offset: int, length: int) -> bytes:
+        self._check(offset, length)
+        return bytes(self._region.mem[offset:offset + length])
+
+    async def write(self, offset: int, data: bytes) -> None:
+        self._check(offset, len(data))
+        self._region.mem[offset:offset + len(data)] = data
+
+    def _check(self, offset: int, length: int) -> None:
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise PlatformError(f"DMA buffer access {offset:#x}+{length} outside its {self.size} bytes")
+
+
+@dataclass
+class IntxRecord:
+    """INTx messages the device sent: (time in ns, level)."""
+
+    edges: list[tuple[float, int]] = field(default_factory=list)
+    handled: int = 0
+
+
+class SimPlatform(Platform):
+    name = "sim"
+
+    def __init__(self, dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING):
+        self.dut = dut
+        self.cfg = cfg or UspConfig()
+        self.log = logging.getLogger("tb.platform.sim")
+        self.rc: RootComplex
+        self.rc, self.dev = connect_usp(dut, self.cfg, log_level)
+        self.pdev = None
+        self._intx_handlers: list[IrqHandler] = []
+        self._intx_level = 0
+        self._intx_changed = CocotbEvent()
+        self.intx = IntxRecord()
+        self._clk_edge = RisingEdge(dut.user_clk)
+        if dut._get("cfg_interrupt_sent") is not None:
+            dut.cfg_interrupt_sent.value = 0
+            cocotb.start_soon(self._intx_hard_block())
+            cocotb.start_soon(self._intx_dispatch())
+
+    # -- bring-up --------------------------------------------------------------------------------------
+    async def enumerate(self) -> None:
+        """Wait for the hard block's reset to end, enumerate, enable memory decoding."""
+        await with_timeout(self._wait_reset_done(), 10_000, "ns")
+        await self.rc.enumerate()
+        self.pdev = self.rc.find_device(self.dev.functions[0].pcie_id)
+        if self.pdev is None:
+            raise PlatformError("enumeration found no device behind the root port")
+        await self.pdev.enable_device()
+
+    async def _wait_reset_done(self) -> None:
+        while True:
+            await self._clk_edge
+            if int(self.dut.user_reset.value) == 0:
+                return
+
+    # -- configuration space ---------------------------------------------------------------------------
+    async def config_read(self, offset: int, size: int) -> int:
+        self.check_access(offset, size)
+        data = await self.pdev.config_read(offset, size, timeout=ACCESS_TIMEOUT_NS)
+        return int.from_bytes(data, "little")
+
+    async def config_write(self, offset: int, value: int, size: int) -> None:
+        self.check_access(offset, size)
+        await self.pdev.config_write(offset, value.to_bytes(size, "little"), timeout=ACCESS_TIMEOUT_NS)
+
+    # -- BARs ------------------------------------------------------------------------------------------
+    def bar_size(self, bar: int) -> int:
+        return dict(self.cfg.bars).get(bar, 0)
+
+    async def bar_read(self, bar: int, offset: int, size: int) -> int:
+        self.check_access(offset, size)
+        try:
+            data = await self.pdev.bar_window[bar].read(offset, size, timeout=ACCESS_TIMEOUT_NS)
+        except Exception as exc:  # cocotbext raises bare Exception for UR/CA and timeouts
+            raise PlatformError(f"BAR{bar}+{offset:#x} read of {size} bytes failed: {exc}") from exc
+        return int.from_bytes(data, "little")
+
+    async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
+        self.check_access(offset, size)
+        try:
+            await self.pdev.bar_window[bar].write(offset, value.to_bytes(size, "little"),
+                                                  timeout=ACCESS_TIMEOUT_NS)
+        except Exception as exc:
+            raise PlatformError(f"BAR{bar}+{offset:#x} write of {size} bytes failed: {exc}") from exc
+
+    # -- DMA memory ------------------------------------------------------------------------------------
+    def dma_alloc(self, size: int, align: int = 4096) -> DmaBuffer:
+        region = self.rc.mem_pool.alloc_region(size + align)
+        base = region.get_absolute_address(0)
+        pad = (-base) % align
+        return SimDmaBuffer(_Slice(region, pad), size)
+
+    # -- MSI-X -----------------------------------------------------------------------------------------
+    async def enable_msix(self, nvec: int) -> int:
+        granted = await self.pdev.alloc_irq_vectors(1, nvec)
+        if granted < 1:
+            raise PlatformError("MSI-X could not be enabled")
+        return granted
+
+    async def disable_msix(self) -> None:
+        await self.pdev.disable_msix()
+
+    async def msix_function_mask(self, masked: bool) -> None:
+        ctrl = await self.pdev.capability_read_dword(PciCapId.MSIX, 0)
+        ctrl = (ctrl | (1 << 30)) if masked else (ctrl & ~(1 << 30))
+        await self.pdev.capability_write_dword(PciCapId.MSIX, 0, ctrl)
+
+    def request_irq(self, vector: int, handler: IrqHandler) -> None:
+        self.pdev.request_irq(vector, handler)
+
+    # -- INTx ------------------------------------------------------------------------------------------
+    def request_intx(self, handler: IrqHandler) -> None:
+        self._intx_handlers.append(handler)
+
+    def free_irqs(self) -> None:
+        self._intx_handlers.clear()
+        if self.pdev is not None:
+            for vec in self.pdev.msi_vectors:
+                vec.cb.clear()
+
+    @property
+    def intx_level(self) -> int:
+        return self._intx_level
+
+    async def _intx_hard_block(self) -> None:
+        """Answer every change of cfg_interrupt_int[0] with a cfg_interrupt_sent pulse."""
+        sig = self.dut.cfg_interrupt_int
+        while True:
+            await ValueChange(sig)
+            await self._clk_edge
+            level = int(sig.value) & 1
+            if level == self._intx_level:
+                continue
+            # the hard block sends Assert_INTA / Deassert_INTA, then acknowledges
+            await self._clk_edge
+            self.dut.cfg_interrupt_sent.value = 1
+            await self._clk_edge
+            self.dut.cfg_interrupt_sent.value = 0
+            self._intx_level = level
+            self.intx.edges.append((get_sim_time("ns"), level))
+            self._intx_changed.set()
+
+    async def _intx_dispatch(self) -> None:
+        spurious = 0
+        while True:
+            if not self._intx_level:
+                self._intx_changed.clear()
+                await self._intx_changed.wait()
+                continue
+            for handler in list(self._intx_handlers):
+                await handler()
+                self.intx.handled += 1
+            # level-triggered: if the line is still up after the handlers, the interrupt fires again
+            self._intx_changed.clear()
+            await First(self._intx_changed.wait(), Timer(1000, "ns"))
+            if self._intx_level:
+                spurious += 1
+                if spurious >= INTX_SPURIOUS_LIMIT:
+                    raise PlatformError(f"INTx stuck asserted: {spurious} handler runs did not clear it")
+            else:
+                spurious = 0
+
+    # -- time ------------------------------------------------------------------------------------------
+    def now_ns(self) -> float:
+        return get_sim_time("ns")
+
+    async def sleep_ns(self, ns: float) -> None:
+        if ns > 0:
+            await Timer(ns, "ns", round_mode="round")
+
+    def make_event(self) -> CocotbEvent:
+        return CocotbEvent()
+
+    async def wait_event(self, event, timeout_ns: float) -> None:
+        try:
+            await with_timeout(event.wait(), timeout_ns, "ns", round_mode="round")
+        except TimeoutError as exc:
+            raise PlatformTimeout(f"no event within {timeout_ns} ns") from exc
+
+
+class _Slice:
+    """A window at an offset into a cocotbext memory region (for aligned DMA buffers)."""
+
+    def __init__(self, region, offset: int):
+        self._region = region
+        self._offset = offset
+        self.mem = memoryview(region.mem)[offset:]
+
+    def get_absolute_address(self, addr: int) -> int:
+        return self._region.get_absolute_address(self._offset + addr)

@@ -1,0 +1,98 @@
+"""Wire a DUT with the Xilinx UltraScale+ PCIe user interface to cocotbext-pcie's hard-block model.
+
+Simulation only. The DUT's ports keep their Xilinx names (``s_axis_cq_*``, ``m_axis_cc_*``, ``m_axis_rq_*``,
+``s_axis_rc_*``, ``cfg_*``); every optional ``cfg_*`` port that the DUT has is connected, the rest are
+left to the model's defaults. Used by the system platform and by the block testbenches alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cocotbext.axi import AxiStreamBus
+from cocotbext.pcie.core import RootComplex
+from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+
+# data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
+USP_LINK_FOR_WIDTH = {64: (3, 2), 128: (3, 4), 256: (3, 8)}
+
+# cfg_* ports the model drives or samples, connected when the DUT has them
+CFG_PORTS = (
+    "cfg_max_payload", "cfg_max_read_req", "cfg_rcb_status", "cfg_function_status",
+    "cfg_interrupt_msix_enable", "cfg_interrupt_msix_mask", "cfg_interrupt_msix_address",
+    "cfg_interrupt_msix_data", "cfg_interrupt_msix_int", "cfg_interrupt_msix_sent",
+    "cfg_interrupt_msix_fail", "cfg_interrupt_msi_function_number",
+    "cfg_interrupt_msix_vec_pending", "cfg_interrupt_msix_vec_pending_status",
+    "pcie_rq_seq_num0", "pcie_rq_seq_num_vld0", "pcie_rq_seq_num1", "pcie_rq_seq_num_vld1",
+    "cfg_local_error_out", "cfg_local_error_valid",
+)
+
+
+@dataclass
+class UspConfig:
+    vendor_id: int = 0x1AF4
+    device_id: int = 0x1000
+    subsystem_vendor_id: int = 0x1AF4
+    subsystem_id: int = 0x0001
+    revision_id: int = 0x00
+    class_code: int = 0x020000
+    # BAR index -> size in bytes (32-bit memory BARs)
+    bars: tuple[tuple[int, int], ...] = ((0, 4096), (1, 4096), (2, 4096))
+    msix_vectors: int = 8
+    msix_bar: int = 1
+    msix_table_offset: int = 0x000
+    msix_pba_offset: int = 0x800
+    max_payload_size: int = 512  # what the device advertises as supported
+
+
+def _port(dut, name: str):
+    return dut._get(name)  # None when the DUT has no such port
+
+
+def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING
+                ) -> tuple[RootComplex, UltraScalePlusPcieDevice]:
+    """Create the root complex and the US+ model, connect them to ``dut``; return (rc, dev)."""
+    cfg = cfg or UspConfig()
+    width = len(dut.s_axis_cq_tdata)
+    if width not in USP_LINK_FOR_WIDTH:
+        raise ValueError(f"PCIe data width {width} not supported by this harness (64, 128 or 256)")
+    gen, lanes = USP_LINK_FOR_WIDTH[width]
+    rc = RootComplex()
+    kwargs = {name: _port(dut, name) for name in CFG_PORTS if _port(dut, name) is not None}
+    dev = UltraScalePlusPcieDevice(
+        pcie_generation=gen,
+        pcie_link_width=lanes,
+        user_clk_frequency=250e6,
+        alignment="dword",
+        pf_count=1,
+        max_payload_size=cfg.max_payload_size,
+        enable_client_tag=True,
+        enable_extended_tag=False,
+        pf0_msi_enable=False,
+        pf0_msix_enable=cfg.msix_vectors > 0,
+        pf0_msix_table_size=max(cfg.msix_vectors - 1, 0),
+        pf0_msix_table_bir=cfg.msix_bar,
+        pf0_msix_table_offset=cfg.msix_table_offset,
+        pf0_msix_pba_bir=cfg.msix_bar,
+        pf0_msix_pba_offset=cfg.msix_pba_offset,
+        user_clk=dut.user_clk,
+        user_reset=dut.user_reset,
+        rq_bus=AxiStreamBus.from_prefix(dut, "m_axis_rq"),
+        rc_bus=AxiStreamBus.from_prefix(dut, "s_axis_rc"),
+        cq_bus=AxiStreamBus.from_prefix(dut, "s_axis_cq"),
+        cc_bus=AxiStreamBus.from_prefix(dut, "m_axis_cc"),
+        **kwargs,
+    )
+    for name in ("cocotb.pcie", "cocotbext.pcie"):
+        logging.getLogger(name).setLevel(log_level)
+    dev.log.setLevel(log_level)
+    rc.log.setLevel(log_level)
+    f = dev.functions[0]
+    f.vendor_id, f.device_id = cfg.vendor_id, cfg.device_id
+    f.subsystem_vendor_id, f.subsystem_id = cfg.subsystem_vendor_id, cfg.subsystem_id
+    f.revision_id, f.class_code = cfg.revision_id, cfg.class_code
+    for index, size in cfg.bars:
+        f.configure_bar(index, size)
+    rc.make_port().connect(dev)
+    return rc, dev
