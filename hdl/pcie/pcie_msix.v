@@ -115,14 +115,10 @@ localparam [1:0]
     STATE_SEND = 2'd2,
     STATE_WAIT = 2'd3;
 
-// bus parameter checks
+// parameter checks
 initial begin
     if (VEC_COUNT < 1 || VEC_COUNT > 64) begin
         $error("Error: VEC_COUNT must be 1..64 (instance %m)");
-        $finish;
-    end
-    if (2**VEC_WIDTH < VEC_COUNT) begin
-        $error("Error: VEC_WIDTH too small for VEC_COUNT (instance %m)");
         $finish;
     end
     if (PBA_OFFSET % 8 != 0 || PBA_OFFSET < VEC_COUNT*16) begin
@@ -139,8 +135,8 @@ end
 wire msix_enable = cfg_interrupt_msix_enable[0];
 wire msix_function_mask = cfg_interrupt_msix_mask[0];
 
-// inputs deliberately not looked at (Verilator's *unused* naming convention keeps lint quiet):
-// other PFs' enable/mask bits, the dword-aligned address's byte offset
+// inputs deliberately not looked at: the other PFs' enable/mask bits (Verilator's *unused* naming
+// convention keeps lint quiet)
 wire unused_inputs = &{1'b0, cfg_interrupt_msix_enable[3:1], cfg_interrupt_msix_mask[3:1]};
 
 // register bus decode: vector number and entry word; table hit / PBA hit
@@ -189,19 +185,6 @@ reg [95:0] table_rd_send_data;
 wire [VEC_COUNT-1:0] deliverable = (msix_enable && !msix_function_mask) ?
     (pba_reg & ~mask_reg & ~fail_hold_reg) : {VEC_COUNT{1'b0}};
 
-// lowest deliverable vector
-reg [VEC_WIDTH-1:0] deliverable_vec;
-integer prio_i;
-
-always @* begin
-    deliverable_vec = {VEC_WIDTH{1'b0}};
-    for (prio_i = VEC_COUNT-1; prio_i >= 0; prio_i = prio_i - 1) begin
-        if (deliverable[prio_i]) begin
-            deliverable_vec = prio_i[VEC_WIDTH-1:0];
-        end
-    end
-end
-
 // a request can be taken when the sender is idle and owes no pending message
 assign irq_ready = state_reg == STATE_IDLE && deliverable == {VEC_COUNT{1'b0}};
 
@@ -218,7 +201,10 @@ assign cfg_interrupt_msi_function_number = 8'd0;
 
 assign stat_msix_sent = stat_msix_sent_reg;
 
-reg [63:0] pba_ext;
+// combinational helpers of the next-state block
+reg [VEC_WIDTH-1:0] deliverable_vec;   // lowest deliverable vector
+reg [63:0] pba_ext;                    // PBA zero-extended to the two PBA dwords
+integer prio_i;
 
 always @* begin
     state_next = state_reg;
@@ -248,6 +234,13 @@ always @* begin
 
     pba_ext = 64'd0;
     pba_ext[VEC_COUNT-1:0] = pba_reg;
+
+    deliverable_vec = {VEC_WIDTH{1'b0}};
+    for (prio_i = VEC_COUNT-1; prio_i >= 0; prio_i = prio_i - 1) begin
+        if (deliverable[prio_i]) begin
+            deliverable_vec = prio_i[VEC_WIDTH-1:0];
+        end
+    end
 
     // a failed vector becomes eligible again once it has been masked (vector or function mask,
     // or MSI-X disabled): the following unmask retries it
@@ -300,9 +293,9 @@ always @* begin
     case (state_reg)
         STATE_IDLE: begin
             if (deliverable != {VEC_COUNT{1'b0}}) begin
-                // a pending vector was unmasked: send it (irq_ready is low)
+                // a pending vector was unmasked: send it (irq_ready is low); its pending bit
+                // stays set until the hard block reports the message sent
                 send_vec_next = deliverable_vec;
-                pba_next[deliverable_vec] = 1'b0;
                 state_next = STATE_READ;
             end else if (irq_valid) begin
                 // irq_ready is high
