@@ -47,6 +47,30 @@ class DmaBuffer(abc.ABC):
     async def write_int(self, offset: int, value: int, size: int) -> None:
         await self.write(offset, value.to_bytes(size, "little"))
 
+    def slice(self, offset: int, size: int) -> DmaBuffer:
+        """A sub-buffer (the driver carves skb data and ring memory out of larger allocations)."""
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise PlatformError(f"slice {offset:#x}+{size} outside a {self.size}-byte buffer")
+        return DmaSlice(self, offset, size)
+
+
+class DmaSlice(DmaBuffer):
+    def __init__(self, parent: DmaBuffer, offset: int, size: int):
+        self.parent = parent
+        self.offset = offset
+        self.size = size
+        self.bus_addr = parent.bus_addr + offset
+
+    async def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or offset + length > self.size:
+            raise PlatformError(f"read {offset:#x}+{length} outside a {self.size}-byte slice")
+        return await self.parent.read(self.offset + offset, length)
+
+    async def write(self, offset: int, data: bytes) -> None:
+        if offset < 0 or offset + len(data) > self.size:
+            raise PlatformError(f"write {offset:#x}+{len(data)} outside a {self.size}-byte slice")
+        await self.parent.write(self.offset + offset, data)
+
 
 class Event(Protocol):
     def set(self) -> None: ...

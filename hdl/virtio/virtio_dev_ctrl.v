@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device modes and virtio counters, in the debug BAR (BAR2) window 0x200-0x3FF. One build serves every
+ * scenario: the testbench (or an engineer at a board) sets the modes at run time.
+ *
+ *   0x200 MODE            RW  [1:0] noe_policy: 0 WHEN_ACKED (spec), 1 ALWAYS (QEMU <= 0.11), 2 NEVER
+ *                             [4]   offer_noe: offer VIRTIO_F_NOTIFY_ON_EMPTY (bit 24)   (reset 1)
+ *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
+ *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
+ *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
+ *   0x20C CNT_CLEAR       WO  any write clears the counters below
+ *   0x210 CNT_FRAMES      RO  frames sent on the wire
+ *   0x214 CNT_NOTIFY      RO  TX queue notifies (kicks) received
+ *   0x218 CNT_IRQ_NORMAL  RO  TX interrupts raised because avail.flags allowed them
+ *   0x21C CNT_IRQ_NOE     RO  TX interrupts raised by notify-on-empty despite NO_INTERRUPT
+ *   0x220 CNT_IRQ_SUPPR   RO  interrupt decisions that raised nothing
+ *   0x224 CNT_CONFIG_IRQ  RO  configuration-change interrupts (device stopped on bad input)
+ *   0x228 CNT_ERRORS      RO  queue errors
+ *   0x22C LAST_ERROR      RO  cause of the last queue error (hdl/virtio/README.md)
+ *   0x240 + 4*c           RO  queue errors of cause c (1..15)
+ *
+ * Modes are not virtio state: a device reset (STATUS = 0) keeps them; only user_reset clears them.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module virtio_dev_ctrl #
+(
+    parameter REG_ADDR_WIDTH = 12
+)
+(
+    input  wire                       clk,
+    input  wire                       rst,
+
+    /*
+     * Register bus (already decoded to this window)
+     */
+    input  wire                       reg_req_valid,
+    input  wire                       reg_req_write,
+    input  wire [REG_ADDR_WIDTH-1:0]  reg_req_addr,
+    input  wire [3:0]                 reg_req_be,
+    input  wire [31:0]                reg_req_wdata,
+    output wire                       reg_rsp_valid,
+    output wire [31:0]                reg_rsp_rdata,
+
+    /*
+     * Modes
+     */
+    output wire [1:0]                 noe_policy,
+    output wire                       offer_noe,
+    output wire                       kick_suppress,
+    output wire                       pacing_timer,
+    output wire [31:0]                pacing_interval,
+
+    /*
+     * Event pulses
+     */
+    input  wire                       stat_frame,
+    input  wire                       stat_notify,
+    input  wire                       stat_irq_normal,
+    input  wire                       stat_irq_noe,
+    input  wire                       stat_irq_suppressed,
+    input  wire                       stat_config_irq,
+    input  wire                       err_valid,
+    input  wire [3:0]                 err_cause
+);
+
+localparam [REG_ADDR_WIDTH-1:0]
+    REG_MODE            = 12'h200,
+    REG_PACING_INTERVAL = 12'h204,
+    REG_CNT_CLEAR       = 12'h20C,
+    REG_CNT_BASE        = 12'h210,
+    REG_LAST_ERROR      = 12'h22C,
+    REG_ERR_BASE        = 12'h240;
+
+localparam CNT_COUNT = 7;
+localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
+
+function [31:0] apply_be;
+    input [31:0] old;
+    input [31:0] wdata;
+    input [3:0]  be;
+    integer i;
+    begin
+        for (i = 0; i < 4; i = i + 1) begin
+            apply_be[i*8 +: 8] = be[i] ? wdata[i*8 +: 8] : old[i*8 +: 8];
+        end
+    end
+endfunction
+
+reg         rsp_valid_reg, rsp_valid_next;
+reg  [31:0] rsp_rdata_reg, rsp_rdata_next;
+reg  [31:0] mode_reg, mode_next;
+reg  [31:0] pacing_interval_reg, pacing_interval_next;
+reg  [3:0]  last_error_reg;
+reg         cnt_clear;
+
+reg  [31:0] cnt_reg [0:CNT_COUNT-1];
+reg  [31:0] err_cnt_reg [0:15];
+
+wire [CNT_COUNT-1:0] cnt_inc = {err_valid, stat_config_irq, stat_irq_suppressed, stat_irq_noe,
+                                stat_irq_normal, stat_notify, stat_frame};
+
+// counters at 0x210 + 4*i (i < 7), error counters at 0x240 + 4*c
+// cnt_hit bounds the offset below 0x20 (dword aligned), so 3-bit arithmetic on [4:2] gives the index
+wire [2:0] cnt_index = reg_req_addr[4:2] - REG_CNT_BASE[4:2];
+wire cnt_hit = reg_req_addr >= REG_CNT_BASE && reg_req_addr < REG_CNT_BASE + 4*CNT_COUNT;
+wire [3:0] err_index = reg_req_addr[5:2];
+wire err_hit = reg_req_addr[REG_ADDR_WIDTH-1:6] == REG_ERR_BASE[REG_ADDR_WIDTH-1:6];
+
+assign reg_rsp_valid = rsp_valid_reg;
+assign reg_rsp_rdata = rsp_rdata_reg;
+
+assign noe_policy = mode_reg[1:0];
+assign offer_noe = mode_reg[4];
+assign kick_suppress = mode_reg[8];
+assign pacing_timer = mode_reg[12];
+assign pacing_interval = pacing_interval_reg;
+
+always @* begin
+    rsp_valid_next = 1'b0;
+    rsp_rdata_next = rsp_rdata_reg;
+    mode_next = mode_reg;
+    pacing_interval_next = pacing_interval_reg;
+    cnt_clear = 1'b0;
+
+    if (reg_req_valid) begin
+        rsp_valid_next = 1'b1;
+        rsp_rdata_next = 32'd0;
+        if (reg_req_write) begin
+            case (reg_req_addr)
+                REG_MODE: mode_next = apply_be(mode_reg, reg_req_wdata, reg_req_be) & 32'h0000_1113;
+                REG_PACING_INTERVAL: pacing_interval_next = apply_be(pacing_interval_reg, reg_req_wdata, reg_req_be);
+                REG_CNT_CLEAR: cnt_clear = 1'b1;
+                default: begin end
+            endcase
+        end else begin
+            case (reg_req_addr)
+                REG_MODE: rsp_rdata_next = mode_reg;
+                REG_PACING_INTERVAL: rsp_rdata_next = pacing_interval_reg;
+                REG_LAST_ERROR: rsp_rdata_next = {28'd0, last_error_reg};
+                default: begin
+                    if (cnt_hit) begin
+                        rsp_rdata_next = cnt_reg[cnt_index];
+                    end else if (err_hit) begin
+                        rsp_rdata_next = err_cnt_reg[err_index];
+                    end
+                end
+            endcase
+        end
+    end
+end
+
+integer k;
+
+always @(posedge clk) begin
+    rsp_valid_reg <= rsp_valid_next;
+    rsp_rdata_reg <= rsp_rdata_next;
+    mode_reg <= mode_next;
+    pacing_interval_reg <= pacing_interval_next;
+
+    for (k = 0; k < CNT_COUNT; k = k + 1) begin
+        if (cnt_clear) begin
+            cnt_reg[k] <= 32'd0;
+        end else if (cnt_inc[k]) begin
+            cnt_reg[k] <= cnt_reg[k] + 32'd1;
+        end
+    end
+    for (k = 0; k < 16; k = k + 1) begin
+        if (cnt_clear) begin
+            err_cnt_reg[k] <= 32'd0;
+        end else if (err_valid && {28'd0, err_cause} == k) begin
+            err_cnt_reg[k] <= err_cnt_reg[k] + 32'd1;
+        end
+    end
+    if (err_valid) begin
+        last_error_reg <= err_cause;
+    end
+
+    if (rst) begin
+        rsp_valid_reg <= 1'b0;
+        rsp_rdata_reg <= 32'd0;
+        mode_reg <= 32'h0000_0010;   // WHEN_ACKED, offer NOTIFY_ON_EMPTY, no kick suppression, immediate
+        pacing_interval_reg <= PACING_INTERVAL_RESET;
+        last_error_reg <= 4'd0;
+        for (k = 0; k < CNT_COUNT; k = k + 1) begin
+            cnt_reg[k] <= 32'd0;
+        end
+        for (k = 0; k < 16; k = k + 1) begin
+            err_cnt_reg[k] <= 32'd0;
+        end
+    end
+end
+
+endmodule
+
+`resetall

@@ -1,0 +1,266 @@
+"""Just enough of the 2009 Linux network stack around ``start_xmit`` to make its paths real.
+
+- ``Skb``: a frame in DMA-able memory, with its header room (``skb->cb`` holds the virtio_net_hdr), whose
+  ``skb_orphan`` and ``kfree_skb`` are recorded as events: the socket's send space is released at the
+  orphan, or at the free when the skb was never orphaned (the destructor runs then).
+- ``NetDevQueue``: the device queue's stopped bit (``netif_stop_queue`` / ``netif_start_queue`` /
+  ``netif_wake_queue``) and a qdisc that requeues an skb refused with NETDEV_TX_BUSY and is run again
+  only when the queue is woken, as ``__netif_schedule`` -> ``net_tx_action`` -> ``qdisc_run`` do.
+- ``TxLock``, ``KernelTimer`` and ``Tasklet``: the netif tx lock, ``mod_timer`` and ``tasklet_schedule``
+  over the platform's time and events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tb.platform.base import DmaBuffer, Platform
+
+NETDEV_TX_OK = 0x00
+NETDEV_TX_BUSY = 0x10
+
+# virtio_net_hdr goes at the start of the skb's buffer; the frame starts here
+SKB_HDR_ROOM = 16
+
+
+@dataclass
+class Skb:
+    seq: int
+    data: bytes
+    buf: DmaBuffer
+    nr_frags: int = 0                         # extra descriptors beyond header + linear part
+    created_ns: float = 0.0
+    queued_ns: float | None = None            # accepted by start_xmit (NETDEV_TX_OK)
+    orphaned_ns: float | None = None
+    freed_ns: float | None = None
+    freed_in: str | None = None               # context of kfree_skb: start_xmit / tasklet / timer / remove
+    busy_count: int = 0                       # NETDEV_TX_BUSY returns for this skb
+    destructor_ns: float | None = None        # socket send space released
+
+    @property
+    def len(self) -> int:
+        return len(self.data)
+
+
+class SkbPool:
+    """DMA-able memory for skbs: one allocation carved into fixed slots (the kernel's slab)."""
+
+    def __init__(self, platform: Platform, slots: int, slot_size: int = 2048):
+        self.slot_size = slot_size
+        self.mem = platform.dma_alloc(slots * slot_size)
+        self.free: deque[int] = deque(range(slots))
+        self.platform = platform
+
+    async def alloc_skb(self, seq: int, data: bytes, nr_frags: int = 0) -> Skb | None:
+        if SKB_HDR_ROOM + len(data) > self.slot_size:
+            raise ValueError(f"frame of {len(data)} bytes does not fit a {self.slot_size}-byte slot")
+        if not self.free:
+            return None
+        slot = self.free.popleft()
+        buf = self.mem.slice(slot * self.slot_size, self.slot_size)
+        await buf.write(SKB_HDR_ROOM, data)
+        return Skb(seq, data, buf, nr_frags, created_ns=self.platform.now_ns())
+
+    def release(self, skb: Skb) -> None:
+        self.free.append((skb.buf.bus_addr - self.mem.bus_addr) // self.slot_size)
+
+
+@dataclass
+class StackStats:
+    tx_busy: int = 0
+    tx_dropped: int = 0          # dropped by the driver (pre-patch parking path) or a full qdisc
+    stops: int = 0
+    starts: int = 0
+    wakes: int = 0
+    requeues: int = 0
+
+
+class NetDevQueue:
+    """The TX queue of a net_device with a FIFO qdisc in front of it."""
+
+    def __init__(self, platform: Platform, start_xmit: Callable[[Skb], Awaitable[int]],
+                 qdisc_limit: int = 1000):
+        self.p = platform
+        self.start_xmit = start_xmit
+        self.qdisc: deque[Skb] = deque()
+        self.qdisc_limit = qdisc_limit
+        self.stopped = False
+        self.stats = StackStats()
+        self.events: list[tuple[float, str]] = []
+        self._running = False
+        self._scheduled = platform.make_event()
+        self.space = platform.make_event()     # set whenever the qdisc has room (sender back-pressure)
+        self.space.set()
+
+    # -- the driver's side -----------------------------------------------------------------------------
+    def netif_stop_queue(self) -> None:
+        self.stopped = True
+        self.stats.stops += 1
+        self.events.append((self.p.now_ns(), "stop"))
+
+    def netif_start_queue(self) -> None:
+        self.stopped = False
+        self.stats.starts += 1
+        self.events.append((self.p.now_ns(), "start"))
+
+    def netif_wake_queue(self) -> None:
+        """Clear the stopped bit and, if it was set, schedule the qdisc (net_tx_action)."""
+        if self.stopped:
+            self.stopped = False
+            self.stats.wakes += 1
+            self.events.append((self.p.now_ns(), "wake"))
+            self._scheduled.set()
+
+    def netif_queue_stopped(self) -> bool:
+        return self.stopped
+
+    # -- the stack's side ------------------------------------------------------------------------------
+    def dev_queue_xmit_nowait(self, skb: Skb) -> bool:
+        """Enqueue on the qdisc; False (and tx_dropped) when the qdisc is full."""
+        if len(self.qdisc) >= self.qdisc_limit:
+            self.stats.tx_dropped += 1
+            return False
+        self.qdisc.append(skb)
+        if len(self.qdisc) >= self.qdisc_limit:
+            self.space.clear()
+        self._scheduled.set()
+        return True
+
+    async def qdisc_run(self) -> None:
+        """Send from the qdisc until it is empty or the queue stops (qdisc_restart loop)."""
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self.qdisc and not self.stopped:
+                skb = self.qdisc.popleft()
+                self.space.set()
+                ret = await self.start_xmit(skb)
+                if ret == NETDEV_TX_BUSY:
+                    # dev_requeue_skb: the same skb goes back to the head, retried after a wake
+                    skb.busy_count += 1
+                    self.stats.tx_busy += 1
+                    self.stats.requeues += 1
+                    self.qdisc.appendleft(skb)
+                    if len(self.qdisc) >= self.qdisc_limit:
+                        self.space.clear()
+                    break
+        finally:
+            self._running = False
+
+    async def net_tx_action(self, stop: Callable[[], bool]) -> None:
+        """The softirq: run the qdisc whenever it was scheduled, until ``stop()``."""
+        while not stop():
+            self._scheduled.clear()
+            await self.qdisc_run()
+            if stop():
+                return
+            if not self._scheduled.is_set():
+                await self._wait(self._scheduled)
+
+    async def _wait(self, event) -> None:
+        # bounded waits so a lost wake-up shows as a stuck queue in the caller's checks, not a hang
+        while not event.is_set():
+            try:
+                await self.p.wait_event(event, 1_000_000)
+            except Exception:  # PlatformTimeout: re-check the stop condition
+                return
+
+
+class TxLock:
+    """netif_tx_lock: start_xmit runs under it; the pre-patch tasklet and timer take it too."""
+
+    def __init__(self, platform: Platform):
+        self.p = platform
+        self.locked = False
+        self._released = platform.make_event()
+
+    async def acquire(self) -> None:
+        while self.locked:
+            self._released.clear()
+            await self.p.wait_event(self._released, 1e12)
+        self.locked = True
+
+    def release(self) -> None:
+        self.locked = False
+        self._released.set()
+
+
+class KernelTimer:
+    """mod_timer / del_timer_sync over platform time. ``period_ns`` stands for HZ/10 (scaled)."""
+
+    def __init__(self, platform: Platform, fn: Callable[[], Awaitable[None]]):
+        self.p = platform
+        self.fn = fn
+        self.expires: float | None = None
+        self.fired = 0
+        self._armed = platform.make_event()
+        self._dead = False
+
+    def mod_timer(self, expires_ns: float) -> None:
+        self.expires = expires_ns
+        self._armed.set()
+
+    def del_timer_sync(self) -> None:
+        self.expires = None
+        self._dead = True
+        self._armed.set()
+
+    async def run(self) -> None:
+        while not self._dead:
+            if self.expires is None:
+                self._armed.clear()
+                await self.p.wait_event(self._armed, 1e15)
+                continue
+            now = self.p.now_ns()
+            if now < self.expires:
+                await self.p.sleep_ns(self.expires - now)
+                continue  # mod_timer may have pushed the deadline meanwhile
+            self.expires = None
+            self.fired += 1
+            await self.fn()
+
+
+class Tasklet:
+    """tasklet_schedule: the function runs once soon after, however often it was scheduled meanwhile."""
+
+    def __init__(self, platform: Platform, fn: Callable[[], Awaitable[None]]):
+        self.p = platform
+        self.fn = fn
+        self.scheduled = False
+        self.runs = 0
+        self._event = platform.make_event()
+        self._dead = False
+
+    def tasklet_schedule(self) -> None:
+        self.scheduled = True
+        self._event.set()
+
+    def kill(self) -> None:
+        self._dead = True
+        self._event.set()
+
+    async def run(self) -> None:
+        while not self._dead:
+            if not self.scheduled:
+                self._event.clear()
+                await self.p.wait_event(self._event, 1e15)
+                continue
+            self.scheduled = False
+            self.runs += 1
+            await self.fn()
+
+
+@dataclass
+class ReclaimStats:
+    """Where TX buffers were reclaimed (free_old_xmit_skbs callers) and how many each time."""
+
+    by_context: dict[str, int] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def add(self, context: str, n: int) -> None:
+        self.calls[context] = self.calls.get(context, 0) + 1
+        if n:
+            self.by_context[context] = self.by_context.get(context, 0) + n

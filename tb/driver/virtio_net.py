@@ -1,0 +1,432 @@
+"""The virtio_net transmit path around Linux commit b0c39dbd, as a driver model.
+
+Variants (``VARIANTS``), differing exactly where the kernel versions differ:
+
+- ``post``     b0c39dbd: reclaim only at the start of start_xmit; TX interrupts wanted only when the ring
+               is full; skb_orphan after the kick; VIRTIO_F_NOTIFY_ON_EMPTY not in the feature table.
+- ``pre``      its parent (reference §3.2, PRE-B): skb_orphan before queuing; skb_xmit_done schedules
+               xmit_tasklet, which reclaims when NOTIFY_ON_EMPTY was negotiated (free_in_tasklet); else
+               a timer (HZ/10, re-armed on every packet) reclaims.
+- ``pre-a``    v2.6.28-31 (reference §3.1): as ``pre`` but a refused skb is parked in last_xmit_skb (a
+               second one is dropped), kick on every call, destructor only at kfree_skb.
+- ``post-cap`` 48925e37: stop the queue early when add_buf's capacity drops below 2+MAX_SKB_FRAGS.
+
+The model never imports cocotb: it awaits the Platform only. Guest CPU time is charged explicitly
+(``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tb.driver.netstack import (
+    NETDEV_TX_BUSY,
+    NETDEV_TX_OK,
+    SKB_HDR_ROOM,
+    KernelTimer,
+    NetDevQueue,
+    ReclaimStats,
+    Skb,
+    Tasklet,
+    TxLock,
+)
+from tb.driver.trace import EventLog
+from tb.driver.virtio_pci import VIRTIO_F_NOTIFY_ON_EMPTY, VirtioPciLegacy
+from tb.driver.virtio_ring import Sg, VirtQueue
+from tb.platform.base import DmaBuffer, Platform
+
+# include/linux/virtio_net.h
+VIRTIO_NET_F_CSUM = 0
+VIRTIO_NET_F_GUEST_CSUM = 1
+VIRTIO_NET_F_MAC = 5
+VIRTIO_NET_F_GSO = 6
+VIRTIO_NET_F_GUEST_TSO4 = 7
+VIRTIO_NET_F_GUEST_TSO6 = 8
+VIRTIO_NET_F_GUEST_ECN = 9
+VIRTIO_NET_F_GUEST_UFO = 10
+VIRTIO_NET_F_HOST_TSO4 = 11
+VIRTIO_NET_F_HOST_TSO6 = 12
+VIRTIO_NET_F_HOST_ECN = 13
+VIRTIO_NET_F_HOST_UFO = 14
+VIRTIO_NET_F_MRG_RXBUF = 15
+VIRTIO_NET_F_STATUS = 16
+VIRTIO_NET_F_CTRL_VQ = 17
+VIRTIO_NET_F_CTRL_RX = 18
+VIRTIO_NET_F_CTRL_VLAN = 19
+VIRTIO_NET_S_LINK_UP = 1
+
+MAX_SKB_FRAGS = 18  # 65536 / PAGE_SIZE + 2
+
+VARIANTS = ("post", "pre", "pre-a", "post-cap")
+
+_POST_FEATURES = (VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GSO, VIRTIO_NET_F_MAC,
+                  VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_UFO, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
+                  VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN,
+                  VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ,
+                  VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_VLAN)
+# the pre-patch table still asks for NOTIFY_ON_EMPTY (b0c39dbd removed it)
+_PRE_FEATURES = _POST_FEATURES + (VIRTIO_F_NOTIFY_ON_EMPTY,)
+
+
+def feature_table(variant: str) -> int:
+    bits = _PRE_FEATURES if variant in ("pre", "pre-a") else _POST_FEATURES
+    return sum(1 << b for b in bits)
+
+
+@dataclass
+class GuestTiming:
+    """Simulated guest CPU time per driver step, in ns. Bigger = slower guest relative to the device."""
+
+    xmit_ns: float = 200.0          # start_xmit body (header build, sg setup) per packet
+    reclaim_ns: float = 50.0        # per buffer freed in free_old_xmit_skbs
+    irq_ns: float = 100.0           # interrupt entry + handler dispatch
+    timer_period_ns: float = 100e6  # HZ/10; scenarios scale it down (and print the scale)
+
+
+@dataclass
+class XmitStats:
+    packets: int = 0                # NETDEV_TX_OK returns
+    bytes: int = 0
+    kicks: int = 0                  # notify writes from kick()
+    forced_kicks: int = 0           # notify writes from add_buf on a full ring
+    tx_irqs: int = 0                # skb_xmit_done calls
+    tx_irq_spurious: int = 0        # TX vector interrupts with nothing used
+    tx_packets_freed: int = 0
+    tx_dropped: int = 0
+    reclaim: ReclaimStats = field(default_factory=ReclaimStats)
+    unexpected_full: int = 0        # post-cap's dev_warn("Unexpected full queue")
+
+
+class VirtioNet:
+    """``struct virtnet_info`` with the TX path of the chosen variant."""
+
+    def __init__(self, platform: Platform, variant: str = "post", use_msix: bool = True,
+                 timing: GuestTiming | None = None, tracer: EventLog | None = None,
+                 skip_enable_cb_recheck: bool = False):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown transmit variant {variant!r}: one of {VARIANTS}")
+        self.p = platform
+        self.variant = variant
+        self.timing = timing or GuestTiming()
+        self.trace = tracer or EventLog(platform, enabled=False)
+        # test-only driver fault: enable_cb without the used.idx re-check (a lost wake-up)
+        self.skip_enable_cb_recheck = skip_enable_cb_recheck
+        self.vdev = VirtioPciLegacy(platform, use_msix=use_msix, tracer=self.trace, allocator=_DmaAllocator(platform))
+        self.stats = XmitStats()
+        self.send: list[Skb] = []       # vi->send: skbs the device holds
+        self.freed: list[Skb] = []
+        self.mac = b""
+        self.link_up = True
+        self.free_in_tasklet = False
+        self.last_xmit_skb: Skb | None = None
+        self.rvq: VirtQueue | None = None
+        self.svq: VirtQueue | None = None
+        self.queue = NetDevQueue(platform, self.start_xmit)
+        self.tx_lock = TxLock(platform)
+        self.timer: KernelTimer | None = None
+        self.tasklet: Tasklet | None = None
+        self._removed = False
+
+    @property
+    def pre(self) -> bool:
+        return self.variant in ("pre", "pre-a")
+
+    # -- probe / remove ---------------------------------------------------------------------------------
+    async def probe(self, start_task) -> None:
+        """virtnet_probe (after virtio.c's feature negotiation); ``start_task`` starts a background task."""
+        features = await self.vdev.probe(feature_table(self.variant))
+        if self.vdev.has_feature(VIRTIO_NET_F_MAC):
+            self.mac = await self.vdev.config_get(0, 6)
+        if self.vdev.has_feature(VIRTIO_NET_F_STATUS):
+            status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
+            self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
+        self.free_in_tasklet = self.pre and bool(features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
+        self.rvq, self.svq = await self.vdev.find_vqs([self.skb_recv_done, self.skb_xmit_done],
+                                                        ["input", "output"])
+        if self.pre:
+            self.tasklet = Tasklet(self.p, self.xmit_tasklet)
+            start_task(self.tasklet.run())
+            if not self.free_in_tasklet:
+                self.timer = KernelTimer(self.p, self.xmit_free)
+                start_task(self.timer.run())
+        start_task(self.queue.net_tx_action(lambda: self._removed))
+        await self.vdev.driver_ok()
+        self.trace.event("probe_done", variant=self.variant, features=features,
+                         free_in_tasklet=self.free_in_tasklet)
+
+    async def remove(self) -> None:
+        """virtnet_remove: reset the device (stops it using the rings), stop timers, purge send."""
+        self._removed = True
+        self.queue._scheduled.set()
+        await self.vdev.reset()
+        if self.timer is not None:
+            self.timer.del_timer_sync()
+        if self.tasklet is not None:
+            self.tasklet.kill()
+        for skb in list(self.send):
+            self.kfree_skb(skb, "remove")
+        self.send.clear()
+        await self.vdev.del_vqs()
+
+    # -- callbacks (hard IRQ context) ---------------------------------------------------------------------
+    async def skb_recv_done(self, rvq: VirtQueue) -> None:
+        await rvq.disable_cb()  # no RX path yet: keep it quiet
+
+    async def skb_xmit_done(self, svq: VirtQueue) -> None:
+        await self.p.sleep_ns(self.timing.irq_ns)
+        self.stats.tx_irqs += 1
+        self.trace.event("skb_xmit_done")
+        # Suppress further interrupts.
+        await svq.disable_cb()
+        # We were probably waiting for more output buffers.
+        self.queue.netif_wake_queue()
+        if self.pre:
+            # Make sure we re-xmit last_xmit_skb: if there are no more packets queued, start_xmit won't be called.
+            assert self.tasklet is not None
+            self.tasklet.tasklet_schedule()
+
+    # -- skb lifetime ---------------------------------------------------------------------------------
+    def skb_orphan(self, skb: Skb) -> None:
+        if skb.orphaned_ns is None and skb.destructor_ns is None:
+            skb.orphaned_ns = skb.destructor_ns = self.p.now_ns()
+            self.trace.event("skb_orphan", seq=skb.seq)
+
+    def kfree_skb(self, skb: Skb, context: str) -> None:
+        skb.freed_ns = self.p.now_ns()
+        skb.freed_in = context
+        if skb.destructor_ns is None:
+            skb.destructor_ns = skb.freed_ns  # the socket's send space comes back only now
+        self.freed.append(skb)
+        self.trace.event("kfree_skb", seq=skb.seq, context=context)
+
+    # -- the transmit path -------------------------------------------------------------------------------
+    async def free_old_xmit_skbs(self, context: str) -> int:
+        """Reclaim everything the device has used; returns the descriptors freed (post-cap's capacity)."""
+        assert self.svq is not None
+        self.trace.event("reclaim_begin", context=context)
+        freed = tot_sgs = 0
+        while True:
+            got = await self.svq.get_buf()
+            if got is None:
+                break
+            skb: Skb = got[0]
+            await self.p.sleep_ns(self.timing.reclaim_ns)
+            self.send.remove(skb)
+            self.stats.tx_packets_freed += 1
+            tot_sgs += 2 + skb.nr_frags
+            self.kfree_skb(skb, context)
+            freed += 1
+        self.stats.reclaim.add(context, freed)
+        self.trace.event("reclaim_end", context=context, freed=freed)
+        return tot_sgs
+
+    async def xmit_skb(self, skb: Skb) -> int:
+        assert self.svq is not None
+        hdr_len = 12 if self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) else 10
+        # virtio_net_hdr: no checksum offload or GSO negotiated on this device: flags 0, GSO_NONE
+        await skb.buf.write(0, bytes(hdr_len))
+        sg = [Sg(skb.buf.bus_addr, hdr_len)]
+        pieces = 1 + skb.nr_frags
+        step = -(-skb.len // pieces)
+        for off in range(0, skb.len, step):
+            sg.append(Sg(skb.buf.bus_addr + SKB_HDR_ROOM + off, min(step, skb.len - off)))
+        ret = await self.svq.add_buf(sg, len(sg), 0, skb)
+        if self.pre and ret >= 0 and not self.free_in_tasklet:
+            assert self.timer is not None
+            self.timer.mod_timer(self.p.now_ns() + self.timing.timer_period_ns)
+        return ret
+
+    async def kick(self) -> None:
+        assert self.svq is not None
+        if await self.svq.kick():
+            self.stats.kicks += 1
+
+    async def start_xmit(self, skb: Skb) -> int:
+        """dev->hard_start_xmit, called by the qdisc with the tx lock held."""
+        await self.tx_lock.acquire()
+        try:
+            await self.p.sleep_ns(self.timing.xmit_ns)
+            self.trace.event("start_xmit", seq=skb.seq, variant=self.variant)
+            if self.variant == "post":
+                ret = await self._start_xmit_post(skb)
+            elif self.variant == "post-cap":
+                ret = await self._start_xmit_post_cap(skb)
+            elif self.variant == "pre":
+                ret = await self._start_xmit_pre(skb)
+            else:
+                ret = await self._start_xmit_pre_a(skb)
+            self.trace.event("start_xmit_ret", seq=skb.seq, ret=ret)
+            return ret
+        finally:
+            self.tx_lock.release()
+
+    def _accepted(self, skb: Skb) -> None:
+        skb.queued_ns = self.p.now_ns()
+        self.stats.packets += 1
+        self.stats.bytes += skb.len
+
+    async def _enable_cb(self) -> bool:
+        assert self.svq is not None
+        return await self.svq.enable_cb(recheck=not self.skip_enable_cb_recheck)
+
+    async def _start_xmit_post(self, skb: Skb) -> int:
+        assert self.svq is not None
+        while True:  # again:
+            # Free up any pending old buffers before queueing new ones.
+            await self.free_old_xmit_skbs("start_xmit")
+            # Put new one in send queue and actually send it.
+            self.send.append(skb)
+            if await self.xmit_skb(skb) >= 0:
+                await self.kick()
+                self._accepted(skb)
+                # Don't wait up for transmitted skbs to be freed.
+                self.skb_orphan(skb)
+                return NETDEV_TX_OK
+            # Ring too full for this packet, remove it from queue again.
+            self.send.remove(skb)
+            self.queue.netif_stop_queue()
+            # Activate callback for using skbs: if this returns false it means some were used in the meantime.
+            if not await self._enable_cb():
+                await self.svq.disable_cb()
+                self.queue.netif_start_queue()
+                continue
+            return NETDEV_TX_BUSY
+
+    async def _start_xmit_post_cap(self, skb: Skb) -> int:
+        assert self.svq is not None
+        while True:  # again:
+            await self.free_old_xmit_skbs("start_xmit")
+            self.send.append(skb)
+            capacity = await self.xmit_skb(skb)
+            if capacity < 0:
+                # This can happen with OOM and indirect buffers.
+                self.send.remove(skb)
+                self.queue.netif_stop_queue()
+                self.stats.unexpected_full += 1
+                self.trace.event("dev_warn", msg="Unexpected full queue")
+                if not await self._enable_cb():
+                    await self.svq.disable_cb()
+                    self.queue.netif_start_queue()
+                    continue
+                return NETDEV_TX_BUSY
+            await self.kick()
+            self._accepted(skb)
+            self.skb_orphan(skb)
+            # Apparently nice girls don't return TX_BUSY; stop the queue before it gets out of hand.
+            if capacity < 2 + MAX_SKB_FRAGS:
+                self.queue.netif_stop_queue()
+                if not await self._enable_cb():
+                    # More just got used, free them then recheck.
+                    capacity += await self.free_old_xmit_skbs("start_xmit")
+                    if capacity >= 2 + MAX_SKB_FRAGS:
+                        self.queue.netif_start_queue()
+                        await self.svq.disable_cb()
+            return NETDEV_TX_OK
+
+    async def _start_xmit_pre(self, skb: Skb) -> int:
+        """PRE-B, the immediate parent of b0c39dbd (orphan before queuing; tasklet or timer reclaim)."""
+        assert self.svq is not None
+        self.skb_orphan(skb)
+        while True:  # again:
+            await self.free_old_xmit_skbs("start_xmit")
+            self.send.append(skb)
+            if await self.xmit_skb(skb) >= 0:
+                await self.kick()
+                self._accepted(skb)
+                return NETDEV_TX_OK
+            self.send.remove(skb)
+            self.queue.netif_stop_queue()
+            if not await self._enable_cb():
+                await self.svq.disable_cb()
+                self.queue.netif_start_queue()
+                continue
+            return NETDEV_TX_BUSY
+
+    async def _start_xmit_pre_a(self, skb: Skb | None) -> int:
+        """PRE-A, v2.6.28-31: one refused skb parks in last_xmit_skb; the next refused one is dropped."""
+        assert self.svq is not None
+        while True:  # again:
+            await self.free_old_xmit_skbs("start_xmit")
+            parked_blocked = False
+            if self.last_xmit_skb is not None:
+                if await self.xmit_skb(self.last_xmit_skb) < 0:
+                    parked_blocked = True
+                else:
+                    self._accepted(self.last_xmit_skb)
+                    self.last_xmit_skb = None
+            if not parked_blocked and skb is not None:
+                self.send.append(skb)
+                if await self.xmit_skb(skb) >= 0:
+                    self._accepted(skb)
+                    skb = None
+                else:
+                    self.last_xmit_skb = skb
+                    skb = None
+                    parked_blocked = True
+            if not parked_blocked:
+                await self.kick()
+                return NETDEV_TX_OK
+            # stop_queue:
+            self.queue.netif_stop_queue()
+            if not await self._enable_cb():
+                await self.svq.disable_cb()
+                self.queue.netif_start_queue()
+                continue
+            if skb is not None:
+                # only one skb can be parked: the new one was never queued, drop it
+                self.stats.tx_dropped += 1
+                self.kfree_skb(skb, "start_xmit")
+            await self.kick()
+            return NETDEV_TX_OK
+
+    # -- pre-patch reclaim paths --------------------------------------------------------------------------
+    async def xmit_tasklet(self) -> None:
+        """Softirq: re-send a parked skb (pre-a); reclaim if NOTIFY_ON_EMPTY was negotiated."""
+        await self.tx_lock.acquire()
+        try:
+            if self.variant == "pre-a" and self.last_xmit_skb is not None:
+                if await self.xmit_skb(self.last_xmit_skb) >= 0:
+                    self._accepted(self.last_xmit_skb)
+                    await self.kick()
+                    self.last_xmit_skb = None
+            if self.free_in_tasklet:
+                await self.free_old_xmit_skbs("tasklet")
+        finally:
+            self.tx_lock.release()
+
+    async def xmit_free(self) -> None:
+        """The 100 ms timer (scaled): reclaim, and re-arm while the device still holds buffers."""
+        await self.tx_lock.acquire()
+        try:
+            await self.free_old_xmit_skbs("timer")
+            if self.send:
+                assert self.timer is not None
+                self.timer.mod_timer(self.p.now_ns() + self.timing.timer_period_ns)
+        finally:
+            self.tx_lock.release()
+
+
+class _DmaAllocator:
+    """kmalloc(GFP_ATOMIC) for indirect tables: small DMA buffers from the platform, reused."""
+
+    def __init__(self, platform: Platform, chunk: int = 64 * 1024):
+        self.p = platform
+        self.chunk = chunk
+        self._free: dict[int, list[DmaBuffer]] = {}
+        self._arena: DmaBuffer | None = None
+        self._used = 0
+
+    def alloc(self, size: int) -> DmaBuffer | None:
+        size = (size + 15) & ~15
+        pool = self._free.get(size)
+        if pool:
+            return pool.pop()
+        if self._arena is None or self._used + size > self.chunk:
+            self._arena = self.p.dma_alloc(self.chunk, align=16)
+            self._used = 0
+        buf = self._arena.slice(self._used, size)
+        self._used += size
+        return buf
+
+    def free(self, buf: DmaBuffer) -> None:
+        self._free.setdefault(buf.size, []).append(buf)

@@ -1,0 +1,260 @@
+"""Legacy virtio-pci transport, as Linux 2.6.32's ``drivers/virtio/virtio_pci.c`` (plus virtio.c's probe).
+
+The legacy register block is BAR0 (include/linux/virtio_pci.h offsets). Interrupts: MSI-X with one vector
+for configuration changes and one per virtqueue that has a callback (``vp_find_vqs``' first choice), or
+INTx with the ISR read-to-clear in ``vp_interrupt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tb.driver.virtio_ring import Allocator, NullTracer, Tracer, VirtQueue, vring_size
+from tb.platform.base import DmaBuffer, Platform, PlatformError
+
+# include/linux/virtio_pci.h
+VIRTIO_PCI_HOST_FEATURES = 0x00
+VIRTIO_PCI_GUEST_FEATURES = 0x04
+VIRTIO_PCI_QUEUE_PFN = 0x08
+VIRTIO_PCI_QUEUE_NUM = 0x0C
+VIRTIO_PCI_QUEUE_SEL = 0x0E
+VIRTIO_PCI_QUEUE_NOTIFY = 0x10
+VIRTIO_PCI_STATUS = 0x12
+VIRTIO_PCI_ISR = 0x13
+VIRTIO_MSI_CONFIG_VECTOR = 0x14
+VIRTIO_MSI_QUEUE_VECTOR = 0x16
+VIRTIO_PCI_CONFIG_OFF_NO_MSIX = 0x14
+VIRTIO_PCI_CONFIG_OFF_MSIX = 0x18
+VIRTIO_PCI_ISR_QUEUE = 0x1
+VIRTIO_PCI_ISR_CONFIG = 0x2
+VIRTIO_PCI_QUEUE_ADDR_SHIFT = 12
+VIRTIO_MSI_NO_VECTOR = 0xFFFF
+
+# include/linux/virtio_config.h
+VIRTIO_CONFIG_S_ACKNOWLEDGE = 0x01
+VIRTIO_CONFIG_S_DRIVER = 0x02
+VIRTIO_CONFIG_S_DRIVER_OK = 0x04
+VIRTIO_CONFIG_S_NEEDS_RESET = 0x40
+VIRTIO_CONFIG_S_FAILED = 0x80
+VIRTIO_F_NOTIFY_ON_EMPTY = 24
+VIRTIO_RING_F_INDIRECT_DESC = 28
+
+LEGACY_BAR = 0
+
+
+class VirtioError(PlatformError):
+    pass
+
+
+@dataclass
+class VqInfo:
+    vq: VirtQueue
+    msix_vector: int = VIRTIO_MSI_NO_VECTOR
+
+
+@dataclass
+class InterruptStats:
+    """What the interrupt path saw: handler invocations per source and ISR reads."""
+
+    msix: dict[int, int] = field(default_factory=dict)
+    intx: int = 0
+    intx_none: int = 0
+    isr_reads: int = 0
+    config: int = 0
+
+
+class VirtioPciLegacy:
+    """``struct virtio_pci_device`` with the ``virtio_config_ops`` of the legacy interface."""
+
+    def __init__(self, platform: Platform, use_msix: bool = True, tracer: Tracer | None = None,
+                 allocator: Allocator | None = None):
+        self.p = platform
+        self.use_msix = use_msix
+        self.msix_enabled = False
+        self.trace: Tracer = tracer or NullTracer()
+        self.allocator = allocator
+        self.vqs: list[VqInfo] = []
+        self.features = 0  # negotiated (guest) features
+        self.irq = InterruptStats()
+        self.config_changed: Callable[[], Awaitable[None]] | None = None
+
+    # -- register access ------------------------------------------------------------------------------
+    async def ioread(self, off: int, size: int) -> int:
+        value = await self.p.bar_read(LEGACY_BAR, off, size)
+        self.trace.event("bar_read", bar=LEGACY_BAR, off=off, size=size, value=value)
+        return value
+
+    async def iowrite(self, off: int, value: int, size: int) -> None:
+        self.trace.event("bar_write", bar=LEGACY_BAR, off=off, size=size, value=value)
+        await self.p.bar_write(LEGACY_BAR, off, value, size)
+
+    @property
+    def config_off(self) -> int:
+        return VIRTIO_PCI_CONFIG_OFF_MSIX if self.msix_enabled else VIRTIO_PCI_CONFIG_OFF_NO_MSIX
+
+    # -- virtio_config_ops ------------------------------------------------------------------------------
+    async def get_status(self) -> int:
+        return await self.ioread(VIRTIO_PCI_STATUS, 1)
+
+    async def set_status(self, status: int) -> None:
+        # We should never be setting status to 0.
+        assert status != 0
+        await self.iowrite(VIRTIO_PCI_STATUS, status, 1)
+
+    async def add_status(self, bits: int) -> None:
+        await self.set_status(await self.get_status() | bits)
+
+    async def reset(self) -> None:
+        """vp_reset: 0 status means a reset; read it back so the write has reached the device."""
+        await self.iowrite(VIRTIO_PCI_STATUS, 0, 1)
+        await self.ioread(VIRTIO_PCI_STATUS, 1)
+
+    async def get_features(self) -> int:
+        return await self.ioread(VIRTIO_PCI_HOST_FEATURES, 4)
+
+    async def finalize_features(self, features: int) -> None:
+        """vp_finalize_features (after vring_transport_features kept only what the ring supports)."""
+        self.features = features & 0xFFFFFFFF
+        await self.iowrite(VIRTIO_PCI_GUEST_FEATURES, self.features, 4)
+
+    def has_feature(self, bit: int) -> bool:
+        return bool(self.features >> bit & 1)
+
+    async def config_get(self, offset: int, length: int) -> bytes:
+        """vp_get: device-specific configuration, byte by byte as the legacy driver reads it."""
+        out = bytearray()
+        for i in range(length):
+            out.append(await self.ioread(self.config_off + offset + i, 1))
+        return bytes(out)
+
+    # -- interrupts -----------------------------------------------------------------------------------
+    async def vp_interrupt(self) -> bool:
+        """INTx handler: ISR read (clears it and deasserts the line), config change, then every vq."""
+        self.irq.isr_reads += 1
+        isr = await self.ioread(VIRTIO_PCI_ISR, 1)
+        self.trace.event("vp_interrupt", isr=isr)
+        if not isr:
+            self.irq.intx_none += 1
+            return False  # IRQ_NONE
+        self.irq.intx += 1
+        if isr & VIRTIO_PCI_ISR_CONFIG:
+            await self._config_changed()
+        await self.vp_vring_interrupt()
+        return True
+
+    async def vp_vring_interrupt(self) -> bool:
+        handled = False
+        for info in list(self.vqs):
+            if await info.vq.vring_interrupt():
+                handled = True
+        return handled
+
+    async def _config_changed(self) -> None:
+        self.irq.config += 1
+        self.trace.event("config_changed")
+        if self.config_changed is not None:
+            await self.config_changed()
+
+    def _msix_handler(self, vector: int, vq: VirtQueue | None):
+        async def handler() -> None:
+            self.irq.msix[vector] = self.irq.msix.get(vector, 0) + 1
+            self.trace.event("msix_irq", vector=vector, vq=None if vq is None else vq.index)
+            if vq is None:
+                await self._config_changed()
+            else:
+                await vq.vring_interrupt()
+        return handler
+
+    # -- virtqueues -----------------------------------------------------------------------------------
+    async def find_vqs(self, callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None],
+                       names: list[str]) -> list[VirtQueue]:
+        """vp_find_vqs: MSI-X with a vector per callback vq (+ config) if asked, else INTx."""
+        if self.use_msix:
+            nvec = 1 + sum(1 for cb in callbacks if cb is not None)
+            granted = await self.p.enable_msix(nvec)
+            if granted < nvec:
+                raise VirtioError(f"MSI-X: {granted} vectors, need {nvec}")
+            self.msix_enabled = True
+            self.p.request_irq(0, self._msix_handler(0, None))
+            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, 0, 2)
+            if await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2) != 0:
+                raise VirtioError("device refused the MSI-X config vector")
+        else:
+            self.p.request_intx(self.vp_interrupt)
+        vqs = []
+        next_vector = 1
+        for index, (cb, name) in enumerate(zip(callbacks, names)):
+            vector = VIRTIO_MSI_NO_VECTOR
+            if self.msix_enabled and cb is not None:
+                vector = next_vector
+                next_vector += 1
+            vq = await self.setup_vq(index, cb, name, vector)
+            if self.msix_enabled and cb is not None:
+                self.p.request_irq(vector, self._msix_handler(vector, vq))
+            vqs.append(vq)
+        return vqs
+
+    async def setup_vq(self, index: int, callback, name: str, msix_vector: int) -> VirtQueue:
+        """setup_vq: select, read the size, allocate the ring, tell the device its PFN, map the vector."""
+        await self.iowrite(VIRTIO_PCI_QUEUE_SEL, index, 2)
+        num = await self.ioread(VIRTIO_PCI_QUEUE_NUM, 2)
+        if num == 0 or await self.ioread(VIRTIO_PCI_QUEUE_PFN, 4):
+            raise VirtioError(f"queue {index} ({name}) not available")
+        mem: DmaBuffer = self.p.dma_alloc(vring_size(num), align=4096)
+        vq = VirtQueue(index, num, mem, self.vp_notify, callback,
+                       indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC), allocator=self.allocator,
+                       tracer=self.trace, name=name)
+        await vq.init_ring()
+        # activate the queue
+        await self.iowrite(VIRTIO_PCI_QUEUE_PFN, mem.bus_addr >> VIRTIO_PCI_QUEUE_ADDR_SHIFT, 4)
+        if self.msix_enabled:
+            await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, msix_vector, 2)
+            if await self.ioread(VIRTIO_MSI_QUEUE_VECTOR, 2) != msix_vector:
+                await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
+                raise VirtioError(f"queue {index}: device refused MSI-X vector {msix_vector}")
+        self.vqs.append(VqInfo(vq, msix_vector))
+        return vq
+
+    async def vp_notify(self, vq: VirtQueue) -> None:
+        """We write the queue's selector into the notification register to signal the other end."""
+        await self.iowrite(VIRTIO_PCI_QUEUE_NOTIFY, vq.index, 2)
+
+    async def del_vqs(self) -> None:
+        for info in self.vqs:
+            await self.iowrite(VIRTIO_PCI_QUEUE_SEL, info.vq.index, 2)
+            if self.msix_enabled:
+                await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
+                # Flush the write out to device
+                await self.ioread(VIRTIO_PCI_ISR, 1)
+            # Select and deactivate the queue
+            await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
+        self.vqs.clear()
+        self.p.free_irqs()
+        if self.msix_enabled:
+            await self.p.disable_msix()
+            self.msix_enabled = False
+
+    # -- virtio.c probe / remove -----------------------------------------------------------------------
+    async def probe(self, driver_features: int) -> int:
+        """register_virtio_device + virtio_dev_probe up to the driver's own probe: returns the features.
+
+        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``.
+        """
+        await self.reset()
+        await self.add_status(VIRTIO_CONFIG_S_ACKNOWLEDGE)
+        await self.add_status(VIRTIO_CONFIG_S_DRIVER)
+        device_features = await self.get_features()
+        features = device_features & driver_features
+        # vring_transport_features: the transport keeps the ring features it implements
+        features |= device_features & (1 << VIRTIO_RING_F_INDIRECT_DESC)
+        await self.finalize_features(features)
+        self.trace.event("features", device=device_features, driver=driver_features, acked=self.features)
+        return self.features
+
+    async def driver_ok(self) -> None:
+        await self.add_status(VIRTIO_CONFIG_S_DRIVER_OK)
+
+    async def remove(self) -> None:
+        await self.reset()
+        await self.del_vqs()
