@@ -87,8 +87,7 @@ class GuestTiming:
 class XmitStats:
     packets: int = 0                # NETDEV_TX_OK returns
     bytes: int = 0
-    kicks: int = 0                  # notify writes from kick()
-    forced_kicks: int = 0           # notify writes from add_buf on a full ring
+    kicks: int = 0                  # kick() calls that wrote the notify register
     tx_irqs: int = 0                # skb_xmit_done calls
     tx_irq_spurious: int = 0        # TX vector interrupts with nothing used
     tx_packets_freed: int = 0
@@ -126,6 +125,8 @@ class VirtioNet:
         self.timer: KernelTimer | None = None
         self.tasklet: Tasklet | None = None
         self._removed = False
+        # called with every skb freed (the scenario returns its memory to the pool)
+        self.on_kfree_skb = None
 
     @property
     def pre(self) -> bool:
@@ -198,6 +199,8 @@ class VirtioNet:
             skb.destructor_ns = skb.freed_ns  # the socket's send space comes back only now
         self.freed.append(skb)
         self.trace.event("kfree_skb", seq=skb.seq, context=context)
+        if self.on_kfree_skb is not None:
+            self.on_kfree_skb(skb)
 
     # -- the transmit path -------------------------------------------------------------------------------
     async def free_old_xmit_skbs(self, context: str) -> int:

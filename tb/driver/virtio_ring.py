@@ -135,6 +135,8 @@ class VirtQueue:
         self.num_added = 0
         self.last_used_idx = 0
         self.broken = False
+        self.notifies = 0           # notify writes, forced ones included
+        self.forced_notifies = 0    # from add_buf on a full ring
         self.data: list[Any] = [None] * num
         self.indirect_bufs: dict[int, DmaBuffer] = {}
         # shadows of what the driver itself wrote (the kernel reads its own fields back from memory;
@@ -252,6 +254,8 @@ class VirtQueue:
         return False
 
     async def notify(self, forced: bool = False) -> None:
+        self.notifies += 1
+        self.forced_notifies += forced
         self.trace.event("notify", vq=self.index, forced=forced)
         await self._notify(self)
 

@@ -1,0 +1,1 @@
+"""Scenarios: traffic and timing set-ups that run on any Platform (simulation, model, hardware)."""
