@@ -39,6 +39,7 @@ test: tools
 
 regress: tools
 	REGRESS=1 $(PYTEST) -n $(JOBS) tests
+	$(PY) -m sim.ab_matrix
 
 lint: $(STAMP)
 	@$(PY) -m sim.lint
