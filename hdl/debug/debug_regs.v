@@ -10,6 +10,7 @@
  *   0x014 CYCLE_HI      RO  upper half latched by the last CYCLE_LO read
  *   0x018 CFG_STATUS    RO  [1:0] cfg_max_payload, [6:4] cfg_max_read_req, [8] MSI-X enable,
  *                           [9] MSI-X function mask, [10] bus master enable, [11] interrupt disable
+ *   0x01C DEV_STATUS    RO  [7:0] virtio device status, [8] TX engine idle
  *   0x020 ST_SRC_LO     RW  DMA self-test: host source address
  *   0x024 ST_SRC_HI     RW
  *   0x028 ST_DST_LO     RW  DMA self-test: host destination address
@@ -115,6 +116,7 @@ module debug_regs #
     input  wire                       cfg_msix_mask,
     input  wire                       cfg_bus_master_enable,
     input  wire                       cfg_intx_disable,
+    input  wire [15:0]                dev_status,
 
     /*
      * TLP statistics pulses
@@ -141,6 +143,7 @@ localparam [REG_ADDR_WIDTH-1:0]
     REG_CYCLE_LO    = 12'h010,
     REG_CYCLE_HI    = 12'h014,
     REG_CFG_STATUS  = 12'h018,
+    REG_DEV_STATUS  = 12'h01C,
     REG_ST_SRC_LO   = 12'h020,
     REG_ST_SRC_HI   = 12'h024,
     REG_ST_DST_LO   = 12'h028,
@@ -369,6 +372,7 @@ always @* begin
                 REG_CYCLE_HI: rsp_rdata_next = cycle_hi_shadow_reg;
                 REG_CFG_STATUS: rsp_rdata_next = {20'd0, cfg_intx_disable, cfg_bus_master_enable, cfg_msix_mask,
                                                   cfg_msix_enable, 1'b0, cfg_max_read_req, 2'b00, cfg_max_payload};
+                REG_DEV_STATUS: rsp_rdata_next = {16'd0, dev_status};
                 REG_ST_SRC_LO: rsp_rdata_next = st_src_reg[31:0];
                 REG_ST_SRC_HI: rsp_rdata_next = st_src_reg[63:32];
                 REG_ST_DST_LO: rsp_rdata_next = st_dst_reg[31:0];

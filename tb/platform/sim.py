@@ -62,23 +62,45 @@ class SimPlatform(Platform):
     def __init__(self, dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING):
         self.dut = dut
         self.cfg = cfg or UspConfig()
+        self.log_level = log_level
         self.log = logging.getLogger("tb.platform.sim")
-        self.rc: RootComplex
-        self.rc, self.dev = connect_usp(dut, self.cfg, log_level)
+        self.rc = RootComplex()  # replaced by power_on(); settings made before it are carried over
+        self.dev = None
         self.pdev = None
         self._intx_handlers: list[IrqHandler] = []
         self._intx_level = 0
         self._intx_changed = CocotbEvent()
         self.intx = IntxRecord()
         self._clk_edge = RisingEdge(dut.user_clk)
-        if dut._get("cfg_interrupt_sent") is not None:
-            dut.cfg_interrupt_sent.value = 0
+
+    # -- bring-up --------------------------------------------------------------------------------------
+    async def power_on(self) -> None:
+        """Hold the DUT in reset for a few clocks, then attach the hard-block model.
+
+        On a real board user_reset is asserted from power-up until the link is up, and FPGA flops start
+        at their INIT values. The model instead drives user_reset low for its first clocks and samples the
+        DUT's outputs at once, so on a 4-state simulator it would read the X of flops that have not seen
+        a reset yet. This clocks the DUT through a reset first, so that every output is defined.
+        """
+        from cocotb.clock import Clock
+
+        self.dut.user_reset.value = 1
+        clock = Clock(self.dut.user_clk, 4, unit="ns")
+        clock.start()
+        await clock.cycles(4)
+        clock.stop()
+        settings = (self.rc.max_payload_size, self.rc.max_read_request_size, self.rc.split_on_all_rcb)
+        self.rc, self.dev = connect_usp(self.dut, self.cfg, self.log_level)
+        self.rc.max_payload_size, self.rc.max_read_request_size, self.rc.split_on_all_rcb = settings
+        if self.dut._get("cfg_interrupt_sent") is not None:
+            self.dut.cfg_interrupt_sent.value = 0
             cocotb.start_soon(self._intx_hard_block())
             cocotb.start_soon(self._intx_dispatch())
 
-    # -- bring-up --------------------------------------------------------------------------------------
     async def enumerate(self) -> None:
-        """Wait for the hard block's reset to end, enumerate, enable memory decoding."""
+        """Power on if needed, wait for the hard block's reset to end, enumerate, enable memory decoding."""
+        if self.dev is None:
+            await self.power_on()
         await with_timeout(self._wait_reset_done(), 10_000, "ns")
         await self.rc.enumerate()
         self.pdev = self.rc.find_device(self.dev.functions[0].pcie_id)
@@ -87,9 +109,13 @@ class SimPlatform(Platform):
         await self.pdev.enable_device()
 
     async def _wait_reset_done(self) -> None:
+        """The model pulses user_reset once after it starts: wait for that pulse to end."""
+        seen_high = False
         while True:
             await self._clk_edge
-            if int(self.dut.user_reset.value) == 0:
+            level = int(self.dut.user_reset.value)
+            seen_high = seen_high or level == 1
+            if seen_high and level == 0:
                 return
 
     # -- configuration space ---------------------------------------------------------------------------
