@@ -5,6 +5,7 @@
  *
  *   0x200 MODE            RW  [1:0] noe_policy: 0 WHEN_ACKED (spec), 1 ALWAYS (QEMU <= 0.11), 2 NEVER
  *                             [4]   offer_noe: offer VIRTIO_F_NOTIFY_ON_EMPTY (bit 24)   (reset 1)
+ *                             [5]   offer_indirect: offer VIRTIO_RING_F_INDIRECT_DESC (28) (reset 1)
  *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
@@ -50,6 +51,7 @@ module virtio_dev_ctrl #
      */
     output wire [1:0]                 noe_policy,
     output wire                       offer_noe,
+    output wire                       offer_indirect,
     output wire                       kick_suppress,
     output wire                       pacing_timer,
     output wire [31:0]                pacing_interval,
@@ -115,6 +117,7 @@ assign reg_rsp_rdata = rsp_rdata_reg;
 
 assign noe_policy = mode_reg[1:0];
 assign offer_noe = mode_reg[4];
+assign offer_indirect = mode_reg[5];
 assign kick_suppress = mode_reg[8];
 assign pacing_timer = mode_reg[12];
 assign pacing_interval = pacing_interval_reg;
@@ -131,7 +134,7 @@ always @* begin
         rsp_rdata_next = 32'd0;
         if (reg_req_write) begin
             case (reg_req_addr)
-                REG_MODE: mode_next = apply_be(mode_reg, reg_req_wdata, reg_req_be) & 32'h0000_1113;
+                REG_MODE: mode_next = apply_be(mode_reg, reg_req_wdata, reg_req_be) & 32'h0000_1133;
                 REG_PACING_INTERVAL: pacing_interval_next = apply_be(pacing_interval_reg, reg_req_wdata, reg_req_be);
                 REG_CNT_CLEAR: cnt_clear = 1'b1;
                 default: begin end
@@ -182,7 +185,7 @@ always @(posedge clk) begin
     if (rst) begin
         rsp_valid_reg <= 1'b0;
         rsp_rdata_reg <= 32'd0;
-        mode_reg <= 32'h0000_0010;   // WHEN_ACKED, offer NOTIFY_ON_EMPTY, no kick suppression, immediate
+        mode_reg <= 32'h0000_0030;   // WHEN_ACKED, offer NOTIFY_ON_EMPTY and INDIRECT_DESC, immediate
         pacing_interval_reg <= PACING_INTERVAL_RESET;
         last_error_reg <= 4'd0;
         for (k = 0; k < CNT_COUNT; k = k + 1) begin

@@ -3,7 +3,8 @@
  * Legacy (transitional) virtio-pci register block, BAR0 (virtio spec "Legacy Interfaces: A Note on PCI
  * Device Layout"; Linux include/linux/virtio_pci.h):
  *
- *   0x00 HOST_FEATURES   R  32   MAC(5) | STATUS(16) | NOTIFY_ON_EMPTY(24, when offer_noe) | INDIRECT_DESC(28)
+ *   0x00 HOST_FEATURES   R  32   MAC(5) | STATUS(16) | NOTIFY_ON_EMPTY(24, when offer_noe) |
+ *                                INDIRECT_DESC(28, when offer_indirect)
  *   0x04 GUEST_FEATURES  RW 32   what the driver acked (only offered bits are kept)
  *   0x08 QUEUE_PFN       RW 32   ring address >> 12 of the selected queue; 0 disables the queue
  *   0x0C QUEUE_NUM       R  16   size of the selected queue (0: no such queue)
@@ -56,6 +57,7 @@ module virtio_legacy_regs #
      * Device state for the engines
      */
     input  wire                       offer_noe,
+    input  wire                       offer_indirect,
     output wire [7:0]                 status,
     output wire [31:0]                guest_features,
     output wire                       tx_queue_enable,
@@ -107,7 +109,7 @@ localparam TX_QUEUE = 1;
 
 wire [31:0] host_features = (32'd1 << VIRTIO_NET_F_MAC) | (32'd1 << VIRTIO_NET_F_STATUS) |
                             (offer_noe ? (32'd1 << VIRTIO_F_NOTIFY_ON_EMPTY) : 32'd0) |
-                            (32'd1 << VIRTIO_RING_F_INDIRECT_DESC);
+                            (offer_indirect ? (32'd1 << VIRTIO_RING_F_INDIRECT_DESC) : 32'd0);
 
 function [31:0] apply_be;
     input [31:0] old;
