@@ -27,7 +27,9 @@
  * first error seen) is sent one or more cycles after the RAM write of its last byte. Statuses come in
  * completion order. Errors: 1 = UR, 2 = CA, 3 = poisoned or other completion error, 4 = timeout
  * (completion timeout reported by the hard block, or none for CPL_TIMEOUT..1.25*CPL_TIMEOUT cycles here:
- * the tag is then freed so a lost completion never hangs the engine).
+ * the tag and its reservation are then freed so a lost completion never hangs the engine). Set
+ * CPL_TIMEOUT above the hard block's completion timeout: this one is the backstop, and a completion that
+ * still arrives for a freed tag is dropped (stat_rd_cpl_err) only while the tag has not been reused.
  *
  * Requester ID and function come from the hard block (requester_id_enable = 0, function 0).
  */

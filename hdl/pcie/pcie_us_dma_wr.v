@@ -128,6 +128,12 @@ initial begin
     end
 end
 
+/*
+ * Registers. Not reset (don't-care until loaded): the current descriptor and TLP fields (loaded in
+ * STATE_IDLE / STATE_CALC before use), the read address, the FIFO and previous-word data, the RQ output
+ * data, keep, last and byte enables (used only with tvalid) and the status tag (used only with valid).
+ */
+
 reg [1:0] state_reg, state_next;
 
 // current descriptor, advanced TLP by TLP

@@ -157,6 +157,8 @@ class SimPlatform(Platform):
 
     # -- MSI-X -----------------------------------------------------------------------------------------
     async def enable_msix(self, nvec: int) -> int:
+        if self.pdev.msix_enabled:  # a previous driver instance did not clean up (e.g. it was killed)
+            await self.pdev.disable_msix()
         granted = await self.pdev.alloc_irq_vectors(1, nvec)
         if granted < 1:
             raise PlatformError("MSI-X could not be enabled")
