@@ -2,6 +2,7 @@
 #   make regress   every simulation test on Verilator and Icarus, plus the long sweeps
 #   make test      the CI suite: everything on Verilator, each feature on Icarus (< 15 min on 2 cores)
 #   make lint      verilator --lint-only -Wall on the RTL
+#   make bench     simulation speed on both simulators (build/bench/bench.json)
 #   make waves TEST=<pytest id or file> [SIM=verilator|icarus]   rerun one test with an FST dump
 #   make clean
 # The first 'make test' or 'make regress' creates .venv from pyproject.toml and installs everything.
@@ -40,6 +41,9 @@ test: tools
 regress: tools
 	REGRESS=1 $(PYTEST) -n $(JOBS) tests
 	$(PY) -m sim.ab_matrix
+
+bench: tools
+	$(PY) -m sim.bench
 
 lint: $(STAMP)
 	@$(PY) -m sim.lint

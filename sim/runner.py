@@ -139,6 +139,26 @@ def build(
     return runner, build_dir, waves
 
 
+def failed_tests(results_xml: Path) -> list[str]:
+    """Names of the failed cocotb tests in a results file (empty if it is missing)."""
+    import xml.etree.ElementTree as ET
+
+    if not results_xml.is_file():
+        return []
+    names = []
+    for case in ET.parse(results_xml).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            names.append(case.get("name", "?"))
+    return names
+
+
+def rerun_command(module: str, sim: str, failed: list[str]) -> str:
+    path = module.replace(".", "/") + ".py"
+    case = f" TESTCASE='^({'|'.join(n.split('/')[0] for n in failed)})'" if failed else ""
+    seed = f" SEED={os.environ['SEED']}" if os.environ.get("SEED") else ""
+    return f"make waves TEST={path}{case} SIM={sim}{seed}"
+
+
 def run(
     sim: str,
     toplevel: str,
@@ -175,7 +195,8 @@ def run(
     # the runner takes PYTHONPATH from this process: make the repo importable in the simulator
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    rerun = f"make waves TEST={module}{'::' + testcase if testcase else ''} SIM={sim}"
+    if os.environ.get("TESTCASE"):  # make waves TESTCASE=<regex>: only the tests of interest
+        test_filter = os.environ["TESTCASE"]
     try:
         results = runner.test(
             test_module=module,
@@ -194,9 +215,10 @@ def run(
             log_file=test_dir / "sim.log",
         )
     except SystemExit as exc:  # the runner exits when a test fails under pytest
+        failed = failed_tests(test_dir / "results.xml")
         raise AssertionError(
-            f"cocotb tests failed in {module} on {sim} (exit {exc.code}); "
-            f"log: {test_dir / 'sim.log'}; rerun with waves: {rerun}"
+            f"cocotb tests failed in {module} on {sim} (exit {exc.code}): {', '.join(failed) or '?'}\n"
+            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}"
         ) from None
     if waves:
         print(f"\nwaves: {dump}\n  view: gtkwave {dump}", file=sys.stderr)
@@ -204,8 +226,9 @@ def run(
     if n_tests == 0:
         raise AssertionError(f"no cocotb test ran in {module} (see {test_dir / 'sim.log'})")
     if n_fail:
+        failed = failed_tests(results)
         raise AssertionError(
-            f"{n_fail} of {n_tests} cocotb tests failed in {module} on {sim} "
-            f"(log: {test_dir / 'sim.log'}; rerun with waves: {rerun})"
+            f"{n_fail} of {n_tests} cocotb tests failed in {module} on {sim}: {', '.join(failed)}\n"
+            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}"
         )
     return test_dir
