@@ -154,7 +154,8 @@ def failed_tests(results_xml: Path) -> list[str]:
 
 def rerun_command(module: str, sim: str, failed: list[str]) -> str:
     path = module.replace(".", "/") + ".py"
-    case = f" TESTCASE='^({'|'.join(n.split('/')[0] for n in failed)})'" if failed else ""
+    names = sorted({n.split("/")[0].rsplit(".", 1)[-1] for n in failed})
+    case = f" TESTCASE='[.]({'|'.join(names)})\\b'" if names else ""
     seed = f" SEED={os.environ['SEED']}" if os.environ.get("SEED") else ""
     return f"make waves TEST={path}{case} SIM={sim}{seed}"
 

@@ -967,7 +967,7 @@ always @* begin
         tx_addr_next = tx_addr_reg + AXIS_BYTES_32[RAM_ADDR_WIDTH-1:0];
         if (tx_remain_reg <= AXIS_BYTES_32[15:0]) begin
             tx_rd_last_next = 1'b1;
-            tx_rd_keep_next = {AXIS_NET_KEEP_WIDTH{1'b1}} >> (AXIS_BYTES_32[15:0] - tx_remain_reg);
+            tx_rd_keep_next = {AXIS_NET_KEEP_WIDTH{1'b1}};
             tx_remain_next = 16'd0;
         end else begin
             tx_rd_last_next = 1'b0;
