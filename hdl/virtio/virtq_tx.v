@@ -877,7 +877,7 @@ always @* begin
                 end else if (d_has_next && {1'b0, d_next} >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_NEXT_RANGE;
-                end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= walk_limit) begin
+                end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= walk_limit + 17'd1) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_CHAIN_LOOP;
                 end else if (d_len == 32'd0 || rd_free) begin
@@ -967,7 +967,7 @@ always @* begin
         tx_addr_next = tx_addr_reg + AXIS_BYTES_32[RAM_ADDR_WIDTH-1:0];
         if (tx_remain_reg <= AXIS_BYTES_32[15:0]) begin
             tx_rd_last_next = 1'b1;
-            tx_rd_keep_next = {AXIS_NET_KEEP_WIDTH{1'b1}};
+            tx_rd_keep_next = {AXIS_NET_KEEP_WIDTH{1'b1}} >> (AXIS_BYTES_32[15:0] - tx_remain_reg);
             tx_remain_next = 16'd0;
         end else begin
             tx_rd_last_next = 1'b0;

@@ -236,8 +236,10 @@ async def bad_input(dut, case):
     elif case == "next_out_of_range":
         await desc(0, buf.bus_addr, 10, VRING_DESC_F_NEXT, 300)
     elif case == "loop":
+        # 1 -> 2 -> 1 ...: one byte each, so the chain outgrows the queue before the frame gets too long
         await desc(0, buf.bus_addr, 10, VRING_DESC_F_NEXT, 1)
-        await desc(1, buf.bus_addr + 10, 4, VRING_DESC_F_NEXT, 0)
+        await desc(1, buf.bus_addr + 10, 1, VRING_DESC_F_NEXT, 2)
+        await desc(2, buf.bus_addr + 11, 1, VRING_DESC_F_NEXT, 1)
     elif case == "indirect_in_indirect":
         table = b.p.dma_alloc(64)
         await desc(0, buf.bus_addr, 10, VRING_DESC_F_NEXT, 1, table)
