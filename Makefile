@@ -17,7 +17,7 @@ TEST    ?=
 PYTEST  := $(PY) -m pytest
 export SIM
 
-.PHONY: all venv tools test regress unit lint waves bench clean
+.PHONY: all venv tools test regress unit lint waves bench clean hil
 
 all: test
 
@@ -55,3 +55,7 @@ waves: tools
 clean:
 	rm -rf build .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# the driver against QEMU's virtio-net-pci in a TCG guest, via uio and vfio (root; installs QEMU with apt-get)
+hil: tools
+	$(PY) -m sim.hil
