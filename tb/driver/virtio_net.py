@@ -120,6 +120,7 @@ class VirtioNet:
         self.last_xmit_skb: Skb | None = None
         self.rvq: VirtQueue | None = None
         self.svq: VirtQueue | None = None
+        self.cvq: VirtQueue | None = None       # set up when CTRL_VQ is acked, never used on TX
         self.queue = NetDevQueue(platform, self.start_xmit)
         self.tx_lock = TxLock(platform)
         self.timer: KernelTimer | None = None
@@ -142,8 +143,15 @@ class VirtioNet:
             status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
             self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
         self.free_in_tasklet = self.pre and bool(features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
-        self.rvq, self.svq = await self.vdev.find_vqs([self.skb_recv_done, self.skb_xmit_done],
-                                                        ["input", "output"])
+        # We expect two virtqueues, receive then send, and optionally a control queue
+        callbacks = [self.skb_recv_done, self.skb_xmit_done]
+        names = ["input", "output"]
+        if self.vdev.has_feature(VIRTIO_NET_F_CTRL_VQ):
+            callbacks.append(None)
+            names.append("control")
+        vqs = await self.vdev.find_vqs(callbacks, names)
+        self.rvq, self.svq = vqs[0], vqs[1]
+        self.cvq = vqs[2] if len(vqs) > 2 else None
         if self.pre:
             self.tasklet = Tasklet(self.p, self.xmit_tasklet)
             start_task(self.tasklet.run())
