@@ -422,7 +422,7 @@ wire [15:0] av_diff = av_idx - last_avail_reg;
 // ring entries to read: min(MAX_BATCH, avail_idx - last_avail, QUEUE_SIZE - last_avail % QUEUE_SIZE)
 wire [15:0] pending_cnt = avail_idx_reg - last_avail_reg;
 wire [16:0] to_ring_end = QSIZE_17 - {1'b0, {16-QW{1'b0}}, last_avail_reg[QW-1:0]};
-wire [16:0] ring_rd_cnt_a = ({1'b0, pending_cnt} < BATCH_32[16:0]) ? {1'b0, pending_cnt} : BATCH_32[16:0];
+wire [16:0] ring_rd_cnt_a = BATCH_32[16:0];
 /* verilator lint_off UNUSEDSIGNAL */ // at most MAX_BATCH
 wire [16:0] ring_rd_cnt_full = (ring_rd_cnt_a < to_ring_end) ? ring_rd_cnt_a : to_ring_end;
 /* verilator lint_on UNUSEDSIGNAL */
@@ -877,7 +877,7 @@ always @* begin
                 end else if (d_has_next && {1'b0, d_next} >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_NEXT_RANGE;
-                end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= walk_limit + 17'd1) begin
+                end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_CHAIN_LOOP;
                 end else if (d_len == 32'd0 || rd_free) begin
