@@ -19,6 +19,12 @@ if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose host
     mount -t devtmpfs dev /host/dev
     mount -t tmpfs tmp /host/tmp
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /host/mnt
+    # the repository at its host path (under the tmpfs /tmp, the mount point has to be made first)
+    if [ -n "$hil_repo" ]; then
+        mkdir -p "/host$hil_repo" 2>/dev/null
+        mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose repo "/host$hil_repo" ||
+            echo "HIL: mounting the repository $hil_repo failed"
+    fi
     chroot /host /bin/sh "$hil_script"
     echo "HIL: guest script exit $?"
     sync

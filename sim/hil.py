@@ -155,6 +155,8 @@ def qemu_command(backend: str, vmlinuz: Path, initrd: Path, share: Path, peer_po
         kargs += ["intel_iommu=on"]
     cmd += ["-kernel", str(vmlinuz), "-initrd", str(initrd), "-append", " ".join(kargs),
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+            # the repository on its own share: the guest's /tmp is a fresh tmpfs, and a checkout may live there
+            "-virtfs", f"local,path={ROOT},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", f"local,path={share},mount_tag=share,security_model=none",
             "-netdev", f"socket,id=n0,udp=127.0.0.1:{peer_port},localaddr=127.0.0.1:{local_port}",
             "-device", f"virtio-net-pci,netdev=n0,disable-modern=on,disable-legacy=off,mac={GUEST_MAC},addr={NET_ADDR}"]
