@@ -47,7 +47,7 @@ REQUIRED = {
 }
 GUEST_MAC = "52:54:00:12:34:56"
 GUEST_PYTHON = "/usr/bin/python3.11"
-NET_ADDR = "0x5"
+NET_ADDR = "0x10"   # clear of the slots the 9p devices take
 
 
 class HilUnavailable(RuntimeError):

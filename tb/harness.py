@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import zlib
 
 from tb.debug_bar import DebugBar
+from tb.eventlog import TestArtifacts
 from tb.platform.sim import SimPlatform
 from tb.platform.usp import UspConfig
 
@@ -25,7 +27,8 @@ def test_seed(name: str) -> int:
     import cocotb  # simulation only
 
     base = int(os.environ.get("SEED", cocotb.RANDOM_SEED))
-    return (base ^ hash(name)) & 0xFFFFFFFF
+    # crc32, not hash(): str hashes change from one Python process to the next
+    return (base ^ zlib.crc32(name.encode())) & 0xFFFFFFFF
 
 
 class DeviceTB:
@@ -36,6 +39,12 @@ class DeviceTB:
         self.platform = SimPlatform(dut, cfg or UspConfig(), log_level)
         self.rc = self.platform.rc
         self.debug = DebugBar(self.platform)
+        # the test's event log and pcap (tb/eventlog.py): TLPs, interrupt lines, driver steps, verdicts
+        self.artifacts = TestArtifacts.current()
+        self.events = self.artifacts.log
+        from tb.monitors.pcie import IrqMonitor  # simulation only
+
+        self.artifacts.replace_monitors(IrqMonitor(dut, self.events))
         # network side idle until the wire models attach
         dut.m_axis_tx_tready.value = 1
         dut.s_axis_rx_tvalid.value = 0
@@ -55,6 +64,13 @@ class DeviceTB:
         self.rc.max_payload_size = SIZE_ENCODING[512]       # root port allows up to what the device has
         self.rc.max_read_request_size = SIZE_ENCODING[4096]
         self.rc.split_on_all_rcb = split_on_all_rcb
+        if self.platform.dev is None:
+            await self.platform.power_on()
+        from tb.monitors.pcie import TlpMonitor
+
+        # hooked between power-on and the first TLP: every TLP of the test is in the log
+        self.artifacts.add_monitor(TlpMonitor(self.platform.dev, self.events))
+        self.events.emit("tb", "power_on")
         await self.platform.enumerate()
         await self.platform.bus_master(True)
         await self.set_link(max_payload, max_read_req)
