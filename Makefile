@@ -48,8 +48,10 @@ bench: tools
 lint: $(STAMP)
 	@$(PY) -m sim.lint
 
+# TESTCASE=<regex> picks cocotb tests, SEED=<n> replays, WAVES_FROM/WAVES_TO (ns, 1234c = cycles, 12us) keep
+# only a window (a small VCD); the dump, a GTKWave save file and the viewer command are printed at the end
 waves: tools
-	@test -n "$(TEST)" || { echo "usage: make waves TEST=<pytest node id, e.g. tests/sim/test_pcie_bar.py> [SIM=verilator|icarus]"; exit 2; }
+	@test -n "$(TEST)" || { echo "usage: make waves TEST=<pytest node id, e.g. tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE='[.](name)\b'] [SEED=n] [WAVES_FROM=t WAVES_TO=t]"; exit 2; }
 	WAVES=1 $(PYTEST) -s -p no:xdist "$(TEST)"
 
 clean:

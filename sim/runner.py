@@ -152,12 +152,95 @@ def failed_tests(results_xml: Path) -> list[str]:
     return names
 
 
-def rerun_command(module: str, sim: str, failed: list[str]) -> str:
+def rerun_command(module: str, sim: str, failed: list[str], seed: str | None = None,
+                  window_ns: tuple[float, float] | None = None) -> str:
     path = module.replace(".", "/") + ".py"
     names = sorted({n.split("/")[0].rsplit(".", 1)[-1] for n in failed})
     case = f" TESTCASE='[.]({'|'.join(names)})\\b'" if names else ""
-    seed = f" SEED={os.environ['SEED']}" if os.environ.get("SEED") else ""
-    return f"make waves TEST={path}{case} SIM={sim}{seed}"
+    seed = seed or os.environ.get("SEED")
+    seed_arg = f" SEED={seed}" if seed else ""
+    win = f" WAVES_FROM={window_ns[0]:.0f} WAVES_TO={window_ns[1]:.0f}" if window_ns else ""
+    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{win}"
+
+
+USER_CLK_NS = 4.0
+WINDOW_BEFORE_NS = 20_000   # a rerun's suggested window: this much before the failure, a little after
+
+
+def test_reports(results_xml: Path) -> list[dict]:
+    """Per cocotb test: name, verdict, seed, start/stop time (ns), failure message."""
+    import xml.etree.ElementTree as ET
+
+    if not results_xml.is_file():
+        return []
+    out = []
+    for case in ET.parse(results_xml).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        out.append({
+            "name": case.get("name", "?"), "ok": bad is None, "seed": props.get("random_seed"),
+            "start_ns": float(props.get("sim_time_start") or 0), "stop_ns": float(props.get("sim_time_stop") or 0),
+            "message": (bad.get("message") or "").strip() if bad is not None else "",
+        })
+    return out
+
+
+def _finish_artifacts(test_dir: Path, reports: list[dict]) -> list[str]:
+    """Append each test's verdict to its event log; return lines naming the logs and pcaps."""
+    from tb.eventlog import RunLog, artifact_path, read_events
+
+    lines = []
+    for rep in reports:
+        events, pcap = artifact_path(rep["name"], "events.jsonl"), artifact_path(rep["name"], "pcap")
+        events, pcap = test_dir / events.name, test_dir / pcap.name
+        if not events.is_file():
+            continue
+        first_fail = next((e for e in read_events(events)
+                           if e.get("source") == "checker" and e.get("verdict") == "fail"), None)
+        rep["first_fail"] = first_fail
+        with open(events, "a") as f:
+            f.write(RunLog.line(rep["stop_ns"], "checker", "test", verdict="pass" if rep["ok"] else "fail",
+                                test=rep["name"], seed=rep["seed"], msg=rep["message"][:300]))
+        lines.append(f"  {rep['name']}: events {events}" + (f"\n    pcap {pcap}" if pcap.is_file() else ""))
+    return lines
+
+
+def failure_report(module: str, sim: str, test_dir: Path, reports: list[dict]) -> str:
+    """What a failing run prints: for each failed test its name, seed, first failing cycle, rerun command."""
+    out = []
+    for rep in reports:
+        if rep["ok"]:
+            continue
+        first = rep.get("first_fail")
+        t = first["time_ns"] if first else rep["stop_ns"]
+        where = (f"first failing check '{first['event']}' at cycle {first['cycle']} ({t:.0f} ns)" if first
+                 else f"failed at cycle {int(t // USER_CLK_NS)} ({t:.0f} ns)")
+        window = (max(rep["start_ns"], t - WINDOW_BEFORE_NS), rep["stop_ns"] + 1000)
+        out.append(
+            f"FAILED {rep['name']} (seed {rep['seed']}): {where}\n"
+            f"  {rep['message'].splitlines()[0] if rep['message'] else ''}\n"
+            f"  rerun with waves: {rerun_command(module, sim, [rep['name']], rep['seed'], window)}")
+    return "\n".join(out)
+
+
+def _report_waves(waves: bool, sim: str, dump: Path) -> None:
+    """Print the dump's path and the viewer command (with the project's save file); cut a window if asked."""
+    if not waves or not dump.is_file():
+        return
+    from sim import gtkw
+
+    shown = dump
+    window = gtkw.window_from_env()
+    if window is not None:
+        from sim import wavewin
+
+        shown = wavewin.cut(dump, dump.with_suffix(".window.vcd"), *window)
+        if os.environ.get("WAVES_KEEP", "0") in ("", "0"):
+            dump.unlink()
+    save = gtkw.save_file_for(sim, shown)
+    print(f"\nwaves: {shown}\n  view: gtkwave {shown} {save}", file=sys.stderr)
 
 
 def run(
@@ -180,7 +263,8 @@ def run(
     name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
     test_dir = build_dir / "runs" / name
     test_dir.mkdir(parents=True, exist_ok=True)
-    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO")}
+    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
+           "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/eventlog.py)
     env.update(extra_env or {})
     test_args: list[str] = []
     plusargs: list[str] = []
@@ -217,12 +301,19 @@ def run(
         )
     except SystemExit as exc:  # the runner exits when a test fails under pytest
         failed = failed_tests(test_dir / "results.xml")
+        reports = test_reports(test_dir / "results.xml")
+        logs = _finish_artifacts(test_dir, reports)
+        _report_waves(waves, sim, dump)
         raise AssertionError(
             f"cocotb tests failed in {module} on {sim} (exit {exc.code}): {', '.join(failed) or '?'}\n"
-            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}"
+            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}\n"
+            + failure_report(module, sim, test_dir, reports) + ("\n" + "\n".join(logs) if logs else "")
         ) from None
-    if waves:
-        print(f"\nwaves: {dump}\n  view: gtkwave {dump}", file=sys.stderr)
+    reports = test_reports(Path(results))
+    logs = _finish_artifacts(test_dir, reports)
+    if logs:
+        print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
+    _report_waves(waves, sim, dump)
     n_tests, n_fail = get_results(results)
     if n_tests == 0:
         raise AssertionError(f"no cocotb test ran in {module} (see {test_dir / 'sim.log'})")
@@ -230,6 +321,7 @@ def run(
         failed = failed_tests(results)
         raise AssertionError(
             f"{n_fail} of {n_tests} cocotb tests failed in {module} on {sim}: {', '.join(failed)}\n"
-            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}"
+            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}\n"
+            + failure_report(module, sim, test_dir, reports)
         )
     return test_dir

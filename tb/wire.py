@@ -1,7 +1,8 @@
 """The wire: the DUT's TX AXI-Stream into a cocotbext-axi sink, with back-pressure and a scoreboard.
 
 Simulation only. Every frame is recorded with the cycle its last beat left the device; ``check`` compares
-them with what the driver queued, in order, byte for byte.
+them with what the driver queued, in order, byte for byte. With ``artifacts`` (tb/eventlog.py) each frame
+also goes to the test's pcap and event log, and ``check`` writes its verdict there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ class WireFrame:
 
 
 class Wire:
-    def __init__(self, dut, prefix: str = "m_axis_tx", pause: list[int] | None = None):
+    def __init__(self, dut, prefix: str = "m_axis_tx", pause: list[int] | None = None, artifacts=None):
+        self.artifacts = artifacts
+        if artifacts is not None:   # a later bench in the same test takes over the pcap
+            artifacts.add_monitor(self)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.user_clk, dut.user_reset)
         self.sink.log.setLevel("WARNING")
         if pause:
@@ -41,7 +45,22 @@ class Wire:
         while True:
             frame = await self.sink.recv()
             user = frame.tuser if isinstance(frame.tuser, int) else (frame.tuser[-1] if frame.tuser else 0)
-            self.frames.append(WireFrame(bytes(frame.tdata), get_sim_time("ns"), bool(user)))
+            wf = WireFrame(bytes(frame.tdata), get_sim_time("ns"), bool(user))
+            self.frames.append(wf)
+            if self.artifacts is not None:
+                self._attach(len(self.frames) - 1, wf)
+
+    def stop(self) -> None:
+        """Stop writing to the test's pcap and log (a newer Wire on the same port does that)."""
+        self.artifacts = None
+
+    def _attach(self, index: int, wf: WireFrame) -> None:
+        """Good frames go to the pcap; every frame to the event log (with the sender's sequence number)."""
+        seq = int.from_bytes(wf.data[14:18], "big") if len(wf.data) >= 18 else None
+        self.artifacts.log.emit("wire", "frame", t_ns=wf.t_ns, index=index, length=len(wf.data),
+                                aborted=wf.aborted, seq=seq)
+        if not wf.aborted:
+            self.artifacts.pcap.write(wf.data, wf.t_ns)
 
     def good(self) -> list[bytes]:
         return [f.data for f in self.frames if not f.aborted]
@@ -53,7 +72,17 @@ class Wire:
             if want != have:
                 first = next((k for k in range(min(len(want), len(have))) if want[k] != have[k]),
                              min(len(want), len(have)))
-                raise AssertionError(f"wire frame {i}: {len(have)} bytes, expected {len(want)}; first "
-                                     f"difference at byte {first}")
+                msg = (f"wire frame {i}: {len(have)} bytes, expected {len(want)}; first difference at byte "
+                       f"{first}")
+                t = [f for f in self.frames if not f.aborted][i].t_ns
+                self._verdict(False, msg, frame=i, frame_time_ns=t, frame_cycle=int(t // 4))
+                raise AssertionError(msg + f" (frame left the device at {t:.0f} ns, cycle {int(t // 4)})")
         if len(got) != len(sent):
-            raise AssertionError(f"wire carried {len(got)} frames, the driver queued {len(sent)}")
+            msg = f"wire carried {len(got)} frames, the driver queued {len(sent)}"
+            self._verdict(False, msg)
+            raise AssertionError(msg)
+        self._verdict(True, f"{len(got)} frames byte-exact")
+
+    def _verdict(self, ok: bool, msg: str, **fields) -> None:
+        if self.artifacts is not None:
+            self.artifacts.log.verdict("wire_check", ok, msg=msg, **fields)

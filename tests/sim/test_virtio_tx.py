@@ -20,6 +20,7 @@ from tb.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DevCtrl, DeviceModes
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import VIRTIO_CONFIG_S_NEEDS_RESET, VirtioPciLegacy
 from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
+from tb.eventlog import DriverTrace
 from tb.harness import DeviceTB
 from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
 from tb.wire import Wire
@@ -32,7 +33,8 @@ class TxBench:
 
     def __init__(self, dut, pause: list[int] | None = None):
         self.tb = DeviceTB(dut)
-        self.wire = Wire(dut, pause=pause)
+        # every frame on the wire goes to <run dir>/<test>.pcap, every driver step to <test>.events.jsonl
+        self.wire = Wire(dut, pause=pause, artifacts=self.tb.artifacts)
         self.ctrl = DevCtrl(self.tb.platform)
         self.p = self.tb.platform
 
@@ -41,7 +43,9 @@ class TxBench:
         await self.ctrl.set_modes(modes or DeviceModes())
 
     def xmit(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitRun:
-        return XmitRun(self.p, scn, cocotb.start_soon, timing)
+        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix,
+                            seed=scn.seed)
+        return XmitRun(self.p, scn, cocotb.start_soon, timing, tracer=DriverTrace(self.p, self.tb.events))
 
     async def wait_wire(self, n: int, timeout_us: float = 5000) -> None:
         async def _wait() -> None:

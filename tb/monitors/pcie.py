@@ -1,0 +1,123 @@
+"""Every TLP between the hard-block model and the DUT, decoded, into the event log; and the interrupt lines.
+
+Hooked at the frame level (simulation only): the model's sink coroutines are already blocked in
+``recv()`` by the time a test can hook, so the sinks (RQ, CC: DUT -> host) are tapped where a complete
+frame enters their queue (``_sink_frame``, once per frame, when its last beat is accepted) and the sources
+(CQ, RC: host -> DUT) where the model queues a frame (``send``/``send_nowait``, a few cycles before its
+first beat). No per-clock Python: the cost is one decode per TLP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cocotb
+from cocotb.triggers import RisingEdge, ValueChange
+from cocotbext.pcie.xilinx.us.tlp import Tlp_us
+
+from tb.eventlog import RunLog
+
+# (device attribute, stream name as the README and the .gtkw files call it, decoder, direction)
+STREAMS = (
+    ("cq_source", "cq", Tlp_us.unpack_us_cq, "host->dev"),
+    ("cc_sink", "cc", Tlp_us.unpack_us_cc, "dev->host"),
+    ("rq_sink", "rq", Tlp_us.unpack_us_rq, "dev->host"),
+    ("rc_source", "rc", Tlp_us.unpack_us_rc, "host->dev"),
+)
+DATA_PREVIEW = 16   # bytes of payload kept in the log
+
+
+def describe_tlp(tlp) -> dict[str, Any]:
+    """The fields a reader needs to follow a transaction: type, address or tag, length, status."""
+    kind = tlp.fmt_type.name if tlp.fmt_type is not None else "?"
+    d: dict[str, Any] = {"type": kind, "tag": tlp.tag, "len_dw": tlp.length}
+    if kind.startswith(("MEM", "IO")):
+        d["addr"] = f"{tlp.address:#x}"
+        d["first_be"] = tlp.first_be
+    if kind.startswith("CPL"):
+        d["status"] = tlp.status.name if hasattr(tlp.status, "name") else int(tlp.status)
+        d["byte_count"] = tlp.byte_count
+        d["lower_addr"] = tlp.lower_address
+    if tlp.data:
+        d["data"] = bytes(tlp.data[:DATA_PREVIEW]).hex()
+        d["data_bytes"] = len(tlp.data)
+    return d
+
+
+class TlpMonitor:
+    def __init__(self, dev, log: RunLog):
+        self.log = log
+        self.counts = {name: 0 for _, name, _, _ in STREAMS}
+        for attr, name, decode, direction in STREAMS:
+            obj = getattr(dev, attr, None)
+            if obj is None:
+                continue
+            if attr.endswith("_sink"):
+                self._tap_sink(obj, name, decode, direction)
+            else:
+                self._tap_source(obj, name, decode, direction)
+
+    def _record(self, name: str, decode, direction: str, frame) -> None:
+        self.counts[name] += 1
+        try:
+            fields = describe_tlp(decode(frame))
+        except Exception as exc:  # a malformed frame is worth a line too
+            fields = {"decode_error": str(exc)}
+        self.log.emit("pcie", "tlp", stream=name, dir=direction, **fields)
+
+    def _tap_sink(self, sink, name, decode, direction) -> None:
+        inner = sink._sink_frame
+
+        def _sink_frame(frame):
+            self._record(name, decode, direction, frame)
+            inner(frame)
+
+        sink._sink_frame = _sink_frame
+
+    def _tap_source(self, source, name, decode, direction) -> None:
+        inner_send, inner_nowait = source.send, source.send_nowait
+
+        async def send(frame):
+            self._record(name, decode, direction, frame)
+            await inner_send(frame)
+
+        def send_nowait(frame):
+            self._record(name, decode, direction, frame)
+            inner_nowait(frame)
+
+        source.send, source.send_nowait = send, send_nowait
+
+
+class IrqMonitor:
+    """The DUT's interrupt outputs: each MSI-X request (vector data) and each INTx level change."""
+
+    def __init__(self, dut, log: RunLog):
+        self.dut, self.log = dut, log
+        self.msix = 0
+        self.tasks = []
+        if dut._get("cfg_interrupt_msix_int") is not None:
+            self.tasks.append(cocotb.start_soon(self._msix()))
+        if dut._get("cfg_interrupt_int") is not None:
+            self.tasks.append(cocotb.start_soon(self._intx()))
+
+    async def _msix(self) -> None:
+        sig = self.dut.cfg_interrupt_msix_int
+        while True:
+            await RisingEdge(sig)
+            self.msix += 1
+            self.log.emit("irq", "msix", data=int(self.dut.cfg_interrupt_msix_data.value),
+                          addr=f"{int(self.dut.cfg_interrupt_msix_address.value):#x}")
+
+    async def _intx(self) -> None:
+        sig = self.dut.cfg_interrupt_int
+        while True:
+            await ValueChange(sig)
+            try:
+                level = int(sig.value) & 1
+            except ValueError:
+                continue
+            self.log.emit("irq", "intx", level=level)
+
+    def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
