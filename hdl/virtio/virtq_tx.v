@@ -32,6 +32,14 @@
  * handed over and every issued DMA is counted back, the frame on the wire ends (an extra beat with
  * tlast = tuser = 1 if it was cut), then all state is cleared. After an error the engine stays stopped
  * until dev_reset.
+ *
+ * Descriptor checks, in this order, all before the buffer (or table) is read: WRITE flag (7); INDIRECT:
+ * not acked (4), inside a table, after other descriptors or with NEXT (5), length 0, not a multiple of 16
+ * or above 16*INDIRECT_MAX (6); header + frame above hdr_len + MAX_FRAME_LEN (8); next >= Q, or >= the
+ * table size (2); the Q-th descriptor of a direct chain, or the last slot of a table, with NEXT (3).
+ * An avail.ring entry >= Q is cause 2; a chain of hdr_len bytes or less (no frame) is cause 11.
+ * Empty buffers are allowed (no DMA). Kicks that arrive while busy are remembered until the next
+ * avail read. idle: waiting for a kick (or the pacing timer) or stopped, with nothing outstanding.
  */
 
 `resetall
@@ -354,8 +362,8 @@ reg  [BYTE_SHIFT-1:0]       ram_rd_off_reg, ram_rd_off_next;
 reg  [15:0]                 tx_remain_reg, tx_remain_next;      // frame bytes not yet read from RAM
 reg  [RAM_ADDR_WIDTH-1:0]   tx_addr_reg, tx_addr_next;          // don't-care while tx_remain = 0
 reg                         tx_rd_valid_reg, tx_rd_valid_next;  // a beat arrives from RAM this cycle
-reg  [AXIS_NET_KEEP_WIDTH-1:0] tx_rd_keep_reg, tx_rd_keep_next;
-reg                         tx_rd_last_reg, tx_rd_last_next;
+reg  [AXIS_NET_KEEP_WIDTH-1:0] tx_rd_keep_reg, tx_rd_keep_next; // don't-care while tx_rd_valid = 0
+reg                         tx_rd_last_reg, tx_rd_last_next;    // don't-care while tx_rd_valid = 0
 reg  [1:0]                  tx_count_reg, tx_count_next;
 reg  [AXIS_NET_DATA_WIDTH-1:0] tx_data0_reg, tx_data0_next, tx_data1_reg, tx_data1_next;
 reg  [AXIS_NET_KEEP_WIDTH-1:0] tx_keep0_reg, tx_keep0_next, tx_keep1_reg, tx_keep1_next;
@@ -422,7 +430,7 @@ wire [15:0] av_diff = av_idx - last_avail_reg;
 // ring entries to read: min(MAX_BATCH, avail_idx - last_avail, QUEUE_SIZE - last_avail % QUEUE_SIZE)
 wire [15:0] pending_cnt = avail_idx_reg - last_avail_reg;
 wire [16:0] to_ring_end = QSIZE_17 - {1'b0, {16-QW{1'b0}}, last_avail_reg[QW-1:0]};
-wire [16:0] ring_rd_cnt_a = BATCH_32[16:0];
+wire [16:0] ring_rd_cnt_a = ({1'b0, pending_cnt} < BATCH_32[16:0]) ? {1'b0, pending_cnt} : BATCH_32[16:0];
 /* verilator lint_off UNUSEDSIGNAL */ // at most MAX_BATCH
 wire [16:0] ring_rd_cnt_full = (ring_rd_cnt_a < to_ring_end) ? ring_rd_cnt_a : to_ring_end;
 /* verilator lint_on UNUSEDSIGNAL */
