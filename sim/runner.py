@@ -311,7 +311,7 @@ def run(
         ) from None
     reports = test_reports(Path(results))
     logs = _finish_artifacts(test_dir, reports)
-    if logs:
+    if logs and (waves or os.environ.get("TB_VERBOSE")):
         print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
     _report_waves(waves, sim, dump)
     n_tests, n_fail = get_results(results)
