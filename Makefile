@@ -38,9 +38,9 @@ unit: $(STAMP)
 test: tools
 	$(PYTEST) -n $(JOBS) -m "not slow" tests
 
+# the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
 regress: tools
-	REGRESS=1 $(PYTEST) -n $(JOBS) tests
-	$(PY) -m sim.ab_matrix
+	REGRESS=1 $(PYTEST) -n $(JOBS) tests; rc=$$?; $(PY) -m sim.ab_matrix || rc=1; exit $$rc
 
 bench: tools
 	$(PY) -m sim.bench

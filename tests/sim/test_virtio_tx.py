@@ -294,8 +294,14 @@ ICARUS_SUBSET = ("identity_and_features|tx_end_to_end/msix=False/indirect=True|a
                  "|bad_input/case=2")
 
 
+WIDTHS = [256, 64] if REGRESS else [256]
+
+
 @pytest.mark.sim
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("sim", runner.sims())
-def test_virtio_tx(sim):
+def test_virtio_tx(sim, width):
     subset = None if (sim == "verilator" or REGRESS) else ICARUS_SUBSET
-    runner.run(sim, "virtio_net_usp", "tests.sim.test_virtio_tx", test_filter=subset)
+    # the default width shares its build with the other system tests
+    params = {} if width == 256 else {"AXIS_PCIE_DATA_WIDTH": width}
+    runner.run(sim, "virtio_net_usp", "tests.sim.test_virtio_tx", params=params, test_filter=subset)
