@@ -218,9 +218,12 @@ def failure_report(module: str, sim: str, test_dir: Path, reports: list[dict]) -
         where = (f"first failing check '{first['event']}' at cycle {first['cycle']} ({t:.0f} ns)" if first
                  else f"failed at cycle {int(t // USER_CLK_NS)} ({t:.0f} ns)")
         window = (max(rep["start_ns"], t - WINDOW_BEFORE_NS), rep["stop_ns"] + 1000)
+        if first and first.get("rule"):   # a checker verdict: its rule, what it saw, where
+            detail = "\n".join(f"  {k}: {first[k]}" for k in ("rule", "msg", "addr", "tlp") if first.get(k))
+        else:
+            detail = f"  {rep['message'].splitlines()[0] if rep['message'] else ''}"
         out.append(
-            f"FAILED {rep['name']} (seed {rep['seed']}): {where}\n"
-            f"  {rep['message'].splitlines()[0] if rep['message'] else ''}\n"
+            f"FAILED {rep['name']} (seed {rep['seed']}): {where}\n{detail}\n"
             f"  rerun with waves: {rerun_command(module, sim, [rep['name']], rep['seed'], window)}")
     return "\n".join(out)
 

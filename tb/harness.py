@@ -13,6 +13,7 @@ import os
 import random
 import zlib
 
+from tb.checkers import CheckerSet, checkers_enabled
 from tb.debug_bar import DebugBar
 from tb.eventlog import TestArtifacts
 from tb.platform.sim import SimPlatform
@@ -44,7 +45,11 @@ class DeviceTB:
         self.events = self.artifacts.log
         from tb.monitors.pcie import IrqMonitor  # simulation only
 
-        self.artifacts.replace_monitors(IrqMonitor(dut, self.events))
+        # the checkers (tb/checkers): on in every test built on DeviceTB unless TB_CHECKERS=0
+        self.checkers: CheckerSet | None = None
+        self.artifacts.replace_monitors(IrqMonitor(dut, self.events, self._irq))
+        if checkers_enabled():
+            self.checkers = self._make_checkers()
         # network side idle until the wire models attach
         dut.m_axis_tx_tready.value = 1
         dut.s_axis_rx_tvalid.value = 0
@@ -52,6 +57,40 @@ class DeviceTB:
         dut.s_axis_rx_tkeep.value = 0
         dut.s_axis_rx_tlast.value = 0
         dut.s_axis_rx_tuser.value = 0
+
+    def _irq(self, kind: str, value: int) -> None:
+        if self.checkers is not None:
+            self.checkers.irq(kind, value)
+
+    def _make_checkers(self) -> CheckerSet:
+        import cocotb
+        from cocotb.triggers import Event, Timer
+
+        p = self.platform
+        hub = CheckerSet(p.now_ns, self.events, p.msix_vector_of, p.msix_enabled)
+        p.observers.append(hub)
+        p.checkers = hub            # so helpers (DebugBar.selftest) can register what they hand the device
+        failed = Event()
+        errors: list[Exception] = []
+
+        def stop_test(err: Exception) -> None:
+            errors.append(err)
+            failed.set()
+
+        async def watcher() -> None:
+            await failed.wait()
+            raise errors[0]
+
+        async def poll() -> None:   # the lost-wake-up rule is about time passing: look every microsecond
+            lost = hub.by_name("lost_wakeup")
+            while True:
+                await Timer(1, "us")
+                lost.poll(p.now_ns())
+
+        hub.on_failure(stop_test)
+        self._checker_tasks = [cocotb.start_soon(watcher()), cocotb.start_soon(poll())]
+        self.artifacts.add_monitor(_TaskStopper(self._checker_tasks))
+        return hub
 
     def rng(self, name: str) -> random.Random:
         seed = test_seed(name)
@@ -69,7 +108,12 @@ class DeviceTB:
         from tb.monitors.pcie import TlpMonitor
 
         # hooked between power-on and the first TLP: every TLP of the test is in the log
-        self.artifacts.add_monitor(TlpMonitor(self.platform.dev, self.events))
+        tlps = TlpMonitor(self.platform.dev, self.events)
+        if self.checkers is not None:
+            from tb.monitors.dma import DmaMonitor
+
+            tlps.listeners.append(DmaMonitor(self.checkers, self.platform.now_ns))
+        self.artifacts.add_monitor(tlps)
         self.events.emit("tb", "power_on")
         await self.platform.enumerate()
         await self.platform.bus_master(True)
@@ -79,3 +123,14 @@ class DeviceTB:
         pdev = self.platform.pdev
         await pdev.set_mps(SIZE_ENCODING[max_payload])
         await pdev.set_readrq(SIZE_ENCODING[max_read_req])
+
+
+class _TaskStopper:
+    """Ends a bench's background tasks when the test's artifacts move on (a new bench or a new test)."""
+
+    def __init__(self, tasks):
+        self.tasks = tasks
+
+    def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()

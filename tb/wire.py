@@ -23,8 +23,10 @@ class WireFrame:
 
 
 class Wire:
-    def __init__(self, dut, prefix: str = "m_axis_tx", pause: list[int] | None = None, artifacts=None):
+    def __init__(self, dut, prefix: str = "m_axis_tx", pause: list[int] | None = None, artifacts=None,
+                 checkers=None):
         self.artifacts = artifacts
+        self.checkers = checkers      # tb/checkers: the streaming scoreboard sees each frame as it leaves
         if artifacts is not None:   # a later bench in the same test takes over the pcap
             artifacts.add_monitor(self)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.user_clk, dut.user_reset)
@@ -49,10 +51,13 @@ class Wire:
             self.frames.append(wf)
             if self.artifacts is not None:
                 self._attach(len(self.frames) - 1, wf)
+            if self.checkers is not None:
+                self.checkers.frame(wf.t_ns, wf.data, wf.aborted)
 
     def stop(self) -> None:
         """Stop writing to the test's pcap and log (a newer Wire on the same port does that)."""
         self.artifacts = None
+        self.checkers = None
 
     def _attach(self, index: int, wf: WireFrame) -> None:
         """Good frames go to the pcap; every frame to the event log (with the sender's sequence number)."""

@@ -47,6 +47,8 @@ def describe_tlp(tlp) -> dict[str, Any]:
 class TlpMonitor:
     def __init__(self, dev, log: RunLog):
         self.log = log
+        # called with (stream name, decoded TLP) for every TLP: tb/monitors/dma.py feeds the checkers
+        self.listeners: list = []
         self.counts = {name: 0 for _, name, _, _ in STREAMS}
         for attr, name, decode, direction in STREAMS:
             obj = getattr(dev, attr, None)
@@ -60,10 +62,14 @@ class TlpMonitor:
     def _record(self, name: str, decode, direction: str, frame) -> None:
         self.counts[name] += 1
         try:
-            fields = describe_tlp(decode(frame))
+            tlp = decode(frame)
+            fields = describe_tlp(tlp)
         except Exception as exc:  # a malformed frame is worth a line too
-            fields = {"decode_error": str(exc)}
+            tlp, fields = None, {"decode_error": str(exc)}
         self.log.emit("pcie", "tlp", stream=name, dir=direction, **fields)
+        if tlp is not None:
+            for listener in self.listeners:
+                listener(name, tlp)
 
     def _tap_sink(self, sink, name, decode, direction) -> None:
         inner = sink._sink_frame
@@ -91,8 +97,9 @@ class TlpMonitor:
 class IrqMonitor:
     """The DUT's interrupt outputs: each MSI-X request (vector data) and each INTx level change."""
 
-    def __init__(self, dut, log: RunLog):
+    def __init__(self, dut, log: RunLog, listener=None):
         self.dut, self.log = dut, log
+        self.listener = listener        # called with ("msix", data) or ("intx", level): the checkers
         self.msix = 0
         self.tasks = []
         if dut._get("cfg_interrupt_msix_int") is not None:
@@ -105,8 +112,10 @@ class IrqMonitor:
         while True:
             await RisingEdge(sig)
             self.msix += 1
-            self.log.emit("irq", "msix", data=int(self.dut.cfg_interrupt_msix_data.value),
-                          addr=f"{int(self.dut.cfg_interrupt_msix_address.value):#x}")
+            data = int(self.dut.cfg_interrupt_msix_data.value)
+            self.log.emit("irq", "msix", data=data, addr=f"{int(self.dut.cfg_interrupt_msix_address.value):#x}")
+            if self.listener is not None:
+                self.listener("msix", data)
 
     async def _intx(self) -> None:
         sig = self.dut.cfg_interrupt_int
@@ -117,6 +126,8 @@ class IrqMonitor:
             except ValueError:
                 continue
             self.log.emit("irq", "intx", level=level)
+            if self.listener is not None:
+                self.listener("intx", level)
 
     def stop(self) -> None:
         for t in self.tasks:

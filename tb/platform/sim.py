@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cocotb
 from cocotb.triggers import Event as CocotbEvent
@@ -29,19 +30,33 @@ ACCESS_TIMEOUT_NS = 20_000
 INTX_SPURIOUS_LIMIT = 1000
 
 
+class HostObserver(Protocol):
+    """Sees every host access the driver makes, in program order (the checkers' view of the host)."""
+
+    def host_mem(self, write: bool, addr: int, data: bytes) -> None: ...
+
+    def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None: ...
+
+
 class SimDmaBuffer(DmaBuffer):
-    def __init__(self, region, size: int):
+    def __init__(self, region, size: int, observers: list[HostObserver] | None = None):
         self._region = region
         self.size = size
         self.bus_addr = region.get_absolute_address(0)
+        self._observers = observers if observers is not None else []
 
     async def read(self, offset: int, length: int) -> bytes:
         self._check(offset, length)
-        return bytes(self._region.mem[offset:offset + length])
+        data = bytes(self._region.mem[offset:offset + length])
+        for obs in self._observers:
+            obs.host_mem(False, self.bus_addr + offset, data)
+        return data
 
     async def write(self, offset: int, data: bytes) -> None:
         self._check(offset, len(data))
         self._region.mem[offset:offset + len(data)] = data
+        for obs in self._observers:
+            obs.host_mem(True, self.bus_addr + offset, bytes(data))
 
     def _check(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -72,6 +87,8 @@ class SimPlatform(Platform):
         self._intx_changed = CocotbEvent()
         self.intx = IntxRecord()
         self._clk_edge = RisingEdge(dut.user_clk)
+        # host-side observers (tb/checkers): every driver memory and BAR access, in program order
+        self.observers: list[HostObserver] = []
 
     # -- bring-up --------------------------------------------------------------------------------------
     async def power_on(self) -> None:
@@ -138,10 +155,15 @@ class SimPlatform(Platform):
             data = await self.pdev.bar_window[bar].read(offset, size, timeout=ACCESS_TIMEOUT_NS)
         except Exception as exc:  # cocotbext raises bare Exception for UR/CA and timeouts
             raise PlatformError(f"BAR{bar}+{offset:#x} read of {size} bytes failed: {exc}") from exc
-        return int.from_bytes(data, "little")
+        value = int.from_bytes(data, "little")
+        for obs in self.observers:
+            obs.host_bar(False, bar, offset, size, value)
+        return value
 
     async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
         self.check_access(offset, size)
+        for obs in self.observers:   # at issue: a posted write is ordered after what the driver did before
+            obs.host_bar(True, bar, offset, size, value)
         try:
             await self.pdev.bar_window[bar].write(offset, value.to_bytes(size, "little"),
                                                   timeout=ACCESS_TIMEOUT_NS)
@@ -153,7 +175,7 @@ class SimPlatform(Platform):
         region = self.rc.mem_pool.alloc_region(size + align)
         base = region.get_absolute_address(0)
         pad = (-base) % align
-        return SimDmaBuffer(_Slice(region, pad), size)
+        return SimDmaBuffer(_Slice(region, pad), size, self.observers)
 
     # -- MSI-X -----------------------------------------------------------------------------------------
     async def enable_msix(self, nvec: int) -> int:
@@ -171,6 +193,18 @@ class SimPlatform(Platform):
         ctrl = await self.pdev.capability_read_dword(PciCapId.MSIX, 0)
         ctrl = (ctrl | (1 << 30)) if masked else (ctrl & ~(1 << 30))
         await self.pdev.capability_write_dword(PciCapId.MSIX, 0, ctrl)
+
+    def msix_vector_of(self, data: int) -> int | None:
+        """The MSI-X vector whose message data the device sent (None: not one the host programmed)."""
+        if self.pdev is None:
+            return None
+        for k, vec in enumerate(self.pdev.msi_vectors):
+            if vec.data == data:
+                return k
+        return None
+
+    def msix_enabled(self) -> bool:
+        return self.pdev is not None and bool(self.pdev.msix_enabled)
 
     def request_irq(self, vector: int, handler: IrqHandler) -> None:
         self.pdev.request_irq(vector, handler)

@@ -86,8 +86,9 @@ class XmitRun:
     """Probe the driver and drive a scenario; split in two so a test can act between probe and traffic."""
 
     def __init__(self, platform: Platform, scn: XmitScenario, start_task: StartTask,
-                 timing: GuestTiming | None = None, tracer: EventLog | None = None):
+                 timing: GuestTiming | None = None, tracer: EventLog | None = None, checkers: Any = None):
         self.p = platform
+        self.checkers = checkers      # simulation: tb.checkers.CheckerSet, told about the driver and the frames
         self.scn = scn
         self.start_task = start_task
         self.net = VirtioNet(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer,
@@ -100,6 +101,9 @@ class XmitRun:
         # enough skbs for a full ring (256 with INDIRECT), the qdisc and some slack
         self.pool = SkbPool(self.p, slots=self.net.queue.qdisc_limit + 512)
         self.net.on_kfree_skb = self.pool.release
+        if self.checkers is not None:
+            self.checkers.attach_driver(self.net)
+            self.checkers.attach_sent(self.sent)
 
     async def traffic(self, wait_done: Callable[[int], Coroutine[Any, Any, None]] | None = None) -> XmitResult:
         """Send the frames; then wait until the driver accepted all of them and ``wait_done(n)``."""

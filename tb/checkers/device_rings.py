@@ -1,0 +1,156 @@
+"""The device's side of the ring rules: what it may read, the used-ring order, where it may write.
+
+Rules 1-3 of the checker issue (reference/virtio-xmit.md §8, the spec's "Supplying Buffers" and "The
+Virtqueue Used Ring"): each class judges one DMA read or write as it is seen on the PCIe streams.
+"""
+
+from __future__ import annotations
+
+from tb.checkers.base import Checker
+from tb.checkers.shadow import QueueView, u16
+
+# virtq_tx's descriptor window (hdl/virtio/virtq_tx.v, DESC_WINDOW): one fetch of up to this many
+# consecutive descriptors starting at one the engine needs; the others are prefetched and used only for
+# heads already published when the fetch was made (descriptors of published chains do not change)
+DESC_WINDOW = 16
+
+
+def _chain_regions(q: QueueView, returned: bool = False):
+    """(start, end, what) of every buffer and indirect table of the chains the device still holds
+    (``returned``: also those it has returned and the driver not yet reclaimed)."""
+    for c in q.chains.values():
+        if c.device_done and not returned:
+            continue
+        for a, n in c.buffers:
+            yield a, a + n, f"buffer of entry {c.index} (head {c.head})"
+        if c.table is not None:
+            yield c.table[0], c.table[0] + c.table[1], f"indirect table of entry {c.index} (head {c.head})"
+
+
+class DeviceReadsPublished(Checker):
+    """1. The device reads ring entries, descriptors and buffers only of entries published to it."""
+
+    name = "device_reads_published"
+    window_end = -1
+    window_left = 0
+    rule = ("the device reads avail.ring entries, descriptors and buffers only for entries published to it "
+            "(never beyond the avail.idx it had read)")
+
+    def on_dev_read(self, t_req: float, t: float, addr: int, data: bytes, tlp: str) -> None:
+        self.events += 1
+        hub = self.hub
+        q = hub.queue_at(addr)
+        if q is None:
+            if hub.allowed_region(addr, len(data)) is not None:
+                return
+            for vq in hub.queues.values():
+                for start, end, _what in _chain_regions(vq):
+                    if start <= addr and addr + len(data) <= end:
+                        return
+            if hub.queues or hub.drivers:
+                self.fail(t, f"device read {len(data)} bytes that no published descriptor describes "
+                             f"(and no test registered)", addr=addr, tlp=tlp)
+            return
+        part, slot = q.part(addr)
+        if part in ("avail_flags", "avail_idx"):
+            return
+        if part == "avail_ring":
+            seen = q.device_avail_seen
+            consumed = q.used_written
+            for k in range(len(data) // 2):
+                s = (slot + k) % q.num
+                index = u16(consumed + (s - consumed) % q.num)
+                if seen is None or u16(seen - index) == 0 or u16(seen - index) > q.num:
+                    self.fail(t, f"device read avail.ring[{s}] (entry {index}) but the avail.idx it had read "
+                                 f"was {seen}: the entry is not published to it (used.idx {consumed})",
+                              addr=q.avail + 4 + 2 * s, tlp=tlp, queue=q.index)
+                    return
+            return
+        if part == "desc":
+            held = {d for c in q.chains.values() if not c.device_done for d in c.descs}
+            n = len(data) // 16
+            if addr == self.window_end and self.window_left >= n:
+                # the rest of one descriptor-window fetch that the DMA engine split at a read boundary
+                self.window_end += len(data)
+                self.window_left -= n
+                return
+            self.window_end, self.window_left = addr + len(data), DESC_WINDOW - n
+            if slot not in held:
+                self.fail(t, f"device read descriptor {slot} of queue {q.index}, which belongs to no chain "
+                             f"published and not yet used (in flight: {sorted(held)[:8]}...)",
+                          addr=addr, tlp=tlp, queue=q.index)
+            # the rest of a multi-descriptor read is the engine's descriptor window (prefetch): it may cover
+            # unpublished descriptors; that the device never uses them is shown by the buffer reads above
+            return
+        self.fail(t, f"device read {part} of queue {q.index} ({len(data)} bytes)", addr=addr, tlp=tlp)
+
+
+class UsedRingOrder(Checker):
+    """2. Used elements before the used.idx write that covers them; used.idx never passes avail.idx."""
+
+    name = "used_ring"
+    rule = ("each used element is written before the used.idx write that covers it; used.idx never passes "
+            "what the driver made available")
+
+    def __init__(self, hub):
+        super().__init__(hub)
+        self.next_slot: dict[int, int] = {}     # queue -> the slot the next element belongs in
+
+    def on_reset(self, t: float) -> None:
+        self.next_slot.clear()
+
+    def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
+        q = self.hub.queue_at(addr)
+        if q is None:
+            return
+        self.events += 1
+        part, _slot = q.part(addr)
+        if part == "used_elem":
+            for slot, head, chain in q.completed_now:
+                want = self.next_slot.get(q.index, 0)
+                if slot != want:
+                    self.fail(t, f"used element written to slot {slot}, the next one is slot {want}",
+                              addr=addr, tlp=tlp, queue=q.index)
+                if chain is None:
+                    self.fail(t, f"used element in slot {slot} names id {head}, which is no published chain the "
+                                 "device holds", addr=addr, tlp=tlp, queue=q.index)
+                self.next_slot[q.index] = (slot + 1) % q.num
+        elif part == "used_idx":
+            old, new = q.used_prev, q.used_written
+            if u16(new - old) > u16(q.elems_written - old):
+                self.fail(t, f"used.idx {old} -> {new} covers element(s) not written yet (elements written: "
+                             f"{q.elems_written})", addr=addr, tlp=tlp, queue=q.index)
+            if u16(q.avail_published - new) > q.num:
+                self.fail(t, f"used.idx {new} passes avail.idx {q.avail_published}", addr=addr, tlp=tlp,
+                          queue=q.index)
+
+
+class DmaWritesTargets(Checker):
+    """3. Every device write lands in a used ring (or a device-writable buffer), never elsewhere."""
+
+    name = "dma_write_target"
+    rule = ("the device never writes a device-readable buffer, the descriptor table or the avail ring: every DMA "
+            "write lands in the used ring or in a device-writable buffer")
+
+    def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
+        self.events += 1
+        hub = self.hub
+        end = addr + len(data)
+        for q in hub.queues.values():
+            lo, hi = q.used_area()
+            if lo <= addr and end <= hi:
+                return
+        if hub.allowed_region(addr, len(data)) is not None:
+            return
+        what = "memory the device was not given"
+        for q in hub.queues.values():
+            if q.contains(addr):
+                part, slot = q.part(addr)
+                what = f"{part}[{slot}] of queue {q.index}"
+                break
+            for start, stop, region in _chain_regions(q, returned=True):
+                if start < end and addr < stop:
+                    what = f"the device-readable {region} of queue {q.index}"
+                    break
+        self.fail(t, f"device wrote {len(data)} bytes into {what}", addr=addr, tlp=tlp,
+                  data=data[:16].hex())

@@ -1,0 +1,300 @@
+"""The checker set: one object per simulation test that feeds every checker and stops the test on a failure.
+
+Inputs (all with simulation time; cycles are 250 MHz user_clk periods):
+
+* host side, in the driver's program order (``tb.platform.sim.SimPlatform.observers``): every read and
+  write of host memory and every BAR access the driver makes;
+* device side (``tb.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the data its
+  completions returned (what the device saw), each DMA write;
+* the DUT's interrupt outputs (``tb.monitors.pcie.IrqMonitor``) and the frames on the wire (``tb.wire``).
+
+From the BAR accesses the set learns what the device was told (queue PFNs and sizes, acked features,
+STATUS writes, MSI-X vectors, the device modes at BAR2+0x200), so the checkers do not rely on the driver
+under test to describe itself. The shared state (``HostShadow``, ``QueueView``) is updated before the
+checkers see an event.
+
+A failure is recorded, written to the event log as a ``checker`` verdict and, unless the test declared it
+expected (``expect``, the fault-injection tests), raised from the set's own task so the test stops with the
+report. ``TB_CHECKERS=0`` turns the set off (for measuring what the checkers cost).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from tb.checkers.base import Checker, CheckerError, Violation
+from tb.checkers.shadow import HostShadow, QueueView, u16
+from tb.driver.virtio_pci import (VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_PCI_GUEST_FEATURES, VIRTIO_PCI_QUEUE_NUM,
+                                  VIRTIO_PCI_QUEUE_PFN, VIRTIO_PCI_QUEUE_SEL, VIRTIO_PCI_STATUS)
+
+VIRTIO_BAR = 0
+DEBUG_BAR = 2
+REG_MODE = 0x200
+REG_FAULT = 0x208
+LEGACY_QUEUE_SIZE = 256       # what a queue is until the driver reads QUEUE_NUM
+
+
+def checkers_enabled() -> bool:
+    return os.environ.get("TB_CHECKERS", "1") not in ("0", "")
+
+
+class CheckerSet:
+    def __init__(self, now: Callable[[], float], log=None,
+                 msix_vector_of: Callable[[int], int | None] | None = None,
+                 msix_enabled: Callable[[], bool] | None = None):
+        from tb.checkers import rules  # the checker classes
+
+        self.now = now
+        self.log = log
+        self.msix_vector_of = msix_vector_of or (lambda data: None)
+        self.msix_enabled = msix_enabled or (lambda: False)
+        self.mem = HostShadow()
+        self.queues: dict[int, QueueView] = {}
+        self.queue_sel = 0
+        self.queue_num: dict[int, int] = {}
+        self.queue_vector: dict[int, int] = {}
+        self.guest_features = 0
+        self.noe_policy = 0
+        self.fault = 0
+        self.allowed: list[tuple[int, int, str]] = []     # device-accessible regions outside the rings
+        self.drivers: list[Any] = []                      # attached driver models (VirtioNet)
+        self.violations: list[Violation] = []
+        self.expected: set[str] | None = None             # rules a fault test wants to see fire
+        self._raise: Callable[[CheckerError], None] | None = None
+        self.checkers: list[Checker] = [cls(self) for cls in rules.ALL]
+        self.waived: dict[str, str] = {}
+        self._hooks: dict[str, list] = {}
+        self._build_hooks()
+
+    HOOKS = ("on_dev_read", "on_dev_write", "on_host_mem", "on_host_bar", "on_irq", "on_frame", "on_reset",
+             "finish")
+
+    def _build_hooks(self) -> None:
+        live = [c for c in self.checkers if c.name not in self.waived]
+        for hook in self.HOOKS:
+            self._hooks[hook] = [getattr(c, hook) for c in live if hasattr(c, hook)]
+
+    def waive(self, *names: str, why: str) -> None:
+        """Switch checkers off until the next device reset, saying why in the event log (never silently).
+
+        For tests that break a rule on purpose on one side, e.g. hand-written malformed rings: the driver-side
+        rules are waived, the device-side ones still judge how the device copes.
+        """
+        for name in names:
+            self.by_name(name)
+            self.waived[name] = why
+            if self.log is not None:
+                self.log.emit("checker", name, verdict="waived", why=why)
+        self._build_hooks()
+
+    def by_name(self, name: str) -> Checker:
+        return next(c for c in self.checkers if c.name == name)
+
+    # -- failures ----------------------------------------------------------------------------------------
+    def on_failure(self, raise_fn: Callable[[CheckerError], None]) -> None:
+        """How a failure stops the test (the simulation harness raises it from a task of its own)."""
+        self._raise = raise_fn
+
+    def expect(self, *names: str) -> None:
+        """Fault-injection tests: collect failures instead of stopping (``names`` only documents intent)."""
+        self.expected = set(names)
+
+    def violation(self, v: Violation) -> None:
+        first = not self.violations
+        self.violations.append(v)
+        if self.log is not None:
+            self.log.verdict(v.checker, False, msg=v.msg, rule=v.rule, t_ns=v.t_ns,
+                             addr=None if v.addr is None else f"{v.addr:#x}", tlp=v.tlp,
+                             **{k: str(x) for k, x in v.extra.items()})
+        if self.expected is None and first:
+            err = CheckerError(v.report())
+            if self._raise is not None:
+                self._raise(err)
+            else:
+                raise err
+
+    def failed(self, name: str) -> list[Violation]:
+        return [v for v in self.violations if v.checker == name]
+
+    # -- registration ------------------------------------------------------------------------------------
+    def allow(self, addr: int, length: int, why: str) -> None:
+        """A host region the device may read and write outside the virtqueues (e.g. the DMA self-test)."""
+        self.allowed.append((addr, addr + length, why))
+
+    def allowed_region(self, addr: int, length: int) -> str | None:
+        for start, end, why in self.allowed:
+            if start <= addr and addr + length <= end:
+                return why
+        return None
+
+    def attach_driver(self, net: Any) -> None:
+        self.drivers.append(net)
+        for c in self.checkers:
+            attach = getattr(c, "attach_driver", None)
+            if attach is not None:
+                attach(net)
+
+    def attach_sent(self, sent: list[bytes]) -> None:
+        """The frames a transmit run queued, in order (the wire scoreboard's expectation)."""
+        for c in self.checkers:
+            attach = getattr(c, "attach_sent", None)
+            if attach is not None:
+                attach(sent)
+
+    def queue_at(self, addr: int) -> QueueView | None:
+        for q in self.queues.values():
+            if q.contains(addr):
+                return q
+        return None
+
+    # -- host side ---------------------------------------------------------------------------------------
+    def host_mem(self, write: bool, addr: int, data: bytes) -> None:
+        t = self.now()
+        if write:
+            self.mem.write(t, addr, data)
+            q = self.queue_at(addr)
+            if q is not None:
+                part, _ = q.part(addr)
+                if part == "avail_idx" and len(data) >= 2:
+                    self._publish(t, q, int.from_bytes(data[:2], "little"))
+        else:
+            q = self.queue_at(addr)
+            if q is not None and q.part(addr)[0] == "used_elem" and len(data) >= 4:
+                self._reclaimed(q, int.from_bytes(data[:4], "little"))
+        for hook in self._hooks["on_host_mem"]:
+            hook(t, write, addr, data)
+
+    def _publish(self, t: float, q: QueueView, new: int) -> None:
+        old = q.avail_published
+        q.last_published = []
+        for k in range(min(u16(new - old), q.num + 1)):
+            idx = u16(old + k)
+            head = self.mem.read_int(q.avail + 4 + 2 * (idx % q.num), 2)
+            q.chains[idx] = c = q.walk(self.mem, idx, head, t)
+            q.last_published.append(c)
+            if len(q.chains) > 4 * q.num:   # a broken driver publishing without end: keep memory bounded
+                q.chains.pop(next(iter(q.chains)))
+        q.avail_published = new
+
+    def _reclaimed(self, q: QueueView, head: int) -> None:
+        for idx, c in q.chains.items():
+            if c.head == head and c.device_done:
+                del q.chains[idx]
+                return
+
+    def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None:
+        t = self.now()
+        if bar == VIRTIO_BAR:
+            self._snoop_virtio(t, write, offset, size, value)
+        elif bar == DEBUG_BAR and write and offset == REG_MODE:
+            self.noe_policy = value & 3
+        elif bar == DEBUG_BAR and write and offset == REG_FAULT:
+            self.fault = value
+        for hook in self._hooks["on_host_bar"]:
+            hook(t, write, bar, offset, size, value)
+
+    def _snoop_virtio(self, t: float, write: bool, offset: int, size: int, value: int) -> None:
+        if not write:
+            if offset == VIRTIO_PCI_QUEUE_NUM:
+                self.queue_num[self.queue_sel] = value
+            return
+        if offset == VIRTIO_PCI_QUEUE_SEL:
+            self.queue_sel = value
+        elif offset == VIRTIO_PCI_GUEST_FEATURES:
+            self.guest_features = value
+        elif offset == VIRTIO_PCI_QUEUE_PFN:
+            if value:
+                num = self.queue_num.get(self.queue_sel, LEGACY_QUEUE_SIZE)
+                q = QueueView(self.queue_sel, num, value << 12)
+                self.queues[self.queue_sel] = q
+                self.mem.watch(q.base, q.end)
+            else:
+                self.queues.pop(self.queue_sel, None)
+        elif offset == VIRTIO_MSI_QUEUE_VECTOR and size == 2 and self.msix_enabled():
+            self.queue_vector[self.queue_sel] = value
+        elif offset == VIRTIO_PCI_STATUS and size == 1 and value == 0:
+            self.reset(t)
+
+    def reset(self, t: float) -> None:
+        """STATUS = 0: the device forgets its queues; so do the checkers."""
+        self.queues.clear()
+        self.queue_vector.clear()
+        self.guest_features = 0
+        for hook in self._hooks["on_reset"]:
+            hook(t)
+        if self.waived:   # the waived checkers start again from a clean device
+            for c in self.checkers:
+                if c.name in self.waived and hasattr(c, "on_reset"):
+                    c.on_reset(t)
+            self.waived.clear()
+            self._build_hooks()
+
+    # -- device side -------------------------------------------------------------------------------------
+    def dev_read(self, t_req: float, addr: int, data: bytes, tlp: str) -> None:
+        t = self.now()
+        q = self.queue_at(addr)
+        if q is not None and addr <= q.avail + 2 and addr + len(data) >= q.avail + 4:
+            off = q.avail + 2 - addr
+            q.device_avail_seen = int.from_bytes(data[off:off + 2], "little")
+        for hook in self._hooks["on_dev_read"]:
+            hook(t_req, t, addr, data, tlp)
+
+    def dev_write(self, addr: int, data: bytes, tlp: str) -> None:
+        t = self.now()
+        self.mem.write(t, addr, data)
+        q = self.queue_at(addr)
+        if q is not None:
+            q.completed_now = []
+            part, slot = q.part(addr)
+            if part == "used_elem":
+                self._used_elems(q, addr, len(data))
+            elif part == "used_idx" and len(data) >= 2:
+                q.used_prev = q.used_written
+                q.used_written = int.from_bytes(data[:2], "little")
+        for hook in self._hooks["on_dev_write"]:
+            hook(t, addr, data, tlp)
+
+    def _used_elems(self, q: QueueView, addr: int, length: int) -> None:
+        """Assemble used elements from the writes that carry them (an element may come in two TLPs)."""
+        first = q.used + 4
+        for slot in range((addr - first) // 8, (addr + length - 1 - first) // 8 + 1):
+            if not 0 <= slot < q.num:
+                continue
+            lo = max(addr, first + 8 * slot) - (first + 8 * slot)
+            hi = min(addr + length, first + 8 * slot + 8) - (first + 8 * slot)
+            mask = q.elem_mask.get(slot, 0) | ((1 << hi) - (1 << lo))
+            if mask != 0xFF:
+                q.elem_mask[slot] = mask
+                continue
+            q.elem_mask.pop(slot, None)
+            head = self.mem.read_int(first + 8 * slot, 4)
+            chain = q.chain_of_head(head)
+            q.completed_now.append((slot, head, chain))
+            q.elems_written = u16(q.elems_written + 1)
+            if chain is not None:
+                chain.device_done = True
+
+    def irq(self, kind: str, value: int) -> None:
+        t = self.now()
+        for hook in self._hooks["on_irq"]:
+            hook(t, kind, value)
+
+    def frame(self, t: float, data: bytes, aborted: bool) -> None:
+        for hook in self._hooks["on_frame"]:
+            hook(t, data, aborted)
+
+    def finish(self) -> None:
+        """End of a run: the checkers that judge totals (every frame seen, every MUST interrupt sent)."""
+        t = self.now()
+        for hook in self._hooks["finish"]:
+            hook(t)
+        if self.log is not None:
+            fails = {v.checker for v in self.violations}
+            for c in self.checkers:
+                if c.name not in fails and c.name not in self.waived:
+                    self.log.verdict(c.name, True, events=c.events)
+
+    def tx_queue(self) -> QueueView | None:
+        return self.queues.get(1)

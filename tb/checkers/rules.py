@@ -1,0 +1,11 @@
+"""The checkers every simulation test runs (tb.checkers.hub.CheckerSet builds one of each)."""
+
+from __future__ import annotations
+
+from tb.checkers.device_rings import DeviceReadsPublished, DmaWritesTargets, UsedRingOrder
+from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
+from tb.checkers.interrupts import InterruptLegality
+from tb.checkers.scoreboard import WireScoreboard
+
+ALL = (DeviceReadsPublished, UsedRingOrder, DmaWritesTargets, InterruptLegality, DriverOrder, RingInvariants,
+       WireScoreboard, LostWakeup)

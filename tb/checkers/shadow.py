@@ -1,0 +1,214 @@
+"""A shadow of host memory over time, and the virtqueues as the checkers see them.
+
+``HostShadow`` applies every driver write (seen at the platform, in program order) and every device DMA
+write (seen as an RQ memory-write TLP) to a sparse image of host memory, and keeps the history of the
+virtqueue areas, so a checker can ask what a ring field held at any past moment ("what was avail.flags when
+the device's read of it completed at cycle N?").
+
+``QueueView`` is one live virtqueue as the snooped registers describe it (legacy layout: base = PFN << 12,
+align 4096), plus what the checkers share about it: the chains the driver published (walked from the shadow
+when avail.idx was written), which of them the device has returned and which the driver reclaimed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass, field
+
+from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VringLayout
+
+PAGE = 4096
+
+
+class HostShadow:
+    def __init__(self) -> None:
+        self._pages: dict[int, bytearray] = {}
+        # history of watched ranges: sorted list of (start, end) and, per range, [(t, addr, data)]
+        self._watch: list[tuple[int, int]] = []
+        self._hist: dict[tuple[int, int], list[tuple[float, int, bytes]]] = {}
+
+    # -- the image -------------------------------------------------------------------------------------
+    def read(self, addr: int, length: int) -> bytes:
+        out = bytearray()
+        while length > 0:
+            page, off = divmod(addr, PAGE)
+            n = min(length, PAGE - off)
+            buf = self._pages.get(page)
+            out += buf[off:off + n] if buf is not None else bytes(n)
+            addr += n
+            length -= n
+        return bytes(out)
+
+    def read_int(self, addr: int, size: int) -> int:
+        return int.from_bytes(self.read(addr, size), "little")
+
+    def write(self, t: float, addr: int, data: bytes) -> None:
+        a, rest = addr, memoryview(data)
+        while len(rest):
+            page, off = divmod(a, PAGE)
+            n = min(len(rest), PAGE - off)
+            buf = self._pages.get(page)
+            if buf is None:
+                buf = self._pages[page] = bytearray(PAGE)
+            buf[off:off + n] = rest[:n]
+            a += n
+            rest = rest[n:]
+        rng = self._range_of(addr, len(data))
+        if rng is not None:
+            self._hist[rng].append((t, addr, bytes(data)))
+
+    # -- history ---------------------------------------------------------------------------------------
+    def watch(self, start: int, end: int) -> None:
+        """Keep the history of [start, end) from now on (the current image is its starting value)."""
+        if (start, end) in self._hist:
+            return
+        bisect.insort(self._watch, (start, end))
+        self._hist[(start, end)] = [(float("-inf"), start, self.read(start, end - start))]
+
+    def _range_of(self, addr: int, length: int) -> tuple[int, int] | None:
+        k = bisect.bisect_right(self._watch, (addr, float("inf"))) - 1
+        if k >= 0:
+            start, end = self._watch[k]
+            if start <= addr and addr + length <= end:
+                return start, end
+        return None
+
+    def value_at(self, addr: int, length: int, t: float) -> bytes | None:
+        """What [addr, addr+length) held at time t (after every write at or before t); None if unwatched."""
+        rng = self._range_of(addr, length)
+        if rng is None:
+            return None
+        out: list[int | None] = [None] * length
+        missing = length
+        for wt, waddr, data in reversed(self._hist[rng]):
+            if wt > t:
+                continue
+            lo, hi = max(addr, waddr), min(addr + length, waddr + len(data))
+            for a in range(lo, hi):
+                if out[a - addr] is None:
+                    out[a - addr] = data[a - waddr]
+                    missing -= 1
+            if not missing:
+                break
+        return bytes(b or 0 for b in out)
+
+
+@dataclass
+class Chain:
+    """One published buffer chain, as the descriptors in host memory described it when it was published."""
+
+    index: int                    # the avail index that published it (u16, as the ring counts)
+    head: int
+    descs: list[int]              # ring descriptor indices (one for an INDIRECT chain)
+    buffers: list[tuple[int, int]]
+    table: tuple[int, int] | None = None
+    t_published: float = 0.0
+    device_done: bool = False     # the device wrote a used element for it
+
+
+@dataclass
+class QueueView:
+    index: int
+    num: int
+    base: int
+    layout: VringLayout = field(init=False)
+    # published chains not yet reclaimed by the driver, by avail index
+    chains: dict[int, Chain] = field(default_factory=dict)
+    last_published: list[Chain] = field(default_factory=list)   # what the latest avail.idx write published
+    avail_published: int = 0      # last avail.idx the driver wrote
+    used_written: int = 0         # last used.idx the device wrote
+    device_avail_seen: int | None = None   # last avail.idx the device read
+    used_prev: int = 0            # used.idx before the device's latest used.idx write
+    elems_written: int = 0        # used elements the device has written completely (u16 count)
+    elem_mask: dict[int, int] = field(default_factory=dict)     # slot -> bytes written so far (bit mask)
+    completed_now: list = field(default_factory=list)           # (slot, id, Chain|None) the last write completed
+
+    def __post_init__(self) -> None:
+        self.layout = VringLayout(self.num)
+
+    # absolute addresses
+    @property
+    def desc(self) -> int:
+        return self.base
+
+    @property
+    def avail(self) -> int:
+        return self.base + self.layout.avail
+
+    @property
+    def used(self) -> int:
+        return self.base + self.layout.used
+
+    @property
+    def end(self) -> int:
+        return self.used + 6 + 8 * self.num
+
+    def used_area(self) -> tuple[int, int]:
+        """Where the device may write: used.flags, used.idx, the elements and avail_event."""
+        return self.used, self.end
+
+    def part(self, addr: int) -> tuple[str, int]:
+        """Name the ring field at ``addr``: ("desc", i), ("avail_ring", slot), ("used_elem", slot), ..."""
+        if self.desc <= addr < self.avail:
+            return "desc", (addr - self.desc) // 16
+        off = addr - self.avail
+        if 0 <= off < 2:
+            return "avail_flags", 0
+        if 2 <= off < 4:
+            return "avail_idx", 0
+        if 4 <= off < 4 + 2 * self.num:
+            return "avail_ring", (off - 4) // 2
+        if 4 + 2 * self.num <= off < 6 + 2 * self.num:
+            return "used_event", 0
+        off = addr - self.used
+        if 0 <= off < 2:
+            return "used_flags", 0
+        if 2 <= off < 4:
+            return "used_idx", 0
+        if 4 <= off < 4 + 8 * self.num:
+            return "used_elem", (off - 4) // 8
+        if 4 + 8 * self.num <= off < 6 + 8 * self.num:
+            return "avail_event", 0
+        return "", -1
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.end
+
+    def walk(self, mem: HostShadow, index: int, head: int, t: float) -> Chain:
+        """The chain from ``head`` as host memory holds it now (loop-guarded; INDIRECT one level)."""
+        descs: list[int] = []
+        bufs: list[tuple[int, int]] = []
+        table = None
+        i = head
+        for _ in range(self.num):
+            if i >= self.num:
+                break
+            addr, length, flags, nxt = struct.unpack("<QIHH", mem.read(self.desc + 16 * i, 16))
+            descs.append(i)
+            if flags & VRING_DESC_F_INDIRECT:
+                table = (addr, length)
+                raw = mem.read(addr, min(length, 16 * 256))
+                k = 0
+                for _ in range(len(raw) // 16):
+                    a, n, f, nx = struct.unpack_from("<QIHH", raw, 16 * k)
+                    bufs.append((a, n))
+                    if not f & VRING_DESC_F_NEXT or nx >= len(raw) // 16:
+                        break
+                    k = nx
+            else:
+                bufs.append((addr, length))
+            if not flags & VRING_DESC_F_NEXT:
+                break
+            i = nxt
+        return Chain(index, head, descs, bufs, table, t)
+
+    def chain_of_head(self, head: int) -> Chain | None:
+        for c in self.chains.values():
+            if c.head == head and not c.device_done:
+                return c
+        return None
+
+
+def u16(x: int) -> int:
+    return x & 0xFFFF
