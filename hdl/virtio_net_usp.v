@@ -267,6 +267,7 @@ wire        offer_indirect;
 wire        kick_suppress;
 wire        pacing_timer;
 wire [31:0] pacing_interval;
+wire [7:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs
 
 virtio_legacy_regs #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
@@ -671,6 +672,7 @@ virtq_tx_inst (
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
     .pacing_interval(pacing_interval),
+    .fault(tx_fault),
     .notify(tx_notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(tx_rd_desc_pcie_addr),
@@ -759,6 +761,7 @@ dev_ctrl_inst (
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
     .pacing_interval(pacing_interval),
+    .fault(tx_fault),
     .stat_frame(stat_frame),
     .stat_notify(stat_notify),
     .stat_irq_normal(stat_irq_normal),

@@ -9,6 +9,18 @@
  *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
+ *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:8 read 0),
+ *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs"):
+ *                             [0] IGNORE_NO_INTERRUPT  cause-0 interrupt after every packet, NO_INTERRUPT
+ *                                                      or not
+ *                             [1] DROP_IRQ             the cause-0 interrupt is never raised (counted as
+ *                                                      suppressed); notify-on-empty unchanged
+ *                             [2] USED_IDX_FIRST       used.idx written before the used element
+ *                             [3] READ_PAST_AVAIL      avail.ring read one entry past avail.idx
+ *                             [4] WRITE_TX_BUFFER      0xBAD0 written into the chain's header buffer
+ *                             [5] DROP_FRAME           frames at used index 3 mod 4 not sent on the wire
+ *                             [6] DUP_FRAME            frames at used index 3 mod 4 sent twice
+ *                             [7] USED_IDX_AHEAD       used.idx written one too high
  *   0x20C CNT_CLEAR       WO  any write clears the counters below
  *   0x210 CNT_FRAMES      RO  frames sent on the wire
  *   0x214 CNT_NOTIFY      RO  TX queue notifies (kicks) received
@@ -55,6 +67,7 @@ module virtio_dev_ctrl #
     output wire                       kick_suppress,
     output wire                       pacing_timer,
     output wire [31:0]                pacing_interval,
+    output wire [7:0]                 fault,              // test only
 
     /*
      * Event pulses
@@ -72,6 +85,7 @@ module virtio_dev_ctrl #
 localparam [REG_ADDR_WIDTH-1:0]
     REG_MODE            = 12'h200,
     REG_PACING_INTERVAL = 12'h204,
+    REG_FAULT           = 12'h208,
     REG_CNT_CLEAR       = 12'h20C,
     REG_CNT_BASE        = 12'h210,
     REG_LAST_ERROR      = 12'h22C,
@@ -79,6 +93,7 @@ localparam [REG_ADDR_WIDTH-1:0]
 
 localparam CNT_COUNT = 7;
 localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
+localparam [31:0] FAULT_MASK = 32'h0000_00FF;
 
 function [31:0] apply_be;
     input [31:0] old;
@@ -96,6 +111,7 @@ reg         rsp_valid_reg, rsp_valid_next;
 reg  [31:0] rsp_rdata_reg, rsp_rdata_next;
 reg  [31:0] mode_reg, mode_next;
 reg  [31:0] pacing_interval_reg, pacing_interval_next;
+reg  [31:0] fault_reg, fault_next;    // test only; bits 31:8 stay 0
 reg  [3:0]  last_error_reg;
 reg         cnt_clear;
 
@@ -121,12 +137,14 @@ assign offer_indirect = mode_reg[5];
 assign kick_suppress = mode_reg[8];
 assign pacing_timer = mode_reg[12];
 assign pacing_interval = pacing_interval_reg;
+assign fault = fault_reg[7:0];
 
 always @* begin
     rsp_valid_next = 1'b0;
     rsp_rdata_next = rsp_rdata_reg;
     mode_next = mode_reg;
     pacing_interval_next = pacing_interval_reg;
+    fault_next = fault_reg;
     cnt_clear = 1'b0;
 
     if (reg_req_valid) begin
@@ -136,6 +154,7 @@ always @* begin
             case (reg_req_addr)
                 REG_MODE: mode_next = apply_be(mode_reg, reg_req_wdata, reg_req_be) & 32'h0000_1133;
                 REG_PACING_INTERVAL: pacing_interval_next = apply_be(pacing_interval_reg, reg_req_wdata, reg_req_be);
+                REG_FAULT: fault_next = apply_be(fault_reg, reg_req_wdata, reg_req_be) & FAULT_MASK;
                 REG_CNT_CLEAR: cnt_clear = 1'b1;
                 default: begin end
             endcase
@@ -143,6 +162,7 @@ always @* begin
             case (reg_req_addr)
                 REG_MODE: rsp_rdata_next = mode_reg;
                 REG_PACING_INTERVAL: rsp_rdata_next = pacing_interval_reg;
+                REG_FAULT: rsp_rdata_next = fault_reg;
                 REG_LAST_ERROR: rsp_rdata_next = {28'd0, last_error_reg};
                 default: begin
                     if (cnt_hit) begin
@@ -163,6 +183,7 @@ always @(posedge clk) begin
     rsp_rdata_reg <= rsp_rdata_next;
     mode_reg <= mode_next;
     pacing_interval_reg <= pacing_interval_next;
+    fault_reg <= fault_next;
 
     for (k = 0; k < CNT_COUNT; k = k + 1) begin
         if (cnt_clear) begin
@@ -187,6 +208,7 @@ always @(posedge clk) begin
         rsp_rdata_reg <= 32'd0;
         mode_reg <= 32'h0000_0030;   // WHEN_ACKED, offer NOTIFY_ON_EMPTY and INDIRECT_DESC, immediate
         pacing_interval_reg <= PACING_INTERVAL_RESET;
+        fault_reg <= 32'd0;
         last_error_reg <= 4'd0;
         for (k = 0; k < CNT_COUNT; k = k + 1) begin
             cnt_reg[k] <= 32'd0;

@@ -40,6 +40,11 @@
  * An avail.ring entry >= Q is cause 2; a chain of hdr_len bytes or less (no frame) is cause 11.
  * Empty buffers are allowed (no DMA). Kicks that arrive while busy are remembered until the next
  * avail read. idle: waiting for a kick (or the pacing timer) or stopped, with nothing outstanding.
+ *
+ * fault[7:0] (test only, hdl/virtio/README.md "Fault knobs"): each set bit breaks one virtio rule on
+ * purpose, so that a testbench can show its checkers fire. fault is sampled into fault_reg in
+ * S_NEXT_HEAD (before each packet's ring read / head) and holds for that packet, its used-ring writes
+ * and the interrupt decision after it. With fault = 0 the engine behaves exactly as without the knobs.
  */
 
 `resetall
@@ -90,6 +95,11 @@ module virtq_tx #
     input  wire                               kick_suppress,
     input  wire                               pacing_timer,
     input  wire [31:0]                        pacing_interval,
+
+    /*
+     * Fault injection (test only; 0 = normal operation)
+     */
+    input  wire [7:0]                         fault,
 
     /*
      * Control pulses
@@ -214,6 +224,18 @@ localparam [1:0]
     NOE_WHEN_ACKED = 2'd0,
     NOE_ALWAYS     = 2'd1;
 
+// fault knobs (test only): bits of fault / fault_reg (README "Fault knobs")
+localparam
+    FAULT_IGNORE_NO_INTERRUPT = 0,  // step 6 treats avail.flags NO_INTERRUPT as clear
+    FAULT_DROP_IRQ            = 1,  // step 6 never raises the cause-0 interrupt (counted as suppressed)
+    FAULT_USED_IDX_FIRST      = 2,  // step 5 writes used.idx before the used element
+    FAULT_READ_PAST_AVAIL     = 3,  // step 2 reads one ring entry past avail.idx (not used)
+    FAULT_WRITE_TX_BUFFER     = 4,  // step 5 also writes 0xBAD0 into the chain's header buffer
+    FAULT_DROP_FRAME          = 5,  // step 4 skipped when used_idx[1:0] == 3 (frame not sent)
+    FAULT_DUP_FRAME           = 6,  // step 4 twice when used_idx[1:0] == 3 (frame sent twice)
+    FAULT_USED_IDX_AHEAD      = 7;  // step 5 writes used.idx + 1 (one past what was made available)
+localparam [15:0] FAULT_TXBUF_VALUE = 16'hBAD0;
+
 // error causes (README "Reset and errors")
 localparam [3:0]
     ERR_AVAIL_IDX     = 4'd1,
@@ -264,7 +286,8 @@ localparam [4:0]
     S_USED_IDX    = 5'd22,
     S_USED_BAR    = 5'd23,
     S_DRAIN       = 5'd24,
-    S_ERROR       = 5'd25;
+    S_ERROR       = 5'd25,
+    S_FAULT_WR    = 5'd26;     // test only: the WRITE_TX_BUFFER write
 
 localparam BATCH_W = $clog2(MAX_BATCH + 1);
 localparam WIN_W = $clog2(DESC_WINDOW + 1);
@@ -307,6 +330,7 @@ reg  [4:0]                  flags_ret_reg, flags_ret_next;      // state after t
 reg                         used_flags_reg, used_flags_next;    // used.flags NO_NOTIFY as last written
 reg                         notify_pending_reg, notify_pending_next;
 reg  [31:0]                 timer_reg, timer_next;
+reg  [7:0]                  fault_reg, fault_next;              // test only: fault knobs of this packet
 
 // queue state
 reg  [15:0]                 last_avail_reg, last_avail_next;
@@ -333,6 +357,7 @@ reg  [DOFF_W-1:0]           desc_off_reg, desc_off_next;        // don't-care ou
 reg                         desc_word_reg, desc_word_next;      // don't-care outside the walk
 reg  [127:0]                desc_reg, desc_next;                // don't-care outside the walk
 reg  [15:0]                 total_reg, total_next;              // bytes read for this chain
+reg  [63:0]                 hdr_addr_reg, hdr_addr_next;        // test only: bus address of header byte 0
 
 // outstanding DMA
 reg                         meta_pending_reg, meta_pending_next;
@@ -370,6 +395,7 @@ reg  [AXIS_NET_KEEP_WIDTH-1:0] tx_keep0_reg, tx_keep0_next, tx_keep1_reg, tx_kee
 reg                         tx_last0_reg, tx_last0_next, tx_last1_reg, tx_last1_next;
 reg                         tx_user0_reg, tx_user0_next, tx_user1_reg, tx_user1_next;
 reg                         tx_open_reg, tx_open_next;          // a beat of an unfinished frame went out
+reg                         tx_again_reg, tx_again_next;        // test only: DUP_FRAME, send the frame again
 
 // outputs
 reg                         irq_valid_reg, irq_valid_next;
@@ -435,6 +461,13 @@ wire [16:0] ring_rd_cnt_a = ({1'b0, pending_cnt} < BATCH_32[16:0]) ? {1'b0, pend
 wire [16:0] ring_rd_cnt_full = (ring_rd_cnt_a < to_ring_end) ? ring_rd_cnt_a : to_ring_end;
 /* verilator lint_on UNUSEDSIGNAL */
 wire [BATCH_W-1:0] ring_rd_cnt = ring_rd_cnt_full[BATCH_W-1:0];
+// test only (READ_PAST_AVAIL): one entry more, when MAX_BATCH and the ring's end leave room for it
+wire ring_rd_past = fault_reg[FAULT_READ_PAST_AVAIL] && ring_rd_cnt_full < BATCH_32[16:0]
+    && ring_rd_cnt_full < to_ring_end;
+/* verilator lint_off UNUSEDSIGNAL */ // at most MAX_BATCH
+wire [16:0] ring_rd_len_full = ring_rd_cnt_full + {16'd0, ring_rd_past};
+/* verilator lint_on UNUSEDSIGNAL */
+wire [BATCH_W-1:0] ring_rd_len_cnt = ring_rd_len_full[BATCH_W-1:0];
 
 // descriptor window: usable for the current head, hit, window size to read
 wire [15:0] win_age = win_limit_reg - last_avail_reg;
@@ -464,6 +497,18 @@ wire wr_free = !wr_desc_valid_reg || m_axis_write_desc_ready;
 
 wire tx_pop = tx_count_reg != 2'd0 && m_axis_tx_tready;
 wire tx_done = tx_remain_reg == 16'd0 && !tx_rd_valid_reg && tx_count_reg == 2'd0;
+
+// step 5's two writes
+wire [63:0] used_elem_addr = used_base + 64'd4 + {{61-QW{1'b0}}, used_idx_reg[QW-1:0], 3'b000};
+wire [63:0] used_elem_imm = {16'd0, total_reg, {32-QW{1'b0}}, head_reg};
+// test only (USED_IDX_AHEAD): the value written is one more; used_idx itself still counts by one
+wire [15:0] used_idx_wr = used_idx_reg + (fault_reg[FAULT_USED_IDX_AHEAD] ? 16'd2 : 16'd1);
+// test only (USED_IDX_FIRST): used.idx first, then the used element
+wire used_idx_first = fault_reg[FAULT_USED_IDX_FIRST];
+// test only (WRITE_TX_BUFFER): a write into the header buffer right after the used element
+wire fault_txbuf = fault_reg[FAULT_WRITE_TX_BUFFER];
+// test only (DROP_FRAME / DUP_FRAME): this packet's used index has bits [1:0] = 3
+wire fault_frame_sel = used_idx_reg[1:0] == 2'b11;
 
 wire drained = !rd_desc_valid_reg && !wr_desc_valid_reg && !meta_pending_reg && rd_data_cnt_reg == 0
     && wr_cnt_reg == 3'd0 && tx_done && !tx_open_reg;
@@ -526,6 +571,7 @@ always @* begin
     used_flags_next = used_flags_reg;
     notify_pending_next = notify_pending_reg;
     timer_next = timer_reg;
+    fault_next = fault_reg;
     last_avail_next = last_avail_reg;
     avail_idx_next = avail_idx_reg;
     used_idx_next = used_idx_reg;
@@ -544,6 +590,7 @@ always @* begin
     desc_word_next = desc_word_reg;
     desc_next = desc_reg;
     total_next = total_reg;
+    hdr_addr_next = hdr_addr_reg;
     meta_pending_next = meta_pending_reg;
     rd_data_cnt_next = rd_data_cnt_reg;
     wr_cnt_next = wr_cnt_reg;
@@ -580,6 +627,7 @@ always @* begin
     tx_user0_next = tx_user0_reg;
     tx_user1_next = tx_user1_reg;
     tx_open_next = tx_open_reg;
+    tx_again_next = tx_again_reg;
 
     irq_valid_next = 1'b0;
     irq_cause_next = irq_cause_reg;
@@ -723,11 +771,16 @@ always @* begin
                 end else begin
                     avail_idx_next = av_idx;
                     if (av_purpose_reg == AV_AFTER) begin
-                        // step 6: the interrupt decision
-                        if (!av_flags[VRING_AVAIL_F_NO_INTERRUPT]) begin
-                            irq_valid_next = 1'b1;
-                            irq_cause_next = 1'b0;
-                            stat_irq_normal_next = 1'b1;
+                        // step 6: the interrupt decision (IGNORE_NO_INTERRUPT, test only: flags read as clear)
+                        if (!av_flags[VRING_AVAIL_F_NO_INTERRUPT] || fault_reg[FAULT_IGNORE_NO_INTERRUPT]) begin
+                            if (fault_reg[FAULT_DROP_IRQ]) begin
+                                // test only (DROP_IRQ): the interrupt the driver asked for is not raised
+                                stat_irq_suppressed_next = 1'b1;
+                            end else begin
+                                irq_valid_next = 1'b1;
+                                irq_cause_next = 1'b0;
+                                stat_irq_normal_next = 1'b1;
+                            end
                         end else if (av_diff == 16'd0 && (noe_policy == NOE_ALWAYS
                                 || (noe_policy == NOE_WHEN_ACKED && feat_noe))) begin
                             irq_valid_next = 1'b1;
@@ -761,6 +814,7 @@ always @* begin
                 end
             end
             S_NEXT_HEAD: begin
+                fault_next = fault;     // test only: the knobs for this packet
                 if (ring_pos_reg != ring_cnt_reg) begin
                     ram_rd_en_c = 1'b1;
                     ram_rd_byte_addr_c = ring_ram_addr(ring_pos_reg);
@@ -773,7 +827,7 @@ always @* begin
                 if (rd_free) begin
                     rd_desc_addr_next = avail_base + 64'd4 + {{63-QW{1'b0}}, last_avail_reg[QW-1:0], 1'b0};
                     rd_desc_ram_next = RING_RAM_32[RAM_ADDR_WIDTH-1:0];
-                    rd_desc_len_next = {{LEN_WIDTH-BATCH_W-1{1'b0}}, ring_rd_cnt, 1'b0};
+                    rd_desc_len_next = {{LEN_WIDTH-BATCH_W-1{1'b0}}, ring_rd_len_cnt, 1'b0};
                     rd_desc_tag_next = TAG_META;
                     rd_desc_valid_next = 1'b1;
                     meta_issue = 1'b1;
@@ -890,6 +944,9 @@ always @* begin
                     raise_cause = ERR_CHAIN_LOOP;
                 end else if (d_len == 32'd0 || rd_free) begin
                     if (d_len != 32'd0) begin
+                        if (total_reg == 16'd0) begin
+                            hdr_addr_next = d_addr;     // test only (WRITE_TX_BUFFER)
+                        end
                         rd_desc_addr_next = d_addr;
                         rd_desc_ram_next = BUF_RAM_32[RAM_ADDR_WIDTH-1:0] - hdr_len[RAM_ADDR_WIDTH-1:0] + total_reg[RAM_ADDR_WIDTH-1:0];
                         rd_desc_len_next = d_len[LEN_WIDTH-1:0];
@@ -912,38 +969,74 @@ always @* begin
                     if (total_reg <= hdr_len) begin
                         raise_err = 1'b1;
                         raise_cause = ERR_FRAME_SHORT;
+                    end else if (fault_reg[FAULT_DROP_FRAME] && fault_frame_sel) begin
+                        // test only (DROP_FRAME): the frame is not sent, the chain is completed
+                        state_next = S_USED_ELEM;
                     end else begin
                         tx_remain_next = total_reg - hdr_len;
                         tx_addr_next = FRAME_RAM_32[RAM_ADDR_WIDTH-1:0];
+                        // test only (DUP_FRAME): stream it again once it has been read
+                        tx_again_next = fault_reg[FAULT_DUP_FRAME] && fault_frame_sel;
                         state_next = S_TX;
                     end
                 end
             end
             S_TX: begin
-                if (tx_done) begin
+                if (tx_again_reg && tx_remain_reg == 16'd0) begin
+                    // test only (DUP_FRAME): the last beat was read; the same frame follows it
+                    tx_again_next = 1'b0;
+                    tx_remain_next = total_reg - hdr_len;
+                    tx_addr_next = FRAME_RAM_32[RAM_ADDR_WIDTH-1:0];
+                end else if (tx_done) begin
                     state_next = S_USED_ELEM;
                 end
             end
             S_USED_ELEM: begin
+                // the first of step 5's writes: the used element (used.idx with USED_IDX_FIRST, test only)
                 if (wr_free) begin
-                    wr_desc_addr_next = used_base + 64'd4 + {{61-QW{1'b0}}, used_idx_reg[QW-1:0], 3'b000};
-                    wr_desc_imm_next = {16'd0, total_reg, {32-QW{1'b0}}, head_reg};
-                    wr_desc_len_next = 4'd8;
+                    if (used_idx_first) begin
+                        wr_desc_addr_next = used_base + 64'd2;
+                        wr_desc_imm_next = {48'd0, used_idx_wr};
+                        wr_desc_len_next = 4'd2;
+                    end else begin
+                        wr_desc_addr_next = used_elem_addr;
+                        wr_desc_imm_next = used_elem_imm;
+                        wr_desc_len_next = 4'd8;
+                    end
                     wr_desc_valid_next = 1'b1;
                     wr_issue = 1'b1;
-                    state_next = S_USED_IDX;
+                    state_next = (fault_txbuf && !used_idx_first) ? S_FAULT_WR : S_USED_IDX;
+                end
+            end
+            S_FAULT_WR: begin
+                // test only (WRITE_TX_BUFFER): right after the used element, the device writes into the
+                // chain's header buffer (device-readable)
+                if (wr_free) begin
+                    wr_desc_addr_next = hdr_addr_reg;
+                    wr_desc_imm_next = {48'd0, FAULT_TXBUF_VALUE};
+                    wr_desc_len_next = 4'd2;
+                    wr_desc_valid_next = 1'b1;
+                    wr_issue = 1'b1;
+                    state_next = used_idx_first ? S_USED_BAR : S_USED_IDX;
                 end
             end
             S_USED_IDX: begin
+                // the second of step 5's writes: used.idx (the used element with USED_IDX_FIRST, test only)
                 if (wr_free) begin
-                    wr_desc_addr_next = used_base + 64'd2;
-                    wr_desc_imm_next = {48'd0, used_idx_reg + 16'd1};
-                    wr_desc_len_next = 4'd2;
+                    if (used_idx_first) begin
+                        wr_desc_addr_next = used_elem_addr;
+                        wr_desc_imm_next = used_elem_imm;
+                        wr_desc_len_next = 4'd8;
+                    end else begin
+                        wr_desc_addr_next = used_base + 64'd2;
+                        wr_desc_imm_next = {48'd0, used_idx_wr};
+                        wr_desc_len_next = 4'd2;
+                    end
                     wr_desc_valid_next = 1'b1;
                     wr_issue = 1'b1;
                     used_idx_next = used_idx_reg + 16'd1;
                     last_avail_next = last_avail_reg + 16'd1;
-                    state_next = S_USED_BAR;
+                    state_next = (fault_txbuf && used_idx_first) ? S_FAULT_WR : S_USED_BAR;
                 end
             end
             S_USED_BAR: begin
@@ -1046,6 +1139,8 @@ always @* begin
         used_flags_next = 1'b0;
         notify_pending_next = 1'b0;
         timer_next = 32'd0;
+        fault_next = 8'd0;
+        tx_again_next = 1'b0;
         last_avail_next = 16'd0;
         avail_idx_next = 16'd0;
         used_idx_next = 16'd0;
@@ -1067,6 +1162,7 @@ always @(posedge clk) begin
     used_flags_reg <= used_flags_next;
     notify_pending_reg <= notify_pending_next;
     timer_reg <= timer_next;
+    fault_reg <= fault_next;
     last_avail_reg <= last_avail_next;
     avail_idx_reg <= avail_idx_next;
     used_idx_reg <= used_idx_next;
@@ -1085,6 +1181,7 @@ always @(posedge clk) begin
     desc_word_reg <= desc_word_next;
     desc_reg <= desc_next;
     total_reg <= total_next;
+    hdr_addr_reg <= hdr_addr_next;
     meta_pending_reg <= meta_pending_next;
     rd_data_cnt_reg <= rd_data_cnt_next;
     wr_cnt_reg <= wr_cnt_next;
@@ -1119,6 +1216,7 @@ always @(posedge clk) begin
     tx_user0_reg <= tx_user0_next;
     tx_user1_reg <= tx_user1_next;
     tx_open_reg <= tx_open_next;
+    tx_again_reg <= tx_again_next;
 
     irq_valid_reg <= irq_valid_next;
     irq_cause_reg <= irq_cause_next;
@@ -1138,6 +1236,7 @@ always @(posedge clk) begin
         used_flags_reg <= 1'b0;
         notify_pending_reg <= 1'b0;
         timer_reg <= 32'd0;
+        fault_reg <= 8'd0;
         last_avail_reg <= 16'd0;
         avail_idx_reg <= 16'd0;
         used_idx_reg <= 16'd0;
@@ -1153,6 +1252,7 @@ always @(posedge clk) begin
         in_ind_reg <= 1'b0;
         tbl_cnt_reg <= {TBL_W{1'b0}};
         total_reg <= 16'd0;
+        hdr_addr_reg <= 64'd0;
         meta_pending_reg <= 1'b0;
         rd_data_cnt_reg <= {DCNT_W{1'b0}};
         wr_cnt_reg <= 3'd0;
@@ -1165,6 +1265,7 @@ always @(posedge clk) begin
         tx_rd_valid_reg <= 1'b0;
         tx_count_reg <= 2'd0;
         tx_open_reg <= 1'b0;
+        tx_again_reg <= 1'b0;
         irq_valid_reg <= 1'b0;
         irq_cause_reg <= 1'b0;
         err_valid_reg <= 1'b0;

@@ -13,7 +13,10 @@ The ``TB`` plays everything around the engine:
 
 Invariants checked on every run: a ring-entry read starts at the device's next position and never goes
 past the avail.idx value the engine last read; every used element write comes before the used.idx write
-that covers it; no status is owed when ``idle`` rises.
+that covers it; the engine writes only the used ring; no status is owed when ``idle`` rises. The fault-knob
+tests (``test_fault_*``, the engine's test-only ``fault`` input, hdl/virtio/README.md "Fault knobs") turn
+the knob on and name the invariant they expect to fire (``TB.expect``): its violations are then collected
+in ``TB.violations`` instead of failing the test; every other invariant stays armed.
 
 Timing convention: inputs are driven and handshakes sampled at falling clock edges; "cycle n" is the
 n-th rising edge (a descriptor sampled valid && ready at a falling edge is accepted at the next one).
@@ -45,6 +48,19 @@ IND_OFF = 0x10000
 DATA_OFF = 0x50000
 BAD_ADDR = 0x2000_0000          # outside host memory: the DMA model completes reads there with CA (2)
 NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
+# fault knobs (test only): bits of virtq_tx's fault input = BAR2 0x208 FAULT (hdl/virtio/README.md)
+FAULT_IGNORE_NO_INTERRUPT = 1 << 0
+FAULT_DROP_IRQ = 1 << 1
+FAULT_USED_IDX_FIRST = 1 << 2
+FAULT_READ_PAST_AVAIL = 1 << 3
+FAULT_WRITE_TX_BUFFER = 1 << 4
+FAULT_DROP_FRAME = 1 << 5
+FAULT_DUP_FRAME = 1 << 6
+FAULT_USED_IDX_AHEAD = 1 << 7
+# the invariants a fault knob may be expected to break (TB.expect)
+RING_PAST_AVAIL = "ring_past_avail"       # a ring-entry read past the avail.idx last read
+USED_IDX_EARLY = "used_idx_early"         # used.idx written before the used element it covers
+WRITE_OUTSIDE_USED = "write_outside_used"  # a DMA write outside the used ring
 TIMEOUT_US = 400
 REGRESS = bool(os.environ.get("REGRESS"))
 
@@ -66,6 +82,7 @@ class Access:
     length: int
     tag: int
     data: bytes         # read: bytes returned; write: immediate bytes
+    done: int = -1      # write: cycle at which its status was sampled (-1 while owed)
 
     def overlaps(self, addr: int, length: int) -> bool:
         return self.addr < addr + length and addr < self.addr + self.length
@@ -104,13 +121,16 @@ class TB:
         self.rd_event = Event()
         self.rd_last_due = 0
         self.rd_outstanding = 0
-        self.wr_queue: list[tuple[int, int, int, bool]] = []          # (due, tag, error, barrier)
+        self.wr_queue: list[tuple[int, int, int, Access, bool]] = []  # (due, tag, error, access, barrier)
         self.wr_event = Event()
         self.wr_outstanding = 0
         self.used_write_event = Event()
         self.seen_avail_idx: int | None = None
         self.used_shadow = 0
         self.used_elem_pending: set[int] = set()
+        self.ring_reads: list[tuple[int, int, int]] = []   # (slot, count, entries published) of each ring read
+        self.expected_violations: set[str] = set()
+        self.violations: dict[str, list[str]] = {}
 
         # pulse monitors
         self.irqs: list[tuple[int, int]] = []
@@ -122,7 +142,7 @@ class TB:
 
         dut.rst.value = 1
         for name in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
-                     "kick_suppress", "pacing_timer", "pacing_interval", "notify", "dev_reset",
+                     "kick_suppress", "pacing_timer", "pacing_interval", "fault", "notify", "dev_reset",
                      "s_axis_read_desc_status_tag", "s_axis_read_desc_status_error",
                      "s_axis_read_desc_status_valid", "s_axis_write_desc_status_tag",
                      "s_axis_write_desc_status_error", "s_axis_write_desc_status_valid",
@@ -153,6 +173,18 @@ class TB:
     def check(self) -> None:
         assert not self.errors, f"seed {self.seed}: {self.errors[:5]}"
 
+    def expect(self, *kinds: str) -> None:
+        """The invariants named here are expected to fire (a fault knob is on): collect, do not fail."""
+        self.expected_violations = set(kinds)
+
+    def violation(self, kind: str, msg: str) -> None:
+        """An invariant fired: a test error unless the running fault test expects it."""
+        if kind in self.expected_violations:
+            self.log.info("expected invariant violation (%s): %s", kind, msg)
+            self.violations.setdefault(kind, []).append(msg)
+        else:
+            self.error(msg)
+
     def accesses_since(self, cycle: int) -> list[Access]:
         return [a for a in self.log_dma if a.cycle > cycle]
 
@@ -178,7 +210,7 @@ class TB:
         return self.ring
 
     async def enable(self, ring: SplitRing, indirect: bool = False, noe: bool = False, noe_policy: int = 0,
-                     kick_suppress: bool = False, pacing: bool = False, interval: int = 0) -> None:
+                     kick_suppress: bool = False, pacing: bool = False, interval: int = 0, fault: int = 0) -> None:
         dut = self.dut
         await FallingEdge(dut.clk)
         dut.queue_base.value = ring.base
@@ -189,7 +221,13 @@ class TB:
         dut.kick_suppress.value = int(kick_suppress)
         dut.pacing_timer.value = int(pacing)
         dut.pacing_interval.value = interval
+        dut.fault.value = fault
         dut.queue_enable.value = 1
+
+    async def set_fault(self, value: int) -> None:
+        """Fault knobs (test only); the engine samples them before each packet."""
+        await FallingEdge(self.dut.clk)
+        self.dut.fault.value = value
 
     async def pulse(self, sig) -> None:
         await FallingEdge(self.dut.clk)
@@ -292,9 +330,12 @@ class TB:
                 self.error(f"ring entries read at {acc.addr:#x} before any avail.idx read")
                 return
             allowed = (self.seen_avail_idx - pos) & 0xFFFF
-            if acc.addr % 2 or acc.length % 2 or slot != pos % ring.qsize or count > allowed \
-                    or slot + count > ring.qsize:
-                self.error(f"ring read slot {slot} x{count}: next position {pos}, avail.idx read {self.seen_avail_idx}")
+            self.ring_reads.append((slot, count, allowed))
+            msg = f"ring read slot {slot} x{count}: next position {pos}, avail.idx read {self.seen_avail_idx}"
+            if acc.addr % 2 or acc.length % 2 or slot != pos % ring.qsize or slot + count > ring.qsize:
+                self.error(msg)
+            elif count > allowed:
+                self.violation(RING_PAST_AVAIL, msg)
 
     def _ram_words(self, ram_addr: int, data: bytes):
         wb = self.word_bytes
@@ -370,7 +411,7 @@ class TB:
             # used.idx and used.flags = 0 must be out before avail is read again (the barrier)
             barrier = self.ring is not None and (addr == self.ring.used + 2 or
                                                  (addr == self.ring.used and data == b"\x00\x00"))
-            self.wr_queue.append((due, tag, 1 if fail else 0, barrier))
+            self.wr_queue.append((due, tag, 1 if fail else 0, acc, barrier))
             self.wr_outstanding += 1
             self.wr_event.set()
             for hook in list(self.write_hooks):
@@ -386,7 +427,7 @@ class TB:
             pos = self.used_shadow
             while pos != new:
                 if pos % ring.qsize not in self.used_elem_pending:
-                    self.error(f"used.idx {new} written before the used element of position {pos}")
+                    self.violation(USED_IDX_EARLY, f"used.idx {new} written before the used element of position {pos}")
                 self.used_elem_pending.discard(pos % ring.qsize)
                 pos = (pos + 1) & 0xFFFF
             self.used_shadow = new
@@ -397,7 +438,7 @@ class TB:
         elif acc.addr == ring.used and acc.length == 2:
             pass
         else:
-            self.error(f"write outside the used ring: {acc.addr:#x} len {acc.length}")
+            self.violation(WRITE_OUTSIDE_USED, f"write outside the used ring: {acc.addr:#x} len {acc.length}")
 
     async def _wr_status_driver(self) -> None:
         dut = self.dut
@@ -405,7 +446,7 @@ class TB:
             while not self.wr_queue:
                 self.wr_event.clear()
                 await self.wr_event.wait()
-            due, tag, err, _ = self.wr_queue[0]
+            due, tag, err, acc, _ = self.wr_queue[0]
             now = cycle_now()
             if due > now + 1:
                 await Timer((due - now - 1) * CLK_NS, unit="ns")
@@ -414,6 +455,7 @@ class TB:
             dut.s_axis_write_desc_status_tag.value = tag
             dut.s_axis_write_desc_status_error.value = err
             dut.s_axis_write_desc_status_valid.value = 1
+            acc.done = cycle_now() + 1
             self.wr_outstanding -= 1
             await FallingEdge(dut.clk)
             dut.s_axis_write_desc_status_valid.value = 0
@@ -1029,6 +1071,336 @@ async def test_not_enabled(dut):
     await tb.notify()
     await tb.wait_used(ring, 1)
     tb.reclaim_check(ring)
+    tb.check()
+
+
+# ---- fault knobs (test only): each breaks one virtio rule, and the checkers must see it -------------
+
+
+def used_elem_addr(ring: SplitRing, pos: int) -> int:
+    return ring.used + 4 + 8 * (pos % ring.qsize)
+
+
+async def fault_burst(tb: TB, ring: SplitRing, n: int, hi: int = 300, indirect_prob: float = 0.0,
+                      poison: bool = False) -> list:
+    """``n`` packets published at once, one kick; wait until all are used and the engine is idle, then
+    reclaim (after idle: with USED_IDX_FIRST the used element lands after used.idx). ``poison``: the ring
+    entry after the published ones holds 0xFFFF, a head the engine rejects (cause 2) if it ever uses it."""
+    chains = [ring.add_packet(tb.random_frame(60, hi), tb.rng.randint(1, 3), tb.rng.random() < indirect_prob)
+              for _ in range(n)]
+    ring.publish()
+    if poison:
+        ring.mem.write_u16(ring.avail + 4 + 2 * (ring.avail_idx % ring.qsize), 0xFFFF)
+    await tb.notify()
+    await tb.wait_used(ring, ring.avail_idx)
+    await tb.wait_idle()
+    tb.reclaim_check(ring)
+    return chains
+
+
+async def fault_phase(tb: TB, ring: SplitRing, fault: int, expect: tuple[str, ...] = (), bursts: int = 3,
+                      **burst_kw) -> tuple[int, int, list]:
+    """Set the knobs (engine idle), arm the expected invariants, run ``bursts`` bursts of 2..6 packets.
+    Returns (used index of the phase's first packet, DMA log position at its start, chains)."""
+    await tb.set_fault(fault)
+    tb.expect(*expect)
+    tb.used_elem_pending.clear()            # nothing is owed while idle (USED_IDX_FIRST leaves stale entries)
+    pos0, mark, chains = ring.last_used, len(tb.log_dma), []
+    for _ in range(bursts):
+        chains += await fault_burst(tb, ring, tb.rng.randint(2, 6), **burst_kw)
+    return pos0, mark, chains
+
+
+def count_violations(tb: TB, kind: str) -> int:
+    return len(tb.violations.get(kind, []))
+
+
+def expect_frames(tb: TB, want: list[bytes], what: str) -> None:
+    """The wire carried exactly ``want`` (complete frames, none marked aborted) since the last call."""
+    frames = tb.sink_frames()
+    got = [bytes(f.tdata) for f in frames]
+    if got != want:
+        tb.error(f"{what}: {len(got)} frames on the wire ({[len(f) for f in got]}), expected {len(want)} "
+                 f"({[len(f) for f in want]}), first difference at frame "
+                 f"{next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))}")
+    if any(last_tuser(f) for f in frames):
+        tb.error(f"{what}: a frame marked aborted")
+
+
+async def frame_end_monitor(tb: TB, out: list[int]) -> None:
+    """Cycle of each frame's last beat (tvalid && tready && tlast) on the wire."""
+    dut = tb.dut
+    while True:
+        await FallingEdge(dut.clk)
+        if high(dut.m_axis_tx_tvalid) and high(dut.m_axis_tx_tready) and high(dut.m_axis_tx_tlast):
+            out.append(cycle_now() + 1)
+
+
+@cocotb.test()
+async def test_fault_ignore_no_interrupt(dut):
+    """FAULT bit 0 IGNORE_NO_INTERRUPT: with avail.flags NO_INTERRUPT (notify-on-empty off) the engine
+    interrupts (cause 0) after every packet; with the knob off, never."""
+    tb, ring = await setup(dut, "fault_ignore_no_interrupt", noe_policy=NOE_NEVER)
+    ring.avail_flags = VRING_AVAIL_F_NO_INTERRUPT
+    chains = []
+    for fault in (0, FAULT_IGNORE_NO_INTERRUPT, 0):
+        irq0, stats0 = len(tb.irqs), dict(tb.stats)
+        _, _, phase = await fault_phase(tb, ring, fault)
+        chains += phase
+        n = len(phase)
+        got = [cause for _, cause in tb.irqs[irq0:]]
+        if got != ([0] * n if fault else []):
+            tb.error(f"FAULT {fault:#x}: interrupts {got} for {n} packets with NO_INTERRUPT set")
+        delta = (tb.stats["irq_normal"] - stats0["irq_normal"], tb.stats["irq_suppressed"] - stats0["irq_suppressed"])
+        if delta != ((n, 0) if fault else (0, n)):
+            tb.error(f"FAULT {fault:#x}: irq_normal / irq_suppressed counted {delta} for {n} packets")
+    tb.check_frames(chains)
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_drop_irq(dut):
+    """FAULT bit 1 DROP_IRQ: with avail.flags clear no interrupt at all (each decision counted as
+    suppressed), while notify-on-empty (cause 1, NO_INTERRUPT set, policy ALWAYS) still fires once per burst;
+    with the knob off, one cause-0 interrupt per packet."""
+    tb, ring = await setup(dut, "fault_drop_irq", noe_policy=NOE_ALWAYS)
+    chains = []
+    for fault, flags, expect in ((0, 0, "each"), (FAULT_DROP_IRQ, 0, "none"),
+                                 (FAULT_DROP_IRQ, VRING_AVAIL_F_NO_INTERRUPT, "empty"), (0, 0, "each")):
+        ring.avail_flags = flags
+        await tb.set_fault(fault)
+        for _ in range(3):
+            irq0, stats0 = len(tb.irqs), dict(tb.stats)
+            burst = await fault_burst(tb, ring, tb.rng.randint(2, 6))
+            chains += burst
+            n = len(burst)
+            got = [cause for _, cause in tb.irqs[irq0:]]
+            want = {"each": [0] * n, "none": [], "empty": [1]}[expect]
+            if got != want:
+                tb.error(f"FAULT {fault:#x}, avail.flags {flags}: interrupts {got} for a burst of {n}, expected {want}")
+            delta = tuple(tb.stats[k] - stats0[k] for k in ("irq_normal", "irq_noe", "irq_suppressed"))
+            if delta != (want.count(0), want.count(1), n - len(want)):
+                tb.error(f"FAULT {fault:#x}, avail.flags {flags}: irq statistics {delta} for a burst of {n}")
+    tb.check_frames(chains)
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_used_idx_first(dut):
+    """FAULT bit 2 USED_IDX_FIRST: used.idx is written before the used element (the checker's
+    used-element-before-used.idx invariant fires once per packet), both writes still happen and the avail
+    re-read waits for both statuses; with the knob off the element comes first and the invariant holds."""
+    tb, ring = await setup(dut, "fault_used_idx_first")
+    chains = []
+    for fault in (0, FAULT_USED_IDX_FIRST, 0):
+        v0 = count_violations(tb, USED_IDX_EARLY)
+        pos0, mark, phase = await fault_phase(tb, ring, fault, (USED_IDX_EARLY,) if fault else ())
+        chains += phase
+        log = tb.log_dma[mark:]
+        for k in range(len(phase)):
+            pos = pos0 + k
+            value = ((pos + 1) & 0xFFFF).to_bytes(2, "little")
+            elem = [i for i, a in enumerate(log) if a.kind == "wr" and a.addr == used_elem_addr(ring, pos)]
+            idx = [i for i, a in enumerate(log) if a.kind == "wr" and a.addr == ring.used + 2 and a.data == value]
+            if len(elem) != 1 or len(idx) != 1:
+                tb.error(f"FAULT {fault:#x}: position {pos}: {len(elem)} element / {len(idx)} used.idx writes")
+                continue
+            first, second = (idx[0], elem[0]) if fault else (elem[0], idx[0])
+            if not (first < second and second == first + 1):
+                tb.error(f"FAULT {fault:#x}: position {pos}: element write #{elem[0]}, used.idx write #{idx[0]}")
+            done = max(log[elem[0]].done, log[idx[0]].done)
+            reread = next((a for a in log[second + 1:] if a.kind == "rd" and a.addr == ring.avail), None)
+            if reread is None or not reread.cycle > done >= 0:
+                tb.error(f"FAULT {fault:#x}: position {pos}: avail re-read {reread} before both write statuses "
+                         f"({done})")
+        fired = count_violations(tb, USED_IDX_EARLY) - v0
+        if fired != (len(phase) if fault else 0):
+            tb.error(f"FAULT {fault:#x}: the used.idx-before-element invariant fired {fired} times for "
+                     f"{len(phase)} packets")
+    tb.expect()
+    tb.check_frames(chains)
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_read_past_avail(dut):
+    """FAULT bit 3 READ_PAST_AVAIL: every avail.ring read fetches one entry more than avail.idx allows
+    (the ring-read invariant fires), except when MAX_BATCH or the ring's end leaves no room; the extra entry
+    (poisoned with 0xFFFF) is never used. Knob off: exactly the published entries, the invariant holds."""
+    tb, ring = await setup(dut, "fault_read_past_avail")
+    max_batch = int(dut.MAX_BATCH.value)
+    chains = []
+    for fault in (0, FAULT_READ_PAST_AVAIL, 0):
+        await tb.set_fault(fault)
+        tb.expect(*((RING_PAST_AVAIL,) if fault else ()))
+        r0, v0 = len(tb.ring_reads), count_violations(tb, RING_PAST_AVAIL)
+        # with the knob on: across the ring's end (a burst that straddles it) and one burst above MAX_BATCH
+        sizes = [tb.rng.randint(1, max_batch - 1) for _ in range(3)]
+        if fault:
+            while ring.qsize - ring.avail_idx % ring.qsize > max_batch // 2:
+                sizes.append(min(tb.rng.randint(1, max_batch - 1), ring.qsize - ring.avail_idx % ring.qsize - 1))
+                chains += await fault_burst(tb, ring, sizes[-1], hi=120, poison=True)
+            sizes.append(ring.qsize - ring.avail_idx % ring.qsize + 3)
+            chains += await fault_burst(tb, ring, sizes[-1], hi=120, poison=True)
+            sizes.append(max_batch + 3)
+            chains += await fault_burst(tb, ring, sizes[-1], hi=120, poison=True)
+        for size in sizes[:3]:
+            chains += await fault_burst(tb, ring, size, hi=120, poison=True)
+        extra = capped = 0
+        for slot, count, allowed in tb.ring_reads[r0:]:
+            base = min(allowed, max_batch, ring.qsize - slot)
+            room = base < max_batch and base < ring.qsize - slot
+            want = base + 1 if fault and room else base
+            if count != want:
+                tb.error(f"FAULT {fault:#x}: ring read slot {slot} x{count}, {allowed} published: expected x{want}")
+            extra += count - base
+            capped += not room
+        fired = count_violations(tb, RING_PAST_AVAIL) - v0
+        tb.log.info("FAULT %#x: %d ring reads, %d past avail.idx, %d capped (MAX_BATCH or ring end), %d packets",
+                    fault, len(tb.ring_reads) - r0, extra, capped, sum(sizes))
+        if fired != extra or (fault and (extra == 0 or capped < 2)):
+            tb.error(f"FAULT {fault:#x}: ring-read invariant fired {fired} times, {extra} reads past avail.idx, "
+                     f"{capped} capped")
+    tb.expect()
+    if tb.errs:
+        tb.error(f"engine errors {tb.errs}: the entry past avail.idx was used")
+    tb.check_frames(chains)
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_write_tx_buffer(dut):
+    """FAULT bit 4 WRITE_TX_BUFFER: after each used element, a 2-byte write of 0xBAD0 to the chain's header
+    buffer (direct and INDIRECT chains), then used.idx; the write-only-the-used-ring invariant fires once per
+    packet and the avail re-read waits for the extra write too. Knob off: only used-ring writes."""
+    tb, ring = await setup(dut, "fault_write_tx_buffer", indirect=True)
+    chains = []
+    for fault in (0, FAULT_WRITE_TX_BUFFER, 0):
+        await tb.set_fault(fault)
+        tb.expect(*((WRITE_OUTSIDE_USED,) if fault else ()))
+        v0, pos0, mark, phase = count_violations(tb, WRITE_OUTSIDE_USED), ring.last_used, len(tb.log_dma), []
+        for _ in range(3):
+            burst = await fault_burst(tb, ring, tb.rng.randint(2, 6), indirect_prob=0.5)
+            for chain in burst:                 # before the next burst reuses the buffers
+                hdr = tb.mem.read(chain.buffers[0][0], 2)
+                if fault and hdr != b"\xd0\xba":
+                    tb.error(f"header buffer of head {chain.head} holds {hdr.hex()}, not d0ba")
+            phase += burst
+        chains += phase
+        log = tb.log_dma[mark:]
+        writes = [(i, a) for i, a in enumerate(log) if a.kind == "wr"]
+        per = 3 if fault else 2
+        if len(writes) != per * len(phase):
+            tb.error(f"FAULT {fault:#x}: {len(writes)} writes for {len(phase)} packets")
+        for k, chain in enumerate(phase):
+            pos = pos0 + k
+            want = [(used_elem_addr(ring, pos), 8, None)]
+            if fault:
+                want.append((chain.buffers[0][0], 2, b"\xd0\xba"))
+            want.append((ring.used + 2, 2, ((pos + 1) & 0xFFFF).to_bytes(2, "little")))
+            got = writes[per * k:per * (k + 1)]
+            if [(a.addr, a.length, a.data if d is not None else None) for (_, a), (_, _, d) in zip(got, want)] != want:
+                tb.error(f"FAULT {fault:#x}: position {pos}: writes {[(hex(a.addr), a.data.hex()) for _, a in got]}")
+                continue
+            done = max(a.done for _, a in got)
+            reread = next((a for a in log[got[-1][0] + 1:] if a.kind == "rd" and a.addr == ring.avail), None)
+            if reread is None or not reread.cycle > done >= 0:
+                tb.error(f"FAULT {fault:#x}: position {pos}: avail re-read before the write statuses")
+        fired = count_violations(tb, WRITE_OUTSIDE_USED) - v0
+        if fired != (len(phase) if fault else 0):
+            tb.error(f"FAULT {fault:#x}: write-outside-the-used-ring invariant fired {fired} times for "
+                     f"{len(phase)} packets")
+    tb.expect()
+    tb.check_frames(chains)                     # the header is stripped: the wire is unaffected
+    tb.check()
+
+
+async def fault_wire_test(dut, name: str, knob: int) -> None:
+    """DROP_FRAME / DUP_FRAME: packets at used index 3 mod 4 leave the wire 0 / 2 times (identical, complete
+    frames); every packet is still read and completed in order, each used element written after the last
+    beat of its frames. Knob off before and after: one frame per packet."""
+    tb, ring = await setup(dut, name)
+    ends: list[int] = []
+    cocotb.start_soon(frame_end_monitor(tb, ends))
+    nframes = 0
+    hit = 0
+    for fault in (0, knob, 0):
+        frames0 = tb.stats["frame"]
+        pos0, mark, phase = await fault_phase(tb, ring, fault, bursts=4)
+        copies = [2 if fault == FAULT_DUP_FRAME and (pos0 + k) % 4 == 3 else
+                  0 if fault == FAULT_DROP_FRAME and (pos0 + k) % 4 == 3 else 1 for k in range(len(phase))]
+        hit += sum(c != 1 for c in copies)
+        expect_frames(tb, [c.frame for c, n in zip(phase, copies) for _ in range(n)], f"FAULT {fault:#x}")
+        if tb.stats["frame"] - frames0 != sum(copies):
+            tb.error(f"FAULT {fault:#x}: stat_frame counted {tb.stats['frame'] - frames0}, {sum(copies)} frames sent")
+        log = tb.log_dma[mark:]
+        for k, (chain, n) in enumerate(zip(phase, copies)):
+            for addr, length in chain.buffers:
+                if length and not any(a.kind == "rd" and a.addr == addr and a.length == length for a in log):
+                    tb.error(f"FAULT {fault:#x}: buffer {addr:#x}+{length} of head {chain.head} not read")
+            nframes += n
+            elem = next((a for a in log if a.kind == "wr" and a.addr == used_elem_addr(ring, pos0 + k)), None)
+            if n and (elem is None or len(ends) < nframes or not elem.cycle > ends[nframes - 1]):
+                tb.error(f"FAULT {fault:#x}: used element of position {pos0 + k} written before its frame ended")
+    if not hit:
+        tb.error("no packet at used index 3 mod 4 with the knob on")
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_drop_frame(dut):
+    """FAULT bit 5 DROP_FRAME: a packet at used index 3 mod 4 is read and completed, but not sent."""
+    await fault_wire_test(dut, "fault_drop_frame", FAULT_DROP_FRAME)
+
+
+@cocotb.test()
+async def test_fault_dup_frame(dut):
+    """FAULT bit 6 DUP_FRAME: a packet at used index 3 mod 4 is sent twice, back to back."""
+    await fault_wire_test(dut, "fault_dup_frame", FAULT_DUP_FRAME)
+
+
+@cocotb.test()
+async def test_fault_used_idx_ahead(dut):
+    """FAULT bit 7 USED_IDX_AHEAD: each used.idx write is one too high, so used.idx passes avail.idx (the
+    used-element-before-used.idx invariant fires once per packet); the used elements themselves are right.
+    Knob off first: used.idx = packets completed."""
+    tb, ring = await setup(dut, "fault_used_idx_ahead")
+    pos0, mark, chains = await fault_phase(tb, ring, 0, bursts=2)
+    idx = [int.from_bytes(a.data, "little") for a in tb.log_dma[mark:] if a.kind == "wr" and a.addr == ring.used + 2]
+    if idx != [pos0 + k + 1 for k in range(len(chains))]:
+        tb.error(f"knob off: used.idx writes {idx}")
+    tb.check_frames(chains)
+
+    # knob on: one burst (at most MAX_BATCH packets: a single ring read, before any used.idx write)
+    await tb.set_fault(FAULT_USED_IDX_AHEAD)
+    tb.expect(USED_IDX_EARLY)
+    pos0, mark = ring.last_used, len(tb.log_dma)
+    n = tb.rng.randint(3, min(8, int(dut.MAX_BATCH.value)))
+    burst = [ring.add_packet(tb.random_frame(60, 300), tb.rng.randint(1, 3)) for _ in range(n)]
+    ring.publish()
+    await tb.notify()
+
+    def idx_writes() -> list[int]:
+        return [int.from_bytes(a.data, "little") for a in tb.log_dma[mark:]
+                if a.kind == "wr" and a.addr == ring.used + 2]
+
+    async def _wait():
+        while len(idx_writes()) < n:
+            tb.used_write_event.clear()
+            await tb.used_write_event.wait()
+    await with_timeout(_wait(), TIMEOUT_US, "us")
+    await tb.wait_idle()
+    if idx_writes() != [(pos0 + k + 2) & 0xFFFF for k in range(n)]:
+        tb.error(f"used.idx writes {idx_writes()}, expected {[(pos0 + k + 2) & 0xFFFF for k in range(n)]}")
+    if ring.used_idx() != (ring.avail_idx + 1) & 0xFFFF:
+        tb.error(f"used.idx {ring.used_idx()} with avail.idx {ring.avail_idx}: not one past")
+    for k, chain in enumerate(burst):
+        if ring.used_elem(pos0 + k) != (chain.head, chain.total):
+            tb.error(f"used element {pos0 + k}: {ring.used_elem(pos0 + k)}, expected {(chain.head, chain.total)}")
+    if count_violations(tb, USED_IDX_EARLY) != n:
+        tb.error(f"the used.idx-before-element invariant fired {count_violations(tb, USED_IDX_EARLY)} times "
+                 f"for {n} packets")
+    tb.check_frames(burst)
     tb.check()
 
 

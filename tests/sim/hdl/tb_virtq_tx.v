@@ -35,6 +35,7 @@ module tb_virtq_tx #
     input  wire                               kick_suppress,
     input  wire                               pacing_timer,
     input  wire [31:0]                        pacing_interval,
+    input  wire [7:0]                         fault,
     input  wire                               notify,
     input  wire                               dev_reset,
 
@@ -135,6 +136,7 @@ dut (
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
     .pacing_interval(pacing_interval),
+    .fault(fault),
     .notify(notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(m_axis_read_desc_pcie_addr),
