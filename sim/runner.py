@@ -160,7 +160,8 @@ def rerun_command(module: str, sim: str, failed: list[str], seed: str | None = N
     seed = seed or os.environ.get("SEED")
     seed_arg = f" SEED={seed}" if seed else ""
     win = f" WAVES_FROM={window_ns[0]:.0f} WAVES_TO={window_ns[1]:.0f}" if window_ns else ""
-    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{win}"
+    fault = f" TB_FAULT={os.environ['TB_FAULT']}" if os.environ.get("TB_FAULT") else ""
+    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{fault}{win}"
 
 
 USER_CLK_NS = 4.0
@@ -242,8 +243,25 @@ def _report_waves(waves: bool, sim: str, dump: Path) -> None:
         shown = wavewin.cut(dump, dump.with_suffix(".window.vcd"), *window)
         if os.environ.get("WAVES_KEEP", "0") in ("", "0"):
             dump.unlink()
-    save = gtkw.save_file_for(sim, shown)
-    print(f"\nwaves: {shown}\n  view: gtkwave {shown} {save}", file=sys.stderr)
+    mark = first_failure_ns(dump.parent)
+    save = gtkw.save_file_for(sim, shown, mark_ns=mark)
+    at = f"\n  opens at the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}), marker on it" \
+        if mark is not None else ""
+    print(f"\nwaves: {shown}\n  view: gtkwave {shown} {save}{at}", file=sys.stderr)
+
+
+def first_failure_ns(run_dir: Path) -> float | None:
+    """The earliest failing checker verdict in a run directory's event logs (None if every check passed)."""
+    from tb.eventlog import read_events
+
+    best = None
+    for path in run_dir.glob("*.events.jsonl"):
+        for e in read_events(path):
+            if e.get("source") == "checker" and e.get("verdict") == "fail" and e.get("event") != "test":
+                t = e["time_ns"]
+                best = t if best is None else min(best, t)
+                break
+    return best
 
 
 def run(

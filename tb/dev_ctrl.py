@@ -73,3 +73,44 @@ class DevCtrl:
 
     async def clear_counters(self) -> None:
         await self.p.bar_write(self.bar, REG_CNT_CLEAR, 1, 4)
+
+
+# -- fault knobs (test only) -------------------------------------------------------------------------------
+# BAR2+0x208 FAULT (hdl/virtio/virtio_dev_ctrl.v, hdl/virtio/README.md "Fault knobs"): each bit breaks one
+# virtio rule on purpose so tests/sim/test_checkers.py can show the checker for that rule fires. Reset 0.
+REG_FAULT = 0x208
+FAULT_IGNORE_NO_INTERRUPT = 1 << 0   # interrupt after every packet whatever avail.flags says
+FAULT_DROP_IRQ = 1 << 1              # never the cause-0 interrupt (avail.flags clear)
+FAULT_USED_IDX_FIRST = 1 << 2        # used.idx written before the used element
+FAULT_READ_PAST_AVAIL = 1 << 3       # fetch one avail.ring entry past avail.idx
+FAULT_WRITE_TX_BUFFER = 1 << 4       # write 2 bytes into the chain's (device-readable) header buffer
+FAULT_DROP_FRAME = 1 << 5            # every 4th frame not sent (used index & 3 == 3)
+FAULT_DUP_FRAME = 1 << 6             # every 4th frame sent twice
+FAULT_USED_IDX_AHEAD = 1 << 7        # used.idx written one too far
+
+
+FAULT_KNOBS = {
+    "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT, "drop_irq": FAULT_DROP_IRQ,
+    "used_idx_first": FAULT_USED_IDX_FIRST, "read_past_avail": FAULT_READ_PAST_AVAIL,
+    "write_tx_buffer": FAULT_WRITE_TX_BUFFER, "drop_frame": FAULT_DROP_FRAME, "dup_frame": FAULT_DUP_FRAME,
+    "used_idx_ahead": FAULT_USED_IDX_AHEAD,
+}
+# driver faults (tb/driver/virtio_ring.py VirtQueue.faults; the last one is VirtioNet's)
+DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")
+
+
+def parse_faults(spec: str) -> tuple[int, tuple[str, ...]]:
+    """``TB_FAULT=used_idx_first,leak_desc`` -> (RTL FAULT bits, driver faults); unknown names are an error."""
+    bits, driver = 0, []
+    for name in filter(None, (n.strip() for n in spec.split(","))):
+        if name in FAULT_KNOBS:
+            bits |= FAULT_KNOBS[name]
+        elif name in DRIVER_FAULTS:
+            driver.append(name)
+        else:
+            raise ValueError(f"unknown fault {name!r}: RTL knobs {sorted(FAULT_KNOBS)}, driver {list(DRIVER_FAULTS)}")
+    return bits, tuple(driver)
+
+
+async def set_fault(platform: Platform, bits: int, bar: int = DEBUG_BAR) -> None:
+    await platform.bar_write(bar, REG_FAULT, bits, 4)

@@ -171,7 +171,7 @@ class LostWakeup(Checker):
     """The stop path's promise: a stopped queue never stays stopped while completed buffers wait."""
 
     name = "lost_wakeup"
-    rule = ("the TX queue never stays stopped for more than LIMIT while the device has returned buffers the "
+    rule = ("the TX queue never stays stopped for more than 20 us while the device has returned buffers the "
             "driver has not reclaimed (no lost wake-up)")
     LIMIT_NS = 20_000.0
 

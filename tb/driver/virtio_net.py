@@ -17,6 +17,7 @@ The model never imports cocotb: it awaits the Platform only. Guest CPU time is c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tb.driver.netstack import (
@@ -110,6 +111,9 @@ class VirtioNet:
         self.trace = tracer or EventLog(platform, enabled=False)
         # test-only driver fault: enable_cb without the used.idx re-check (a lost wake-up)
         self.skip_enable_cb_recheck = skip_enable_cb_recheck
+        # test-only interleaving point (reference §10.1): awaited in the stop path right before enable_cb's
+        # avail.flags write, so a test can place a device completion at any cycle around that write
+        self.race_hook: Callable[[], Awaitable[None]] | None = None
         self.vdev = VirtioPciLegacy(platform, use_msix=use_msix, tracer=self.trace, allocator=_DmaAllocator(platform))
         self.stats = XmitStats()
         self.send: list[Skb] = []       # vi->send: skbs the device holds
@@ -278,6 +282,8 @@ class VirtioNet:
 
     async def _enable_cb(self) -> bool:
         assert self.svq is not None
+        if self.race_hook is not None:
+            await self.race_hook()
         return await self.svq.enable_cb(recheck=not self.skip_enable_cb_recheck)
 
     async def _start_xmit_post(self, skb: Skb) -> int:

@@ -138,6 +138,11 @@ class VirtQueue:
         self.notifies = 0           # notify writes, forced ones included
         self.forced_notifies = 0    # from add_buf on a full ring
         self.data: list[Any] = [None] * num
+        # test-only driver faults that break a ring rule on purpose (tests/sim/test_checkers.py):
+        #   "publish_before_desc": add_buf publishes avail.ring + avail.idx, then writes the descriptors
+        #   "kick_before_publish": kick notifies before it writes avail.idx
+        #   "leak_desc":           detach_buf forgets the chain's last descriptor (num_free accounting)
+        self.faults: set[str] = set()
         self.indirect_bufs: dict[int, DmaBuffer] = {}
         # shadows of what the driver itself wrote (the kernel reads its own fields back from memory;
         # keeping them here avoids a round trip and changes nothing the device can see)
@@ -191,6 +196,13 @@ class VirtQueue:
             return -ENOSPC
         self.num_free -= out + in_
         head = i = self.free_head
+        if "publish_before_desc" in self.faults:   # FAULT: the device may see the entry before its chain
+            self.data[head] = token
+            await self.mem.write_int(self.layout.avail_ring((self._avail_idx + self.num_added) % self.num), head, 2)
+            self._avail_idx = (self._avail_idx + self.num_added + 1) & 0xFFFF
+            await self.mem.write_int(self.layout.avail_idx, self._avail_idx, 2)
+            self.trace.event("avail_idx_write", vq=self.index, value=self._avail_idx, fault="publish_before_desc")
+            self.num_added = -1     # _add_head below counts this entry again; kick() publishes nothing new
         for k in range(out + in_):
             flags = VRING_DESC_F_NEXT | (VRING_DESC_F_WRITE if k >= out else 0)
             if k == out + in_ - 1:
@@ -226,6 +238,9 @@ class VirtQueue:
 
     async def _add_head(self, head: int, token: Any) -> int:
         self.data[head] = token
+        if self.num_added < 0:      # FAULT publish_before_desc: already in avail.ring and published
+            self.num_added = 0
+            return self.num_free
         # put entry in available array (but don't update avail->idx until they do sync)
         slot = (self._avail_idx + self.num_added) % self.num
         await self.mem.write_int(self.layout.avail_ring(slot), head, 2)
@@ -238,6 +253,10 @@ class VirtQueue:
 
     async def kick(self) -> bool:
         """vring_kick: publish the added entries; notify unless the device said NO_NOTIFY."""
+        notified = False
+        if "kick_before_publish" in self.faults and self.num_added:   # FAULT: notify, then publish
+            await self.notify()
+            notified = True
         # Descriptors and available array need to be set before we expose the new available array entries.
         self.trace.event("virtio_wmb", vq=self.index)
         self._avail_idx = (self._avail_idx + self.num_added) & 0xFFFF
@@ -248,10 +267,10 @@ class VirtQueue:
         self.trace.event("virtio_mb", vq=self.index)
         used_flags = await self.mem.read_int(self.layout.used_flags, 2)
         self.trace.event("used_flags_read", vq=self.index, value=used_flags)
-        if not used_flags & VRING_USED_F_NO_NOTIFY:
+        if not used_flags & VRING_USED_F_NO_NOTIFY and not notified:
             await self.notify()
             return True
-        return False
+        return notified
 
     async def notify(self, forced: bool = False) -> None:
         self.notifies += 1
@@ -280,7 +299,8 @@ class VirtQueue:
         self._desc_next[i] = self.free_head
         self.free_head = head
         # Plus final descriptor
-        self.num_free += 1
+        if "leak_desc" not in self.faults:      # FAULT leak_desc: the accounting loses one per chain
+            self.num_free += 1
 
     async def get_buf(self) -> tuple[Any, int] | None:
         """vring_get_buf: (token, len) of the next used buffer, or None."""

@@ -37,6 +37,7 @@ class XmitScenario:
     seed: int = 1
     timeout_ns: float = 1e9       # the whole run must finish within this much platform time
     skip_enable_cb_recheck: bool = False
+    driver_faults: tuple[str, ...] = ()   # test-only ring faults (VirtQueue.faults), applied after the probe
 
 
 @dataclass
@@ -101,6 +102,8 @@ class XmitRun:
         # enough skbs for a full ring (256 with INDIRECT), the qdisc and some slack
         self.pool = SkbPool(self.p, slots=self.net.queue.qdisc_limit + 512)
         self.net.on_kfree_skb = self.pool.release
+        if self.net.svq is not None:
+            self.net.svq.faults.update(self.scn.driver_faults)
         if self.checkers is not None:
             self.checkers.attach_driver(self.net)
             self.checkers.attach_sent(self.sent)

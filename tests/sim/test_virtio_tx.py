@@ -16,54 +16,14 @@ import pytest
 from cocotb.triggers import Timer, with_timeout
 
 from sim import runner
-from tb.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DevCtrl, DeviceModes
+from tb.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DeviceModes
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import VIRTIO_CONFIG_S_NEEDS_RESET, VirtioPciLegacy
 from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
-from tb.eventlog import DriverTrace
-from tb.harness import DeviceTB
-from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
-from tb.wire import Wire
+from tb.scenarios.xmit import XmitScenario
+from tb.txbench import TxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
-
-
-class TxBench:
-    """DeviceTB + the wire + the device modes + one driver run."""
-
-    def __init__(self, dut, pause: list[int] | None = None):
-        self.tb = DeviceTB(dut)
-        # every frame on the wire goes to <run dir>/<test>.pcap, every driver step to <test>.events.jsonl
-        self.wire = Wire(dut, pause=pause, artifacts=self.tb.artifacts, checkers=self.tb.checkers)
-        self.ctrl = DevCtrl(self.tb.platform)
-        self.p = self.tb.platform
-
-    async def start(self, modes: DeviceModes | None = None) -> None:
-        await self.tb.start()
-        await self.ctrl.set_modes(modes or DeviceModes())
-
-    def xmit(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitRun:
-        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix,
-                            seed=scn.seed)
-        return XmitRun(self.p, scn, cocotb.start_soon, timing, tracer=DriverTrace(self.p, self.tb.events),
-                       checkers=self.tb.checkers)
-
-    async def wait_wire(self, n: int, timeout_us: float = 5000) -> None:
-        async def _wait() -> None:
-            while len(self.wire.good()) < n:
-                await Timer(500, "ns")
-        await with_timeout(_wait(), timeout_us, "us")
-
-    async def run(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitResult:
-        x = self.xmit(scn, timing)
-        await x.probe()
-        res = await x.traffic(self.wait_wire)
-        self.wire.check(res.sent)
-        if self.tb.checkers is not None:
-            self.tb.checkers.finish()
-        res.extra.update(await self.ctrl.counters())
-        self.tb.log.info("%s", res.summary())
-        return res
 
 
 # -- identity ------------------------------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""The transmit bench: DeviceTB + the wire + the device modes + a driver run (simulation only).
+
+Shared by the system tests (tests/sim/test_virtio_tx.py), the checker fault tests and the race sweep
+(tests/sim/test_checkers.py). One bench per cocotb test: a second hard-block model on the same DUT would
+race the first one's per-clock coroutines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import cocotb
+from cocotb.triggers import Timer, with_timeout
+
+from tb.dev_ctrl import DevCtrl, DeviceModes, parse_faults, set_fault
+from tb.driver.virtio_net import GuestTiming
+from tb.eventlog import DriverTrace
+from tb.harness import DeviceTB
+from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
+from tb.wire import Wire
+
+
+class TxBench:
+    """DeviceTB + the wire + the device modes + one driver run."""
+
+    def __init__(self, dut, pause: list[int] | None = None):
+        self.tb = DeviceTB(dut)
+        # every frame on the wire goes to <run dir>/<test>.pcap, every driver step to <test>.events.jsonl
+        self.wire = Wire(dut, pause=pause, artifacts=self.tb.artifacts, checkers=self.tb.checkers)
+        self.ctrl = DevCtrl(self.tb.platform)
+        self.p = self.tb.platform
+        # TB_FAULT=<name>[,<name>]: break a rule on purpose in any test (the README's walk-through)
+        self.fault_bits, self.driver_faults = parse_faults(os.environ.get("TB_FAULT", ""))
+
+    async def start(self, modes: DeviceModes | None = None) -> None:
+        await self.tb.start()
+        await self.ctrl.set_modes(modes or DeviceModes())
+        if self.fault_bits:
+            self.tb.log.warning("TB_FAULT: RTL fault knobs %#x on (test-only, a checker should fail)", self.fault_bits)
+            await set_fault(self.p, self.fault_bits)
+
+    def xmit(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitRun:
+        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix,
+                            seed=scn.seed)
+        if self.driver_faults:
+            scn = dataclasses.replace(scn, driver_faults=scn.driver_faults + self.driver_faults,
+                                      skip_enable_cb_recheck=scn.skip_enable_cb_recheck
+                                      or "skip_enable_cb_recheck" in self.driver_faults)
+        return XmitRun(self.p, scn, cocotb.start_soon, timing, tracer=DriverTrace(self.p, self.tb.events),
+                       checkers=self.tb.checkers)
+
+    async def wait_wire(self, n: int, timeout_us: float = 5000) -> None:
+        async def _wait() -> None:
+            while len(self.wire.good()) < n:
+                await Timer(500, "ns")
+        await with_timeout(_wait(), timeout_us, "us")
+
+    async def run(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitResult:
+        x = self.xmit(scn, timing)
+        await x.probe()
+        res = await x.traffic(self.wait_wire)
+        self.wire.check(res.sent)
+        if self.tb.checkers is not None:
+            self.tb.checkers.finish()
+        res.extra.update(await self.ctrl.counters())
+        self.tb.log.info("%s", res.summary())
+        return res
