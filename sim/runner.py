@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import time
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -229,7 +230,7 @@ def failure_report(module: str, sim: str, test_dir: Path, reports: list[dict]) -
     return "\n".join(out)
 
 
-def _report_waves(waves: bool, sim: str, dump: Path) -> None:
+def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> None:
     """Print the dump's path and the viewer command (with the project's save file); cut a window if asked."""
     if not waves or not dump.is_file():
         return
@@ -243,19 +244,22 @@ def _report_waves(waves: bool, sim: str, dump: Path) -> None:
         shown = wavewin.cut(dump, dump.with_suffix(".window.vcd"), *window)
         if os.environ.get("WAVES_KEEP", "0") in ("", "0"):
             dump.unlink()
-    mark = first_failure_ns(dump.parent)
+    mark = first_failure_ns(dump.parent, since)
     save = gtkw.save_file_for(sim, shown, mark_ns=mark)
     at = f"\n  opens at the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}), marker on it" \
         if mark is not None else ""
     print(f"\nwaves: {shown}\n  view: gtkwave {shown} {save}{at}", file=sys.stderr)
 
 
-def first_failure_ns(run_dir: Path) -> float | None:
-    """The earliest failing checker verdict in a run directory's event logs (None if every check passed)."""
+def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
+    """The earliest failing checker verdict in the event logs a run wrote (modified after ``since``, a
+    time.time()); None if every check passed."""
     from tb.eventlog import read_events
 
     best = None
     for path in run_dir.glob("*.events.jsonl"):
+        if path.stat().st_mtime < since:
+            continue
         for e in read_events(path):
             if e.get("source") == "checker" and e.get("verdict") == "fail" and e.get("event") != "test":
                 t = e["time_ns"]
@@ -284,6 +288,8 @@ def run(
     name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
     test_dir = build_dir / "runs" / name
     test_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*test_dir.glob("*.events.jsonl"), *test_dir.glob("*.pcap")]:
+        stale.unlink()      # a run directory holds one run's artifacts, never an older run's
     env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
            "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/eventlog.py)
     env.update(extra_env or {})
@@ -303,6 +309,7 @@ def run(
         sys.path.insert(0, str(ROOT))
     if os.environ.get("TESTCASE"):  # make waves TESTCASE=<regex>: only the tests of interest
         test_filter = os.environ["TESTCASE"]
+    t_run = time.time()
     try:
         results = runner.test(
             test_module=module,
@@ -324,7 +331,7 @@ def run(
         failed = failed_tests(test_dir / "results.xml")
         reports = test_reports(test_dir / "results.xml")
         logs = _finish_artifacts(test_dir, reports)
-        _report_waves(waves, sim, dump)
+        _report_waves(waves, sim, dump, t_run)
         raise AssertionError(
             f"cocotb tests failed in {module} on {sim} (exit {exc.code}): {', '.join(failed) or '?'}\n"
             f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}\n"
@@ -334,7 +341,7 @@ def run(
     logs = _finish_artifacts(test_dir, reports)
     if logs and (waves or os.environ.get("TB_VERBOSE")):
         print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
-    _report_waves(waves, sim, dump)
+    _report_waves(waves, sim, dump, t_run)
     n_tests, n_fail = get_results(results)
     if n_tests == 0:
         raise AssertionError(f"no cocotb test ran in {module} (see {test_dir / 'sim.log'})")

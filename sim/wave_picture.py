@@ -4,8 +4,8 @@
     .venv/bin/python -m sim.wave_picture <run dir> [--out docs/irq_storm.png] [--us 100]
 
 The run directory is the one ``make waves`` prints (it holds ``test_virtio_tx.fst`` and
-``a1_a2_a4_fast_device.events.jsonl``). The test runs the same traffic twice in one simulation, pre-patch
-(NOTIFY_ON_EMPTY acked) then post-patch; the event log's ``xmit`` and first ``start_xmit`` events say where
+``a1_a2_a4_fast_device__variant=*.events.jsonl``). The test runs the same traffic as two cocotb tests in one
+simulation, pre-patch (NOTIFY_ON_EMPTY acked) then post-patch; the event logs' ``xmit`` and first ``start_xmit`` events say where
 each burst starts, the dump gives ``cfg_interrupt_msix_int`` (the MSI-X request line; the TX vector is the
 only one firing here) and ``virtq_tx_inst.used_idx_reg`` (it steps when the engine writes used.idx).
 """
@@ -47,7 +47,10 @@ def render(run_dir: Path, out: Path, span_us: float = 100.0) -> Path:
     import matplotlib.pyplot as plt
 
     dump = next(run_dir.glob("*.fst"), None) or next(run_dir.glob("*.vcd"))
-    events = read_events(next(run_dir.glob("a1_a2_a4_fast_device.events.jsonl")))
+    logs = [read_events(p) for p in run_dir.glob("a1_a2_a4_fast_device*.events.jsonl")]
+    if not logs:
+        raise SystemExit(f"no a1_a2_a4_fast_device event log in {run_dir}: run the make waves command first")
+    events = [e for log in sorted(logs, key=lambda lg: lg[0]["time_ns"] if lg else 0) for e in log]
     starts = burst_starts(events)
     ch = wavedump.changes(dump, [IRQ, USED])
     fig, axes = plt.subplots(2, len(starts), figsize=(6.5 * len(starts), 4.2), sharex=True,
