@@ -156,15 +156,12 @@ class RingInvariants(Checker):
         q = self.hub.queue_at(addr)
         if q is not None and q.part(addr)[0] == "used_idx":
             self.events += 1
-            used = q.used_written
-            if u16(q.avail_published - used) > q.num:
-                self.fail(t, f"queue {q.index}: avail.idx {q.avail_published} - used.idx {used} = "
-                             f"{u16(q.avail_published - used)} > queue size {q.num}", addr=addr, tlp=tlp)
+            self._avail_vs_used(t, q, addr, tlp)
 
-    def _avail_vs_used(self, t: float, q, addr: int) -> None:
+    def _avail_vs_used(self, t: float, q, addr: int, tlp: str | None = None) -> None:
         if u16(q.avail_published - q.used_written) > q.num:
             self.fail(t, f"queue {q.index}: avail.idx {q.avail_published} - used.idx {q.used_written} = "
-                         f"{u16(q.avail_published - q.used_written)} > queue size {q.num}", addr=addr)
+                         f"{u16(q.avail_published - q.used_written)} > queue size {q.num}", addr=addr, tlp=tlp)
 
 
 class LostWakeup(Checker):
