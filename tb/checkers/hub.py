@@ -53,6 +53,7 @@ class CheckerSet:
         self.mem = HostShadow()
         self.queues: dict[int, QueueView] = {}
         self.queue_sel = 0
+        self.last_reset_t = float("-inf")   # reads issued before a device reset belong to the old queues
         self.queue_num: dict[int, int] = {}
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
@@ -224,6 +225,7 @@ class CheckerSet:
 
     def reset(self, t: float) -> None:
         """STATUS = 0: the device forgets its queues; so do the checkers."""
+        self.last_reset_t = t
         self.queues.clear()
         self.queue_vector.clear()
         self.guest_features = 0
