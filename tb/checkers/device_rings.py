@@ -69,7 +69,6 @@ class DeviceReadsPublished(Checker):
                     return
             return
         if part == "desc":
-            held = {d for c in q.chains.values() if not c.device_done for d in c.descs}
             n = len(data) // 16
             if addr == self.window_end and self.window_left >= n:
                 # the rest of one descriptor-window fetch that the DMA engine split at a read boundary
@@ -77,9 +76,11 @@ class DeviceReadsPublished(Checker):
                 self.window_left -= n
                 return
             self.window_end, self.window_left = addr + len(data), DESC_WINDOW - n
-            if slot not in held:
+            owner = q.desc_owner.get(slot)
+            if owner is None or owner.device_done:
+                held = sorted(d for d, c in q.desc_owner.items() if not c.device_done)
                 self.fail(t, f"device read descriptor {slot} of queue {q.index}, which belongs to no chain "
-                             f"published and not yet used (in flight: {sorted(held)[:8]}...)",
+                             f"published and not yet used (in flight: {held[:8]}...)",
                           addr=addr, tlp=tlp, queue=q.index)
             # the rest of a multi-descriptor read is the engine's descriptor window (prefetch): it may cover
             # unpublished descriptors; that the device never uses them is shown by the buffer reads above

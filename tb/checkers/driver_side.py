@@ -41,13 +41,12 @@ class DriverOrder(Checker):
         part, slot = q.part(addr)
         if write and part == "desc":
             # the hub has already published what this write belongs to, if anything
-            for c in q.chains.values():
-                if slot in c.descs:
-                    self.fail(t, f"driver wrote descriptor {slot} of queue {q.index} while it belongs to entry "
-                                 f"{c.index} (head {c.head}), published at cycle {int(c.t_published // CLOCK_NS)} "
-                                 "and not yet returned: descriptor written after avail.idx?",
-                              addr=addr, queue=q.index)
-                    break
+            c = q.desc_owner.get(slot)
+            if c is not None:
+                self.fail(t, f"driver wrote descriptor {slot} of queue {q.index} while it belongs to entry "
+                             f"{c.index} (head {c.head}), published at cycle {int(c.t_published // CLOCK_NS)} "
+                             "and not yet returned: descriptor written after avail.idx?",
+                          addr=addr, queue=q.index)
             self.desc_dirty.setdefault(q.index, set()).add(slot)
         elif write and part == "avail_ring":
             self.slot_dirty.setdefault(q.index, set()).add(slot)

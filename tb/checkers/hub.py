@@ -178,17 +178,17 @@ class CheckerSet:
         for k in range(min(u16(new - old), q.num + 1)):
             idx = u16(old + k)
             head = self.mem.read_int(q.avail + 4 + 2 * (idx % q.num), 2)
-            q.chains[idx] = c = q.walk(self.mem, idx, head, t)
+            c = q.walk(self.mem, idx, head, t)
+            q.add_chain(c)
             q.last_published.append(c)
             if len(q.chains) > 4 * q.num:   # a broken driver publishing without end: keep memory bounded
-                q.chains.pop(next(iter(q.chains)))
+                q.drop_chain(next(iter(q.chains.values())))
         q.avail_published = new
 
     def _reclaimed(self, q: QueueView, head: int) -> None:
-        for idx, c in q.chains.items():
-            if c.head == head and c.device_done:
-                del q.chains[idx]
-                return
+        c = q.desc_owner.get(head)
+        if c is not None and c.head == head and c.device_done:
+            q.drop_chain(c)
 
     def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         t = self.now()

@@ -116,6 +116,7 @@ class QueueView:
     # published chains not yet reclaimed by the driver, by avail index
     chains: dict[int, Chain] = field(default_factory=dict)
     last_published: list[Chain] = field(default_factory=list)   # what the latest avail.idx write published
+    desc_owner: dict[int, Chain] = field(default_factory=dict)  # ring descriptor -> its chain in ``chains``
     avail_published: int = 0      # last avail.idx the driver wrote
     used_written: int = 0         # last used.idx the device wrote
     device_avail_seen: int | None = None   # last avail.idx the device read
@@ -203,11 +204,21 @@ class QueueView:
             i = nxt
         return Chain(index, head, descs, bufs, table, t)
 
+    def add_chain(self, c: Chain) -> None:
+        self.chains[c.index] = c
+        for d in c.descs:
+            self.desc_owner[d] = c
+
+    def drop_chain(self, c: Chain) -> None:
+        self.chains.pop(c.index, None)
+        for d in c.descs:
+            if self.desc_owner.get(d) is c:
+                del self.desc_owner[d]
+
     def chain_of_head(self, head: int) -> Chain | None:
-        for c in self.chains.values():
-            if c.head == head and not c.device_done:
-                return c
-        return None
+        """The published chain starting at ``head`` that the device still holds."""
+        c = self.desc_owner.get(head)
+        return c if c is not None and c.head == head and not c.device_done else None
 
 
 def u16(x: int) -> int:
