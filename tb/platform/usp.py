@@ -14,6 +14,8 @@ from cocotbext.axi import AxiStreamBus
 from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
+from tb.platform.usp_fast import EventDrivenUspDevice
+
 # data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
 USP_LINK_FOR_WIDTH = {64: (3, 2), 128: (3, 4), 256: (3, 8)}
 
@@ -60,7 +62,7 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
     gen, lanes = USP_LINK_FOR_WIDTH[width]
     rc = RootComplex()
     kwargs = {name: _port(dut, name) for name in CFG_PORTS if _port(dut, name) is not None}
-    dev = UltraScalePlusPcieDevice(
+    dev = EventDrivenUspDevice(
         pcie_generation=gen,
         pcie_link_width=lanes,
         user_clk_frequency=250e6,
