@@ -134,6 +134,9 @@ def build(
         if stamp_file.is_file() and stamp_file.read_text() == stamp and output.is_file():
             return runner, build_dir, waves   # built from exactly these inputs: test() needs nothing more
         stamp_file.unlink(missing_ok=True)
+        t_build = time.monotonic()
+        print(f"build: {sim} {build_dir.relative_to(ROOT)} ({'traced, ' if waves else ''}"
+              f"{'about a minute or two' if sim == 'verilator' else 'seconds'}) ...", file=sys.stderr, flush=True)
         runner.build(
             sources=srcs,
             hdl_toplevel=toplevel,
@@ -146,6 +149,8 @@ def build(
             log_file=build_dir / "build.log",
         )
         stamp_file.write_text(stamp)
+        print(f"build: {sim} {build_dir.relative_to(ROOT)} done in {time.monotonic() - t_build:.0f} s",
+              file=sys.stderr, flush=True)
     return runner, build_dir, waves
 
 
@@ -177,14 +182,18 @@ def failed_tests(results_xml: Path) -> list[str]:
 
 def rerun_command(module: str, sim: str, failed: list[str], seed: str | None = None,
                   window_ns: tuple[float, float] | None = None) -> str:
+    """The one command that reruns exactly these cocotb tests with waves (same seed, fault and window)."""
+    import re
+
     path = module.replace(".", "/") + ".py"
-    names = sorted({n.split("/")[0].rsplit(".", 1)[-1] for n in failed})
-    case = f" TESTCASE='[.]({'|'.join(names)})\\b'" if names else ""
+    names = sorted(set(failed))
+    case = f" TESTCASE='[.]({'|'.join(re.escape(n) for n in names)})$'" if names else ""
     seed = seed or os.environ.get("SEED")
     seed_arg = f" SEED={seed}" if seed else ""
     win = f" WAVES_FROM={window_ns[0]:.0f} WAVES_TO={window_ns[1]:.0f}" if window_ns else ""
     fault = f" TB_FAULT={os.environ['TB_FAULT']}" if os.environ.get("TB_FAULT") else ""
-    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{fault}{win}"
+    regress = " REGRESS=1" if os.environ.get("REGRESS", "0") not in ("", "0") else ""
+    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{fault}{regress}{win}"
 
 
 USER_CLK_NS = 4.0
@@ -253,10 +262,10 @@ def failure_report(module: str, sim: str, test_dir: Path, reports: list[dict]) -
     return "\n".join(out)
 
 
-def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> None:
-    """Print the dump's path and the viewer command (with the project's save file); cut a window if asked."""
+def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> str:
+    """The dump's path and the viewer command (with the project's save file); cut a window if asked."""
     if not waves or not dump.is_file():
-        return
+        return ""
     from sim import gtkw
 
     shown = dump
@@ -271,7 +280,7 @@ def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> None
     save = gtkw.save_file_for(sim, shown, mark_ns=mark)
     at = f"\n  opens at the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}), marker on it" \
         if mark is not None else ""
-    print(f"\nwaves: {shown}\n  view: gtkwave {shown} {save}{at}", file=sys.stderr)
+    return f"waves: {shown}\n  view: gtkwave {shown} {save}{at}"
 
 
 def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
@@ -326,8 +335,9 @@ def run(
     name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
     test_dir = build_dir / "runs" / name
     test_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*test_dir.glob("*.events.jsonl"), *test_dir.glob("*.pcap"), test_dir / "results.xml"]:
-        stale.unlink(missing_ok=True)   # a run directory holds one run's artifacts, never an older run's
+    for pattern in ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw"):
+        for stale in test_dir.glob(pattern):
+            stale.unlink()      # a run directory holds one run's artifacts, never an older run's
     log = Path(log_file) if log_file else test_dir / "sim.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
@@ -347,9 +357,8 @@ def run(
     # the runner takes PYTHONPATH from this process: make the repo importable in the simulator
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    if os.environ.get("TESTCASE"):  # make waves TESTCASE=<regex>: only the tests of interest
-        test_filter = os.environ["TESTCASE"] if not test_filter else \
-            f"(?=.*(?:{os.environ['TESTCASE']})){test_filter}"
+    if os.environ.get("TESTCASE") and not test_filter:   # direct calls; sim.suite filters its cases itself
+        test_filter = os.environ["TESTCASE"]
     t_run = time.time()
     results_xml = test_dir / "results.xml"
     exit_code = 0
@@ -377,7 +386,10 @@ def run(
     logs = _finish_artifacts(test_dir, result.reports)
     if logs and (waves or os.environ.get("TB_VERBOSE")):
         print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
-    _report_waves(waves, sim, dump, t_run)
+    view = _report_waves(waves, sim, dump, t_run)
+    if view:
+        print("\n" + view, file=sys.stderr)
+        view = "\n" + view
     failed = [r for r in result.reports if not r["ok"]]
     if not result.reports:
         raise SimFailure(f"no cocotb test ran in {module} on {sim} (exit {exit_code}); the simulator log says "
@@ -385,7 +397,8 @@ def run(
     if failed or exit_code:
         head = (f"{len(failed)} of {len(result.reports)} cocotb tests failed in {module} on {sim}"
                 if failed else f"the simulator exited with {exit_code} in {module} on {sim}")
-        raise SimFailure(f"{head}\n  log: {log}\n" + failure_report(module, sim, test_dir, result.reports), result)
+        raise SimFailure(f"{head}\n  log: {log}\n" + failure_report(module, sim, test_dir, result.reports) + view,
+                         result)
     return result
 
 

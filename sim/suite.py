@@ -164,10 +164,12 @@ class Suite:
         if not tests:
             raise RuntimeError(f"{self.module}: no cocotb tests found")
         rec = durations()
+        only = os.environ.get("TESTCASE", "")     # make waves TESTCASE=<regex>: only those tests, anywhere
         out: list[Case] = []
         for sim in runner.sims():
-            subset = None if REGRESS else (self.icarus if sim == "icarus" else self.verilator)
-            chosen = [t for t in tests if subset is None or re.search(subset, f"{self.module}.{t}")]
+            subset = None if (REGRESS or only) else (self.icarus if sim == "icarus" else self.verilator)
+            chosen = [t for t in tests if (subset is None or re.search(subset, f"{self.module}.{t}"))
+                      and (not only or re.search(only, f"{self.module}.{t}"))]
             for label, params in self.variants.items():
                 cost = {t: rec.get(duration_key(sim, self.toplevel, params, self.module, t), UNKNOWN_S)
                         for t in chosen}

@@ -114,6 +114,7 @@ def pytest_runtest_makereport(item, call):
 
         if isinstance(call.excinfo.value, SimFailure):
             report.longrepr = str(call.excinfo.value)   # the per-test report, not the runner's frames
+            report.sections = []                        # nor the runner's log lines
 
 
 # -- progress ----------------------------------------------------------------------------------------------
@@ -174,8 +175,11 @@ def pytest_runtest_logreport(report):
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(report, config):
     # simulation items print their own lines; a dot between them would only break the lines up
-    if "tests/sim/" in report.nodeid and report.when == "call" and report.passed:
-        return "passed", "", "PASSED"
+    if "tests/sim/" in report.nodeid and report.when == "call":
+        if report.passed:
+            return "passed", "", "PASSED"
+        if report.failed:
+            return "failed", "", "FAILED"
     return None
 
 
@@ -192,15 +196,21 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not _is_controller(config):
-        return
-    if (RESULTS / "junit.xml").is_file() and _state["items"]:
+    if _is_controller(config) and (RESULTS / "junit.xml").is_file() and _state["items"]:
         terminalreporter.write_line(f"results: {RESULTS / 'junit.xml'} ({len(_state['cocotb'])} cocotb tests, "
                                     f"{len(_state['items'])} pytest items)")
-    if _state["failures"]:
-        terminalreporter.section("what failed (the per-test reports again)", sep="=")
-        for rep in _state["failures"]:
-            terminalreporter.write_line(f"{rep.nodeid}")
-            text = str(rep.longrepr)
-            lines = text.splitlines()
-            terminalreporter.write_line("\n".join("  " + line for line in lines[-40:]))
+
+
+def pytest_unconfigure(config):
+    """The failed tests' reports once more, as the very last lines: a long run's output is read from the end."""
+    tr = _state.get("tr")
+    if tr is None or not _state["failures"]:
+        return
+    tr.section(f"{len(_state['failures'])} failed: what to read, what to rerun", sep="=")
+    for rep in _state["failures"]:
+        lines = str(rep.longrepr).splitlines()
+        keep = [ln for ln in lines if ln.lstrip().startswith(("FAILED ", "rule:", "msg:", "addr:", "tlp:",
+                                                                "rerun with waves:", "log:",
+                                                                "waves:", "view:", "opens at"))]
+        tr.write_line(rep.nodeid)
+        tr.write_line("\n".join("  " + ln for ln in (keep or lines[-12:])))
