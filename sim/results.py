@@ -3,7 +3,7 @@
     python -m sim.results merge shard1/junit.xml shard2/junit.xml -o build/results/junit.xml
     python -m sim.results durations [--commit]     # show (or commit to tests/sim/durations.json) the last run's
 
-``build/results/junit.xml`` holds a ``pytest`` testsuite (one testcase per pytest item, with its duration
+``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one testcase per pytest item, with its duration
 and failure text) and one testsuite per (simulator, build, cocotb module) with one testcase per cocotb test
 (wall time, simulated time, seed, and the failure message). Several shards' files merge into one.
 """
@@ -17,8 +17,6 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
-
-from sim import suite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,9 +44,11 @@ def junit_from_reports(reports: list[Any], cocotb: list[dict]) -> ET.ElementTree
             reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
             ET.SubElement(case, "skipped", message=reason)
         items.append(case)
+    from sim.runner import param_tag  # noqa: PLC0415 - the merge CLI needs only the standard library
+
     by_suite: dict[str, list[ET.Element]] = defaultdict(list)
     for t in cocotb:
-        build = f"{t['toplevel']}-{suite.runner.param_tag(t['params'])}"
+        build = f"{t['toplevel']}-{param_tag(t['params'])}"
         case = ET.Element("testcase", classname=t["module"], name=t["name"], time=f"{t['wall_s']:.3f}")
         props = ET.SubElement(case, "properties")
         for key in ("sim", "seed", "sim_ns"):
@@ -88,6 +88,8 @@ def merge(paths: list[Path]) -> ET.ElementTree:
 
 def update_durations(path: Path, reports: list[Any], cocotb: list[dict]) -> dict[str, float]:
     """Add this run's wall times (cocotb tests by build and name, other items by node id) to ``path``."""
+    from sim import suite  # noqa: PLC0415
+
     try:
         data: dict[str, float] = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -108,11 +110,11 @@ def update_durations(path: Path, reports: list[Any], cocotb: list[dict]) -> dict
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.results", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("merge", help="merge shards' junit.xml files")
+    m = sub.add_parser("merge", help="merge shards' JUnit files")
     m.add_argument("inputs", nargs="+", type=Path)
     m.add_argument("-o", "--output", type=Path, required=True)
     d = sub.add_parser("durations", help="the last run's recorded durations")
-    d.add_argument("--commit", action="store_true", help=f"copy them into {suite.DURATIONS_COMMITTED}")
+    d.add_argument("--commit", action="store_true", help="write them to tests/sim/durations.json")
     args = ap.parse_args(argv)
     if args.cmd == "merge":
         missing = [p for p in args.inputs if not p.is_file()]
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output}: {root.get('tests')} testcases, {root.get('failures')} failures, "
               f"{root.get('errors')} errors from {len(args.inputs)} files")
         return 1 if int(root.get("failures", 0)) or int(root.get("errors", 0)) else 0
+    from sim import suite  # noqa: PLC0415
+
     local = suite.load_durations()
     sims = [k for k in local if "/" in k and not k.startswith("tests/")]
     print(f"{len(local)} recorded durations ({len(sims)} cocotb tests); "

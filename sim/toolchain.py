@@ -55,6 +55,9 @@ def _kernel_present() -> bool:
 
 
 PACKAGES = (
+    Package("g++", "every Verilator build", _which("g++"), "sim"),
+    Package("make", "every Verilator build", _which("make"), "sim"),
+    Package("perl", "every Verilator build (the verilator script)", _which("perl"), "sim"),
     Package("iverilog", "every Icarus simulation (make test, regress, bench)", _which("iverilog"), "sim"),
     Package("liblz4-dev", "FST waves from Verilator (make waves)", _exists("/usr/include/lz4.h"), "waves"),
     Package("qemu-system-x86", "make hil and the QEMU guests of make test", _which("qemu-system-x86_64"), "hil"),
@@ -134,11 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.toolchain", description=__doc__.splitlines()[0])
     ap.add_argument("--waves", action="store_true", help="only what the simulations and make waves need")
     ap.add_argument("--hil", action="store_true", help="only what the simulations and make hil need")
+    ap.add_argument("--list", action="store_true", help="print the missing packages' names and exit (for CI)")
     args = ap.parse_args(argv)
     groups = {"sim"} | ({"waves"} if args.waves else set()) | ({"hil"} if args.hil else set())
     if not args.waves and not args.hil:
         groups = {p.group for p in PACKAGES}
     need = missing(groups)
+    if args.list:
+        print(" ".join(p.name for p in need))
+        return 0
     if need:
         apt_install([p.name for p in need])
         still = missing(groups)

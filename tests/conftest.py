@@ -191,13 +191,21 @@ def pytest_sessionfinish(session, exitstatus):
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     junit = results.junit_from_reports(list(_state["items"].values()), _state["cocotb"])
-    junit.write(RESULTS / "junit.xml")
+    junit.write(junit_path(), encoding="utf-8", xml_declaration=True)
     results.update_durations(RESULTS / "durations.json", list(_state["items"].values()), _state["cocotb"])
 
 
+def junit_path() -> Path:
+    shard = os.environ.get("SHARD", "")
+    if shard:
+        k, n = preflight.parse_shard(shard)
+        return RESULTS / f"junit-{k}of{n}.xml"
+    return RESULTS / "junit.xml"
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _is_controller(config) and (RESULTS / "junit.xml").is_file() and _state["items"]:
-        terminalreporter.write_line(f"results: {RESULTS / 'junit.xml'} ({len(_state['cocotb'])} cocotb tests, "
+    if _is_controller(config) and junit_path().is_file() and _state["items"]:
+        terminalreporter.write_line(f"results: {junit_path()} ({len(_state['cocotb'])} cocotb tests, "
                                     f"{len(_state['items'])} pytest items)")
 
 
