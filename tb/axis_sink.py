@@ -34,6 +34,14 @@ class AxisFrame:
     sim_time_end: int = 0         # ps, the last beat's edge
 
 
+def _high(signal) -> bool:
+    """A 1-bit signal is 1 (X or Z, as Icarus shows before reset, count as 0)."""
+    try:
+        return bool(signal.value)
+    except ValueError:
+        return False
+
+
 def _int(value) -> int:
     try:
         return int(value)
@@ -120,14 +128,14 @@ class AxisSink:
         while True:
             if self._pause:
                 await self._unpaused.wait()
-            if not self.tvalid.value:
+            if not _high(self.tvalid):
                 await valid_rise
                 if self._pause:
                     continue
             self.tready.value = not self._stall_next_edge()
             await edge
             # what the device saw at this edge (pause may have dropped tready since we drove it)
-            if not (self.tvalid.value and self.tready.value):
+            if not (_high(self.tvalid) and _high(self.tready)):
                 continue
             data = _int(self.tdata.value)
             keep = _int(self.tkeep.value) if self.tkeep is not None else self.full_keep
@@ -142,7 +150,7 @@ class AxisSink:
                 frame.tdata += bytes(raw[i] for i in range(self.lanes) if keep >> i & 1)
             if self.tuser is not None:
                 frame.tuser.append(_int(self.tuser.value))
-            if self.tlast.value:
+            if _high(self.tlast):
                 frame.sim_time_end = int(get_sim_time("ps"))
                 self.queue.put_nowait(frame)
                 if self.on_frame is not None:

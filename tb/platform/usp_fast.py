@@ -206,7 +206,10 @@ class EventDrivenUspDevice(UltraScalePlusPcieDevice):
                 if self.cfg_interrupt_msix_fail is not None:
                     self.cfg_interrupt_msix_fail.value = 0
                 pulse = False
-            msix_int = int(msix_int_sig.value) if msix_int_sig is not None else 0
+            try:
+                msix_int = int(msix_int_sig.value) if msix_int_sig is not None else 0
+            except ValueError:      # X before the DUT's reset (Icarus)
+                msix_int = 0
             if msix_int:
                 function = 0
                 if self.cfg_interrupt_msi_function_number is not None:
