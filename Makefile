@@ -4,6 +4,7 @@
 #   make lint      verilator --lint-only -Wall on the RTL
 #   make bench     simulation speed on both simulators (build/bench/bench.json)
 #   make waves TEST=<pytest id or file> [SIM=verilator|icarus]   rerun one test with an FST dump
+#   make hil       the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min)
 #   make clean
 # The first 'make test' or 'make regress' creates .venv from pyproject.toml and installs everything.
 
@@ -58,6 +59,10 @@ clean:
 	rm -rf build .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# the driver against QEMU's virtio-net-pci in a TCG guest, via uio and vfio (root; installs QEMU with apt-get)
-hil: tools
-	$(PY) -m sim.hil
+# the bring-up against QEMU's virtio-net-pci in a TCG guest, via uio and vfio (root; installs QEMU with apt-get):
+# one guest per backend with a NIC per configuration (default, unpaced, vectors=0, vectors=2, tx=timer), the
+# refusals of the host bridge and a virtio-rng. make test runs the same (tests/hil); HIL_ARGS=--long is the
+# longer matrix make regress runs (128 frames, 5 ms and unpaced, every configuration)
+HIL_ARGS ?=
+hil: $(STAMP)
+	$(PY) -m sim.hil $(HIL_ARGS)

@@ -87,6 +87,7 @@ class IrqCount:
     handled: int = 0
     kernel: int | None = None
     line: str = ""          # where ``kernel`` was read (the /proc/interrupts row)
+    shared: bool = False    # that row also counts other devices' interrupts (a shared INTx line)
 
 
 class Event(Protocol):

@@ -40,8 +40,9 @@ UIO_COUNT = "uio"        # a read returns the total count (4 bytes); raised = th
 class KernelIrqLine:
     irq: str                 # "41", or "NMI" for the architecture's rows
     count: int               # summed over the CPUs
-    names: list[str]         # the actions' names ("vfio-msix[2](0000:00:10.0)", "uio_pci_generic")
+    names: list[str]         # the description's words, the actions' names among them ("vfio-msix[2](...)")
     text: str                # the description after the counts (chip, hwirq, names)
+    shared: bool = False     # more than one action on the line ("uio_pci_generic, virtio2")
 
 
 def parse_proc_interrupts(text: str) -> list[KernelIrqLine]:
@@ -62,7 +63,8 @@ def parse_proc_interrupts(text: str) -> list[KernelIrqLine]:
                 break
             counts.append(int(tok))
         desc = tokens[len(counts):]
-        out.append(KernelIrqLine(head.strip(), sum(counts), [t.rstrip(",") for t in desc], " ".join(desc)))
+        out.append(KernelIrqLine(head.strip(), sum(counts), [t.rstrip(",") for t in desc], " ".join(desc),
+                                 any(t.endswith(",") for t in desc)))
     return out
 
 
@@ -129,8 +131,9 @@ class IrqDispatcher:
         if src.kernel is not None:
             row = src.kernel.find(self._kernel_rows())
             src.kernel_base = row.count if row else None
-            src.kernel_row = f"{src.kernel.describe()}: {row.text}" if row else f"{src.kernel.describe()} (no row)"
-            total.line = src.kernel_row
+            src.kernel_row = row.text if row else ""
+            total.line = src.kernel.describe() + ("" if row else " (not in /proc/interrupts)")
+            total.shared = bool(row and row.shared)
         self._unwatch()
         self._watch()
 
@@ -214,7 +217,8 @@ class IrqDispatcher:
                 row = src.kernel.find(rows)
                 if row is not None:
                     kernel = (kernel or 0) + row.count - src.kernel_base
-            out[name] = IrqCount(raised=total.raised, handled=total.handled, kernel=kernel, line=total.line)
+            out[name] = IrqCount(raised=total.raised, handled=total.handled, kernel=kernel, line=total.line,
+                                 shared=total.shared)
         return out
 
     # -- the window ----------------------------------------------------------------------------------------
@@ -288,5 +292,5 @@ class IrqDispatcher:
 
 
 def describe_counts(counts: dict[str, IrqCount]) -> dict[str, Any]:
-    return {k: {"raised": v.raised, "handled": v.handled, "kernel": v.kernel, "line": v.line}
+    return {k: {"raised": v.raised, "handled": v.handled, "kernel": v.kernel, "line": v.line, "shared": v.shared}
             for k, v in counts.items()}

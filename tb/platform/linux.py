@@ -314,7 +314,8 @@ class PciSysfs:
         self.original_driver: str | None = None
         self._taken = False
         if not self.dev.exists():
-            raise PlatformError(f"no PCI function {self.bdf} ({self.dev} missing): see lspci -D")
+            raise TakeoverRefused(f"no PCI function {self.bdf} ({self.dev} missing): see lspci -D; nothing was "
+                                  "changed")
 
     # overridable for tests (a fake tree has no kernel behind it)
     def write(self, path: Path, text: str) -> None:

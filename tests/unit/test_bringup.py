@@ -254,6 +254,25 @@ def test_counts_come_from_the_platform_and_are_checked_against_the_kernel():
     assert bad.status == FAIL and "kernel" in bad.detail
 
 
+def test_a_shared_line_bounds_the_count_instead():
+    """On a shared INTx line the kernel also counts the other devices' interrupts: the tool's count may be
+    lower, never higher."""
+    from tb.bringup import BringupReport, check_kernel_counts
+
+    def row(raised: int, kernel: int, shared: bool) -> Check:
+        r = BringupReport(runs=[{"name": "ab-pre", "tx_irq_source": "intx", "irq": {"intx": {
+            "raised": raised, "handled": raised, "kernel": kernel, "line": "IRQ 11 (uio_pci_generic)",
+            "shared": shared}}}])
+        check_kernel_counts(r, BringupConfig())
+        return r.checks[0]
+
+    assert row(32, 32, False).status == PASS
+    assert row(30, 32, False).status == FAIL           # 6 % apart on a line of its own
+    ok = row(30, 45, True)
+    assert ok.status == PASS and "shared line" in ok.value
+    assert row(46, 45, True).status == FAIL
+
+
 # -- command line ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, message", [
     (["--packets", "0"], "--packets 0: 1 to"),

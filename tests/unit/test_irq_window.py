@@ -32,6 +32,7 @@ def test_proc_interrupts_rows_and_keys():
     assert [(r.irq, r.count) for r in rows] == [("0", 35), ("11", 12), ("40", 0), ("42", 32), ("NMI", 0),
                                                 ("ERR", 0)]
     assert rows[1].names == ["IO-APIC", "11-fasteoi", "uio_pci_generic", "virtio2"]
+    assert rows[1].shared and not rows[3].shared
     assert KernelLineKey(name="vfio-msix[2](0000:00:10.0)").find(rows).count == 32
     assert KernelLineKey(name="vfio-msix[1](0000:00:10.0)").find(rows) is None
     assert KernelLineKey(name="uio_pci_generic", irq=11).find(rows).count == 12
