@@ -54,8 +54,16 @@ def progress(line: str) -> None:
 
 # -- arguments ---------------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="vnet-bringup", description=(__doc__ or "").split("\n\n")[0],
-                                 epilog="exit code: 0 all passed, 1 a check failed, 2 bad arguments or refused")
+    ap = argparse.ArgumentParser(
+        prog="vnet-bringup", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Bring-up checks of a virtio-net function: our RTL in simulation, or a real PCI function "
+                    "through vfio-pci or uio_pci_generic (root).",
+        epilog="examples:\n"
+               "  vnet-bringup                                    our RTL on Verilator\n"
+               "  sudo vnet-bringup --target pci:0000:01:00.0     via vfio-pci (needs an IOMMU)\n"
+               "  sudo vnet-bringup --target pci:01:00.0 --backend uio --gap-us 0   INTx, unpaced A/B\n"
+               "artifacts: <out>/bringup.json, bringup.pcap, bringup.events.jsonl (paths printed at the end)\n"
+               "exit code: 0 all passed, 1 a check failed, 2 bad arguments or a refused function (nothing touched)")
     ap.add_argument("--target", default="sim", help="sim (our RTL on Verilator) or pci:DOMAIN:BUS:DEV.FN")
     ap.add_argument("--backend", choices=("vfio", "uio"), help="pci: vfio-pci (default) or uio_pci_generic")
     ap.add_argument("--out", type=Path, help="artifact directory (default build/bringup/<target>)")

@@ -84,6 +84,8 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
         cc_bus=AxiStreamBus.from_prefix(dut, "m_axis_cc"),
         **kwargs,
     )
+    # INTA, as the IP's legacy interrupt setting: the model does not carry INTx, tb.platform.sim plays the wire
+    dev.functions[0].interrupt_pin = 1
     for name in ("cocotb.pcie", "cocotbext.pcie"):
         logging.getLogger(name).setLevel(log_level)
     dev.log.setLevel(log_level)
