@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     plan_path = Path(args[0] if args else "/mnt/plan.json")
     share = plan_path.parent
     plan = json.loads(plan_path.read_text())
-    print(f"HIL: plan of {len(plan)} runs (uptime {_read('/proc/uptime').split()[0]} s)", flush=True)
+    print(f"HIL: plan of {len(plan)} runs (uptime {_read('/proc/uptime').split()[0]} s), kernel {os.uname().release}"
+          ", PCI functions:", flush=True)
+    for bdf, b in bindings().items():
+        ids = [_read(str(PCI_DEVICES / bdf / f)).strip() for f in ("vendor", "device", "class")]
+        print(f"HIL:   {bdf} {ids[0]}:{ids[1]} class {ids[2]} driver {b['driver'] or 'none'}", flush=True)
     codes = [run_one(entry, share)["rc"] for entry in plan]
     (share / "plan.done").write_text(" ".join(map(str, codes)) + "\n")
     print(f"HIL: plan done, exit codes {codes} (judged on the host)", flush=True)

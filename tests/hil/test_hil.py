@@ -2,7 +2,7 @@
 
 One guest per backend carries five NICs (default, default unpaced, vectors=0, vectors=2, tx=timer), a
 virtio-rng function and the host bridge; its plan runs the two refusals and a bring-up per NIC with the
-system Python (about a minute per guest). On the host: every row passed; the refusals left every
+system Python (about 35 s per guest). On the host: every row passed; the refusals left every
 binding as it was; each NIC's peer received exactly the frames its driver queued; the interrupt mode is
 the one Linux's vp_find_vqs gets for that NIC on that backend; and the TX interrupts the tool read (vfio
 eventfds, uio counts) agree with the guest kernel's /proc/interrupts within 2 % in every run, paced and
