@@ -62,7 +62,7 @@ clean:
 # the bring-up against QEMU's virtio-net-pci in a TCG guest, via uio and vfio (root; installs QEMU with apt-get):
 # one guest per backend with a NIC per configuration (default, unpaced, vectors=0, vectors=2, tx=timer), the
 # refusals of the host bridge and a virtio-rng. make test runs the same (tests/hil); HIL_ARGS=--long is the
-# longer matrix make regress runs (128 frames, 5 ms and unpaced, every configuration)
+# longer matrix make regress runs (128 frames, paced and unpaced, every configuration)
 HIL_ARGS ?=
 hil: $(STAMP)
 	$(PY) -m sim.hil $(HIL_ARGS)

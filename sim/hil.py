@@ -20,7 +20,7 @@ For each backend (uio: pc machine, no IOMMU; vfio: q35 + intel-iommu, intel_iomm
 
 It prints each table, a summary (configuration, rows, TX interrupts per packet raised/handled/kernel,
 wall time), writes build/hil/summary.json and exits 0 only when everything passed. ``--long`` runs the
-longer matrix of ``make regress`` (128 frames, 5 ms and unpaced, every configuration). Every step runs
+longer matrix of ``make regress`` (128 frames, paced and unpaced, every configuration). Every step runs
 under a timeout.
 """
 
@@ -108,12 +108,14 @@ STANDARD = Matrix("standard", (Nic("default", 0x10), Nic("unpaced", 0x11, args=U
                                Nic("vectors0", 0x12, "vectors=0"), Nic("vectors2", 0x13, "vectors=2"),
                                Nic("txtimer", 0x14, "tx=timer")),
                   REFUSALS, packets=32, ab_packets=32, gap_us=20_000, timeout_s=300)
-# make regress: more frames, a 5 ms gap and unpaced, on every configuration
+# make regress: four times the frames, paced and unpaced, on every configuration. (Paced means 20 ms: at
+# 5 ms a loaded TCG host sometimes takes longer than the gap to read the ISR, so two INTx completions share
+# one assertion, as they would for Linux; the A/B limits assume one interrupt per paced frame.)
 LONG = Matrix("long", tuple(Nic(f"{base}-{pace}", 0x10 + 2 * i + j, opt, ("--gap-us", gap))
                             for i, (base, opt) in enumerate((("default", ""), ("vectors0", "vectors=0"),
                                                             ("vectors2", "vectors=2"), ("txtimer", "tx=timer")))
-                            for j, (pace, gap) in enumerate((("5ms", "5000"), ("unpaced", "0")))),
-              REFUSALS, packets=128, ab_packets=128, gap_us=5000, timeout_s=600)
+                            for j, (pace, gap) in enumerate((("paced", "20000"), ("unpaced", "0")))),
+              REFUSALS, packets=128, ab_packets=128, gap_us=20_000, timeout_s=600)
 MATRICES = {m.name: m for m in (STANDARD, LONG)}
 
 

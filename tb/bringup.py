@@ -379,7 +379,7 @@ async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name:
 
     if r is not None:
         r.say(f"{name}: probing the {scn.variant}-b0c39dbd driver, {scn.packets} frames"
-              + (f", {scn.gap_ns / 1e3:g} us apart" if scn.gap_ns else ", unpaced")
+              + (f", {_duration(scn.gap_ns)} apart" if scn.gap_ns else ", unpaced")
               + ("" if scn.use_msix else ", INTx only"))
     driver_log = EventLog(p, enabled=cfg.trace, source="driver")
     irq_log = EventLog(p, enabled=cfg.trace, source="irq")
@@ -609,7 +609,7 @@ async def _ab_checks(p: Platform, start_task: StartTask, cfg: BringupConfig, r: 
         more += [f"kernel {info['tx_kernel']}"] if info["tx_kernel"] is not None else []
         return (f"{_tx_irqs(info) / max(res.packets, 1):.3f} ({_tx_irqs(info)}/{res.packets}"
                 + (f"; {', '.join(more)}" if more else "") + ")")
-    pacing = f"{cfg.gap_ns / 1e3:g} us apart" if cfg.gap_ns else "unpaced"
+    pacing = f"{_duration(cfg.gap_ns)} apart" if cfg.gap_ns else "unpaced"
     value = (f"{counted}/pkt pre {side(pre_i, pre)}, post {side(post_i, post)}, "
              f"{post_after_first:.3f} after the first; {pacing}, {mode_text(post_i).split(' (')[0]}")
     if offered and cfg.gap_ns:

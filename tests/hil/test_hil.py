@@ -6,7 +6,7 @@ system Python (about 35 s per guest). On the host: every row passed; the refusal
 binding as it was; each NIC's peer received exactly the frames its driver queued; the interrupt mode is
 the one Linux's vp_find_vqs gets for that NIC on that backend; and the TX interrupts the tool read (vfio
 eventfds, uio counts) agree with the guest kernel's /proc/interrupts within 2 % in every run, paced and
-unpaced. The longer matrix (128 frames, 5 ms and unpaced, every configuration) is marked slow: make
+unpaced. The longer matrix (128 frames, paced and unpaced, every configuration) is marked slow: make
 regress. Skipped, with the reason, when not root or when QEMU and the guest kernel cannot be installed.
 """
 
