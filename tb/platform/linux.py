@@ -265,7 +265,8 @@ class HugePagePool:
                 self.pages.append((phys, vaddr, memoryview(m)))
         except OSError as exc:
             self.close()
-            raise PlatformError(f"mmap of locked 2 MiB hugepages failed: {exc} (free hugepages, RLIMIT_MEMLOCK)") from exc
+            raise PlatformError(f"mmap of locked 2 MiB hugepages failed: {exc} "
+                                "(free hugepages, RLIMIT_MEMLOCK)") from exc
         except BaseException:
             self.close()
             raise
