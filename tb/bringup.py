@@ -341,7 +341,8 @@ def mode_text(info: dict[str, Any]) -> str:
     mode, failed = info.get("irq_mode", ""), info.get("irq_fallbacks", [])
     text = {"msix-per-vq": "MSI-X, a vector per queue", "msix-shared": "MSI-X, one vector shared by the queues",
             "intx": "INTx"}.get(mode, mode or "?")
-    text += f" (TX on {info.get('tx_irq_source', '?')})"
+    if mode != "intx":
+        text += f" (TX on {info.get('tx_irq_source', '?')})"
     reasons: dict[str, list[str]] = {}
     for f in failed:   # "MSI-X per-vq vectors: why"
         what, _, why = f.partition(": ")
