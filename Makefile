@@ -5,7 +5,9 @@
 #   make lint      verilator --lint-only -Wall on the RTL (and the board tops)
 #   make synth     yosys synth_xilinx -family xcup of the device and the VCU118 top: resources per module,
 #                  logic depth, fails on latches / loops / multiple or missing drivers (build/synth/report.json)
-#   make bench     simulation speed on both simulators (build/bench/bench.json)
+#   make fpga      Vivado Tcl for the VCU118 from hdl/device.toml: IP, project, ILA (build/fpga/; Vivado is
+#                  not run here)
+#   make bench     simulation speed on both simulators, and the resource counts (build/bench/bench.json)
 #   make waves TEST=<pytest id or file> [SIM=verilator|icarus]   rerun one test with an FST dump
 #   make clean
 # The first 'make test' or 'make regress' creates .venv from pyproject.toml and installs everything.
@@ -20,7 +22,7 @@ TEST    ?=
 PYTEST  := $(PY) -m pytest
 export SIM
 
-.PHONY: all venv tools test regress unit lint synth waves bench clean hil
+.PHONY: all venv tools test regress unit lint synth fpga waves bench clean hil
 
 all: test
 
@@ -60,6 +62,9 @@ lint: $(STAMP)
 
 synth: $(STAMP)
 	$(PY) -m sim.synth --jobs $(JOBS)
+
+fpga: $(STAMP)
+	$(PY) -m sim.fpga
 
 # TESTCASE=<regex> picks cocotb tests, SEED=<n> replays, WAVES_FROM/WAVES_TO (ns, 1234c = cycles, 12us) keep
 # only a window (a small VCD); the dump, a GTKWave save file and the viewer command are printed at the end
