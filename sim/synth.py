@@ -28,6 +28,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -506,13 +507,15 @@ def summary(report: dict, clock_mhz: float) -> str:
 
 def readme_block(report: dict, clock_mhz: float) -> str:
     entry = report["tops"]["virtio_net_usp"]
-    lines = [README_BEGIN,
-             f"`virtio_net_usp` at its default parameters ({entry['parameters']}), {report['yosys']}, "
-             f"`synth_xilinx -family {report['family']}`, per module then flattened (`make synth`, "
-             "build/synth/report.json). yosys 0.23 maps carry chains to 4-bit CARRY4 cells on UltraScale+ "
-             "too (Vivado packs them into CARRY8); RAMB36 counts a RAMB18 as 0.5.",
-             "", table(entry, markdown=True), "",
-             "Logic depth (longest LUT path between registers; a proxy for timing, not a timing analysis):", ""]
+    params = entry["parameters"].replace("defaults with ", "")
+    intro = (f"`virtio_net_usp` at its default parameters{'' if params == 'defaults' else f' ({params})'}, "
+             f"{report['yosys']}, `synth_xilinx -family {report['family']}`, per module, then flattened "
+             "(`make synth`, build/synth/report.json). yosys 0.23 maps carry chains to 4-bit CARRY4 cells on "
+             "UltraScale+ too (Vivado packs them into CARRY8); RAMB36 counts a RAMB18 as 0.5; LUTRAM is LUTs "
+             "used as memory.")
+    lines = [README_BEGIN, *textwrap.wrap(intro, 110), "", table(entry, markdown=True), "",
+             "Logic depth, the longest path between registers per clock (`(outputs)`: paths that end at an "
+             "output port, into the hard block):", ""]
     for dom, p in entry["depth"].items():
         lines.append("- " + depth_line(dom, p, clock_mhz, markdown=True))
     lines.append(README_END)
