@@ -195,8 +195,22 @@ def _names(module: dict) -> dict[int, str]:
 
 
 def _src(cell: dict) -> str:
-    src = str(cell.get("attributes", {}).get("src", ""))
-    return src.split("|")[0]
+    """The cell's RTL source location; "" for cells whose only source is yosys's own techmap library."""
+    srcs = [s for s in str(cell.get("attributes", {}).get("src", "")).split("|") if s]
+    return next((s for s in srcs if "/share/yosys/" not in s), "")
+
+
+def _aliases(module: dict) -> dict[int, list[str]]:
+    """net bit -> every public name it has (a flattened net keeps the names of each module it crosses)."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for name, net in module.get("netnames", {}).items():
+        if int(net.get("hide_name", 0)) or name.startswith("$"):
+            continue
+        bits = net["bits"]
+        for i, b in enumerate(bits):
+            if isinstance(b, int):
+                out[b].append(name if len(bits) == 1 else f"{name}[{i + net.get('offset', 0)}]")
+    return out
 
 
 def _dsp_is_combinational(cell: dict) -> bool:
@@ -318,7 +332,7 @@ def logic_depth(flat: dict, top: str) -> dict[str, Path]:
                 ready.append(o)
     stuck = [o for o, n in indeg.items() if n > 0]
     if stuck:
-        raise CombinationalLoop(_find_cycle(stuck, arcs, cell_info, names))
+        raise CombinationalLoop(_find_cycle(stuck, arcs, cell_info, _aliases(mod)))
 
     worst: dict[str, tuple[Arrival, int, str]] = {}
     for b, labels in ends.items():
@@ -350,8 +364,8 @@ def _instance_of(cell_name: str) -> str:
     return ".".join(p.lstrip("\\") for p in parts[:-1] if p.startswith("\\")) or "(top)"
 
 
-def _find_cycle(stuck: list[int], arcs, cell_info, names) -> list[str]:
-    """One cycle among the bits left over by the topological sort: "net <- cell type in instance (src)"."""
+def _find_cycle(stuck: list[int], arcs, cell_info, aliases) -> list[str]:
+    """One cycle among the bits left over by the topological sort: "net (= its other names) <- cell, where"."""
     left = set(stuck)
     seen: dict[int, int] = {}
     order: list[tuple[int, int, int]] = []
@@ -360,7 +374,7 @@ def _find_cycle(stuck: list[int], arcs, cell_info, names) -> list[str]:
         seen[bit] = len(order)
         nxt = next(((i, cid) for i, cid in arcs[bit] if i in left), None)
         if nxt is None:       # cannot happen for a bit stuck in a cycle; keep the message useful anyway
-            return [names.get(bit, f"net{bit}")]
+            return [" = ".join(aliases.get(bit, [f"net{bit}"]))]
         order.append((bit, *nxt))
         bit = nxt[0]
     steps = []
@@ -368,5 +382,7 @@ def _find_cycle(stuck: list[int], arcs, cell_info, names) -> list[str]:
         _, ctype, label = cell_info[cid]
         cname = label.split(" ", 2)[1]
         src = label.rsplit(" (", 1)[-1].rstrip(")")
-        steps.append(f"{names.get(out_bit, f'net{out_bit}')} <- {ctype} in {_instance_of(cname)} ({src})")
+        names = sorted(aliases.get(out_bit, []), key=lambda n: (n.count("."), n))    # the top's name first
+        net = " = ".join(names[:8]) + (" = ..." if len(names) > 8 else "") if names else f"net{out_bit}"
+        steps.append(f"{net} <- {ctype} in {_instance_of(cname)}" + (f" ({src})" if src else ""))
     return steps
