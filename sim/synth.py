@@ -317,9 +317,16 @@ def synth_module(job: Job, yosys: str, out_dir: Path, use_cache: bool) -> dict:
         raise SynthError(explain_failure(run.log, f"module {mod.base} ({mod.name})")
                          + f"\n    log: {work / 'yosys.log'}")
     cache.mkdir(parents=True, exist_ok=True)
-    cached_il.write_text(out.read_text())
-    meta.write_text(json.dumps({"module": mod.name, "cpu_s": run.cpu_s}))
+    # netlist first, then its metadata, each renamed into place: a reader that sees the metadata sees it all
+    _write_atomic(cached_il, out.read_text())
+    _write_atomic(meta, json.dumps({"module": mod.name, "cpu_s": run.cpu_s}))
     return {"il": cached_il, "cpu_s": run.cpu_s, "wall_s": run.wall_s, "cached": False}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def stitch(top: str, mods: dict[str, Module], results: dict[str, dict], yosys: str, work: Path
