@@ -1,8 +1,13 @@
 # Front door of the virtio-net hardware-in-the-loop testbench.
 #   make regress   every simulation test on Verilator and Icarus, plus the long sweeps
-#   make test      the CI suite: everything on Verilator, each feature on Icarus (< 15 min on 2 cores)
-#   make lint      verilator --lint-only -Wall on the RTL
-#   make bench     simulation speed on both simulators (build/bench/bench.json)
+#   make test      the CI suite: everything on Verilator, each feature on Icarus, and make synth beside it
+#                  (< 15 min on 2 cores)
+#   make lint      verilator --lint-only -Wall on the RTL (and the board tops)
+#   make synth     yosys synth_xilinx -family xcup of the device and the VCU118 top: resources per module,
+#                  logic depth, fails on latches / loops / multiple or missing drivers (build/synth/report.json)
+#   make fpga      Vivado Tcl for the VCU118 from hdl/device.toml: IP, project, ILA (build/fpga/; Vivado is
+#                  not run here)
+#   make bench     simulation speed on both simulators, and the resource counts (build/bench/bench.json)
 #   make waves TEST=<pytest id or file> [SIM=verilator|icarus]   rerun one test with an FST dump
 #   make hil       the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min)
 #   make clean
@@ -18,7 +23,7 @@ TEST    ?=
 PYTEST  := $(PY) -m pytest
 export SIM
 
-.PHONY: all venv tools test regress unit lint waves bench clean hil
+.PHONY: all venv tools test regress unit lint synth fpga waves bench clean hil
 
 all: test
 
@@ -36,8 +41,15 @@ tools: $(STAMP)
 unit: $(STAMP)
 	$(PYTEST) -q tests/unit
 
+# synthesis runs beside the tests (it is one long job per module; the CPU is shared), its report comes last
 test: tools
-	$(PYTEST) -n $(JOBS) -m "not slow" tests
+	@mkdir -p build/synth
+	@echo "make synth: started beside the tests, log in build/synth/synth.log"
+	@$(PY) -m sim.synth --jobs $(JOBS) > build/synth/synth.log 2>&1 & synth=$$!; \
+	trap 'kill $$synth 2>/dev/null' INT TERM; \
+	$(PYTEST) -n $(JOBS) -m "not slow" tests; rc=$$?; \
+	echo "== make synth (ran beside the tests) =="; \
+	wait $$synth || rc=1; cat build/synth/synth.log; exit $$rc
 
 # the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
 regress: tools
@@ -48,6 +60,12 @@ bench: tools
 
 lint: $(STAMP)
 	@$(PY) -m sim.lint
+
+synth: $(STAMP)
+	$(PY) -m sim.synth --jobs $(JOBS)
+
+fpga: $(STAMP)
+	$(PY) -m sim.fpga
 
 # TESTCASE=<regex> picks cocotb tests, SEED=<n> replays, WAVES_FROM/WAVES_TO (ns, 1234c = cycles, 12us) keep
 # only a window (a small VCD); the dump, a GTKWave save file and the viewer command are printed at the end

