@@ -14,7 +14,7 @@ XDIST   := -n $(JOBS) --dist load --maxschedchunk 1
 export SIM JOBS SHARD
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools test regress unit lint waves bench hil durations merge clean
+.PHONY: help venv tools test regress unit lint synth fpga waves bench hil durations merge clean
 
 help:
 	@echo "virtio-net HIL testbench: make <target>   (variables: SIM=verilator|icarus SEED=n JOBS=n SHARD=k/N)"
@@ -22,13 +22,18 @@ help:
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
 	@echo "  test       the CI suite (~8 min on 2 cores): unit tests, every simulation test on Verilator and"
-	@echo "             one per feature on Icarus, and the QEMU bring-up guests (as root)"
+	@echo "             one per feature on Icarus, make synth, and the QEMU bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
-	@echo "  lint       verilator --lint-only -Wall on every RTL module"
+	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops)"
+	@echo "  synth      yosys synth_xilinx -family xcup of the device and the VCU118 top: resources per module,"
+	@echo "             logic depth; fails on latches, loops, multiple or missing drivers (build/synth/)"
+	@echo "  fpga       the Vivado Tcl for the VCU118 from hdl/device.toml: IP, project, ILA (build/fpga/;"
+	@echo "             Vivado is not run here)"
 	@echo "  waves      TEST=<pytest file or node id> [TESTCASE=regex] [SEED=n] [WAVES_FROM=t WAVES_TO=t]:"
 	@echo "             rerun with an FST dump and a GTKWave save file that opens on the first failing check"
-	@echo "  bench      simulation speed on both simulators (build/bench/bench.json)"
-	@echo "  hil        the driver against QEMU's virtio-net-pci in a VM (root; installs QEMU)"
+	@echo "  bench      simulation speed on both simulators, and the resource counts (build/bench/bench.json)"
+	@echo "  hil        the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min;"
+	@echo "             HIL_ARGS=--long: the longer matrix make regress runs)"
 	@echo "  tools      install (as root) or name every Debian package the targets need"
 	@echo "  durations  commit the last run's recorded test durations (they order and group the next runs)"
 	@echo "  merge      OUT=<file> JUNIT='<shard files>': merge the JUnit files of SHARD=k/N runs"
@@ -73,6 +78,13 @@ bench: $(STAMP)
 lint: $(STAMP)
 	@$(PY) -m sim.lint
 
+synth: $(STAMP)
+	@$(PY) -m sim.toolchain --synth
+	$(PY) -m sim.synth --jobs $(JOBS)
+
+fpga: $(STAMP)
+	$(PY) -m sim.fpga
+
 # TESTCASE=<regex> picks cocotb tests, SEED=<n> replays, WAVES_FROM/WAVES_TO (ns, 1234c = cycles, 12us) keep
 # only a window (a small VCD); the dump, a GTKWave save file and the viewer command are printed at the end
 waves: $(STAMP)
@@ -80,10 +92,13 @@ waves: $(STAMP)
 	@$(PY) -m sim.toolchain --waves
 	WAVES=1 $(PYTEST) -s -p no:xdist "$(TEST)"
 
+# one guest per backend with a NIC per configuration (default, unpaced, vectors=0, vectors=2, tx=timer) and
+# the refusals of the host bridge and a virtio-rng; make test runs the same (tests/hil)
+HIL_ARGS ?=
 hil: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain --hil
-	$(PY) -m sim.hil
+	$(PY) -m sim.hil $(HIL_ARGS)
 
 durations: $(STAMP)
 	@$(PY) -m sim.results durations --commit

@@ -1,25 +1,21 @@
 #!/bin/sh
-# Runs inside the HIL guest, chrooted into the host root (same paths as on the host). Finds the
-# transitional virtio-net function (1af4:1000) and runs the bring-up on it with the system Python (only the
-# standard library is needed on this path). Results go to the writable share, mounted at /mnt. The host
-# compiled every module the run imports into hil_pycache (PYTHONPYCACHEPREFIX): compiling asyncio under
-# TCG over 9p takes a minute otherwise.
-#   hil_backend=uio|vfio  hil_repo=/path/to/repo  hil_tmo=seconds  hil_args="..." (from the kernel cmdline)
+# Runs inside the HIL guest, chrooted into the host root (same paths as on the host). Runs the plan the
+# host wrote to the writable share (/mnt/plan.json: which functions, which bring-up arguments) with the
+# system Python, in one process (hil/guest_plan.py; only the standard library is needed on this path).
+# Results go to /mnt/<run>/. The host compiled every module the runs import into one zip (hil_bundle,
+# hil/pybundle.py) and into hil_pycache (PYTHONPYCACHEPREFIX): under TCG over 9p each module lookup costs
+# the guest up to a second, and compiling asyncio here takes a minute.
+#   hil_backend=uio|vfio hil_repo=/path/to/repo hil_tmo=seconds hil_pycache=dir hil_bundle=zip (kernel cmdline)
 backend=${hil_backend:?}
 repo=${hil_repo:?}
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-bdf=""
-for d in /sys/bus/pci/devices/*; do
-    if [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x1000 ]; then bdf=$(basename $d); break; fi
-done
-echo "HIL: backend $backend, virtio-net at ${bdf:-none}, kernel $(uname -r)"
-if [ -z "$bdf" ]; then echo 2 > /mnt/$backend.rc; exit 2; fi
-cd "$repo" || exit 2
-start=$(cat /proc/uptime)
-PYTHONPATH="$repo" PYTHONDONTWRITEBYTECODE=1 PYTHONPYCACHEPREFIX="${hil_pycache:-}" timeout "${hil_tmo:-240}" /usr/bin/python3.11 -m tb.bringup \
-    --target "pci:$bdf" --backend "$backend" --json "/mnt/$backend.json" $(echo "${hil_args:-}" | tr ',' ' ') \
-    > "/mnt/$backend.out" 2>&1
+# (no shell loops here: every command is an exec over 9p under TCG, about a second each)
+echo "HIL: backend $backend"
+cd "$repo" || { echo 2 > /mnt/plan.done; exit 2; }
+read start _ < /proc/uptime
+PYTHONPATH="${hil_bundle:+$hil_bundle:}$repo" PYTHONDONTWRITEBYTECODE=1 PYTHONPYCACHEPREFIX="${hil_pycache:-}" \
+    timeout "${hil_tmo:-240}" /usr/bin/python3.11 -S -P -m hil.guest_plan /mnt/plan.json
 rc=$?
-echo "HIL: bring-up exit $rc (uptime $start -> $(cat /proc/uptime))"
-cat "/mnt/$backend.out"
-echo $rc > "/mnt/$backend.rc"
+read end _ < /proc/uptime
+echo "HIL: python exit $rc (uptime $start -> $end)"
+[ -f /mnt/plan.done ] || echo "$rc" > /mnt/plan.done

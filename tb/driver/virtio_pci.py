@@ -1,8 +1,10 @@
 """Legacy virtio-pci transport, as Linux 2.6.32's ``drivers/virtio/virtio_pci.c`` (plus virtio.c's probe).
 
-The legacy register block is BAR0 (include/linux/virtio_pci.h offsets). Interrupts: MSI-X with one vector
-for configuration changes and one per virtqueue that has a callback (``vp_find_vqs``' first choice), or
-INTx with the ISR read-to-clear in ``vp_interrupt``.
+The legacy register block is BAR0 (include/linux/virtio_pci.h offsets). Interrupts as ``vp_find_vqs``
+tries them: MSI-X with one vector for configuration changes and one per virtqueue that has a callback;
+then MSI-X with the config vector and one vector shared by every virtqueue (``vp_vring_interrupt``); then
+INTx with the ISR read-to-clear in ``vp_interrupt``. A failed attempt frees what it set up, MSI-X included
+(``vp_free_vectors``), before the next one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ VIRTIO_PCI_ISR_QUEUE = 0x1
 VIRTIO_PCI_ISR_CONFIG = 0x2
 VIRTIO_PCI_QUEUE_ADDR_SHIFT = 12
 VIRTIO_MSI_NO_VECTOR = 0xFFFF
+VP_MSIX_CONFIG_VECTOR = 0
+VP_MSIX_VQ_VECTOR = 1
 
 # include/linux/virtio_config.h
 VIRTIO_CONFIG_S_ACKNOWLEDGE = 0x01
@@ -70,8 +74,13 @@ class VirtioPciLegacy:
     def __init__(self, platform: Platform, use_msix: bool = True, tracer: Tracer | None = None,
                  allocator: Allocator | None = None):
         self.p = platform
-        self.use_msix = use_msix
+        self.use_msix = use_msix           # False: INTx only, as with pci=nomsi
         self.msix_enabled = False
+        self.msix_vectors = 0
+        self.msix_used_vectors = 0
+        self.per_vq_vectors = False
+        self.intx_enabled = False
+        self.find_vqs_failures: list[str] = []   # why each vp_find_vqs attempt before the last one failed
         self.trace: Tracer = tracer or NullTracer()
         self.allocator = allocator
         self.vqs: list[VqInfo] = []
@@ -157,6 +166,7 @@ class VirtioPciLegacy:
             await self.config_changed()
 
     def _msix_handler(self, vector: int, vq: VirtQueue | None):
+        """The handler of one vector: vp_config_changed (vq None), vring_interrupt (per-vq vector)."""
         async def handler() -> None:
             self.irq.msix[vector] = self.irq.msix.get(vector, 0) + 1
             self.trace.event("msix_irq", vector=vector, vq=None if vq is None else vq.index)
@@ -166,34 +176,110 @@ class VirtioPciLegacy:
                 await vq.vring_interrupt()
         return handler
 
+    def _msix_shared_handler(self, vector: int):
+        """vp_vring_interrupt on the vector all virtqueues share."""
+        async def handler() -> None:
+            self.irq.msix[vector] = self.irq.msix.get(vector, 0) + 1
+            self.trace.event("msix_irq", vector=vector, vq=None)
+            await self.vp_vring_interrupt()
+        return handler
+
+    @property
+    def irq_mode(self) -> str:
+        """How the queues interrupt: 'msix-per-vq', 'msix-shared' or 'intx' ('' before find_vqs)."""
+        if self.msix_enabled:
+            return "msix-per-vq" if self.per_vq_vectors else "msix-shared"
+        return "intx" if self.intx_enabled else ""
+
     # -- virtqueues -----------------------------------------------------------------------------------
     async def find_vqs(self, callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None],
                        names: list[str]) -> list[VirtQueue]:
-        """vp_find_vqs: MSI-X with a vector per callback vq (+ config) if asked, else INTx."""
-        if self.use_msix:
-            nvec = 1 + sum(1 for cb in callbacks if cb is not None)
-            granted = await self.p.enable_msix(nvec)
-            if granted < nvec:
-                raise VirtioError(f"MSI-X: {granted} vectors, need {nvec}")
-            self.msix_enabled = True
-            self.p.request_irq(0, self._msix_handler(0, None))
-            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, 0, 2)
-            if await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2) != 0:
-                raise VirtioError("device refused the MSI-X config vector")
-        else:
+        """vp_find_vqs: a vector per callback vq (+ config), else config + one shared vector, else INTx."""
+        attempts = [(True, True), (True, False), (False, False)] if self.use_msix else [(False, False)]
+        for n, (use_msix, per_vq_vectors) in enumerate(attempts):
+            try:
+                return await self.vp_try_to_find_vqs(callbacks, names, use_msix, per_vq_vectors)
+            except PlatformError as exc:
+                what = ("MSI-X per-vq vectors" if per_vq_vectors else "MSI-X shared vector") if use_msix else "INTx"
+                self.trace.event("find_vqs_failed", attempt=what, error=str(exc))
+                if n == len(attempts) - 1:
+                    raise
+                self.find_vqs_failures.append(f"{what}: {exc}")
+        raise AssertionError("unreachable")
+
+    async def vp_try_to_find_vqs(self, callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None],
+                                 names: list[str], use_msix: bool, per_vq_vectors: bool) -> list[VirtQueue]:
+        if not use_msix:
+            # Old style: one normal interrupt for change and all vqs.
             self.p.request_intx(self.vp_interrupt)
+            self.intx_enabled = True
+        else:
+            # Best option: one for change interrupt, one per vq; second best: one for change, shared for all vqs
+            nvectors = 1 + sum(1 for cb in callbacks if cb is not None) if per_vq_vectors else 2
+            await self.vp_request_msix_vectors(nvectors, per_vq_vectors)
+        self.per_vq_vectors = per_vq_vectors
+        allocated_vectors = self.msix_used_vectors
         vqs = []
-        next_vector = 1
-        for index, (cb, name) in enumerate(zip(callbacks, names)):
-            vector = VIRTIO_MSI_NO_VECTOR
-            if self.msix_enabled and cb is not None:
-                vector = next_vector
-                next_vector += 1
-            vq = await self.setup_vq(index, cb, name, vector)
-            if self.msix_enabled and cb is not None:
-                self.p.request_irq(vector, self._msix_handler(vector, vq))
-            vqs.append(vq)
+        try:
+            for index, (cb, name) in enumerate(zip(callbacks, names, strict=True)):
+                if cb is None or not self.msix_enabled:
+                    msix_vec = VIRTIO_MSI_NO_VECTOR
+                elif self.per_vq_vectors:
+                    msix_vec = allocated_vectors
+                    allocated_vectors += 1
+                else:
+                    msix_vec = VP_MSIX_VQ_VECTOR
+                vq = await self.setup_vq(index, cb, name, msix_vec)
+                vqs.append(vq)
+                if not self.per_vq_vectors or msix_vec == VIRTIO_MSI_NO_VECTOR:
+                    continue
+                # allocate per-vq irq if available and necessary
+                self.p.request_irq(msix_vec, self._msix_handler(msix_vec, vq))
+        except PlatformError:
+            await self.del_vqs()
+            raise
         return vqs
+
+    async def vp_request_msix_vectors(self, nvectors: int, per_vq_vectors: bool) -> None:
+        try:
+            granted = await self.p.enable_msix(nvectors)
+            if granted < nvectors:
+                # pci_enable_msix returns positive if we can't get this many (and enables nothing; a
+                # platform that enabled fewer is disabled again here)
+                await self.p.disable_msix()
+                raise VirtioError(f"{nvectors} MSI-X vectors wanted, the function has {granted}")
+            self.msix_vectors = nvectors
+            self.msix_enabled = True
+            # Set the vector used for configuration
+            v = self.msix_used_vectors
+            self.p.request_irq(v, self._msix_handler(v, None))
+            self.msix_used_vectors += 1
+            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, v, 2)
+            # Verify we had enough resources to assign the vector
+            if await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2) == VIRTIO_MSI_NO_VECTOR:
+                raise VirtioError(f"the device refused MSI-X vector {v} for configuration changes")
+            if not per_vq_vectors:
+                # Shared vector for all VQs
+                v = self.msix_used_vectors
+                self.p.request_irq(v, self._msix_shared_handler(v))
+                self.msix_used_vectors += 1
+        except PlatformError:
+            await self.vp_free_vectors()
+            raise
+
+    async def vp_free_vectors(self) -> None:
+        """Free the interrupts; with MSI-X: no config vector, flush, disable MSI-X."""
+        self.intx_enabled = False
+        self.p.free_irqs()
+        if self.msix_enabled:
+            # Disable the vector used for configuration
+            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
+            # Flush the write out to device
+            await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2)
+            await self.p.disable_msix()
+            self.msix_enabled = False
+            self.msix_vectors = 0
+        self.msix_used_vectors = 0
 
     async def setup_vq(self, index: int, callback, name: str, msix_vector: int) -> VirtQueue:
         """setup_vq: select, read the size, allocate the ring, tell the device its PFN, map the vector."""
@@ -208,9 +294,9 @@ class VirtioPciLegacy:
         await vq.init_ring()
         # activate the queue
         await self.iowrite(VIRTIO_PCI_QUEUE_PFN, mem.bus_addr >> VIRTIO_PCI_QUEUE_ADDR_SHIFT, 4)
-        if self.msix_enabled:
+        if msix_vector != VIRTIO_MSI_NO_VECTOR:
             await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, msix_vector, 2)
-            if await self.ioread(VIRTIO_MSI_QUEUE_VECTOR, 2) != msix_vector:
+            if await self.ioread(VIRTIO_MSI_QUEUE_VECTOR, 2) == VIRTIO_MSI_NO_VECTOR:
                 await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
                 raise VirtioError(f"queue {index}: device refused MSI-X vector {msix_vector}")
         self.vqs.append(VqInfo(vq, msix_vector))
@@ -221,6 +307,7 @@ class VirtioPciLegacy:
         await self.iowrite(VIRTIO_PCI_QUEUE_NOTIFY, vq.index, 2)
 
     async def del_vqs(self) -> None:
+        """vp_del_vqs: every queue (vp_del_vq), then vp_free_vectors."""
         for info in self.vqs:
             await self.iowrite(VIRTIO_PCI_QUEUE_SEL, info.vq.index, 2)
             if self.msix_enabled:
@@ -230,10 +317,8 @@ class VirtioPciLegacy:
             # Select and deactivate the queue
             await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
         self.vqs.clear()
-        self.p.free_irqs()
-        if self.msix_enabled:
-            await self.p.disable_msix()
-            self.msix_enabled = False
+        self.per_vq_vectors = False
+        await self.vp_free_vectors()
 
     # -- virtio.c probe / remove -----------------------------------------------------------------------
     async def probe(self, driver_features: int) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 IrqHandler = Callable[[], Awaitable[None]]
@@ -72,6 +73,23 @@ class DmaSlice(DmaBuffer):
         await self.parent.write(self.offset + offset, data)
 
 
+@dataclass
+class IrqCount:
+    """One interrupt source (an MSI-X vector, INTx) as a platform counted it; every field is a count read.
+
+    ``raised``: interrupts the host delivered for the source (vfio eventfd counter values, uio's event count);
+    None when the platform cannot count them apart from running the handlers. ``handled``: handler runs
+    (several raised interrupts that were pending together are handled once, as a CPU's interrupt controller
+    merges them). ``kernel``: the host kernel's own count (/proc/interrupts), None when there is none.
+    """
+
+    raised: int | None = None
+    handled: int = 0
+    kernel: int | None = None
+    line: str = ""          # where ``kernel`` was read (the /proc/interrupts row)
+    shared: bool = False    # that row also counts other devices' interrupts (a shared INTx line)
+
+
 class Event(Protocol):
     def set(self) -> None: ...
     def clear(self) -> None: ...
@@ -108,7 +126,11 @@ class Platform(abc.ABC):
     # -- interrupts ----------------------------------------------------------------------------------
     @abc.abstractmethod
     async def enable_msix(self, nvec: int) -> int:
-        """Program the MSI-X table (vectors unmasked) and enable MSI-X; return the vectors granted."""
+        """Program the MSI-X table (vectors unmasked) and enable MSI-X with ``nvec`` vectors; return ``nvec``.
+
+        As pci_enable_msix: when the function has fewer vectors, return how many it has (a driver then
+        disables MSI-X again and tries with fewer); raise PlatformError when MSI-X is not available at all.
+        """
 
     @abc.abstractmethod
     async def disable_msix(self) -> None: ...
@@ -123,6 +145,10 @@ class Platform(abc.ABC):
 
     @abc.abstractmethod
     def free_irqs(self) -> None: ...
+
+    def irq_counts(self) -> dict[str, IrqCount]:
+        """Cumulative counts per source ('msix<N>', 'intx'); empty when the platform does not count them."""
+        return {}
 
     # -- time ----------------------------------------------------------------------------------------
     @abc.abstractmethod

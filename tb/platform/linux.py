@@ -3,13 +3,18 @@
 ``open_platform(bdf, backend)`` returns a ``tb.platform.vfio.VfioPlatform`` or ``tb.platform.uio.UioPlatform``;
 both are a ``LinuxPciPlatform``:
 
-- sysfs (``PciSysfs``): identity, BAR resources, the bound driver; ``bind_driver`` takes the function over
-  with ``driver_override`` + ``drivers_probe`` and ``restore_driver`` gives it back to the driver it had;
+- before anything changes, ``tb.platform.takeover`` decides from sysfs whether the function may be taken
+  (a virtio-net function, from no driver or virtio-pci / vfio-pci / uio_pci_generic, not in use by the host);
+- sysfs (``PciSysfs``): BAR resources, the bound driver; ``bind_driver`` takes the function over with
+  ``driver_override`` + ``drivers_probe`` and ``restore_driver`` gives it back to the driver it had;
 - DMA memory (``HugePagePool``): locked 2 MiB hugepages whose physical addresses come from
   /proc/self/pagemap, grouped into physically contiguous arenas; buffers are carved out of them with a bump
   allocator, the bus address of a buffer is the physical address (plus, for vfio, an identity IOMMU map);
-- time is the wall clock (``time.monotonic_ns``), events are ``asyncio.Event``, interrupts arrive on file
-  descriptors watched with ``loop.add_reader`` and run the handlers as tasks, as a hard IRQ would.
+- time is the wall clock (``time.monotonic_ns``), events are ``asyncio.Event``;
+- interrupts arrive on file descriptors (``tb.platform.irq``) and are taken as a CPU takes them: every
+  platform operation (config and BAR access, DMA memory access, sleep) ends with an interrupt window that
+  runs the handlers of whatever is pending, and the event loop watches the descriptors while the driver
+  is idle. Counts are read from the descriptors and from /proc/interrupts.
 
 Standard library only (this runs with the system Python inside a bare guest), no cocotb.
 """
@@ -24,12 +29,14 @@ import re
 import struct
 import subprocess
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.platform.base import DmaBuffer, IrqCount, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.platform.irq import IrqDispatcher
+from tb.platform.takeover import TAKEOVER_DRIVERS, TakeoverRefused, assess, check_takeover
 
 PAGE_SIZE = 4096
 HUGE_PAGE_SIZE = 2 << 20
@@ -53,8 +60,8 @@ PCI_COMMAND_IO = 0x1
 PCI_COMMAND_MEMORY = 0x2
 PCI_COMMAND_MASTER = 0x4
 
-# drivers the platform may take a function away from without --force-unbind
-SAFE_TO_UNBIND = ("virtio-pci", "uio_pci_generic", "vfio-pci")
+# drivers the platform may take a function away from (tb.platform.takeover decides the rest)
+SAFE_TO_UNBIND = TAKEOVER_DRIVERS
 
 _BDF_RE = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 
@@ -68,8 +75,8 @@ def normalize_bdf(bdf: str) -> str:
 
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
-        raise PlatformError(f"{what} needs root (sysfs driver binding, /proc/self/pagemap physical addresses, "
-                            "locked hugepages, device files): run as root, e.g. with sudo")
+        raise TakeoverRefused(f"{what} needs root (sysfs driver binding, /proc/self/pagemap physical addresses, "
+                              "locked hugepages, device files): run as root, e.g. with sudo; nothing was changed")
 
 
 # -- pagemap -----------------------------------------------------------------------------------------------
@@ -143,12 +150,18 @@ class DmaArena:
         return start
 
 
+Window = Callable[[], Awaitable[None]]
+
+
 class LinuxDmaBuffer(DmaBuffer):
-    def __init__(self, arena: DmaArena, offset: int, size: int):
+    """``window``: the platform's interrupt window, taken after each access (a CPU load or store)."""
+
+    def __init__(self, arena: DmaArena, offset: int, size: int, window: Window | None = None):
         self.arena = arena
         self.offset = offset
         self.size = size
         self.bus_addr = arena.bus_base + offset
+        self.window = window
 
     def _check(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -156,11 +169,16 @@ class LinuxDmaBuffer(DmaBuffer):
 
     async def read(self, offset: int, length: int) -> bytes:
         self._check(offset, length)
-        return self.arena.read(self.offset + offset, length)
+        data = self.arena.read(self.offset + offset, length)
+        if self.window is not None:
+            await self.window()
+        return data
 
     async def write(self, offset: int, data: bytes) -> None:
         self._check(offset, len(data))
         self.arena.write(self.offset + offset, data)
+        if self.window is not None:
+            await self.window()
 
 
 def group_contiguous(pages: Iterable[tuple[int, memoryview]], seg_size: int = HUGE_PAGE_SIZE) -> list[DmaArena]:
@@ -178,8 +196,9 @@ def group_contiguous(pages: Iterable[tuple[int, memoryview]], seg_size: int = HU
 class DmaAllocator:
     """Bump allocation over the arenas: the smallest arena that fits, so big blocks find big arenas."""
 
-    def __init__(self, arenas: list[DmaArena]):
+    def __init__(self, arenas: list[DmaArena], window: Window | None = None):
         self.arenas = arenas
+        self.window = window
 
     def alloc(self, size: int, align: int = PAGE_SIZE) -> LinuxDmaBuffer:
         if size <= 0:
@@ -187,7 +206,7 @@ class DmaAllocator:
         for arena in sorted(self.arenas, key=lambda a: (a.size - a.used, a.bus_base)):
             off = arena.alloc(size, align)
             if off is not None:
-                return LinuxDmaBuffer(arena, off, size)
+                return LinuxDmaBuffer(arena, off, size, self.window)
         free = ", ".join(f"{a.bus_base:#x}:{a.size - a.used}" for a in self.arenas)
         raise PlatformError(f"no physically contiguous DMA memory for {size} bytes (aligned {align}); "
                             f"free per arena: {free or 'none'}; reserve more hugepages (--hugepages)")
@@ -246,7 +265,8 @@ class HugePagePool:
                 self.pages.append((phys, vaddr, memoryview(m)))
         except OSError as exc:
             self.close()
-            raise PlatformError(f"mmap of locked 2 MiB hugepages failed: {exc} (free hugepages, RLIMIT_MEMLOCK)") from exc
+            raise PlatformError(f"mmap of locked 2 MiB hugepages failed: {exc} "
+                                "(free hugepages, RLIMIT_MEMLOCK)") from exc
         except BaseException:
             self.close()
             raise
@@ -295,7 +315,8 @@ class PciSysfs:
         self.original_driver: str | None = None
         self._taken = False
         if not self.dev.exists():
-            raise PlatformError(f"no PCI function {self.bdf} ({self.dev} missing): see lspci -D")
+            raise TakeoverRefused(f"no PCI function {self.bdf} ({self.dev} missing): see lspci -D; nothing was "
+                                  "changed")
 
     # overridable for tests (a fake tree has no kernel behind it)
     def write(self, path: Path, text: str) -> None:
@@ -424,18 +445,20 @@ def split_access(offset: int, size: int) -> list[tuple[int, int, int]]:
 
 # -- the platform ------------------------------------------------------------------------------------------
 class LinuxPciPlatform(Platform):
-    """What vfio and uio have in common: sysfs, DMA memory, wall-clock time, fd-driven interrupts."""
+    """What vfio and uio have in common: the takeover decision, sysfs, DMA memory, wall-clock time, and
+    interrupts taken between the driver's steps. Backends implement the raw accesses (``_config_rw``,
+    ``_bar_rw``) and the interrupt plumbing; every access here ends with an interrupt window."""
 
     name = "linux"
     driver_name = ""
-    msix_supported = True
-    msix_unsupported_reason = ""
 
-    def __init__(self, bdf: str, sysfs: str = "/sys", hugepages: int = 24,
-                 allow_unbind: Iterable[str] | None = SAFE_TO_UNBIND):
+    def __init__(self, bdf: str, sysfs: str = "/sys", proc: str = "/proc", hugepages: int = 24,
+                 any_device: bool = False, force_unbind: bool = False):
         self.sysfs_root = sysfs
+        self.proc_root = proc
         self.hugepages = hugepages
-        self.allow_unbind = allow_unbind
+        self.any_device = any_device
+        self.force_unbind = force_unbind
         self.pci = PciSysfs(bdf, sysfs)
         self.bdf = self.pci.bdf
         self.pool: HugePagePool | None = None
@@ -443,17 +466,21 @@ class LinuxPciPlatform(Platform):
         self._msix_handlers: dict[int, list[IrqHandler]] = {}
         self._intx_handlers: list[IrqHandler] = []
         self._tasks: set[asyncio.Task] = set()
-        self.irq_counts: dict[str, int] = {}
-        self.handler_errors: list[str] = []
+        self.irq = IrqDispatcher(self._handlers_of, str(Path(proc) / "interrupts"))
         self.log: list[str] = []
 
     # -- lifetime ----------------------------------------------------------------------------------------
+    def check_takeover(self) -> None:
+        """Refuse (TakeoverRefused, one line) before anything is changed: identity, driver, use by the host."""
+        check_takeover(assess(self.pci.dev, self.bdf, Path(self.proc_root)), self.any_device, self.force_unbind)
+
     def open(self) -> LinuxPciPlatform:
+        self.check_takeover()
         require_root(f"{self.name} access to {self.bdf}")
         try:
             self._open_backend()
             self.pool = HugePagePool(self.hugepages, self.sysfs_root)
-            self.dma = DmaAllocator(self.pool.arenas)
+            self.dma = DmaAllocator(self.pool.arenas, self.irq.window)
             self._map_dma()
         except BaseException:
             self.close()
@@ -469,11 +496,14 @@ class LinuxPciPlatform(Platform):
     def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        self._close_backend()
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
-        self.pci.restore_driver()
+        try:
+            self._close_backend()
+        finally:
+            self.irq.close()
+            if self.pool is not None:
+                self.pool.close()
+                self.pool = None
+            self.pci.restore_driver()
 
     def _close_backend(self) -> None:
         pass
@@ -486,6 +516,44 @@ class LinuxPciPlatform(Platform):
 
     def describe(self) -> str:
         return f"{self.name} {self.bdf}"
+
+    # -- accesses: the backend's raw access, then an interrupt window ----------------------------------------
+    def _config_rw(self, offset: int, size: int, value: int | None) -> int:
+        raise NotImplementedError
+
+    def _bar_rw(self, bar: int, offset: int, size: int, value: int | None) -> int:
+        raise NotImplementedError
+
+    async def config_read(self, offset: int, size: int) -> int:
+        self.check_access(offset, size)
+        value = self._config_rw(offset, size, None)
+        await self.irq.window()
+        return value
+
+    async def config_write(self, offset: int, value: int, size: int) -> None:
+        self.check_access(offset, size)
+        self._config_rw(offset, size, value)
+        await self.irq.window()
+
+    def _check_bar(self, bar: int, offset: int, size: int) -> None:
+        n = self.bar_size(bar)
+        if not n:
+            raise PlatformError(f"{self.bdf}: BAR{bar} not implemented")
+        if offset + size > n:
+            raise PlatformError(f"{self.bdf}: BAR{bar}+{offset:#x} ({size} bytes) beyond its {n} bytes")
+
+    async def bar_read(self, bar: int, offset: int, size: int) -> int:
+        self.check_access(offset, size)
+        self._check_bar(bar, offset, size)
+        value = self._bar_rw(bar, offset, size, None)
+        await self.irq.window()
+        return value
+
+    async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
+        self.check_access(offset, size)
+        self._check_bar(bar, offset, size)
+        self._bar_rw(bar, offset, size, value)
+        await self.irq.window()
 
     # -- helpers -------------------------------------------------------------------------------------------
     async def pci_set_master(self) -> None:
@@ -512,13 +580,18 @@ class LinuxPciPlatform(Platform):
             raise PlatformError("platform not open")
         return self.dma.alloc(size, align)
 
-    # -- interrupts (handlers; the backends deliver) -------------------------------------------------------
+    # -- interrupts (handlers; the backends attach the descriptors) ---------------------------------------
+    def _handlers_of(self, source: str) -> list[IrqHandler]:
+        if source == "intx":
+            return self._intx_handlers
+        return self._msix_handlers.get(int(source[len("msix"):]), [])
+
     def request_irq(self, vector: int, handler: IrqHandler) -> None:
         self._msix_handlers.setdefault(vector, []).append(handler)
 
     def request_intx(self, handler: IrqHandler) -> None:
-        self._intx_handlers.append(handler)
         self._intx_enable()
+        self._intx_handlers.append(handler)
 
     def free_irqs(self) -> None:
         self._msix_handlers.clear()
@@ -532,25 +605,22 @@ class LinuxPciPlatform(Platform):
     def _intx_disable(self) -> None:
         raise NotImplementedError
 
-    def _count(self, what: str) -> None:
-        self.irq_counts[what] = self.irq_counts.get(what, 0) + 1
+    def irq_counts(self) -> dict[str, IrqCount]:
+        return self.irq.counts()
+
+    @property
+    def handler_errors(self) -> list[str]:
+        return self.irq.errors
+
+    def set_trace(self, trace: Callable[..., None] | None) -> None:
+        """Interrupt events (raised, handled) go to ``trace(kind, **fields)`` (a driver EventLog's event)."""
+        self.irq.trace = trace
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    async def _run_handlers(self, handlers: list[IrqHandler], what: str,
-                            after: Callable[[], None] | None = None) -> None:
-        try:
-            for h in list(handlers):
-                await h()
-        except Exception as exc:  # a handler bug must show, not vanish with its task
-            self.handler_errors.append(f"{what}: {type(exc).__name__}: {exc}")
-        finally:
-            if after is not None:
-                after()
 
     def start_task(self, coro: Coroutine[Any, Any, Any]) -> Callable[[], bool]:
         return self._spawn(coro).cancel
@@ -562,6 +632,7 @@ class LinuxPciPlatform(Platform):
     async def sleep_ns(self, ns: float) -> None:
         if ns > 0:
             await asyncio.sleep(ns / 1e9)
+        await self.irq.window()
 
     def make_event(self) -> asyncio.Event:
         return asyncio.Event()
@@ -569,15 +640,19 @@ class LinuxPciPlatform(Platform):
     async def wait_event(self, event: asyncio.Event, timeout_ns: float) -> None:
         try:
             await asyncio.wait_for(event.wait(), timeout_ns / 1e9)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise PlatformTimeout(f"no event within {timeout_ns / 1e6:.3f} ms") from exc
+        await self.irq.window()
 
 
 BACKENDS = ("vfio", "uio")
 
 
 def open_platform(bdf: str, backend: str, **kwargs: Any) -> LinuxPciPlatform:
-    """The platform for ``bdf`` over ``backend`` ('vfio' or 'uio'), opened (driver bound, DMA mapped)."""
+    """The platform for ``bdf`` over ``backend`` ('vfio' or 'uio'), opened (driver bound, DMA mapped).
+
+    Raises ``tb.platform.takeover.TakeoverRefused`` before changing anything when the function may not be
+    taken (kwargs ``any_device``, ``force_unbind``)."""
     if backend == "vfio":
         from tb.platform.vfio import VfioPlatform
         return VfioPlatform(bdf, **kwargs).open()

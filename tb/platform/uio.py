@@ -4,21 +4,24 @@
 - BARs: exact-size pread/pwrite on resourceN for I/O BARs (the kernel issues inb/inw/inl, outb/...;
   an I/O BAR cannot be mmapped), mmap of resourceN for memory BARs;
 - DMA: hugepages at their physical addresses (there is no IOMMU in the way on this path);
-- INTx: /dev/uioN; a read returns the interrupt count; uio_pci_generic masks INTx (PCI_COMMAND bit 10) in
-  its handler, and we clear that bit again in config space after our handlers ran (the driver has no
-  irqcontrol: a write to /dev/uioN is ENOSYS). Closing /dev/uioN clears Bus Master (the driver's release);
+- INTx: /dev/uioN; a read returns the function's total interrupt count (tb.platform.irq takes the
+  differences; the count at open comes from /sys/class/uio/uioN/event); uio_pci_generic masks INTx
+  (PCI_COMMAND bit 10) in its handler, and we clear that bit again in config space after our handlers ran
+  (the driver has no irqcontrol: a write to /dev/uioN is ENOSYS). The kernel's count is the row of the
+  function's IRQ (sysfs ``irq``) in /proc/interrupts. Closing /dev/uioN clears Bus Master (the driver's
+  release);
 - MSI-X: not available. uio_pci_generic only knows INTx, so ``enable_msix`` raises PlatformError.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import mmap
 import os
 from pathlib import Path
 
 from tb.platform.base import PlatformError
+from tb.platform.irq import UIO_COUNT, IrqSource, KernelLineKey
 from tb.platform.linux import (
     PAGE_SIZE,
     LinuxPciPlatform,
@@ -63,8 +66,6 @@ class _Bar:
 class UioPlatform(LinuxPciPlatform):
     name = "uio"
     driver_name = UIO_DRIVER
-    msix_supported = False
-    msix_unsupported_reason = MSIX_REASON
 
     def __init__(self, bdf: str, **kwargs):
         super().__init__(bdf, **kwargs)
@@ -72,22 +73,25 @@ class UioPlatform(LinuxPciPlatform):
         self.config_fd = -1
         self.uio_name = ""
         self.bars: dict[int, _Bar] = {}
-        self._irq_on = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._source: IrqSource | None = None
 
     def _open_backend(self) -> None:
         modprobe(UIO_DRIVER)
-        self.pci.bind_driver(UIO_DRIVER, self.allow_unbind)
+        self.pci.bind_driver(UIO_DRIVER)
         uio_dir = self.pci.dev / "uio"
         names = sorted(p.name for p in uio_dir.iterdir()) if uio_dir.is_dir() else []
         if not names:
             raise PlatformError(f"{self.bdf} is bound to {UIO_DRIVER} but has no uio device under {uio_dir} "
                                 "(the function may have no INTx pin, or INTx masking is unsupported: see dmesg)")
         self.uio_name = names[0]
+        base = _read_int(uio_dir / self.uio_name / "event")
         try:
             self.uio_fd = os.open(f"/dev/{self.uio_name}", os.O_RDWR | os.O_NONBLOCK)
         except OSError as exc:
             raise PlatformError(f"open /dev/{self.uio_name}: {exc} (is devtmpfs mounted on /dev?)") from exc
+        irq = _read_int(self.pci.dev / "irq")
+        self._source = IrqSource("intx", self.uio_fd, UIO_COUNT, KernelLineKey(name=UIO_DRIVER, irq=irq),
+                                 after=self._unmask, last_total=base or 0)
         self.config_fd = os.open(self.pci.dev / "config", os.O_RDWR)
         for res in self.pci.resources():
             if res.size and (res.is_io or res.is_mem):
@@ -107,50 +111,39 @@ class UioPlatform(LinuxPciPlatform):
     def describe(self) -> str:
         return f"uio {self.bdf} (/dev/{self.uio_name})"
 
-    # -- config space ------------------------------------------------------------------------------------
-    async def config_read(self, offset: int, size: int) -> int:
-        self.check_access(offset, size)
-        value = 0
-        for off, n, shift in split_access(offset, size):
-            value |= pread_exact(self.config_fd, off, n, f"{self.bdf} config") << shift
-        return value
+    @property
+    def _irq_on(self) -> bool:
+        return "intx" in self.irq.attached
 
-    async def config_write(self, offset: int, value: int, size: int) -> None:
-        self.check_access(offset, size)
+    # -- config space ------------------------------------------------------------------------------------
+    def _config_rw(self, offset: int, size: int, value: int | None) -> int:
+        result = 0
         for off, n, shift in split_access(offset, size):
-            pwrite_exact(self.config_fd, off, (value >> shift) & ((1 << (8 * n)) - 1), n, f"{self.bdf} config")
+            if value is None:
+                result |= pread_exact(self.config_fd, off, n, f"{self.bdf} config") << shift
+            else:
+                pwrite_exact(self.config_fd, off, (value >> shift) & ((1 << (8 * n)) - 1), n, f"{self.bdf} config")
+        return result
 
     # -- BARs ----------------------------------------------------------------------------------------------
     def bar_size(self, bar: int) -> int:
         b = self.bars.get(bar)
         return b.res.size if b else 0
 
-    def _bar(self, bar: int, offset: int, size: int) -> _Bar:
-        b = self.bars.get(bar)
-        if b is None:
-            raise PlatformError(f"{self.bdf}: BAR{bar} not implemented")
-        if offset + size > b.res.size:
-            raise PlatformError(f"{self.bdf}: BAR{bar}+{offset:#x} ({size} bytes) beyond its {b.res.size} bytes")
-        return b
-
-    async def bar_read(self, bar: int, offset: int, size: int) -> int:
-        self.check_access(offset, size)
-        b = self._bar(bar, offset, size)
+    def _bar_rw(self, bar: int, offset: int, size: int, value: int | None) -> int:
+        b = self.bars[bar]
         if b.map is not None:
-            return mmio_read(b.base, offset, size)
-        value = 0
-        for off, n, shift in split_access(offset, size):
-            value |= pread_exact(b.fd, off, n, f"{self.bdf} BAR{bar}") << shift
-        return value
-
-    async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
-        self.check_access(offset, size)
-        b = self._bar(bar, offset, size)
-        if b.map is not None:
+            if value is None:
+                return mmio_read(b.base, offset, size)
             mmio_write(b.base, offset, value, size)
-            return
+            return 0
+        result = 0
         for off, n, shift in split_access(offset, size):
-            pwrite_exact(b.fd, off, (value >> shift) & ((1 << (8 * n)) - 1), n, f"{self.bdf} BAR{bar}")
+            if value is None:
+                result |= pread_exact(b.fd, off, n, f"{self.bdf} BAR{bar}") << shift
+            else:
+                pwrite_exact(b.fd, off, (value >> shift) & ((1 << (8 * n)) - 1), n, f"{self.bdf} BAR{bar}")
+        return result
 
     # -- interrupts -------------------------------------------------------------------------------------
     async def enable_msix(self, nvec: int) -> int:
@@ -173,29 +166,25 @@ class UioPlatform(LinuxPciPlatform):
     def _intx_enable(self) -> None:
         if self._irq_on:
             return
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self.uio_fd, self._on_irq)
-        self._irq_on = True
+        assert self._source is not None
+        self.irq.attach(self._source)
         self._irqcontrol(True)
 
     def _intx_disable(self) -> None:
         if not self._irq_on:
             return
-        self._irq_on = False
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self.uio_fd)
         self._irqcontrol(False)
-
-    def _on_irq(self) -> None:
-        try:
-            os.read(self.uio_fd, 4)  # the total interrupt count; reading it acknowledges the event
-        except BlockingIOError:
-            return
-        self._count("intx")
-        # INTx stays masked until the handlers ran (they read the ISR, which drops the line), like a
-        # level-triggered Linux interrupt; then unmask: if the line is still up, it fires again.
-        self._spawn(self._run_handlers(self._intx_handlers, "intx", self._unmask))
+        self.irq.detach("intx")   # the descriptor stays open: it is the uio device
 
     def _unmask(self) -> None:
+        # INTx stays masked until the handlers ran (they read the ISR, which drops the line), like a
+        # level-triggered Linux interrupt; then unmask: if the line is still up, it fires again
         if self._irq_on:
             self._irqcontrol(True)
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -14,6 +14,8 @@ from cocotbext.axi import AxiStreamBus
 from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
+from tb.platform.device import DeviceDescription
+from tb.platform.device import load as load_description
 from tb.platform.usp_fast import EventDrivenUspDevice
 
 # data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
@@ -31,21 +33,84 @@ CFG_PORTS = (
 )
 
 
+_DESC = load_description()
+
+
 @dataclass
 class UspConfig:
-    vendor_id: int = 0x1AF4
-    device_id: int = 0x1000
-    subsystem_vendor_id: int = 0x1AF4
-    subsystem_id: int = 0x0001
-    revision_id: int = 0x00
-    class_code: int = 0x020000
-    # BAR index -> size in bytes (32-bit memory BARs)
-    bars: tuple[tuple[int, int], ...] = ((0, 4096), (1, 4096), (2, 4096))
-    msix_vectors: int = 8
-    msix_bar: int = 1
-    msix_table_offset: int = 0x000
-    msix_pba_offset: int = 0x800
-    max_payload_size: int = 512  # what the device advertises as supported
+    """Settings of the hard-block model. The defaults are the device description (hdl/device.toml);
+    block testbenches override single fields (no BARs, no MSI-X ...)."""
+
+    vendor_id: int = _DESC.vendor_id
+    device_id: int = _DESC.device_id
+    subsystem_vendor_id: int = _DESC.subsystem_vendor_id
+    subsystem_id: int = _DESC.subsystem_id
+    revision_id: int = _DESC.revision_id
+    class_code: int = _DESC.class_code
+    # BAR index -> size in bytes (32-bit non-prefetchable BARs; the indices in io_bars are I/O BARs)
+    bars: tuple[tuple[int, int], ...] = tuple((b.index, b.size) for b in _DESC.bars)
+    msix_vectors: int = _DESC.msix_vectors
+    msix_bar: int = _DESC.msix_bar
+    msix_table_offset: int = _DESC.msix_table_offset
+    msix_pba_offset: int = _DESC.msix_pba_offset
+    max_payload_size: int = _DESC.max_payload_supported  # what the device advertises as supported
+    io_bars: tuple[int, ...] = tuple(b.index for b in _DESC.bars if b.kind == "io")
+    interrupt_pin: int = _DESC.interrupt_pin_number      # 0 = none, 1 = INTA
+    extended_tag: bool = _DESC.extended_tag
+    # the link the description's data width runs at; a DUT built at another width gets USP_LINK_FOR_WIDTH
+    data_width: int = _DESC.data_width
+    link_generation: int = _DESC.link_generation
+    link_lanes: int = _DESC.link_lanes
+    user_clk_mhz: int = _DESC.user_clk_mhz
+
+    @classmethod
+    def from_description(cls, desc: DeviceDescription) -> UspConfig:
+        return cls(
+            vendor_id=desc.vendor_id, device_id=desc.device_id, subsystem_vendor_id=desc.subsystem_vendor_id,
+            subsystem_id=desc.subsystem_id, revision_id=desc.revision_id, class_code=desc.class_code,
+            bars=tuple((b.index, b.size) for b in desc.bars), msix_vectors=desc.msix_vectors,
+            msix_bar=desc.msix_bar, msix_table_offset=desc.msix_table_offset,
+            msix_pba_offset=desc.msix_pba_offset, max_payload_size=desc.max_payload_supported,
+            io_bars=tuple(b.index for b in desc.bars if b.kind == "io"),
+            interrupt_pin=desc.interrupt_pin_number, extended_tag=desc.extended_tag,
+            data_width=desc.data_width, link_generation=desc.link_generation, link_lanes=desc.link_lanes,
+            user_clk_mhz=desc.user_clk_mhz)
+
+
+def model_settings(cfg: UspConfig, data_width: int) -> dict:
+    """Everything the model is configured with, by the name it has in UltraScalePlusPcieDevice (device
+    arguments) or in its function 0 (``f.*``; ``f.bars`` as (index, size, io) for configure_bar)."""
+    if data_width == cfg.data_width:
+        gen, lanes = cfg.link_generation, cfg.link_lanes
+    elif data_width in USP_LINK_FOR_WIDTH:
+        gen, lanes = USP_LINK_FOR_WIDTH[data_width]
+    else:
+        raise ValueError(f"PCIe data width {data_width} not supported by this harness (64, 128 or 256)")
+    return {
+        "pcie_generation": gen,
+        "pcie_link_width": lanes,
+        "user_clk_frequency": cfg.user_clk_mhz * 1e6,
+        "alignment": "dword",
+        "pf_count": 1,
+        "max_payload_size": cfg.max_payload_size,
+        "enable_client_tag": True,
+        "enable_extended_tag": cfg.extended_tag,
+        "pf0_msi_enable": False,
+        "pf0_msix_enable": cfg.msix_vectors > 0,
+        "pf0_msix_table_size": max(cfg.msix_vectors - 1, 0),
+        "pf0_msix_table_bir": cfg.msix_bar,
+        "pf0_msix_table_offset": cfg.msix_table_offset,
+        "pf0_msix_pba_bir": cfg.msix_bar,
+        "pf0_msix_pba_offset": cfg.msix_pba_offset,
+        "f.vendor_id": cfg.vendor_id,
+        "f.device_id": cfg.device_id,
+        "f.subsystem_vendor_id": cfg.subsystem_vendor_id,
+        "f.subsystem_id": cfg.subsystem_id,
+        "f.revision_id": cfg.revision_id,
+        "f.class_code": cfg.class_code,
+        "f.interrupt_pin": cfg.interrupt_pin,
+        "f.bars": tuple((index, size, index in cfg.io_bars) for index, size in cfg.bars),
+    }
 
 
 def _port(dut, name: str):
@@ -56,28 +121,11 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
                 ) -> tuple[RootComplex, UltraScalePlusPcieDevice]:
     """Create the root complex and the US+ model, connect them to ``dut``; return (rc, dev)."""
     cfg = cfg or UspConfig()
-    width = len(dut.s_axis_cq_tdata)
-    if width not in USP_LINK_FOR_WIDTH:
-        raise ValueError(f"PCIe data width {width} not supported by this harness (64, 128 or 256)")
-    gen, lanes = USP_LINK_FOR_WIDTH[width]
+    settings = model_settings(cfg, len(dut.s_axis_cq_tdata))
     rc = RootComplex()
     kwargs = {name: _port(dut, name) for name in CFG_PORTS if _port(dut, name) is not None}
     dev = EventDrivenUspDevice(
-        pcie_generation=gen,
-        pcie_link_width=lanes,
-        user_clk_frequency=250e6,
-        alignment="dword",
-        pf_count=1,
-        max_payload_size=cfg.max_payload_size,
-        enable_client_tag=True,
-        enable_extended_tag=False,
-        pf0_msi_enable=False,
-        pf0_msix_enable=cfg.msix_vectors > 0,
-        pf0_msix_table_size=max(cfg.msix_vectors - 1, 0),
-        pf0_msix_table_bir=cfg.msix_bar,
-        pf0_msix_table_offset=cfg.msix_table_offset,
-        pf0_msix_pba_bir=cfg.msix_bar,
-        pf0_msix_pba_offset=cfg.msix_pba_offset,
+        **{k: v for k, v in settings.items() if not k.startswith("f.")},
         user_clk=dut.user_clk,
         user_reset=dut.user_reset,
         rq_bus=AxiStreamBus.from_prefix(dut, "m_axis_rq"),
@@ -97,10 +145,10 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
         if stream is not None:
             stream.log.setLevel(log_level)
     f = dev.functions[0]
-    f.vendor_id, f.device_id = cfg.vendor_id, cfg.device_id
-    f.subsystem_vendor_id, f.subsystem_id = cfg.subsystem_vendor_id, cfg.subsystem_id
-    f.revision_id, f.class_code = cfg.revision_id, cfg.class_code
-    for index, size in cfg.bars:
-        f.configure_bar(index, size)
+    for name, value in settings.items():
+        if name.startswith("f.") and name != "f.bars":
+            setattr(f, name[2:], value)
+    for index, size, io in settings["f.bars"]:
+        f.configure_bar(index, size, io=io)
     rc.make_port().connect(dev)
     return rc, dev

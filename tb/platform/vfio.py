@@ -7,13 +7,15 @@
   device that honours the IOMMU sees the same addresses as one that bypasses it (QEMU's legacy virtio does:
   without iommu_platform its DMA goes to guest-physical memory), so the bus address of a buffer is its
   physical address either way;
-- MSI-X vectors and INTx are eventfds given to VFIO_DEVICE_SET_IRQS and watched with ``loop.add_reader``.
-  vfio masks INTx when it fires (AUTOMASKED); we unmask after the handlers ran, like a level interrupt.
+- MSI-X vectors and INTx are eventfds given to VFIO_DEVICE_SET_IRQS (tb.platform.irq counts and handles
+  them between the driver's steps). The vector count is the function's: VFIO_DEVICE_GET_IRQ_INFO reports
+  its MSI-X table size (0 without the capability), and ``enable_msix`` grants that many or fewer, never
+  more. vfio masks INTx when it fires (AUTOMASKED); we unmask after the handlers ran, like a level
+  interrupt, so a line still asserted fires again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import errno
 import fcntl
@@ -23,6 +25,7 @@ import struct
 from dataclasses import dataclass
 
 from tb.platform.base import PlatformError
+from tb.platform.irq import EVENTFD, IrqSource, KernelLineKey
 from tb.platform.linux import (
     HUGE_PAGE_SIZE,
     LinuxPciPlatform,
@@ -33,6 +36,7 @@ from tb.platform.linux import (
     pwrite_exact,
     split_access,
 )
+from tb.platform.takeover import TakeoverRefused
 
 # ioctl numbers: _IO(VFIO_TYPE, VFIO_BASE + n) = (';' << 8) | (100 + n)
 VFIO_TYPE = ord(";")
@@ -159,6 +163,19 @@ def _ioctl(fd: int, request: int, arg: int | bytearray, what: str) -> int:
         raise PlatformError(f"{what} failed: {exc}") from exc
 
 
+# drivers vfio accepts next to vfio-pci in a viable IOMMU group (drivers/vfio/vfio_main.c)
+GROUP_FRIENDLY_DRIVERS = (None, VFIO_DRIVER, "pcieport", "pci-stub")
+
+
+def msix_vector_name(vector: int, bdf: str) -> str:
+    """The /proc/interrupts name vfio-pci gives an MSI-X vector (vfio_msi_set_vector_signal)."""
+    return f"vfio-msix[{vector}]({bdf})"
+
+
+def intx_name(bdf: str) -> str:
+    return f"vfio-intx({bdf})"
+
+
 class VfioPlatform(LinuxPciPlatform):
     name = "vfio"
     driver_name = VFIO_DRIVER
@@ -175,21 +192,29 @@ class VfioPlatform(LinuxPciPlatform):
         self._mapped: list[tuple[int, int]] = []
         self._msix_fds: list[int] = []
         self._intx_fd = -1
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- open / close -----------------------------------------------------------------------------------
-    def _open_backend(self) -> None:
+    def check_takeover(self) -> None:
+        super().check_takeover()
         group = self.pci.iommu_group()
         if group is None:
-            raise PlatformError(
-                f"{self.bdf} has no IOMMU group: the kernel runs without an IOMMU (boot with intel_iommu=on or "
-                "amd_iommu=on; in QEMU add -M q35 -device intel-iommu), and this kernel's vfio has no "
-                "no-IOMMU mode unless built with CONFIG_VFIO_NOIOMMU (Debian's is not): use --backend uio")
-        self.group = group
-        modprobe(VFIO_DRIVER)
-        self.pci.bind_driver(VFIO_DRIVER, self.allow_unbind)
+            raise TakeoverRefused(
+                f"refusing {self.bdf} for vfio: it has no IOMMU group, so the kernel runs without an IOMMU "
+                "(boot with intel_iommu=on or amd_iommu=on; in QEMU add -M q35 -device intel-iommu); this "
+                "kernel's vfio needs one (no CONFIG_VFIO_NOIOMMU in Debian's): use --backend uio; nothing was "
+                "changed")
         others = [(d, self.pci.driver_of(d)) for d in self.pci.group_members(group) if d != self.bdf]
-        busy = [f"{d} ({drv})" for d, drv in others if drv not in (None, VFIO_DRIVER, "pcieport")]
+        busy = [f"{d} ({drv})" for d, drv in others if drv not in GROUP_FRIENDLY_DRIVERS]
+        if busy:
+            raise TakeoverRefused(f"refusing {self.bdf} for vfio: IOMMU group {group} also holds "
+                                  f"{', '.join(busy)}, and vfio needs every function of the group; nothing "
+                                  "was changed (use --backend uio)")
+        self.group = group
+
+    def _open_backend(self) -> None:
+        group = self.group
+        modprobe(VFIO_DRIVER)
+        self.pci.bind_driver(VFIO_DRIVER)
         try:
             self.container = os.open("/dev/vfio/vfio", os.O_RDWR)
         except OSError as exc:
@@ -209,7 +234,7 @@ class VfioPlatform(LinuxPciPlatform):
         flags = struct.unpack("<II", status)[1]
         if not flags & VFIO_GROUP_FLAGS_VIABLE:
             raise PlatformError(f"IOMMU group {group} is not viable: every device in it must be bound to "
-                                f"vfio-pci or to no driver; others: {', '.join(busy) or 'none'}")
+                                "vfio-pci or to no driver")
         _ioctl(self.group_fd, VFIO_GROUP_SET_CONTAINER, bytearray(struct.pack("<i", self.container)),
                "VFIO_GROUP_SET_CONTAINER")
         try:
@@ -258,24 +283,34 @@ class VfioPlatform(LinuxPciPlatform):
             self._mapped.append((phys, HUGE_PAGE_SIZE))
 
     def _close_backend(self) -> None:
-        if self._msix_fds or self._intx_fd >= 0:
-            self._disable_index(VFIO_PCI_MSIX_IRQ_INDEX if self._msix_fds else VFIO_PCI_INTX_IRQ_INDEX)
-        for iova, size in self._mapped:
-            try:
-                _ioctl(self.container, VFIO_IOMMU_UNMAP_DMA, dma_unmap(iova, size), "VFIO_IOMMU_UNMAP_DMA")
-            except PlatformError:
-                pass
-        self._mapped.clear()
-        for m, _ in self._bar_maps.values():
-            m.close()
-        self._bar_maps.clear()
-        for fd in (self.device_fd, self.group_fd, self.container):
-            if fd >= 0:
-                os.close(fd)
-        self.device_fd = self.group_fd = self.container = -1
+        try:
+            if self._msix_fds:
+                self._disable_index(VFIO_PCI_MSIX_IRQ_INDEX)
+            if self._intx_fd >= 0:
+                self._disable_index(VFIO_PCI_INTX_IRQ_INDEX)
+        finally:
+            for iova, size in self._mapped:
+                try:
+                    _ioctl(self.container, VFIO_IOMMU_UNMAP_DMA, dma_unmap(iova, size), "VFIO_IOMMU_UNMAP_DMA")
+                except PlatformError:
+                    pass
+            self._mapped.clear()
+            for m, _ in self._bar_maps.values():
+                m.close()
+            self._bar_maps.clear()
+            for fd in (self.device_fd, self.group_fd, self.container):
+                if fd >= 0:
+                    os.close(fd)
+            self.device_fd = self.group_fd = self.container = -1
 
     def describe(self) -> str:
         return f"vfio {self.bdf} (group {self.group}, {self.num_regions} regions, {self.num_irqs} irqs)"
+
+    @property
+    def msix_table_size(self) -> int:
+        """MSI-X vectors the function offers, as vfio reports them (0: no MSI-X capability)."""
+        info = self.irqs.get(VFIO_PCI_MSIX_IRQ_INDEX)
+        return info.count if info else 0
 
     # -- config space and BARs -------------------------------------------------------------------------
     def _region_rw(self, index: int, offset: int, size: int, value: int | None, what: str) -> int:
@@ -288,97 +323,70 @@ class VfioPlatform(LinuxPciPlatform):
                 pwrite_exact(self.device_fd, base + off, (value >> shift) & ((1 << (8 * n)) - 1), n, what)
         return result
 
-    async def config_read(self, offset: int, size: int) -> int:
-        self.check_access(offset, size)
-        return self._region_rw(VFIO_PCI_CONFIG_REGION_INDEX, offset, size, None, f"{self.bdf} config")
-
-    async def config_write(self, offset: int, value: int, size: int) -> None:
-        self.check_access(offset, size)
-        self._region_rw(VFIO_PCI_CONFIG_REGION_INDEX, offset, size, value, f"{self.bdf} config")
+    def _config_rw(self, offset: int, size: int, value: int | None) -> int:
+        return self._region_rw(VFIO_PCI_CONFIG_REGION_INDEX, offset, size, value, f"{self.bdf} config")
 
     def bar_size(self, bar: int) -> int:
         reg = self.regions.get(bar) if 0 <= bar < 6 else None
         return reg.size if reg else 0
 
-    def _check_bar(self, bar: int, offset: int, size: int) -> None:
-        n = self.bar_size(bar)
-        if not n:
-            raise PlatformError(f"{self.bdf}: BAR{bar} not implemented")
-        if offset + size > n:
-            raise PlatformError(f"{self.bdf}: BAR{bar}+{offset:#x} ({size} bytes) beyond its {n} bytes")
-
-    async def bar_read(self, bar: int, offset: int, size: int) -> int:
-        self.check_access(offset, size)
-        self._check_bar(bar, offset, size)
+    def _bar_rw(self, bar: int, offset: int, size: int, value: int | None) -> int:
         if bar in self._bar_maps:
-            return mmio_read(self._bar_maps[bar][1], offset, size)
-        return self._region_rw(bar, offset, size, None, f"{self.bdf} BAR{bar}")
-
-    async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
-        self.check_access(offset, size)
-        self._check_bar(bar, offset, size)
-        if bar in self._bar_maps:
+            if value is None:
+                return mmio_read(self._bar_maps[bar][1], offset, size)
             mmio_write(self._bar_maps[bar][1], offset, value, size)
-            return
-        self._region_rw(bar, offset, size, value, f"{self.bdf} BAR{bar}")
+            return 0
+        return self._region_rw(bar, offset, size, value, f"{self.bdf} BAR{bar}")
 
     # -- interrupts ------------------------------------------------------------------------------------
     def _set_irqs(self, index: int, flags: int, start: int, count: int, fds: list[int] | None, what: str) -> None:
         _ioctl(self.device_fd, VFIO_DEVICE_SET_IRQS, irq_set(index, flags, start, count, fds), what)
 
     def _disable_index(self, index: int) -> None:
+        """Count what is left and read the kernel's lines (they go with the vectors), then disable, close."""
+        msix = index == VFIO_PCI_MSIX_IRQ_INDEX
+        fds = self._msix_fds if msix else [self._intx_fd]
+        for name in ([f"msix{v}" for v in range(len(fds))] if msix else ["intx"]):
+            self.irq.detach(name)
         try:
             self._set_irqs(index, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, None,
-                           f"VFIO_DEVICE_SET_IRQS(disable {index})")
+                           f"VFIO_DEVICE_SET_IRQS(disable {'MSI-X' if msix else 'INTx'})")
         finally:
-            fds = self._msix_fds if index == VFIO_PCI_MSIX_IRQ_INDEX else [self._intx_fd]
             for fd in fds:
                 if fd >= 0:
-                    if self._loop is not None and not self._loop.is_closed():
-                        self._loop.remove_reader(fd)
                     os.close(fd)
-            if index == VFIO_PCI_MSIX_IRQ_INDEX:
+            if msix:
                 self._msix_fds = []
             else:
                 self._intx_fd = -1
 
     async def enable_msix(self, nvec: int) -> int:
-        info = self.irqs.get(VFIO_PCI_MSIX_IRQ_INDEX)
-        if info is None or info.count == 0:
+        table = self.msix_table_size
+        if table == 0:
             raise PlatformError(f"{self.bdf} has no MSI-X capability (vfio reports 0 MSI-X vectors)")
+        if nvec > table:
+            return table  # as pci_enable_msix: not enabled, this many are there
         if self._intx_fd >= 0:
             raise PlatformError("INTx is in use: free_irqs() before enabling MSI-X")
         if self._msix_fds:
             await self.disable_msix()
-        n = min(nvec, info.count)
-        self._loop = asyncio.get_running_loop()
-        fds = [os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) for _ in range(n)]
+        fds = [os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) for _ in range(nvec)]
         try:
             self._set_irqs(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-                           0, n, fds, f"VFIO_DEVICE_SET_IRQS(MSI-X, {n} vectors)")
+                           0, nvec, fds, f"VFIO_DEVICE_SET_IRQS(MSI-X, {nvec} vectors)")
         except PlatformError:
             for fd in fds:
                 os.close(fd)
             raise
         self._msix_fds = fds
         for vector, fd in enumerate(fds):
-            self._loop.add_reader(fd, self._on_msix, vector, fd)
-        return n
+            self.irq.attach(IrqSource(f"msix{vector}", fd, EVENTFD,
+                                      KernelLineKey(name=msix_vector_name(vector, self.bdf))))
+        return nvec
 
     async def disable_msix(self) -> None:
         if self._msix_fds:
             self._disable_index(VFIO_PCI_MSIX_IRQ_INDEX)
-
-    def _on_msix(self, vector: int, fd: int) -> None:
-        try:
-            count = os.eventfd_read(fd)
-        except BlockingIOError:
-            return
-        # eventfd counts: several messages may have arrived before we looked; Linux would run the handler
-        # once per message, but messages that arrive while the vector is being handled coalesce there too
-        del count
-        self._count(f"msix{vector}")
-        self._spawn(self._run_handlers(self._msix_handlers.get(vector, []), f"msix{vector}"))
 
     def _intx_enable(self) -> None:
         if self._intx_fd >= 0:
@@ -388,7 +396,6 @@ class VfioPlatform(LinuxPciPlatform):
         info = self.irqs.get(VFIO_PCI_INTX_IRQ_INDEX)
         if info is None or info.count == 0:
             raise PlatformError(f"{self.bdf} has no INTx (interrupt pin 0)")
-        self._loop = asyncio.get_running_loop()
         fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         try:
             self._set_irqs(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -397,19 +404,12 @@ class VfioPlatform(LinuxPciPlatform):
             os.close(fd)
             raise
         self._intx_fd = fd
-        self._loop.add_reader(fd, self._on_intx)
+        self.irq.attach(IrqSource("intx", fd, EVENTFD, KernelLineKey(name=intx_name(self.bdf)),
+                                  after=self._intx_unmask))
 
     def _intx_disable(self) -> None:
         if self._intx_fd >= 0:
             self._disable_index(VFIO_PCI_INTX_IRQ_INDEX)
-
-    def _on_intx(self) -> None:
-        try:
-            os.eventfd_read(self._intx_fd)
-        except BlockingIOError:
-            return
-        self._count("intx")
-        self._spawn(self._run_handlers(self._intx_handlers, "intx", self._intx_unmask))
 
     def _intx_unmask(self) -> None:
         if self._intx_fd >= 0:

@@ -1,7 +1,8 @@
 """The bring-up check sequence (tb.bringup.run_checks) on our RTL in simulation: ``python -m tb.bringup``.
 
 Not collected by pytest (no test_ prefix): the CLI launches it through sim.runner and reads the report it
-writes to $BRINGUP_JSON. The checks are literally the code that runs against a PCI function on Linux.
+writes to $BRINGUP_JSON; progress lines go to $BRINGUP_PROGRESS as they happen, the wire's frames to the
+run's pcap. The checks are literally the code that runs against a PCI function on Linux.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ from tb.wire import Wire
 @cocotb.test()
 async def bringup(dut):
     tb = DeviceTB(dut)
-    wire = Wire(dut)
+    wire = Wire(dut, artifacts=tb.artifacts)
     await tb.start()
+    progress_path = os.environ.get("BRINGUP_PROGRESS")
+
+    def progress(line: str) -> None:
+        if progress_path:
+            with open(progress_path, "a") as f:
+                f.write(line + "\n")
+
     cfg = BringupConfig(packets=int(os.environ.get("BRINGUP_PACKETS", "32")),
                         ab_packets=int(os.environ.get("BRINGUP_AB_PACKETS", "32")),
-                        gap_ns=2000.0, timeout_ns=5e6, wire=wire.good)
+                        gap_ns=float(os.environ.get("BRINGUP_GAP_NS", "2000")), timeout_ns=5e6, wire=wire.good,
+                        progress=progress)
     report = await run_checks(tb.platform, cocotb.start_soon, cfg)
     tb.log.info("\n%s", format_table(report.checks, "bring-up: our RTL in simulation"))
     out = os.environ.get("BRINGUP_JSON")

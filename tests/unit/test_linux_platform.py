@@ -1,7 +1,8 @@
 """The Linux PCI platform's pieces that run without a VM or root: pagemap parsing, vfio ioctl numbers and
 struct layouts, the hugepage allocator's bus-address arithmetic, sysfs binding against a fake tree, the
-uio INTx mask bit, the bring-up table and exit code (and the whole sequence on the model platform), and
-the host side of the HIL rig (pcap capture, frame comparison)."""
+uio INTx mask bit, and the host side of the HIL rig (pcap capture, frame comparison). The takeover
+refusals, the interrupt window and the bring-up sequence have their own files (test_takeover.py,
+test_irq_window.py, test_bringup.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tb.bringup import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
+from tb.bringup import FAIL, PASS
 from tb.platform import vfio
 from tb.platform.base import PlatformError
 from tb.platform.linux import (
@@ -29,7 +30,6 @@ from tb.platform.linux import (
     split_access,
     virt_to_phys,
 )
-from tb.platform.model import DeviceModes, ModelPlatform, run_virtual
 
 BDF = "0000:00:05.0"
 
@@ -188,11 +188,19 @@ class FakeKernelSysfs(PciSysfs):
                 (dev / "driver").symlink_to(self.root / "bus/pci/drivers" / target)
 
 
-def fake_tree(tmp_path: Path, driver: str | None = "virtio-pci") -> Path:
-    dev = tmp_path / "bus/pci/devices" / BDF
+def fake_tree(tmp_path: Path, driver: str | None = "virtio-pci", bdf: str = BDF,
+              ident: tuple[int, int, int, int, int] = (0x1AF4, 0x1000, 0x020000, 0x1AF4, 0x0001)) -> Path:
+    """A function under <tmp>/bus/pci/devices: identity files (vendor, device, class, subsystem), driver link,
+    resources; default a transitional virtio-net function bound to virtio-pci."""
+    dev = tmp_path / "bus/pci/devices" / bdf
     dev.mkdir(parents=True)
     for d in ("virtio-pci", "uio_pci_generic", "vfio-pci", "e1000e"):
-        (tmp_path / "bus/pci/drivers" / d).mkdir(parents=True)
+        (tmp_path / "bus/pci/drivers" / d).mkdir(parents=True, exist_ok=True)
+    vendor, device, cls, svid, sid = ident
+    for name, value in (("vendor", f"{vendor:#06x}"), ("device", f"{device:#06x}"), ("class", f"{cls:#08x}"),
+                        ("revision", "0x00"), ("subsystem_vendor", f"{svid:#06x}"),
+                        ("subsystem_device", f"{sid:#06x}")):
+        (dev / name).write_text(value + "\n")
     (dev / "driver_override").write_text("(null)\n")
     if driver:
         (dev / "driver").symlink_to(tmp_path / "bus/pci/drivers" / driver)
@@ -251,53 +259,10 @@ def test_uio_intx_unmask_is_the_command_interrupt_disable_bit(tmp_path):
         assert cfg.read_bytes()[4:6] == bytes([0x07, 0x01])
         p._irqcontrol(False)
         assert cfg.read_bytes()[4:6] == bytes([0x07, 0x05])
-        assert not p.msix_supported
         with pytest.raises(PlatformError, match="INTx only"):
             asyncio.run(p.enable_msix(3))
     finally:
         os.close(p.config_fd)
-
-
-# -- bring-up table and exit code ------------------------------------------------------------------------
-def test_table_and_exit_code():
-    checks = [Check("PCI identity", PASS, "1af4:1000"), Check("interrupt MSI-X", NA, "uio: INTx only")]
-    text = format_table(checks, "title")
-    assert text.splitlines()[0] == "title"
-    assert "interrupt MSI-X  N/A     uio: INTx only" in text
-    assert text.splitlines()[-1] == "1 passed, 0 failed, 1 not applicable"
-    assert exit_code(checks) == 0
-    assert exit_code(checks + [Check("TX", FAIL, "timeout", "used.idx stuck")]) == 1
-    assert "(used.idx stuck)" in format_table(checks + [Check("TX", FAIL, "timeout", "used.idx stuck")])
-    assert exit_code([Check("x", NA)]) == 1, "nothing passed is not a pass"
-
-
-def test_the_whole_sequence_on_the_model_platform():
-    async def main():
-        p = ModelPlatform(DeviceModes(latency_ns=50))
-        p.start()
-        return await run_checks(p, p.start_task, BringupConfig(wire=lambda: p.device.c.wire))
-
-    report = run_virtual(main())
-    assert exit_code(report.checks) == 0, format_table(report.checks)
-    names = {c.name: c for c in report.checks}
-    assert names["debug BAR"].status == NA
-    assert names["A/B TX irq per packet"].status == PASS
-    assert [r["name"] for r in report.runs] == ["tx", "intx", "ab-pre", "ab-post"]
-
-
-def test_the_sequence_fails_when_the_device_never_interrupts():
-    async def main():
-        p = ModelPlatform(DeviceModes(latency_ns=50, offer_noe=True))
-        p.start()
-        p.raise_msix = lambda vector: None  # a lost MSI-X path
-        return await run_checks(p, p.start_task, BringupConfig())
-
-    report = run_virtual(main())
-    names = {c.name: c for c in report.checks}
-    assert names["interrupt MSI-X"].status == FAIL
-    assert names["interrupt INTx"].status == PASS
-    assert names["wire byte-exact"].status == NA
-    assert exit_code(report.checks) == 1
 
 
 # -- the host side of the HIL rig --------------------------------------------------------------------------
@@ -337,8 +302,8 @@ def test_hil_says_why_it_cannot_run_when_not_root(monkeypatch):
 
 def test_linux_platform_refuses_without_root(tmp_path, monkeypatch):
     from tb.platform import linux
-    from tb.platform.vfio import VfioPlatform
+    from tb.platform.uio import UioPlatform
 
     monkeypatch.setattr(linux.os, "geteuid", lambda: 1000)
-    with pytest.raises(PlatformError, match="needs root"):
-        VfioPlatform(BDF, sysfs=str(fake_tree(tmp_path))).open()
+    with pytest.raises(PlatformError, match="needs root.*nothing was changed"):
+        UioPlatform(BDF, sysfs=str(fake_tree(tmp_path))).open()
