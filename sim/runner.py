@@ -72,12 +72,15 @@ class VerilatorFast(Verilator):
         return cmds
 
 
-def hdl_sources(*patterns: str) -> list[Path]:
-    """All RTL files under hdl/ (or those matching the given globs), sorted for stable builds."""
+def hdl_sources(*patterns: str, boards: bool = False) -> list[Path]:
+    """RTL files under hdl/ (or those matching the given globs), sorted for stable builds. Board tops
+    (hdl/boards/: they instantiate Xilinx IP) only with ``boards=True`` (lint, synthesis)."""
     globs = patterns or ("**/*.v",)
     files: set[Path] = set()
     for pattern in globs:
         files.update(HDL.glob(pattern))
+    if not boards:
+        files = {f for f in files if "boards" not in f.relative_to(HDL).parts}
     return sorted(files)
 
 
