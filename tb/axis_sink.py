@@ -91,10 +91,11 @@ class AxisSink:
 
     @pause.setter
     def pause(self, on: bool) -> None:
+        # only a flag: tready is written by the loop, right after a clock edge, never from whatever
+        # context sets it (a write in the same time step as an edge, before it, can race the DUT's sampling)
         self._pause = bool(on)
         if on:
             self._unpaused.clear()
-            self.tready.value = 0
         else:
             self._unpaused.set()
 
@@ -122,19 +123,24 @@ class AxisSink:
         self._task.cancel()
 
     async def _run(self) -> None:
+        # tready is written only at points aligned to the clock: right after an edge, or when tvalid rises
+        # (the DUT drove it at an edge); the next edge then sees exactly the value written, and the value
+        # read back after that edge is what the DUT sampled
         edge = RisingEdge(self.clock)
         valid_rise = RisingEdge(self.tvalid)
         frame: AxisFrame | None = None
         while True:
             if self._pause:
+                self.tready.value = 0
                 await self._unpaused.wait()
+                await edge                     # back on the clock before tready may rise again
+                continue
             if not _high(self.tvalid):
                 await valid_rise
-                if self._pause:
-                    continue
+                continue
             self.tready.value = not self._stall_next_edge()
             await edge
-            # what the device saw at this edge (pause may have dropped tready since we drove it)
+            # what the device saw at this edge
             if not (_high(self.tvalid) and _high(self.tready)):
                 continue
             data = _int(self.tdata.value)
