@@ -145,6 +145,42 @@ def test_interrupt_rules_both_ways() -> None:
     assert not hub3.violations
 
 
+def test_intx_decision_under_a_high_line_justifies_a_later_rise() -> None:
+    """INTx: a MUST decision made while the line is high is covered; if the driver's ISR read drops the line
+    before the device's ISR bit for that decision arrives, the rise that follows is still justified."""
+    clk = Clock()
+    hub = CheckerSet(clk, msix_enabled=lambda: False)
+    hub.expect("unit")
+    hub.host_bar(True, 0, 0x0E, 2, 1)
+    hub.host_bar(False, 0, 0x0C, 2, Q)
+    hub.host_bar(True, 0, 0x08, 4, PFN)
+    q = hub.queues[1]
+    for k in range(2):
+        publish(hub, q, k, 2 * k)
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 0), "elem 0")
+    hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx 1")
+    clk.t = 100.0
+    hub.dev_read(90.0, q.avail, (0).to_bytes(2, "little") + (2).to_bytes(2, "little"), "decision 1")
+    clk.t = 180.0
+    hub.irq("intx", 1)                            # the first decision's interrupt
+    hub.dev_write(q.used + 12, struct.pack("<II", 2, 0), "elem 1")
+    hub.dev_write(q.used + 2, (2).to_bytes(2, "little"), "idx 2")
+    clk.t = 200.0
+    hub.dev_read(190.0, q.avail, (0).to_bytes(2, "little") + (2).to_bytes(2, "little"), "decision 2, line high")
+    clk.t = 210.0
+    hub.irq("intx", 0)                            # the ISR read clears the line ...
+    clk.t = 260.0
+    hub.irq("intx", 1)                            # ... and decision 2's ISR bit raises it again
+    clk.t = 2000.0
+    hub.finish()
+    assert not hub.failed("irq_legality"), [v.msg for v in hub.violations]
+    # a second rise with no decision left to explain it is still caught
+    clk.t = 2100.0
+    hub.irq("intx", 0)
+    hub.irq("intx", 1)
+    assert hub.failed("irq_legality") and "not justified" in hub.failed("irq_legality")[0].msg
+
+
 def test_scoreboard_names_duplicates_and_drops() -> None:
     hub, _clk, _q = make()
     sent = [bytes([k]) * 60 for k in range(4)]
