@@ -21,6 +21,8 @@ NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
 NOE_POLICIES = {"WHEN_ACKED": NOE_WHEN_ACKED, "ALWAYS": NOE_ALWAYS, "NEVER": NOE_NEVER}
 
 COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "config_irqs", "errors")
+# frames the TX engine dropped (used element returned, nothing sent), per reason
+REG_DROP = {"drop_oversize": 0x230, "drop_runt": 0x234}
 
 ERROR_CAUSES = {
     1: "avail.idx more than the queue size ahead",
@@ -66,6 +68,8 @@ class DevCtrl:
     async def counters(self) -> dict[str, int]:
         out = {name: await self.p.bar_read(self.bar, REG_CNT_BASE + 4 * i, 4) for i, name in enumerate(COUNTERS)}
         out["last_error"] = await self.p.bar_read(self.bar, REG_LAST_ERROR, 4)
+        for name, reg in REG_DROP.items():
+            out[name] = await self.p.bar_read(self.bar, reg, 4)
         return out
 
     async def error_count(self, cause: int) -> int:

@@ -29,8 +29,22 @@ CFG_PORTS = (
 )
 
 
+# PCI Express Capability, Device/Port Type: a (native) PCI Express Endpoint, or a Legacy PCI Express
+# Endpoint (the only kind of endpoint the UltraScale+ IP lets have an I/O BAR; hdl/README.md)
+PCIE_TYPE_ENDPOINT = 0x0
+PCIE_TYPE_LEGACY_ENDPOINT = 0x1
+
+
 @dataclass
 class UspConfig:
+    """How the hard block is configured: identity, BARs, MSI-X. The one place that says what each BAR is.
+
+    ``bars`` gives each BAR's size (32-bit memory BARs); ``bar0_io`` makes BAR0 an I/O BAR of
+    ``bar0_io_size`` bytes instead (the legacy virtio register block in I/O space, as the virtio spec asks of
+    a transitional device), which also makes the function a Legacy PCI Express Endpoint, as the IP requires.
+    The RTL must be built to match (``virtio_net_usp`` parameter ``BAR0_IO``): ``for_dut`` reads it.
+    """
+
     vendor_id: int = 0x1AF4
     device_id: int = 0x1000
     subsystem_vendor_id: int = 0x1AF4
@@ -39,11 +53,42 @@ class UspConfig:
     class_code: int = 0x020000
     # BAR index -> size in bytes (32-bit memory BARs)
     bars: tuple[tuple[int, int], ...] = ((0, 4096), (1, 4096), (2, 4096))
+    # BAR0 in I/O space: the legacy block (0x14 bytes, +4 with MSI-X) and the device config fit in 64 bytes
+    bar0_io: bool = False
+    bar0_io_size: int = 64
     msix_vectors: int = 8
     msix_bar: int = 1
     msix_table_offset: int = 0x000
     msix_pba_offset: int = 0x800
     max_payload_size: int = 512  # what the device advertises as supported
+
+    @classmethod
+    def for_dut(cls, dut, **kw) -> UspConfig:
+        """The configuration the DUT was built for: BAR0 in I/O space when it has ``BAR0_IO`` = 1."""
+        param = _port(dut, "BAR0_IO")
+        if param is not None and "bar0_io" not in kw:
+            kw["bar0_io"] = bool(int(param.value))
+        return cls(**kw)
+
+    def bar_layout(self) -> tuple[tuple[int, int, bool], ...]:
+        """(index, size, is_io) of every BAR the function has."""
+        out = []
+        for index, size in self.bars:
+            if index == 0 and self.bar0_io:
+                out.append((0, self.bar0_io_size, True))
+            else:
+                out.append((index, size, False))
+        return tuple(out)
+
+    def bar_size(self, bar: int) -> int:
+        return next((size for index, size, _io in self.bar_layout() if index == bar), 0)
+
+    def bar_is_io(self, bar: int) -> bool:
+        return any(io for index, _size, io in self.bar_layout() if index == bar)
+
+    @property
+    def pcie_device_type(self) -> int:
+        return PCIE_TYPE_LEGACY_ENDPOINT if any(io for *_x, io in self.bar_layout()) else PCIE_TYPE_ENDPOINT
 
 
 def _port(dut, name: str):
@@ -98,7 +143,8 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
     f.vendor_id, f.device_id = cfg.vendor_id, cfg.device_id
     f.subsystem_vendor_id, f.subsystem_id = cfg.subsystem_vendor_id, cfg.subsystem_id
     f.revision_id, f.class_code = cfg.revision_id, cfg.class_code
-    for index, size in cfg.bars:
-        f.configure_bar(index, size)
+    for index, size, io in cfg.bar_layout():
+        f.configure_bar(index, size, io=io)
+    f.pcie_cap.pcie_device_type = cfg.pcie_device_type
     rc.make_port().connect(dev)
     return rc, dev
