@@ -33,13 +33,18 @@
  * tlast = tuser = 1 if it was cut), then all state is cleared. After an error the engine stays stopped
  * until dev_reset.
  *
+ * Kicks: a kick is remembered from the moment the queue is enabled until an avail read covers it, also
+ * while a reset is still draining (a DMA outstanding, a cut frame waiting for a stalled wire): the
+ * engine serves it as soon as the drain completes. A kick before the reset belongs to the old rings and
+ * is forgotten when the reset starts; a stopped queue (error) ignores kicks until dev_reset.
+ *
  * Descriptor checks, in this order, all before the buffer (or table) is read: WRITE flag (7); INDIRECT:
  * not acked (4), inside a table, after other descriptors or with NEXT (5), length 0, not a multiple of 16
  * or above 16*INDIRECT_MAX (6); header + frame above hdr_len + MAX_FRAME_LEN (8); next >= Q, or >= the
  * table size (2); the Q-th descriptor of a direct chain, or the last slot of a table, with NEXT (3).
  * An avail.ring entry >= Q is cause 2; a chain of hdr_len bytes or less (no frame) is cause 11.
- * Empty buffers are allowed (no DMA). Kicks that arrive while busy are remembered until the next
- * avail read. idle: waiting for a kick (or the pacing timer) or stopped, with nothing outstanding.
+ * Empty buffers are allowed (no DMA). idle: waiting for a kick (or the pacing timer) or stopped, with
+ * nothing outstanding.
  *
  * fault[7:0] (test only, hdl/virtio/README.md "Fault knobs"): each set bit breaks one virtio rule on
  * purpose, so that a testbench can show its checkers fire. fault is sampled into fault_reg in
@@ -652,8 +657,9 @@ always @* begin
     tx_push_last = 1'b0;
     tx_push_user = 1'b0;
 
-    // a kick is remembered until an avail read (or the start of processing) covers it
-    if (notify && queue_enable && state_reg != S_DRAIN && state_reg != S_ERROR) begin
+    // a kick is remembered until an avail read (or the start of processing) covers it, also while a reset
+    // drains (served once it completes); a stopped queue ignores it
+    if (notify && queue_enable && state_reg != S_ERROR && !(state_reg == S_DRAIN && drain_err_reg)) begin
         notify_pending_next = 1'b1;
     end
 
@@ -681,6 +687,7 @@ always @* begin
     end else if (dev_reset || (!queue_enable && state_reg != S_IDLE)) begin
         state_next = S_DRAIN;
         drain_err_next = 1'b0;
+        notify_pending_next = 1'b0;     // a kick for the rings being dropped
         tx_cancel = 1'b1;
     end else if (rd_err_reg) begin
         raise_err = 1'b1;
@@ -1055,6 +1062,7 @@ always @* begin
     if (raise_err) begin
         state_next = S_DRAIN;
         drain_err_next = 1'b1;
+        notify_pending_next = 1'b0;
         err_valid_next = 1'b1;
         err_cause_next = raise_cause;
         tx_cancel = 1'b1;
@@ -1137,7 +1145,7 @@ always @* begin
     if (clear_state) begin
         av_purpose_next = AV_START;
         used_flags_next = 1'b0;
-        notify_pending_next = 1'b0;
+        // notify_pending is kept: a kick that arrived while a reset drained is served next
         timer_next = 32'd0;
         fault_next = 8'd0;
         tx_again_next = 1'b0;
