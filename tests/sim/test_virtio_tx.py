@@ -263,6 +263,7 @@ async def bad_input(dut, case):
     await with_timeout(_until(lambda: config_irqs), 200, "us")
     status = await net.vdev.get_status()
     assert status & VIRTIO_CONFIG_S_NEEDS_RESET, f"status {status:#x}"
+    assert await net.vdev.config_get(6, 2) == b"\x00\x00", "link still up while the device needs a reset"
     cnt = await b.ctrl.counters()
     assert cnt["last_error"] == CAUSE[case], f"cause {cnt['last_error']}, expected {CAUSE[case]}"
     assert await b.ctrl.error_count(CAUSE[case]) == 1
