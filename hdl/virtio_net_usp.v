@@ -7,13 +7,17 @@
  * BAR1). Inside, the PCIe side is reduced to two narrow internal ports (hdl/README.md): a register bus
  * (completer: CQ -> registers -> CC) and a DMA port (requester: RQ/RC), plus the interrupt blocks.
  *
- *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_legacy_regs.v)
+ *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_legacy_regs.v): a 32-bit memory BAR, or with
+ *         BAR0_IO = 1 an I/O BAR (the IP's Device/Port Type must then be Legacy PCI Express Endpoint;
+ *         hdl/README.md says why memory is the default)
  *   BAR1  MSI-X table (0x000) and PBA (0x800)
  *   BAR2  bring-up / debug registers (hdl/debug/debug_regs.v, 0x000-0x1FF) and the device modes and
  *         virtio counters (hdl/virtio/virtio_dev_ctrl.v, 0x200-0x3FF)
  *
  * The TX virtqueue engine (hdl/virtio/virtq_tx.v) and the debug BAR's DMA self-test share the DMA
  * engines through hdl/virtio/dma_client_mux.v; each has its own RAM.
+ *
+ * The debug BUILD register reports the build options in bits 31:24: bit 25 BAR0_IO.
  */
 
 `resetall
@@ -37,7 +41,9 @@ module virtio_net_usp #
     // virtqueues
     parameter TX_QUEUE_SIZE = 256,
     parameter RX_QUEUE_SIZE = 256,
-    parameter [47:0] MAC_ADDR = 48'h02_00_00_00_00_01
+    parameter [47:0] MAC_ADDR = 48'h02_00_00_00_00_01,
+    // BAR0 (the legacy register block): 0 = 32-bit memory BAR, 1 = I/O BAR
+    parameter BAR0_IO = 0
 )
 (
     input  wire                               user_clk,
@@ -178,7 +184,8 @@ pcie_us_cq_cc_bridge #(
     .AXIS_PCIE_CQ_USER_WIDTH(AXIS_PCIE_CQ_USER_WIDTH),
     .AXIS_PCIE_CC_USER_WIDTH(AXIS_PCIE_CC_USER_WIDTH),
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
-    .BAR_MASK(6'b000111)
+    .BAR_MASK(6'b000111),
+    .BAR_IO_MASK({5'b00000, BAR0_IO != 0})
 )
 cq_cc_bridge_inst (
     .clk(clk),
@@ -787,7 +794,8 @@ debug_regs #(
     .RAM_ADDR_WIDTH(RAM_ADDR_WIDTH),
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
-    .SELFTEST_RAM_BYTES(RAM_BYTES)
+    .SELFTEST_RAM_BYTES(RAM_BYTES),
+    .BUILD_FLAGS({6'd0, BAR0_IO != 0, 1'b0})
 )
 debug_regs_inst (
     .clk(clk),
