@@ -17,7 +17,10 @@
  * The TX virtqueue engine (hdl/virtio/virtq_tx.v) and the debug BAR's DMA self-test share the DMA
  * engines through hdl/virtio/dma_client_mux.v; each has its own RAM.
  *
- * The debug BUILD register reports the build options in bits 31:24: bit 25 BAR0_IO.
+ * FAULT_ENABLE = 0 (the default, what goes on a board) builds the TX engine without its test-only fault
+ * knobs: BAR2 0x208 FAULT reads 0 and ignores writes. The simulation builds set 1.
+ *
+ * The debug BUILD register reports the build options in bits 31:24: bit 24 FAULT_ENABLE, bit 25 BAR0_IO.
  */
 
 `resetall
@@ -43,7 +46,9 @@ module virtio_net_usp #
     parameter RX_QUEUE_SIZE = 256,
     parameter [47:0] MAC_ADDR = 48'h02_00_00_00_00_01,
     // BAR0 (the legacy register block): 0 = 32-bit memory BAR, 1 = I/O BAR
-    parameter BAR0_IO = 0
+    parameter BAR0_IO = 0,
+    // test-only fault knobs of the TX engine (BAR2 0x208): 0 = built out, 1 = present (simulation)
+    parameter FAULT_ENABLE = 0
 )
 (
     input  wire                               user_clk,
@@ -274,7 +279,7 @@ wire        offer_indirect;
 wire        kick_suppress;
 wire        pacing_timer;
 wire [31:0] pacing_interval;
-wire [7:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs
+wire [7:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs (FAULT_ENABLE)
 
 virtio_legacy_regs #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
@@ -665,7 +670,8 @@ virtq_tx #(
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
     .AXIS_NET_DATA_WIDTH(AXIS_NET_DATA_WIDTH),
-    .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH)
+    .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH),
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 virtq_tx_inst (
     .clk(clk),
@@ -750,7 +756,8 @@ assign bar_rsp_valid[2] = dbg_rsp_valid || ctrl_rsp_valid || bar2_null_rsp_reg;
 assign bar_rsp_rdata[2*32 +: 32] = dbg_rsp_valid ? dbg_rsp_rdata : ctrl_rsp_valid ? ctrl_rsp_rdata : 32'd0;
 
 virtio_dev_ctrl #(
-    .REG_ADDR_WIDTH(REG_ADDR_WIDTH)
+    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 dev_ctrl_inst (
     .clk(clk),
@@ -795,7 +802,7 @@ debug_regs #(
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
     .SELFTEST_RAM_BYTES(RAM_BYTES),
-    .BUILD_FLAGS({6'd0, BAR0_IO != 0, 1'b0})
+    .BUILD_FLAGS({6'd0, BAR0_IO != 0, FAULT_ENABLE != 0})
 )
 debug_regs_inst (
     .clk(clk),

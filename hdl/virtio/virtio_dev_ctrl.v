@@ -10,7 +10,9 @@
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
  *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:8 read 0),
- *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs"):
+ *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs").
+ *                             Present only when FAULT_ENABLE != 0: otherwise it reads 0, ignores writes
+ *                             and the engine gets no knobs (a board build).
  *                             [0] IGNORE_NO_INTERRUPT  cause-0 interrupt after every packet, NO_INTERRUPT
  *                                                      or not
  *                             [1] DROP_IRQ             the cause-0 interrupt is never raised (counted as
@@ -41,7 +43,9 @@
 
 module virtio_dev_ctrl #
 (
-    parameter REG_ADDR_WIDTH = 12
+    parameter REG_ADDR_WIDTH = 12,
+    // test-only FAULT register: 0 = absent (reads 0, writes ignored, fault = 0)
+    parameter FAULT_ENABLE = 0
 )
 (
     input  wire                       clk,
@@ -67,7 +71,7 @@ module virtio_dev_ctrl #
     output wire                       kick_suppress,
     output wire                       pacing_timer,
     output wire [31:0]                pacing_interval,
-    output wire [7:0]                 fault,              // test only
+    output wire [7:0]                 fault,              // test only (0 without FAULT_ENABLE)
 
     /*
      * Event pulses
@@ -93,7 +97,7 @@ localparam [REG_ADDR_WIDTH-1:0]
 
 localparam CNT_COUNT = 7;
 localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
-localparam [31:0] FAULT_MASK = 32'h0000_00FF;
+localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_00FF : 32'h0000_0000;
 
 function [31:0] apply_be;
     input [31:0] old;
@@ -111,7 +115,7 @@ reg         rsp_valid_reg, rsp_valid_next;
 reg  [31:0] rsp_rdata_reg, rsp_rdata_next;
 reg  [31:0] mode_reg, mode_next;
 reg  [31:0] pacing_interval_reg, pacing_interval_next;
-reg  [31:0] fault_reg, fault_next;    // test only; bits 31:8 stay 0
+reg  [31:0] fault_reg, fault_next;    // test only; bits outside FAULT_MASK stay 0
 reg  [3:0]  last_error_reg;
 reg         cnt_clear;
 

@@ -46,7 +46,8 @@
  * Empty buffers are allowed (no DMA). idle: waiting for a kick (or the pacing timer) or stopped, with
  * nothing outstanding.
  *
- * fault[7:0] (test only, hdl/virtio/README.md "Fault knobs"): each set bit breaks one virtio rule on
+ * fault (test only, hdl/virtio/README.md "Fault knobs"; present only when FAULT_ENABLE != 0, else the
+ * input is ignored and the knob logic is constant away): each set bit breaks one virtio rule on
  * purpose, so that a testbench can show its checkers fire. fault is sampled into fault_reg in
  * S_NEXT_HEAD (before each packet's ring read / head) and holds for that packet, its used-ring writes
  * and the interrupt decision after it. With fault = 0 the engine behaves exactly as without the knobs.
@@ -78,7 +79,9 @@ module virtq_tx #
     // largest INDIRECT table, in descriptors
     parameter INDIRECT_MAX = 64,
     // descriptors read per window fetch
-    parameter DESC_WINDOW = 16
+    parameter DESC_WINDOW = 16,
+    // test-only fault knobs (the fault input): 0 = removed (a board build), 1 = present (simulation)
+    parameter FAULT_ENABLE = 0
 )
 (
     input  wire                               clk,
@@ -102,7 +105,7 @@ module virtq_tx #
     input  wire [31:0]                        pacing_interval,
 
     /*
-     * Fault injection (test only; 0 = normal operation)
+     * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
     input  wire [7:0]                         fault,
 
@@ -239,6 +242,7 @@ localparam
     FAULT_DROP_FRAME          = 5,  // step 4 skipped when used_idx[1:0] == 3 (frame not sent)
     FAULT_DUP_FRAME           = 6,  // step 4 twice when used_idx[1:0] == 3 (frame sent twice)
     FAULT_USED_IDX_AHEAD      = 7;  // step 5 writes used.idx + 1 (one past what was made available)
+localparam FAULT_W = 8;
 localparam [15:0] FAULT_TXBUF_VALUE = 16'hBAD0;
 
 // error causes (README "Reset and errors")
@@ -335,7 +339,7 @@ reg  [4:0]                  flags_ret_reg, flags_ret_next;      // state after t
 reg                         used_flags_reg, used_flags_next;    // used.flags NO_NOTIFY as last written
 reg                         notify_pending_reg, notify_pending_next;
 reg  [31:0]                 timer_reg, timer_next;
-reg  [7:0]                  fault_reg, fault_next;              // test only: fault knobs of this packet
+reg  [FAULT_W-1:0]          fault_reg, fault_next;              // test only: fault knobs of this packet
 
 // queue state
 reg  [15:0]                 last_avail_reg, last_avail_next;
@@ -429,6 +433,12 @@ wire [63:0] avail_base = queue_base + {32'd0, AVAIL_OFF_32};
 wire [63:0] used_base = queue_base + {32'd0, USED_OFF_32};
 wire [15:0] hdr_len = feat_mrg_rxbuf ? 16'd12 : 16'd10;
 
+// test only: the fault knobs in effect (constant 0 without FAULT_ENABLE: every knob's logic folds away)
+/* verilator lint_off UNUSEDSIGNAL */ // fault / fault_reg are dead logic without FAULT_ENABLE
+wire [FAULT_W-1:0] fault_in = (FAULT_ENABLE != 0) ? fault : {FAULT_W{1'b0}};
+wire [FAULT_W-1:0] knob = (FAULT_ENABLE != 0) ? fault_reg : {FAULT_W{1'b0}};
+/* verilator lint_on UNUSEDSIGNAL */
+
 // RAM read data shifted down to the byte addressed last cycle; the users take the low bytes they need
 /* verilator lint_off UNUSEDSIGNAL */ // the widest user (a descriptor) takes 128 bits
 wire [RAM_DATA_WIDTH-1:0] ram_rd_shifted = ram_rd_data >> {ram_rd_off_reg, 3'b000};
@@ -467,7 +477,7 @@ wire [16:0] ring_rd_cnt_full = (ring_rd_cnt_a < to_ring_end) ? ring_rd_cnt_a : t
 /* verilator lint_on UNUSEDSIGNAL */
 wire [BATCH_W-1:0] ring_rd_cnt = ring_rd_cnt_full[BATCH_W-1:0];
 // test only (READ_PAST_AVAIL): one entry more, when MAX_BATCH and the ring's end leave room for it
-wire ring_rd_past = fault_reg[FAULT_READ_PAST_AVAIL] && ring_rd_cnt_full < BATCH_32[16:0]
+wire ring_rd_past = knob[FAULT_READ_PAST_AVAIL] && ring_rd_cnt_full < BATCH_32[16:0]
     && ring_rd_cnt_full < to_ring_end;
 /* verilator lint_off UNUSEDSIGNAL */ // at most MAX_BATCH
 wire [16:0] ring_rd_len_full = ring_rd_cnt_full + {16'd0, ring_rd_past};
@@ -507,11 +517,11 @@ wire tx_done = tx_remain_reg == 16'd0 && !tx_rd_valid_reg && tx_count_reg == 2'd
 wire [63:0] used_elem_addr = used_base + 64'd4 + {{61-QW{1'b0}}, used_idx_reg[QW-1:0], 3'b000};
 wire [63:0] used_elem_imm = {16'd0, total_reg, {32-QW{1'b0}}, head_reg};
 // test only (USED_IDX_AHEAD): the value written is one more; used_idx itself still counts by one
-wire [15:0] used_idx_wr = used_idx_reg + (fault_reg[FAULT_USED_IDX_AHEAD] ? 16'd2 : 16'd1);
+wire [15:0] used_idx_wr = used_idx_reg + (knob[FAULT_USED_IDX_AHEAD] ? 16'd2 : 16'd1);
 // test only (USED_IDX_FIRST): used.idx first, then the used element
-wire used_idx_first = fault_reg[FAULT_USED_IDX_FIRST];
+wire used_idx_first = knob[FAULT_USED_IDX_FIRST];
 // test only (WRITE_TX_BUFFER): a write into the header buffer right after the used element
-wire fault_txbuf = fault_reg[FAULT_WRITE_TX_BUFFER];
+wire fault_txbuf = knob[FAULT_WRITE_TX_BUFFER];
 // test only (DROP_FRAME / DUP_FRAME): this packet's used index has bits [1:0] = 3
 wire fault_frame_sel = used_idx_reg[1:0] == 2'b11;
 
@@ -779,8 +789,8 @@ always @* begin
                     avail_idx_next = av_idx;
                     if (av_purpose_reg == AV_AFTER) begin
                         // step 6: the interrupt decision (IGNORE_NO_INTERRUPT, test only: flags read as clear)
-                        if (!av_flags[VRING_AVAIL_F_NO_INTERRUPT] || fault_reg[FAULT_IGNORE_NO_INTERRUPT]) begin
-                            if (fault_reg[FAULT_DROP_IRQ]) begin
+                        if (!av_flags[VRING_AVAIL_F_NO_INTERRUPT] || knob[FAULT_IGNORE_NO_INTERRUPT]) begin
+                            if (knob[FAULT_DROP_IRQ]) begin
                                 // test only (DROP_IRQ): the interrupt the driver asked for is not raised
                                 stat_irq_suppressed_next = 1'b1;
                             end else begin
@@ -821,7 +831,7 @@ always @* begin
                 end
             end
             S_NEXT_HEAD: begin
-                fault_next = fault;     // test only: the knobs for this packet
+                fault_next = fault_in;  // test only: the knobs for this packet
                 if (ring_pos_reg != ring_cnt_reg) begin
                     ram_rd_en_c = 1'b1;
                     ram_rd_byte_addr_c = ring_ram_addr(ring_pos_reg);
@@ -951,7 +961,7 @@ always @* begin
                     raise_cause = ERR_CHAIN_LOOP;
                 end else if (d_len == 32'd0 || rd_free) begin
                     if (d_len != 32'd0) begin
-                        if (total_reg == 16'd0) begin
+                        if (FAULT_ENABLE != 0 && total_reg == 16'd0) begin
                             hdr_addr_next = d_addr;     // test only (WRITE_TX_BUFFER)
                         end
                         rd_desc_addr_next = d_addr;
@@ -976,14 +986,14 @@ always @* begin
                     if (total_reg <= hdr_len) begin
                         raise_err = 1'b1;
                         raise_cause = ERR_FRAME_SHORT;
-                    end else if (fault_reg[FAULT_DROP_FRAME] && fault_frame_sel) begin
+                    end else if (knob[FAULT_DROP_FRAME] && fault_frame_sel) begin
                         // test only (DROP_FRAME): the frame is not sent, the chain is completed
                         state_next = S_USED_ELEM;
                     end else begin
                         tx_remain_next = total_reg - hdr_len;
                         tx_addr_next = FRAME_RAM_32[RAM_ADDR_WIDTH-1:0];
                         // test only (DUP_FRAME): stream it again once it has been read
-                        tx_again_next = fault_reg[FAULT_DUP_FRAME] && fault_frame_sel;
+                        tx_again_next = knob[FAULT_DUP_FRAME] && fault_frame_sel;
                         state_next = S_TX;
                     end
                 end
@@ -1017,8 +1027,8 @@ always @* begin
             end
             S_FAULT_WR: begin
                 // test only (WRITE_TX_BUFFER): right after the used element, the device writes into the
-                // chain's header buffer (device-readable)
-                if (wr_free) begin
+                // chain's header buffer (device-readable); unreachable without FAULT_ENABLE
+                if (FAULT_ENABLE != 0 && wr_free) begin
                     wr_desc_addr_next = hdr_addr_reg;
                     wr_desc_imm_next = {48'd0, FAULT_TXBUF_VALUE};
                     wr_desc_len_next = 4'd2;
@@ -1147,7 +1157,7 @@ always @* begin
         used_flags_next = 1'b0;
         // notify_pending is kept: a kick that arrived while a reset drained is served next
         timer_next = 32'd0;
-        fault_next = 8'd0;
+        fault_next = {FAULT_W{1'b0}};
         tx_again_next = 1'b0;
         last_avail_next = 16'd0;
         avail_idx_next = 16'd0;
@@ -1244,7 +1254,7 @@ always @(posedge clk) begin
         used_flags_reg <= 1'b0;
         notify_pending_reg <= 1'b0;
         timer_reg <= 32'd0;
-        fault_reg <= 8'd0;
+        fault_reg <= {FAULT_W{1'b0}};
         last_avail_reg <= 16'd0;
         avail_idx_reg <= 16'd0;
         used_idx_reg <= 16'd0;

@@ -20,6 +20,8 @@ module tb_virtq_tx #
     parameter MAX_FRAME_LEN = 1518,
     parameter INDIRECT_MAX = 64,
     parameter DESC_WINDOW = 16,
+    // the block test drives the fault knobs: always built in here
+    parameter FAULT_ENABLE = 1,
     parameter RAM_WORD_ADDR_WIDTH = RAM_ADDR_WIDTH - $clog2(RAM_DATA_WIDTH/8)
 )
 (
@@ -122,7 +124,8 @@ virtq_tx #(
     .MAX_BATCH(MAX_BATCH),
     .MAX_FRAME_LEN(MAX_FRAME_LEN),
     .INDIRECT_MAX(INDIRECT_MAX),
-    .DESC_WINDOW(DESC_WINDOW)
+    .DESC_WINDOW(DESC_WINDOW),
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 dut (
     .clk(clk),
