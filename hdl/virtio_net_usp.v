@@ -45,6 +45,8 @@ module virtio_net_usp #
     parameter TX_QUEUE_SIZE = 256,
     parameter RX_QUEUE_SIZE = 256,
     parameter [47:0] MAC_ADDR = 48'h02_00_00_00_00_01,
+    // longest frame the TX engine sends (without the virtio_net_hdr): 1514 + an 802.1Q tag
+    parameter MAX_FRAME_LEN = 1518,
     // BAR0 (the legacy register block): 0 = 32-bit memory BAR, 1 = I/O BAR
     parameter BAR0_IO = 0,
     // test-only fault knobs of the TX engine (BAR2 0x208): 0 = built out, 1 = present (simulation)
@@ -272,6 +274,7 @@ wire        virtio_intx_level;
 wire        stat_config_irq;
 
 wire        stat_frame, stat_notify, stat_irq_normal, stat_irq_noe, stat_irq_suppressed;
+wire        stat_drop_oversize, stat_drop_runt;
 
 wire [1:0]  noe_policy;
 wire        offer_noe;
@@ -661,7 +664,7 @@ tx_ram_inst (
 localparam VIRTIO_NET_F_MRG_RXBUF = 15;
 localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
-
+localparam MIN_FRAME_LEN = 14;      // an Ethernet header; the MAC pads short frames to the minimum
 
 virtq_tx #(
     .QUEUE_SIZE(TX_QUEUE_SIZE),
@@ -671,6 +674,8 @@ virtq_tx #(
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
     .AXIS_NET_DATA_WIDTH(AXIS_NET_DATA_WIDTH),
     .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH),
+    .MAX_FRAME_LEN(MAX_FRAME_LEN),
+    .MIN_FRAME_LEN(MIN_FRAME_LEN),
     .FAULT_ENABLE(FAULT_ENABLE)
 )
 virtq_tx_inst (
@@ -726,7 +731,9 @@ virtq_tx_inst (
     .stat_notify(stat_notify),
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed)
+    .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_drop_oversize(stat_drop_oversize),
+    .stat_drop_runt(stat_drop_runt)
 );
 
 /*
@@ -757,6 +764,8 @@ assign bar_rsp_rdata[2*32 +: 32] = dbg_rsp_valid ? dbg_rsp_rdata : ctrl_rsp_vali
 
 virtio_dev_ctrl #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    .MAX_FRAME_LEN(MAX_FRAME_LEN),
+    .MIN_FRAME_LEN(MIN_FRAME_LEN),
     .FAULT_ENABLE(FAULT_ENABLE)
 )
 dev_ctrl_inst (
@@ -783,7 +792,9 @@ dev_ctrl_inst (
     .stat_irq_suppressed(stat_irq_suppressed),
     .stat_config_irq(stat_config_irq),
     .err_valid(tx_err_valid),
-    .err_cause(tx_err_cause)
+    .err_cause(tx_err_cause),
+    .stat_drop_oversize(stat_drop_oversize),
+    .stat_drop_runt(stat_drop_runt)
 );
 
 // MSI-X requests: the virtio block first, then the debug BAR's test requests

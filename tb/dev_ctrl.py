@@ -21,8 +21,10 @@ NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
 NOE_POLICIES = {"WHEN_ACKED": NOE_WHEN_ACKED, "ALWAYS": NOE_ALWAYS, "NEVER": NOE_NEVER}
 
 COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "config_irqs", "errors")
-# frames the TX engine dropped (used element returned, nothing sent), per reason
+# frames the TX engine dropped (used element returned, nothing sent), per reason; its frame limits
 REG_DROP = {"drop_oversize": 0x230, "drop_runt": 0x234}
+REG_MAX_FRAME = 0x238
+REG_MIN_FRAME = 0x23C
 
 ERROR_CAUSES = {
     1: "avail.idx more than the queue size ahead",
@@ -32,10 +34,10 @@ ERROR_CAUSES = {
     5: "INDIRECT inside INDIRECT (or after other descriptors)",
     6: "indirect table length not a non-zero multiple of 16 (or too long)",
     7: "device-writable descriptor on the TX queue",
-    8: "frame longer than the device accepts",
+    8: "(not raised since frames above the maximum are dropped and counted: drop_oversize)",
     9: "DMA read completed with an error status",
     10: "DMA write failed",
-    11: "frame shorter than the virtio_net_hdr",
+    11: "(not raised since chains below the minimum frame are dropped and counted: drop_runt)",
 }
 
 

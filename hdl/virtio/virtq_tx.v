@@ -11,7 +11,8 @@
  *   3. walk the head's chain: descriptors come from a prefetch window of DESC_WINDOW consecutive
  *      descriptors (or from the INDIRECT table), each is checked before its buffer is read by DMA into the
  *      packet buffer (several data reads in flight)
- *   4. stream the frame (bytes after the virtio_net_hdr) on m_axis_tx
+ *   4. stream the frame (bytes after the virtio_net_hdr) on m_axis_tx; a frame above MAX_FRAME_LEN or
+ *      below MIN_FRAME_LEN bytes is dropped instead (counted per reason, the chain still completes)
  *   5. write the used element {head, bytes read}, then used.idx; wait for every write status (barrier)
  *   6. re-read {avail.flags, avail.idx}: interrupt decision; continue at 2 if not empty
  *
@@ -40,9 +41,13 @@
  *
  * Descriptor checks, in this order, all before the buffer (or table) is read: WRITE flag (7); INDIRECT:
  * not acked (4), inside a table, after other descriptors or with NEXT (5), length 0, not a multiple of 16
- * or above 16*INDIRECT_MAX (6); header + frame above hdr_len + MAX_FRAME_LEN (8); next >= Q, or >= the
- * table size (2); the Q-th descriptor of a direct chain, or the last slot of a table, with NEXT (3).
- * An avail.ring entry >= Q is cause 2; a chain of hdr_len bytes or less (no frame) is cause 11.
+ * or above 16*INDIRECT_MAX (6); next >= Q, or >= the table size (2); the Q-th descriptor of a direct
+ * chain, or the last slot of a table, with NEXT (3). An avail.ring entry >= Q is cause 2.
+ * Frame size is not an error: once header + frame would pass hdr_len + MAX_FRAME_LEN no further buffer of
+ * the chain is read (the walk and its checks go on to the chain's end) and the chain is dropped
+ * (stat_drop_oversize); a chain with fewer than hdr_len + MIN_FRAME_LEN bytes (an empty payload, a header
+ * cut short, a runt) is dropped too (stat_drop_runt). A dropped chain completes like any other (used
+ * element, used.idx, interrupt decision). Causes 8 and 11 are no longer raised.
  * Empty buffers are allowed (no DMA). idle: waiting for a kick (or the pacing timer) or stopped, with
  * nothing outstanding.
  *
@@ -74,8 +79,10 @@ module virtq_tx #
     parameter AXIS_NET_KEEP_WIDTH = AXIS_NET_DATA_WIDTH/8,
     // ring entries per avail.ring read
     parameter MAX_BATCH = 16,
-    // longest frame (without the virtio_net_hdr)
+    // longest frame sent (without the virtio_net_hdr): 1514 + an 802.1Q tag; longer ones are dropped
     parameter MAX_FRAME_LEN = 1518,
+    // shortest frame sent: an Ethernet header; shorter ones (empty payloads, runts) are dropped
+    parameter MIN_FRAME_LEN = 14,
     // largest INDIRECT table, in descriptors
     parameter INDIRECT_MAX = 64,
     // descriptors read per window fetch
@@ -180,7 +187,9 @@ module virtq_tx #
     output wire                               stat_notify,
     output wire                               stat_irq_normal,
     output wire                               stat_irq_noe,
-    output wire                               stat_irq_suppressed
+    output wire                               stat_irq_suppressed,
+    output wire                               stat_drop_oversize,
+    output wire                               stat_drop_runt
 );
 
 localparam WORD_BYTES = RAM_DATA_WIDTH/8;
@@ -211,6 +220,7 @@ localparam [31:0] BATCH_32 = MAX_BATCH;
 localparam [31:0] WINDOW_32 = DESC_WINDOW;
 localparam [31:0] IND_BYTES_32 = 16*INDIRECT_MAX;
 localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
+localparam [15:0] MIN_FRAME_16 = MIN_FRAME_LEN;
 localparam [31:0] AXIS_BYTES_32 = AXIS_NET_KEEP_WIDTH;
 localparam [31:0] AVAIL_OFF_32 = AVAIL_OFF;
 localparam [31:0] USED_OFF_32 = USED_OFF;
@@ -254,10 +264,8 @@ localparam [3:0]
     ERR_INDIRECT_NEST = 4'd5,
     ERR_INDIRECT_LEN  = 4'd6,
     ERR_WRITE_DESC    = 4'd7,
-    ERR_FRAME_LONG    = 4'd8,
     ERR_DMA_RD        = 4'd9,
-    ERR_DMA_WR        = 4'd10,
-    ERR_FRAME_SHORT   = 4'd11;
+    ERR_DMA_WR        = 4'd10;    // 8 (frame too long) and 11 (too short) are drops now, not errors
 
 localparam [DMA_TAG_WIDTH-1:0] TAG_META = {1'b1, {DMA_TAG_WIDTH-1{1'b0}}};
 localparam [DMA_TAG_WIDTH-1:0] TAG_DATA = {1'b1, {DMA_TAG_WIDTH-2{1'b0}}, 1'b1};
@@ -317,6 +325,10 @@ initial begin
         $error("Error: AXIS_NET_DATA_WIDTH must be 8*AXIS_NET_KEEP_WIDTH and divide RAM_DATA_WIDTH (instance %m)");
         $finish;
     end
+    if (MIN_FRAME_LEN < 1 || MIN_FRAME_LEN > MAX_FRAME_LEN) begin
+        $error("Error: 1 <= MIN_FRAME_LEN <= MAX_FRAME_LEN (instance %m)");
+        $finish;
+    end
     if (DESC_RAM_OFF + 16*DESC_ENTRIES > PKT_RAM_OFF || HDR_AREA + MAX_FRAME_LEN > PKT_BYTES) begin
         $error("Error: RAM_ADDR_WIDTH too small for the RAM layout (instance %m)");
         $finish;
@@ -366,6 +378,7 @@ reg  [DOFF_W-1:0]           desc_off_reg, desc_off_next;        // don't-care ou
 reg                         desc_word_reg, desc_word_next;      // don't-care outside the walk
 reg  [127:0]                desc_reg, desc_next;                // don't-care outside the walk
 reg  [15:0]                 total_reg, total_next;              // bytes read for this chain
+reg                         drop_long_reg, drop_long_next;      // the chain passed MAX_FRAME_LEN: drop it
 reg  [63:0]                 hdr_addr_reg, hdr_addr_next;        // test only: bus address of header byte 0
 
 // outstanding DMA
@@ -416,6 +429,8 @@ reg                         stat_notify_reg, stat_notify_next;
 reg                         stat_irq_normal_reg, stat_irq_normal_next;
 reg                         stat_irq_noe_reg, stat_irq_noe_next;
 reg                         stat_irq_suppressed_reg, stat_irq_suppressed_next;
+reg                         stat_drop_oversize_reg, stat_drop_oversize_next;
+reg                         stat_drop_runt_reg, stat_drop_runt_next;
 
 // per-cycle events
 reg                         raise_err;
@@ -577,6 +592,8 @@ assign stat_notify = stat_notify_reg;
 assign stat_irq_normal = stat_irq_normal_reg;
 assign stat_irq_noe = stat_irq_noe_reg;
 assign stat_irq_suppressed = stat_irq_suppressed_reg;
+assign stat_drop_oversize = stat_drop_oversize_reg;
+assign stat_drop_runt = stat_drop_runt_reg;
 
 always @* begin
     state_next = state_reg;
@@ -605,6 +622,7 @@ always @* begin
     desc_word_next = desc_word_reg;
     desc_next = desc_reg;
     total_next = total_reg;
+    drop_long_next = drop_long_reg;
     hdr_addr_next = hdr_addr_reg;
     meta_pending_next = meta_pending_reg;
     rd_data_cnt_next = rd_data_cnt_reg;
@@ -653,6 +671,8 @@ always @* begin
     stat_irq_normal_next = 1'b0;
     stat_irq_noe_next = 1'b0;
     stat_irq_suppressed_next = 1'b0;
+    stat_drop_oversize_next = 1'b0;
+    stat_drop_runt_next = 1'b0;
 
     raise_err = 1'b0;
     raise_cause = 4'd0;
@@ -871,6 +891,7 @@ always @* begin
                     chain_cnt_next = 16'd0;
                     in_ind_next = 1'b0;
                     total_next = 16'd0;
+                    drop_long_next = 1'b0;
                     state_next = S_DESC_LOOKUP;
                 end
             end
@@ -950,28 +971,31 @@ always @* begin
                         chain_cnt_next = 16'd0;
                         state_next = S_IND_WAIT;
                     end
-                end else if (total_after > total_max) begin
-                    raise_err = 1'b1;
-                    raise_cause = ERR_FRAME_LONG;
                 end else if (d_has_next && {1'b0, d_next} >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_NEXT_RANGE;
                 end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_CHAIN_LOOP;
-                end else if (d_len == 32'd0 || rd_free) begin
-                    if (d_len != 32'd0) begin
-                        if (FAULT_ENABLE != 0 && total_reg == 16'd0) begin
-                            hdr_addr_next = d_addr;     // test only (WRITE_TX_BUFFER)
+                end else if (d_len == 32'd0 || drop_long_reg || total_after > total_max || rd_free) begin
+                    if (drop_long_reg || total_after > total_max) begin
+                        // the frame is too long for the device: read nothing more, walk on to the
+                        // chain's end (its checks still apply), drop it there
+                        drop_long_next = 1'b1;
+                    end else begin
+                        if (d_len != 32'd0) begin
+                            if (FAULT_ENABLE != 0 && total_reg == 16'd0) begin
+                                hdr_addr_next = d_addr;     // test only (WRITE_TX_BUFFER)
+                            end
+                            rd_desc_addr_next = d_addr;
+                            rd_desc_ram_next = BUF_RAM_32[RAM_ADDR_WIDTH-1:0] - hdr_len[RAM_ADDR_WIDTH-1:0] + total_reg[RAM_ADDR_WIDTH-1:0];
+                            rd_desc_len_next = d_len[LEN_WIDTH-1:0];
+                            rd_desc_tag_next = TAG_DATA;
+                            rd_desc_valid_next = 1'b1;
+                            rd_data_issue = 1'b1;
                         end
-                        rd_desc_addr_next = d_addr;
-                        rd_desc_ram_next = BUF_RAM_32[RAM_ADDR_WIDTH-1:0] - hdr_len[RAM_ADDR_WIDTH-1:0] + total_reg[RAM_ADDR_WIDTH-1:0];
-                        rd_desc_len_next = d_len[LEN_WIDTH-1:0];
-                        rd_desc_tag_next = TAG_DATA;
-                        rd_desc_valid_next = 1'b1;
-                        rd_data_issue = 1'b1;
+                        total_next = total_after[15:0];
                     end
-                    total_next = total_after[15:0];
                     chain_cnt_next = chain_cnt_reg + 16'd1;
                     if (d_has_next) begin
                         desc_idx_next = d_next;
@@ -983,9 +1007,15 @@ always @* begin
             end
             S_CHAIN_WAIT: begin
                 if (rd_data_cnt_reg == 0) begin
-                    if (total_reg <= hdr_len) begin
-                        raise_err = 1'b1;
-                        raise_cause = ERR_FRAME_SHORT;
+                    // every read of the chain is back (the packet buffer is free again)
+                    if (drop_long_reg) begin
+                        // above MAX_FRAME_LEN: dropped, the chain completes
+                        stat_drop_oversize_next = 1'b1;
+                        state_next = S_USED_ELEM;
+                    end else if (total_reg < hdr_len + MIN_FRAME_16) begin
+                        // an empty payload, a header cut short, a runt: dropped, the chain completes
+                        stat_drop_runt_next = 1'b1;
+                        state_next = S_USED_ELEM;
                     end else if (knob[FAULT_DROP_FRAME] && fault_frame_sel) begin
                         // test only (DROP_FRAME): the frame is not sent, the chain is completed
                         state_next = S_USED_ELEM;
@@ -1199,6 +1229,7 @@ always @(posedge clk) begin
     desc_word_reg <= desc_word_next;
     desc_reg <= desc_next;
     total_reg <= total_next;
+    drop_long_reg <= drop_long_next;
     hdr_addr_reg <= hdr_addr_next;
     meta_pending_reg <= meta_pending_next;
     rd_data_cnt_reg <= rd_data_cnt_next;
@@ -1245,6 +1276,8 @@ always @(posedge clk) begin
     stat_irq_normal_reg <= stat_irq_normal_next;
     stat_irq_noe_reg <= stat_irq_noe_next;
     stat_irq_suppressed_reg <= stat_irq_suppressed_next;
+    stat_drop_oversize_reg <= stat_drop_oversize_next;
+    stat_drop_runt_reg <= stat_drop_runt_next;
 
     if (rst) begin
         state_reg <= S_IDLE;
@@ -1270,6 +1303,7 @@ always @(posedge clk) begin
         in_ind_reg <= 1'b0;
         tbl_cnt_reg <= {TBL_W{1'b0}};
         total_reg <= 16'd0;
+        drop_long_reg <= 1'b0;
         hdr_addr_reg <= 64'd0;
         meta_pending_reg <= 1'b0;
         rd_data_cnt_reg <= {DCNT_W{1'b0}};
@@ -1293,6 +1327,8 @@ always @(posedge clk) begin
         stat_irq_normal_reg <= 1'b0;
         stat_irq_noe_reg <= 1'b0;
         stat_irq_suppressed_reg <= 1'b0;
+        stat_drop_oversize_reg <= 1'b0;
+        stat_drop_runt_reg <= 1'b0;
     end
 end
 

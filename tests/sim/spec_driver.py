@@ -87,7 +87,8 @@ class SpecNetDriver:
         self.p = p
         self.bar = bar
         self.q: SpecTxQueue | None = None
-        self.msix = False
+        self.msix = False                      # MSI-X in use (it moves the device config to 0x18)
+        self._msix_on = False                  # this driver enabled MSI-X on the function
         self.features = 0
         self.isr_seen: list[int] = []          # every non-zero ISR value an INTx handler read
         self.config_irqs = 0                   # config-change interrupts (ISR bit 1, or the config vector)
@@ -135,15 +136,16 @@ class SpecNetDriver:
         if msix:
             if await self.p.enable_msix(2) < 2:
                 raise SpecDriverError("MSI-X: two vectors wanted")
-            self.msix = True
+            self.msix = self._msix_on = True
             self.p.request_irq(0, self._config_irq)
             self.p.request_irq(1, self._queue_irq)
             await self.wr(MSI_CONFIG_VECTOR, 0, 2)
             if await self.rd(MSI_CONFIG_VECTOR, 2) != 0:
                 raise SpecDriverError("the device refused config vector 0")
         else:
-            if self.p.msix_enabled():
+            if self._msix_on:
                 await self.p.disable_msix()
+                self._msix_on = False
             self.p.request_intx(self._intx)
         await self.wr(QUEUE_SEL, TX_QUEUE, 2)
         num = await self.rd(QUEUE_NUM, 2)

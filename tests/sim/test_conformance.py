@@ -34,7 +34,7 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import runner
 from tb import debug_bar as dbg
-from tb.dev_ctrl import REG_FAULT, DeviceModes
+from tb.dev_ctrl import REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, DeviceModes
 from tb.platform.usp import PCIE_TYPE_ENDPOINT, PCIE_TYPE_LEGACY_ENDPOINT, UspConfig
 from tb.scenarios.xmit import XmitScenario
 from tb.txbench import TxBench
@@ -44,17 +44,14 @@ from tests.sim.spec_driver import (DESC_F_NEXT, NEEDS_RESET, NET_HDR_LEN, QUEUE_
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
 ETH_HLEN = 14                 # an Ethernet header: destination, source, EtherType
-LEGACY_MAX_FRAME = 1518       # hdl/virtio/README.md: 1514 + an 802.1Q tag, when the device does not say
-REG_MAX_FRAME = 0x238         # BAR2: the longest frame the TX engine sends (hdl/virtio/virtio_dev_ctrl.v)
 US = 1000.0
 
 
-async def max_frame(b: TxBench) -> int:
-    got = await b.p.bar_read(2, REG_MAX_FRAME, 4)
-    if not got:
-        b.tb.log.warning("the device does not report its longest frame (BAR2+%#x reads 0): assuming %d",
-                         REG_MAX_FRAME, LEGACY_MAX_FRAME)
-    return got or LEGACY_MAX_FRAME
+async def frame_limits(b: TxBench) -> tuple[int, int]:
+    """(shortest, longest) frame the TX engine sends, as the device reports them (BAR2 0x23C / 0x238)."""
+    lo, hi = await b.p.bar_read(2, REG_MIN_FRAME, 4), await b.p.bar_read(2, REG_MAX_FRAME, 4)
+    assert 0 < lo <= hi, f"the device reports frame limits {lo}..{hi}"
+    return lo, hi
 
 
 def hdr() -> bytes:
@@ -194,7 +191,7 @@ async def oversize_dropped(dut):
     await b.start()
     d = SpecNetDriver(b.p)
     await d.init(want=(1 << 5) | (1 << 16) | (1 << 28), msix=True)
-    top = await max_frame(b)
+    _, top = await frame_limits(b)
     before = await b.ctrl.counters()
     plan = [  # (frame length, pieces after the header, indirect)
         (top, 1, False), (top + 1, 1, False), (1514, 2, False), (9014, 3, False), (60, 1, False),
@@ -247,6 +244,8 @@ async def small_frames_one_rule(dut):
     await b.start()
     d = SpecNetDriver(b.p)
     await d.init(msix=True)
+    low, _ = await frame_limits(b)
+    assert low == ETH_HLEN, f"the device's shortest frame is {low} bytes, the rule is an Ethernet header"
     before = await b.ctrl.counters()
     h = hdr()
     cases = [  # (pieces, frame bytes after the header or None when the header itself is short)
