@@ -282,7 +282,7 @@ wire        offer_indirect;
 wire        kick_suppress;
 wire        pacing_timer;
 wire [31:0] pacing_interval;
-wire [7:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs (FAULT_ENABLE)
+wire [8:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs (FAULT_ENABLE)
 
 virtio_legacy_regs #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),

@@ -93,13 +93,14 @@ FAULT_WRITE_TX_BUFFER = 1 << 4       # write 2 bytes into the chain's (device-re
 FAULT_DROP_FRAME = 1 << 5            # every 4th frame not sent (used index & 3 == 3)
 FAULT_DUP_FRAME = 1 << 6             # every 4th frame sent twice
 FAULT_USED_IDX_AHEAD = 1 << 7        # used.idx written one too far
+FAULT_USED_LEN_READ = 1 << 8         # used.len = bytes read (header + frame) instead of 0
 
 
 FAULT_KNOBS = {
     "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT, "drop_irq": FAULT_DROP_IRQ,
     "used_idx_first": FAULT_USED_IDX_FIRST, "read_past_avail": FAULT_READ_PAST_AVAIL,
     "write_tx_buffer": FAULT_WRITE_TX_BUFFER, "drop_frame": FAULT_DROP_FRAME, "dup_frame": FAULT_DUP_FRAME,
-    "used_idx_ahead": FAULT_USED_IDX_AHEAD,
+    "used_idx_ahead": FAULT_USED_IDX_AHEAD, "used_len_read": FAULT_USED_LEN_READ,
 }
 # driver faults (tb/driver/virtio_ring.py VirtQueue.faults; the last one is VirtioNet's)
 DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")

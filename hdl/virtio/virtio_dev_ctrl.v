@@ -9,7 +9,7 @@
  *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
- *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:8 read 0),
+ *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:9 read 0),
  *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs").
  *                             Present only when FAULT_ENABLE != 0: otherwise it reads 0, ignores writes
  *                             and the engine gets no knobs (a board build).
@@ -23,6 +23,7 @@
  *                             [5] DROP_FRAME           frames at used index 3 mod 4 not sent on the wire
  *                             [6] DUP_FRAME            frames at used index 3 mod 4 sent twice
  *                             [7] USED_IDX_AHEAD       used.idx written one too high
+ *                             [8] USED_LEN_READ        used.len = bytes read (header + frame), not 0
  *   0x20C CNT_CLEAR       WO  any write clears the counters below
  *   0x210 CNT_FRAMES      RO  frames sent on the wire
  *   0x214 CNT_NOTIFY      RO  TX queue notifies (kicks) received
@@ -78,7 +79,7 @@ module virtio_dev_ctrl #
     output wire                       kick_suppress,
     output wire                       pacing_timer,
     output wire [31:0]                pacing_interval,
-    output wire [7:0]                 fault,              // test only (0 without FAULT_ENABLE)
+    output wire [8:0]                 fault,              // test only (0 without FAULT_ENABLE)
 
     /*
      * Event pulses
@@ -110,7 +111,7 @@ localparam [REG_ADDR_WIDTH-1:0]
 
 localparam CNT_COUNT = 7;
 localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
-localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_00FF : 32'h0000_0000;
+localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_01FF : 32'h0000_0000;
 localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
 localparam [31:0] MIN_FRAME_32 = MIN_FRAME_LEN;
 
@@ -157,7 +158,7 @@ assign offer_indirect = mode_reg[5];
 assign kick_suppress = mode_reg[8];
 assign pacing_timer = mode_reg[12];
 assign pacing_interval = pacing_interval_reg;
-assign fault = fault_reg[7:0];
+assign fault = fault_reg[8:0];
 
 always @* begin
     rsp_valid_next = 1'b0;

@@ -13,7 +13,8 @@
  *      packet buffer (several data reads in flight)
  *   4. stream the frame (bytes after the virtio_net_hdr) on m_axis_tx; a frame above MAX_FRAME_LEN or
  *      below MIN_FRAME_LEN bytes is dropped instead (counted per reason, the chain still completes)
- *   5. write the used element {head, bytes read}, then used.idx; wait for every write status (barrier)
+ *   5. write the used element {head, len 0: the device writes nothing into a TX chain}, then used.idx;
+ *      wait for every write status (barrier)
  *   6. re-read {avail.flags, avail.idx}: interrupt decision; continue at 2 if not empty
  *
  * Client RAM layout (byte addresses, RAM_ADDR_WIDTH = 12):
@@ -114,7 +115,7 @@ module virtq_tx #
     /*
      * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
-    input  wire [7:0]                         fault,
+    input  wire [8:0]                         fault,
 
     /*
      * Control pulses
@@ -251,8 +252,9 @@ localparam
     FAULT_WRITE_TX_BUFFER     = 4,  // step 5 also writes 0xBAD0 into the chain's header buffer
     FAULT_DROP_FRAME          = 5,  // step 4 skipped when used_idx[1:0] == 3 (frame not sent)
     FAULT_DUP_FRAME           = 6,  // step 4 twice when used_idx[1:0] == 3 (frame sent twice)
-    FAULT_USED_IDX_AHEAD      = 7;  // step 5 writes used.idx + 1 (one past what was made available)
-localparam FAULT_W = 8;
+    FAULT_USED_IDX_AHEAD      = 7,  // step 5 writes used.idx + 1 (one past what was made available)
+    FAULT_USED_LEN_READ       = 8;  // step 5 writes used.len = bytes read (header + frame), not 0
+localparam FAULT_W = 9;
 localparam [15:0] FAULT_TXBUF_VALUE = 16'hBAD0;
 
 // error causes (README "Reset and errors")
@@ -530,7 +532,9 @@ wire tx_done = tx_remain_reg == 16'd0 && !tx_rd_valid_reg && tx_count_reg == 2'd
 
 // step 5's two writes
 wire [63:0] used_elem_addr = used_base + 64'd4 + {{61-QW{1'b0}}, used_idx_reg[QW-1:0], 3'b000};
-wire [63:0] used_elem_imm = {16'd0, total_reg, {32-QW{1'b0}}, head_reg};
+// used.len: what the device wrote into the chain, nothing for TX (USED_LEN_READ, test only: bytes read)
+wire [15:0] used_len = knob[FAULT_USED_LEN_READ] ? total_reg : 16'd0;
+wire [63:0] used_elem_imm = {16'd0, used_len, {32-QW{1'b0}}, head_reg};
 // test only (USED_IDX_AHEAD): the value written is one more; used_idx itself still counts by one
 wire [15:0] used_idx_wr = used_idx_reg + (knob[FAULT_USED_IDX_AHEAD] ? 16'd2 : 16'd1);
 // test only (USED_IDX_FIRST): used.idx first, then the used element

@@ -269,7 +269,8 @@ class ModelVirtioNet:
                 self.c.frames += 1
                 self.c.wire.append(frame)
             slot = self.used_idx % q
-            self.p.host.write(used + 4 + 8 * slot, head.to_bytes(4, "little") + len(data).to_bytes(4, "little"))
+            # used.len: bytes the device wrote into the chain, none for TX
+            self.p.host.write(used + 4 + 8 * slot, head.to_bytes(4, "little") + (0).to_bytes(4, "little"))
             self.used_idx = (self.used_idx + 1) & 0xFFFF
             self.p.host.write(used + 2, self.used_idx.to_bytes(2, "little"))
             self._decide_interrupt(avail)

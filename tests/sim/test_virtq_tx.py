@@ -58,6 +58,7 @@ FAULT_WRITE_TX_BUFFER = 1 << 4
 FAULT_DROP_FRAME = 1 << 5
 FAULT_DUP_FRAME = 1 << 6
 FAULT_USED_IDX_AHEAD = 1 << 7
+FAULT_USED_LEN_READ = 1 << 8
 # the invariants a fault knob may be expected to break (TB.expect)
 RING_PAST_AVAIL = "ring_past_avail"       # a ring-entry read past the avail.idx last read
 USED_IDX_EARLY = "used_idx_early"         # used.idx written before the used element it covers
@@ -106,6 +107,7 @@ class TB:
         self.mem = HostMemory(HOST_BASE, HOST_SIZE)
         self.ring: SplitRing | None = None
         self.hdr_len = 10
+        self.fault = 0                   # the knobs last driven (the engine samples them per packet)
 
         # DMA model knobs
         self.rd_latency = (2, 12)
@@ -225,12 +227,14 @@ class TB:
         dut.pacing_timer.value = int(pacing)
         dut.pacing_interval.value = interval
         dut.fault.value = fault
+        self.fault = fault
         dut.queue_enable.value = 1
 
     async def set_fault(self, value: int) -> None:
         """Fault knobs (test only); the engine samples them before each packet."""
         await FallingEdge(self.dut.clk)
         self.dut.fault.value = value
+        self.fault = value
 
     async def pulse(self, sig) -> None:
         await FallingEdge(self.dut.clk)
@@ -527,11 +531,15 @@ class TB:
             self.reclaim_check(ring)
         return chains
 
+    def used_len(self, chain) -> int:
+        """used.len of a TX chain: 0 (the device writes nothing into it); bytes read with USED_LEN_READ."""
+        return chain.total if self.fault & FAULT_USED_LEN_READ else 0
+
     def reclaim_check(self, ring: SplitRing) -> None:
         for expected, uid, ulen in ring.reclaim():
-            if expected is None or uid != expected.head or ulen != expected.total:
+            if expected is None or uid != expected.head or ulen != self.used_len(expected):
                 self.error(f"used element id {uid} len {ulen}, expected "
-                           f"{None if expected is None else (expected.head, expected.total)}")
+                           f"{None if expected is None else (expected.head, self.used_len(expected))}")
 
     def sink_frames(self) -> list:
         frames = []
@@ -588,7 +596,7 @@ def named(*values: str) -> list:
 @cocotb.parametrize(variant=named("basic", "ooo_hdr12", "backpressure"))
 async def test_stream(dut, variant):
     """Frames of 60..1514 bytes in 1..4 data buffers, more packets than the ring holds: every byte on the
-    wire in order, used entries {head, bytes read}. ``ooo_hdr12``: MRG_RXBUF header, out-of-order read
+    wire in order, used entries {head, 0}. ``ooo_hdr12``: MRG_RXBUF header, out-of-order read
     statuses, DMA descriptor backpressure, foreign statuses. ``backpressure``: wire backpressure."""
     tb, ring = await setup(dut, f"stream_{variant}", mrg_rxbuf=variant == "ooo_hdr12")
     if variant == "ooo_hdr12":
@@ -979,8 +987,9 @@ async def test_drops(dut, variant):
     await tb.wait_used(ring, len(chains))
     await tb.wait_idle()
     got = ring.reclaim()
-    if [uid for _, uid, _ in got] != [c.head for c in chains]:
-        tb.error(f"used ids {[uid for _, uid, _ in got]}, expected {[c.head for c in chains]} (ring order)")
+    if [(uid, ulen) for _, uid, ulen in got] != [(c.head, 0) for c in chains]:
+        tb.error(f"used elements {[(uid, ulen) for _, uid, ulen in got]}, expected {[(c.head, 0) for c in chains]} "
+                 "(ring order, len 0)")
     if tb.errs:
         tb.error(f"a queue error for a frame size: {tb.errs}")
     tb.check_frames(sent)
@@ -1524,12 +1533,28 @@ async def test_fault_used_idx_ahead(dut):
     if ring.used_idx() != (ring.avail_idx + 1) & 0xFFFF:
         tb.error(f"used.idx {ring.used_idx()} with avail.idx {ring.avail_idx}: not one past")
     for k, chain in enumerate(burst):
-        if ring.used_elem(pos0 + k) != (chain.head, chain.total):
-            tb.error(f"used element {pos0 + k}: {ring.used_elem(pos0 + k)}, expected {(chain.head, chain.total)}")
+        if ring.used_elem(pos0 + k) != (chain.head, 0):
+            tb.error(f"used element {pos0 + k}: {ring.used_elem(pos0 + k)}, expected {(chain.head, 0)}")
     if count_violations(tb, USED_IDX_EARLY) != n:
         tb.error(f"the used.idx-before-element invariant fired {count_violations(tb, USED_IDX_EARLY)} times "
                  f"for {n} packets")
     tb.check_frames(burst)
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_used_len_read(dut):
+    """FAULT bit 8 USED_LEN_READ: used.len is the bytes the engine read (header + frame, what QEMU 0.10
+    wrote) instead of 0, for direct and INDIRECT chains; knob off before and after: 0. Everything else is
+    unchanged (frames, order, interrupts)."""
+    tb, ring = await setup(dut, "fault_used_len_read", indirect=True)
+    for fault in (0, FAULT_USED_LEN_READ, 0):
+        pos0, mark, chains = await fault_phase(tb, ring, fault, indirect_prob=0.3)    # reclaim_check: tb.used_len
+        lens = [ring.used_elem(pos0 + k)[1] for k in range(len(chains))]
+        want = [c.total if fault else 0 for c in chains]
+        if lens != want:
+            tb.error(f"FAULT {fault:#x}: used.len {lens}, expected {want}")
+        tb.check_frames(chains)
     tb.check()
 
 

@@ -84,12 +84,36 @@ def test_good_sequence_passes_and_split_used_element() -> None:
     hub.dev_read(0.0, 0x40_0000, bytes(10), "hdr")
     # the element in two writes (the DMA engine may split it), then used.idx
     hub.dev_write(q.used + 4, (0).to_bytes(4, "little"), "id")
-    hub.dev_write(q.used + 8, (70).to_bytes(4, "little"), "len")
+    hub.dev_write(q.used + 8, (0).to_bytes(4, "little"), "len")
     hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx")
     hub.host_mem(False, q.used + 2, (1).to_bytes(2, "little"))
-    hub.host_mem(False, q.used + 4, struct.pack("<II", 0, 70))
+    hub.host_mem(False, q.used + 4, struct.pack("<II", 0, 0))
     hub.finish()
     assert not hub.violations, [v.report() for v in hub.violations]
+
+
+def test_used_len_beyond_writable_bytes_fires() -> None:
+    """A TX chain is all device-readable: used.len must be 0. A chain with device-writable buffers may have
+    len up to their total, not beyond."""
+    hub, clk, q = make()
+    publish(hub, q, 0, 0)
+    clk.t = 80.0
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 70), "rq MEM_WRITE used elem")
+    v = hub.failed("used_ring")
+    assert v and "len 70" in v[0].msg and "0 device-writable bytes" in v[0].msg and v[0].addr == q.used + 8
+    # a chain with a 64-byte device-writable buffer: len 64 is fine, 65 is not
+    hub, clk, q = make()
+    hub.host_mem(True, q.desc + 16 * 4, struct.pack("<QIHH", 0x40_0000, 10, VRING_DESC_F_NEXT, 5))
+    hub.host_mem(True, q.desc + 16 * 5, struct.pack("<QIHH", 0x40_1000, 64, 2, 0))    # VRING_DESC_F_WRITE
+    hub.host_mem(True, q.avail + 4, (4).to_bytes(2, "little"))
+    hub.host_mem(True, q.avail + 2, (1).to_bytes(2, "little"))
+    hub.dev_write(q.used + 4, struct.pack("<II", 4, 64), "elem len 64")
+    assert not hub.failed("used_ring"), [v.msg for v in hub.violations]
+    hub.host_mem(True, q.avail + 6, (6).to_bytes(2, "little"))
+    hub.host_mem(True, q.desc + 16 * 6, struct.pack("<QIHH", 0x40_2000, 64, 2, 0))
+    hub.host_mem(True, q.avail + 2, (2).to_bytes(2, "little"))
+    hub.dev_write(q.used + 12, struct.pack("<II", 6, 65), "elem len 65")
+    assert hub.failed("used_ring") and "len 65" in hub.failed("used_ring")[0].msg
 
 
 def test_used_idx_before_element_fires() -> None:
@@ -127,7 +151,7 @@ def test_write_into_tx_buffer_fires() -> None:
 def test_interrupt_rules_both_ways() -> None:
     hub, clk, q = make()
     publish(hub, q, 0, 0)
-    hub.dev_write(q.used + 4, struct.pack("<II", 0, 70), "elem")
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 0), "elem")
     hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx")
     clk.t = 100.0
     hub.dev_read(90.0, q.avail, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), "flags 0: MUST")

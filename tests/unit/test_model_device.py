@@ -2,7 +2,7 @@
 
 The model (tb/platform/model.py) is the RTL's reference at transaction level; these pin down the rules the
 conformance tests check on the RTL: frames above the maximum and below the minimum are dropped and
-counted, their chains still come back, the frames around them go out.
+counted, their chains still come back (used.len 0, as for every TX chain), the frames around them go out.
 """
 
 from __future__ import annotations
@@ -34,6 +34,6 @@ def test_oversize_and_runts_dropped_and_counted() -> None:
                                                        MIN_FRAME_LEN - 1, 5, 0, 42))]
     p, used = run_frames([[h, f] if f else [h] for f in frames])
     c = p.device.c
-    assert len(used) == len(frames)
+    assert len(used) == len(frames) and all(u.len == 0 for u in used), used
     assert c.wire == [f for f in frames if MIN_FRAME_LEN <= len(f) <= MAX_FRAME_LEN]
     assert c.drop_oversize == 2 and c.drop_runt == 3, c

@@ -38,7 +38,7 @@ module tb_virtq_tx #
     input  wire                               kick_suppress,
     input  wire                               pacing_timer,
     input  wire [31:0]                        pacing_interval,
-    input  wire [7:0]                         fault,
+    input  wire [8:0]                         fault,
     input  wire                               notify,
     input  wire                               dev_reset,
 
