@@ -1101,7 +1101,8 @@ async def test_reset_keeps_kick(dut):
     await tb.wait_idle()
     tb.reclaim_check(ring2)
     frames = tb.sink_frames()
-    if len(frames) != 2 or not last_tuser(frames[0]) or last_tuser(frames[1]) or bytes(frames[1].tdata) != chains[0].frame:
+    if (len(frames) != 2 or not last_tuser(frames[0]) or last_tuser(frames[1])
+            or bytes(frames[1].tdata) != chains[0].frame):
         tb.error(f"wire: {[(len(f.tdata), last_tuser(f)) for f in frames]}, expected the cut frame then the new one")
 
     # a kick while disabled is forgotten: enable with work published, no DMA until a kick after the enable
