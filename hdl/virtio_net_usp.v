@@ -7,13 +7,20 @@
  * BAR1). Inside, the PCIe side is reduced to two narrow internal ports (hdl/README.md): a register bus
  * (completer: CQ -> registers -> CC) and a DMA port (requester: RQ/RC), plus the interrupt blocks.
  *
- *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_legacy_regs.v)
+ *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_legacy_regs.v): a 32-bit memory BAR, or with
+ *         BAR0_IO = 1 an I/O BAR (the IP's Device/Port Type must then be Legacy PCI Express Endpoint;
+ *         hdl/README.md says why memory is the default)
  *   BAR1  MSI-X table (0x000) and PBA (0x800)
  *   BAR2  bring-up / debug registers (hdl/debug/debug_regs.v, 0x000-0x1FF) and the device modes and
  *         virtio counters (hdl/virtio/virtio_dev_ctrl.v, 0x200-0x3FF)
  *
  * The TX virtqueue engine (hdl/virtio/virtq_tx.v) and the debug BAR's DMA self-test share the DMA
  * engines through hdl/virtio/dma_client_mux.v; each has its own RAM.
+ *
+ * FAULT_ENABLE = 0 (the default, what goes on a board) builds the TX engine without its test-only fault
+ * knobs: BAR2 0x208 FAULT reads 0 and ignores writes. The simulation builds set 1.
+ *
+ * The debug BUILD register reports the build options in bits 31:24: bit 24 FAULT_ENABLE, bit 25 BAR0_IO.
  */
 
 `resetall
@@ -37,7 +44,13 @@ module virtio_net_usp #
     // virtqueues
     parameter TX_QUEUE_SIZE = 256,
     parameter RX_QUEUE_SIZE = 256,
-    parameter [47:0] MAC_ADDR = 48'h02_00_00_00_00_01
+    parameter [47:0] MAC_ADDR = 48'h02_00_00_00_00_01,
+    // longest frame the TX engine sends (without the virtio_net_hdr): 1514 + an 802.1Q tag
+    parameter MAX_FRAME_LEN = 1518,
+    // BAR0 (the legacy register block): 0 = 32-bit memory BAR, 1 = I/O BAR
+    parameter BAR0_IO = 0,
+    // test-only fault knobs of the TX engine (BAR2 0x208): 0 = built out, 1 = present (simulation)
+    parameter FAULT_ENABLE = 0
 )
 (
     input  wire                               user_clk,
@@ -178,7 +191,8 @@ pcie_us_cq_cc_bridge #(
     .AXIS_PCIE_CQ_USER_WIDTH(AXIS_PCIE_CQ_USER_WIDTH),
     .AXIS_PCIE_CC_USER_WIDTH(AXIS_PCIE_CC_USER_WIDTH),
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
-    .BAR_MASK(6'b000111)
+    .BAR_MASK(6'b000111),
+    .BAR_IO_MASK({5'b00000, BAR0_IO != 0})
 )
 cq_cc_bridge_inst (
     .clk(clk),
@@ -260,6 +274,7 @@ wire        virtio_intx_level;
 wire        stat_config_irq;
 
 wire        stat_frame, stat_notify, stat_irq_normal, stat_irq_noe, stat_irq_suppressed;
+wire        stat_drop_oversize, stat_drop_runt;
 
 wire [1:0]  noe_policy;
 wire        offer_noe;
@@ -267,7 +282,7 @@ wire        offer_indirect;
 wire        kick_suppress;
 wire        pacing_timer;
 wire [31:0] pacing_interval;
-wire [7:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs
+wire [8:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs (FAULT_ENABLE)
 
 virtio_legacy_regs #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
@@ -649,7 +664,7 @@ tx_ram_inst (
 localparam VIRTIO_NET_F_MRG_RXBUF = 15;
 localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
-
+localparam MIN_FRAME_LEN = 14;      // an Ethernet header; the MAC pads short frames to the minimum
 
 virtq_tx #(
     .QUEUE_SIZE(TX_QUEUE_SIZE),
@@ -658,7 +673,10 @@ virtq_tx #(
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
     .AXIS_NET_DATA_WIDTH(AXIS_NET_DATA_WIDTH),
-    .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH)
+    .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH),
+    .MAX_FRAME_LEN(MAX_FRAME_LEN),
+    .MIN_FRAME_LEN(MIN_FRAME_LEN),
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 virtq_tx_inst (
     .clk(clk),
@@ -713,7 +731,9 @@ virtq_tx_inst (
     .stat_notify(stat_notify),
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed)
+    .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_drop_oversize(stat_drop_oversize),
+    .stat_drop_runt(stat_drop_runt)
 );
 
 /*
@@ -743,7 +763,10 @@ assign bar_rsp_valid[2] = dbg_rsp_valid || ctrl_rsp_valid || bar2_null_rsp_reg;
 assign bar_rsp_rdata[2*32 +: 32] = dbg_rsp_valid ? dbg_rsp_rdata : ctrl_rsp_valid ? ctrl_rsp_rdata : 32'd0;
 
 virtio_dev_ctrl #(
-    .REG_ADDR_WIDTH(REG_ADDR_WIDTH)
+    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    .MAX_FRAME_LEN(MAX_FRAME_LEN),
+    .MIN_FRAME_LEN(MIN_FRAME_LEN),
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 dev_ctrl_inst (
     .clk(clk),
@@ -769,7 +792,9 @@ dev_ctrl_inst (
     .stat_irq_suppressed(stat_irq_suppressed),
     .stat_config_irq(stat_config_irq),
     .err_valid(tx_err_valid),
-    .err_cause(tx_err_cause)
+    .err_cause(tx_err_cause),
+    .stat_drop_oversize(stat_drop_oversize),
+    .stat_drop_runt(stat_drop_runt)
 );
 
 // MSI-X requests: the virtio block first, then the debug BAR's test requests
@@ -787,7 +812,8 @@ debug_regs #(
     .RAM_ADDR_WIDTH(RAM_ADDR_WIDTH),
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
-    .SELFTEST_RAM_BYTES(RAM_BYTES)
+    .SELFTEST_RAM_BYTES(RAM_BYTES),
+    .BUILD_FLAGS({6'd0, BAR0_IO != 0, FAULT_ENABLE != 0})
 )
 debug_regs_inst (
     .clk(clk),

@@ -34,6 +34,9 @@ HDL = ROOT / "hdl"
 BUILD_ROOT = ROOT / "build" / "sim"
 VLT_FILE = ROOT / "sim" / "verilator.vlt"
 SIMULATORS = ("verilator", "icarus")
+# parameters every simulation build of a toplevel gets unless the test sets them: the device's test-only
+# fault knobs exist only with FAULT_ENABLE (its default, 0, is the board build). Not part of the build name.
+SIM_DEFAULT_PARAMS: dict[str, dict[str, object]] = {"virtio_net_usp": {"FAULT_ENABLE": 1}}
 
 
 def sims() -> list[str]:
@@ -107,6 +110,7 @@ def build(
     waves = waves_requested() if waves is None else waves
     toolchain.ensure(sim, waves=waves)
     build_dir = BUILD_ROOT / sim / f"{toplevel}-{param_tag(params)}{'-waves' if waves else ''}"
+    params = {**SIM_DEFAULT_PARAMS.get(toplevel, {}), **params}
     build_dir.mkdir(parents=True, exist_ok=True)
 
     runner: Verilator | Icarus

@@ -158,6 +158,12 @@ class Suite:
     sources: Sequence[str] = ()
     icarus: str | None = None      # regex of the tests Icarus runs in `make test` (all of them under REGRESS)
     verilator: str | None = None   # same for Verilator (None: all)
+    # the variants Icarus runs in `make test` (None: all); every variant under REGRESS
+    icarus_variants: Sequence[str] | None = None
+    # per (simulator, variant label): the `make test` subset, where it differs from the above
+    subsets: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # per variant label: tests that never run on that build (REGRESS included), e.g. a test of the other kind
+    exclude: Mapping[str, str] = field(default_factory=dict)
 
     def cases(self, namespace: Mapping[str, Any]) -> list[Case]:
         tests = cocotb_tests(namespace)
@@ -167,10 +173,16 @@ class Suite:
         only = os.environ.get("TESTCASE", "")     # make waves TESTCASE=<regex>: only those tests, anywhere
         out: list[Case] = []
         for sim in runner.sims():
-            subset = None if (REGRESS or only) else (self.icarus if sim == "icarus" else self.verilator)
-            chosen = [t for t in tests if (subset is None or re.search(subset, f"{self.module}.{t}"))
-                      and (not only or re.search(only, f"{self.module}.{t}"))]
             for label, params in self.variants.items():
+                if sim == "icarus" and not (REGRESS or only) and self.icarus_variants is not None \
+                        and label not in self.icarus_variants:
+                    continue
+                subset = None if (REGRESS or only) else self.subsets.get(
+                    (sim, label), self.icarus if sim == "icarus" else self.verilator)
+                never = self.exclude.get(label)
+                chosen = [t for t in tests if (subset is None or re.search(subset, f"{self.module}.{t}"))
+                          and (not only or re.search(only, f"{self.module}.{t}"))
+                          and not (never and re.search(never, f"{self.module}.{t}"))]
                 cost = {t: rec.get(duration_key(sim, self.toplevel, params, self.module, t), UNKNOWN_S)
                         for t in chosen}
                 for group in group_tests(chosen, cost):

@@ -19,6 +19,9 @@ REG_ID = 0x000
 REG_VERSION = 0x004
 REG_SCRATCH = 0x008
 REG_BUILD = 0x00C
+# BUILD[31:24]: the build options of virtio_net_usp
+BUILD_FAULT_ENABLE = 1 << 24   # the test-only fault knobs are built in (BAR2 0x208 FAULT)
+BUILD_BAR0_IO = 1 << 25        # BAR0 is an I/O BAR
 REG_CYCLE_LO = 0x010
 REG_CYCLE_HI = 0x014
 REG_CFG_STATUS = 0x018

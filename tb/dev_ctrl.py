@@ -21,6 +21,10 @@ NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
 NOE_POLICIES = {"WHEN_ACKED": NOE_WHEN_ACKED, "ALWAYS": NOE_ALWAYS, "NEVER": NOE_NEVER}
 
 COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "config_irqs", "errors")
+# frames the TX engine dropped (used element returned, nothing sent), per reason; its frame limits
+REG_DROP = {"drop_oversize": 0x230, "drop_runt": 0x234}
+REG_MAX_FRAME = 0x238
+REG_MIN_FRAME = 0x23C
 
 ERROR_CAUSES = {
     1: "avail.idx more than the queue size ahead",
@@ -30,10 +34,10 @@ ERROR_CAUSES = {
     5: "INDIRECT inside INDIRECT (or after other descriptors)",
     6: "indirect table length not a non-zero multiple of 16 (or too long)",
     7: "device-writable descriptor on the TX queue",
-    8: "frame longer than the device accepts",
+    8: "(not raised since frames above the maximum are dropped and counted: drop_oversize)",
     9: "DMA read completed with an error status",
     10: "DMA write failed",
-    11: "frame shorter than the virtio_net_hdr",
+    11: "(not raised since chains below the minimum frame are dropped and counted: drop_runt)",
 }
 
 
@@ -66,6 +70,8 @@ class DevCtrl:
     async def counters(self) -> dict[str, int]:
         out = {name: await self.p.bar_read(self.bar, REG_CNT_BASE + 4 * i, 4) for i, name in enumerate(COUNTERS)}
         out["last_error"] = await self.p.bar_read(self.bar, REG_LAST_ERROR, 4)
+        for name, reg in REG_DROP.items():
+            out[name] = await self.p.bar_read(self.bar, reg, 4)
         return out
 
     async def error_count(self, cause: int) -> int:
@@ -87,13 +93,14 @@ FAULT_WRITE_TX_BUFFER = 1 << 4       # write 2 bytes into the chain's (device-re
 FAULT_DROP_FRAME = 1 << 5            # every 4th frame not sent (used index & 3 == 3)
 FAULT_DUP_FRAME = 1 << 6             # every 4th frame sent twice
 FAULT_USED_IDX_AHEAD = 1 << 7        # used.idx written one too far
+FAULT_USED_LEN_READ = 1 << 8         # used.len = bytes read (header + frame) instead of 0
 
 
 FAULT_KNOBS = {
     "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT, "drop_irq": FAULT_DROP_IRQ,
     "used_idx_first": FAULT_USED_IDX_FIRST, "read_past_avail": FAULT_READ_PAST_AVAIL,
     "write_tx_buffer": FAULT_WRITE_TX_BUFFER, "drop_frame": FAULT_DROP_FRAME, "dup_frame": FAULT_DUP_FRAME,
-    "used_idx_ahead": FAULT_USED_IDX_AHEAD,
+    "used_idx_ahead": FAULT_USED_IDX_AHEAD, "used_len_read": FAULT_USED_LEN_READ,
 }
 # driver faults (tb/driver/virtio_ring.py VirtQueue.faults; the last one is VirtioNet's)
 DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")

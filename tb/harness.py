@@ -37,7 +37,7 @@ class DeviceTB:
         self.dut = dut
         self.log = logging.getLogger("tb")
         self.log.setLevel(logging.INFO)
-        self.platform = SimPlatform(dut, cfg or UspConfig(), log_level)
+        self.platform = SimPlatform(dut, cfg, log_level)   # None: what the build was made for
         self.rc = self.platform.rc
         self.debug = DebugBar(self.platform)
         # the test's event log and pcap (tb/eventlog.py): TLPs, interrupt lines, driver steps, verdicts

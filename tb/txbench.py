@@ -17,6 +17,7 @@ from tb.dev_ctrl import DevCtrl, DeviceModes, parse_faults, set_fault
 from tb.driver.virtio_net import GuestTiming
 from tb.eventlog import DriverTrace
 from tb.harness import DeviceTB
+from tb.platform.usp import UspConfig
 from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
 from tb.wire import Wire
 
@@ -24,8 +25,8 @@ from tb.wire import Wire
 class TxBench:
     """DeviceTB + the wire + the device modes + one driver run."""
 
-    def __init__(self, dut, pause: list[int] | None = None):
-        self.tb = DeviceTB(dut)
+    def __init__(self, dut, pause: list[int] | None = None, cfg: UspConfig | None = None):
+        self.tb = DeviceTB(dut, cfg)     # cfg None: the hard block as the build expects it
         # every frame on the wire goes to <run dir>/<test>.pcap, every driver step to <test>.events.jsonl
         self.wire = Wire(dut, pause=pause, artifacts=self.tb.artifacts, checkers=self.tb.checkers)
         self.ctrl = DevCtrl(self.tb.platform)

@@ -5,7 +5,8 @@
  *   0x000 ID            RO  0x564E4554 ("VNET")
  *   0x004 VERSION       RO  {major[15:0], minor[15:0]}
  *   0x008 SCRATCH       RW
- *   0x00C BUILD         RO  {8'd0, NET_DATA_WIDTH/8, MSIX_VECTORS, PCIE_DATA_WIDTH/32}
+ *   0x00C BUILD         RO  {BUILD_FLAGS, NET_DATA_WIDTH/8, MSIX_VECTORS, PCIE_DATA_WIDTH/32}; BUILD_FLAGS are
+ *                           the top's build options (hdl/virtio_net_usp.v)
  *   0x010 CYCLE_LO      RO  free-running user_clk counter; reading it latches CYCLE_HI
  *   0x014 CYCLE_HI      RO  upper half latched by the last CYCLE_LO read
  *   0x018 CFG_STATUS    RO  [1:0] cfg_max_payload, [6:4] cfg_max_read_req, [8] MSI-X enable,
@@ -54,7 +55,9 @@ module debug_regs #
     parameter LEN_WIDTH = 16,
     parameter DMA_TAG_WIDTH = 8,
     parameter SELFTEST_RAM_BYTES = 8192,
-    parameter VERSION = 32'h0001_0000
+    parameter VERSION = 32'h0001_0000,
+    // build options the top reports in BUILD[31:24]
+    parameter [7:0] BUILD_FLAGS = 8'h00
 )
 (
     input  wire                       clk,
@@ -162,7 +165,7 @@ localparam SCRATCH_RAM_DWORDS = 16;
 
 localparam CNT_COUNT = 10;
 
-localparam [31:0] BUILD_WORD = (NET_DATA_WIDTH/8)*65536 + MSIX_VECTORS*256 + PCIE_DATA_WIDTH/32;
+localparam [31:0] BUILD_WORD = {BUILD_FLAGS, 24'd0} | ((NET_DATA_WIDTH/8)*65536 + MSIX_VECTORS*256 + PCIE_DATA_WIDTH/32);
 
 // the self-test's DMA tag: statuses carrying another tag belong to another client
 localparam [DMA_TAG_WIDTH-1:0] ST_TAG = {DMA_TAG_WIDTH{1'b0}};

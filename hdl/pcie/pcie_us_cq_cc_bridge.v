@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * Completer bridge: UltraScale+ CQ memory requests -> register bus -> CC completions.
+ * Completer bridge: UltraScale+ CQ memory and I/O requests -> register bus -> CC completions.
  *
  * Assumes the hard block's "dword" alignment and no straddling (64-, 128- or 256-bit interface), parity
  * disabled. One request at a time, strictly in order: the next CQ TLP is taken only when the previous one
  * is finished (its completion accepted on CC, or its writes done).
  *
- *   memory write, implemented BAR  every dword goes to the register bus as it streams in (any length);
+ *   memory write, memory BAR       every dword goes to the register bus as it streams in (any length);
  *                                  a dword whose byte enables are all 0 is skipped
- *   memory read,  implemented BAR  1..MAX_RD_DW dwords are read into a buffer, then one completion with
+ *   memory read,  memory BAR       1..MAX_RD_DW dwords are read into a buffer, then one completion with
  *                                  data; longer reads get a Completer Abort completion
- *   other non-posted (read of an unimplemented BAR, IO, atomics, read-locked, ...)
- *                                  Unsupported Request completion without data (CplLk for read-locked)
- *   other posted (write to an unimplemented BAR, messages)
+ *   I/O write, I/O BAR             as a memory write (one dword), then a completion without data
+ *                                  (Completer Abort if the target did not answer)
+ *   I/O read,  I/O BAR             as a memory read, the completion carries the dword
+ *   other non-posted (a read of an unimplemented BAR, I/O to a memory BAR, a memory read of an I/O BAR,
+ *   atomics, read-locked, ...)     Unsupported Request completion without data (CplLk for read-locked)
+ *   other posted (a write to an unimplemented BAR or to an I/O BAR, messages)
  *                                  consumed and dropped
+ *
+ * BAR_MASK says which BARs exist, BAR_IO_MASK which of them are I/O BARs; both must match the hard
+ * block's configuration (the hard block only forwards requests of the kind each BAR decodes).
  *
  * The register address is the byte address inside the BAR: the address bits below the descriptor's BAR
  * aperture, truncated to REG_ADDR_WIDTH. A target that does not answer within REG_TIMEOUT cycles ends the
@@ -27,7 +33,7 @@
  * beats before the one flagged (possible only for writes longer than one beat) has been written already.
  *
  * Completions: lower address and byte count as in the PCIe spec (memory reads, including 1-dword and
- * zero-length reads; byte count 4 / lower address 0 for IO and other requests, operand size for atomics),
+ * zero-length reads; byte count 4 / lower address 0 for I/O and other requests, operand size for atomics),
  * tag, requester ID, TC, attributes and AT copied from the request, completer ID = {bus 0, target
  * function} with completer_id_enable = 0 (the hard block fills in the bus number).
  *
@@ -54,6 +60,8 @@ module pcie_us_cq_cc_bridge #
     parameter REG_ADDR_WIDTH = 12,
     // implemented BARs, bit n = BAR id n
     parameter BAR_MASK = 6'b000111,
+    // which of them are I/O BARs (IORd / IOWr), bit n = BAR id n; the others are memory BARs
+    parameter BAR_IO_MASK = 6'b000000,
     // cycles to wait for reg_rsp_valid before giving up on an access
     parameter REG_TIMEOUT = 64,
     // longest memory read served, in dwords (one completion: at most 128 bytes, the smallest max payload)
@@ -133,6 +141,8 @@ localparam CQ_USER_DISCONTINUE = 41;
 localparam [3:0]
     REQ_MEM_READ = 4'b0000,
     REQ_MEM_WRITE = 4'b0001,
+    REQ_IO_READ = 4'b0010,
+    REQ_IO_WRITE = 4'b0011,
     REQ_MEM_FETCH_ADD = 4'b0100,
     REQ_MEM_SWAP = 4'b0101,
     REQ_MEM_CAS = 4'b0110,
@@ -173,6 +183,11 @@ initial begin
     if (MAX_RD_DW < 1 || MAX_RD_DW > 32) begin
         // one completion per read, so at most the smallest max payload size (128 bytes)
         $error("Error: MAX_RD_DW must be 1..32 (instance %m)");
+        $finish;
+    end
+
+    if ((BAR_IO_MASK & ~BAR_MASK) != 0) begin
+        $error("Error: BAR_IO_MASK names a BAR that BAR_MASK does not implement (instance %m)");
         $finish;
     end
 
@@ -282,7 +297,10 @@ wire unused_hdr = &{1'b0, hdr_reg[63:REG_ADDR_WIDTH], hdr_reg[127]};
 assign reg_req_bar = req_bar_id;
 
 wire [7:0] bar_implemented = {2'b00, BAR_MASK[5:0]};
-wire req_bar_ok = bar_implemented[req_bar_id];
+wire [7:0] bar_io = {2'b00, BAR_IO_MASK[5:0]};
+// the request's kind must be the one its BAR decodes: memory requests to memory BARs, I/O to I/O BARs
+wire req_io = req_type == REQ_IO_READ || req_type == REQ_IO_WRITE;
+wire req_bar_ok = bar_implemented[req_bar_id] && bar_io[req_bar_id] == req_io;
 wire req_posted = req_type == REQ_MEM_WRITE || req_type[3:2] == 2'b11;  // writes and messages
 wire req_mem_read = req_type == REQ_MEM_READ || req_type == REQ_MEM_READ_LOCKED;
 wire req_atomic = req_type == REQ_MEM_FETCH_ADD || req_type == REQ_MEM_SWAP || req_type == REQ_MEM_CAS;
@@ -353,7 +371,8 @@ end
 /*
  * CC: descriptor (PG213 "Completer Completion Descriptor Format") and the beats of {data, descriptor}
  */
-wire cpl_with_data = cpl_status_reg == CPL_STATUS_SC;
+// an I/O write's successful completion is a Cpl without data
+wire cpl_with_data = cpl_status_reg == CPL_STATUS_SC && req_type != REQ_IO_WRITE;
 wire [10:0] cpl_dw_count = cpl_with_data ? req_dw_count : 11'd0;
 wire cpl_locked = req_type == REQ_MEM_READ_LOCKED;
 
@@ -523,9 +542,11 @@ always @* begin
                 op_next = OP_NONE;
             end else begin
                 stat_cq_req_tlp_next = 1'b1;
-                if (req_type == REQ_MEM_WRITE && req_bar_ok) begin
+                if ((req_type == REQ_MEM_WRITE || req_type == REQ_IO_WRITE) && req_bar_ok) begin
+                    // an I/O write is non-posted: its completion follows the write
+                    op_next = req_type == REQ_IO_WRITE ? OP_CPL : OP_NONE;
                     state_next = STATE_WR_DATA;
-                end else if (req_type == REQ_MEM_READ && req_bar_ok) begin
+                end else if ((req_type == REQ_MEM_READ || req_type == REQ_IO_READ) && req_bar_ok) begin
                     if (req_dw_count == 11'd0 || req_dw_count > MAX_RD_DW[10:0]) begin
                         op_next = OP_CPL;
                         cpl_status_next = CPL_STATUS_CA;
@@ -591,7 +612,8 @@ always @* begin
                 first_dw_next = 1'b0;
                 state_next = STATE_WR_DATA;
             end else if (timeout_reg == {TIMEOUT_W{1'b0}}) begin
-                // target did not answer: drop the rest of the write
+                // target did not answer: drop the rest of the write (an I/O write completes with CA)
+                cpl_status_next = CPL_STATUS_CA;
                 state_next = STATE_DRAIN;
             end else begin
                 timeout_next = timeout_reg - 1'b1;

@@ -9,8 +9,10 @@
  *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
- *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:8 read 0),
- *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs"):
+ *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:9 read 0),
+ *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs").
+ *                             Present only when FAULT_ENABLE != 0: otherwise it reads 0, ignores writes
+ *                             and the engine gets no knobs (a board build).
  *                             [0] IGNORE_NO_INTERRUPT  cause-0 interrupt after every packet, NO_INTERRUPT
  *                                                      or not
  *                             [1] DROP_IRQ             the cause-0 interrupt is never raised (counted as
@@ -21,6 +23,7 @@
  *                             [5] DROP_FRAME           frames at used index 3 mod 4 not sent on the wire
  *                             [6] DUP_FRAME            frames at used index 3 mod 4 sent twice
  *                             [7] USED_IDX_AHEAD       used.idx written one too high
+ *                             [8] USED_LEN_READ        used.len = bytes read (header + frame), not 0
  *   0x20C CNT_CLEAR       WO  any write clears the counters below
  *   0x210 CNT_FRAMES      RO  frames sent on the wire
  *   0x214 CNT_NOTIFY      RO  TX queue notifies (kicks) received
@@ -30,6 +33,10 @@
  *   0x224 CNT_CONFIG_IRQ  RO  configuration-change interrupts (device stopped on bad input)
  *   0x228 CNT_ERRORS      RO  queue errors
  *   0x22C LAST_ERROR      RO  cause of the last queue error (hdl/virtio/README.md)
+ *   0x230 CNT_DROP_LONG   RO  TX chains dropped: frame above MAX_FRAME (buffers returned, nothing sent)
+ *   0x234 CNT_DROP_RUNT   RO  TX chains dropped: frame below MIN_FRAME (empty payload, short header, runt)
+ *   0x238 MAX_FRAME       RO  the longest frame the TX engine sends (bytes without the virtio_net_hdr)
+ *   0x23C MIN_FRAME       RO  the shortest frame the TX engine sends
  *   0x240 + 4*c           RO  queue errors of cause c (1..15)
  *
  * Modes are not virtio state: a device reset (STATUS = 0) keeps them; only user_reset clears them.
@@ -41,7 +48,12 @@
 
 module virtio_dev_ctrl #
 (
-    parameter REG_ADDR_WIDTH = 12
+    parameter REG_ADDR_WIDTH = 12,
+    // the TX engine's frame limits (reported in MAX_FRAME / MIN_FRAME)
+    parameter MAX_FRAME_LEN = 1518,
+    parameter MIN_FRAME_LEN = 14,
+    // test-only FAULT register: 0 = absent (reads 0, writes ignored, fault = 0)
+    parameter FAULT_ENABLE = 0
 )
 (
     input  wire                       clk,
@@ -67,7 +79,7 @@ module virtio_dev_ctrl #
     output wire                       kick_suppress,
     output wire                       pacing_timer,
     output wire [31:0]                pacing_interval,
-    output wire [7:0]                 fault,              // test only
+    output wire [8:0]                 fault,              // test only (0 without FAULT_ENABLE)
 
     /*
      * Event pulses
@@ -79,7 +91,9 @@ module virtio_dev_ctrl #
     input  wire                       stat_irq_suppressed,
     input  wire                       stat_config_irq,
     input  wire                       err_valid,
-    input  wire [3:0]                 err_cause
+    input  wire [3:0]                 err_cause,
+    input  wire                       stat_drop_oversize,
+    input  wire                       stat_drop_runt
 );
 
 localparam [REG_ADDR_WIDTH-1:0]
@@ -89,11 +103,17 @@ localparam [REG_ADDR_WIDTH-1:0]
     REG_CNT_CLEAR       = 12'h20C,
     REG_CNT_BASE        = 12'h210,
     REG_LAST_ERROR      = 12'h22C,
+    REG_CNT_DROP_LONG   = 12'h230,
+    REG_CNT_DROP_RUNT   = 12'h234,
+    REG_MAX_FRAME       = 12'h238,
+    REG_MIN_FRAME       = 12'h23C,
     REG_ERR_BASE        = 12'h240;
 
 localparam CNT_COUNT = 7;
 localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
-localparam [31:0] FAULT_MASK = 32'h0000_00FF;
+localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_01FF : 32'h0000_0000;
+localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
+localparam [31:0] MIN_FRAME_32 = MIN_FRAME_LEN;
 
 function [31:0] apply_be;
     input [31:0] old;
@@ -111,12 +131,13 @@ reg         rsp_valid_reg, rsp_valid_next;
 reg  [31:0] rsp_rdata_reg, rsp_rdata_next;
 reg  [31:0] mode_reg, mode_next;
 reg  [31:0] pacing_interval_reg, pacing_interval_next;
-reg  [31:0] fault_reg, fault_next;    // test only; bits 31:8 stay 0
+reg  [31:0] fault_reg, fault_next;    // test only; bits outside FAULT_MASK stay 0
 reg  [3:0]  last_error_reg;
 reg         cnt_clear;
 
 reg  [31:0] cnt_reg [0:CNT_COUNT-1];
 reg  [31:0] err_cnt_reg [0:15];
+reg  [31:0] drop_long_cnt_reg, drop_runt_cnt_reg;
 
 wire [CNT_COUNT-1:0] cnt_inc = {err_valid, stat_config_irq, stat_irq_suppressed, stat_irq_noe,
                                 stat_irq_normal, stat_notify, stat_frame};
@@ -137,7 +158,7 @@ assign offer_indirect = mode_reg[5];
 assign kick_suppress = mode_reg[8];
 assign pacing_timer = mode_reg[12];
 assign pacing_interval = pacing_interval_reg;
-assign fault = fault_reg[7:0];
+assign fault = fault_reg[8:0];
 
 always @* begin
     rsp_valid_next = 1'b0;
@@ -164,6 +185,10 @@ always @* begin
                 REG_PACING_INTERVAL: rsp_rdata_next = pacing_interval_reg;
                 REG_FAULT: rsp_rdata_next = fault_reg;
                 REG_LAST_ERROR: rsp_rdata_next = {28'd0, last_error_reg};
+                REG_CNT_DROP_LONG: rsp_rdata_next = drop_long_cnt_reg;
+                REG_CNT_DROP_RUNT: rsp_rdata_next = drop_runt_cnt_reg;
+                REG_MAX_FRAME: rsp_rdata_next = MAX_FRAME_32;
+                REG_MIN_FRAME: rsp_rdata_next = MIN_FRAME_32;
                 default: begin
                     if (cnt_hit) begin
                         rsp_rdata_next = cnt_reg[cnt_index];
@@ -202,6 +227,13 @@ always @(posedge clk) begin
     if (err_valid) begin
         last_error_reg <= err_cause;
     end
+    if (cnt_clear) begin
+        drop_long_cnt_reg <= 32'd0;
+        drop_runt_cnt_reg <= 32'd0;
+    end else begin
+        drop_long_cnt_reg <= drop_long_cnt_reg + {31'd0, stat_drop_oversize};
+        drop_runt_cnt_reg <= drop_runt_cnt_reg + {31'd0, stat_drop_runt};
+    end
 
     if (rst) begin
         rsp_valid_reg <= 1'b0;
@@ -210,6 +242,8 @@ always @(posedge clk) begin
         pacing_interval_reg <= PACING_INTERVAL_RESET;
         fault_reg <= 32'd0;
         last_error_reg <= 4'd0;
+        drop_long_cnt_reg <= 32'd0;
+        drop_runt_cnt_reg <= 32'd0;
         for (k = 0; k < CNT_COUNT; k = k + 1) begin
             cnt_reg[k] <= 32'd0;
         end

@@ -14,8 +14,8 @@
  *   0x13 ISR             R  8    read-to-clear: bit 0 queue, bit 1 config; drives INTx while non-zero
  *   0x14 MSI_CONFIG_VECTOR  RW 16   only while MSI-X is enabled
  *   0x16 MSI_QUEUE_VECTOR   RW 16   of the selected queue; only while MSI-X is enabled
- *   0x14 / 0x18          device config (struct virtio_net_config): mac[6], status (LINK_UP); it starts
- *                        at 0x18 while MSI-X is enabled, else at 0x14
+ *   0x14 / 0x18          device config (struct virtio_net_config): mac[6], status (LINK_UP, cleared while
+ *                        NEEDS_RESET is set); it starts at 0x18 while MSI-X is enabled, else at 0x14
  *
  * Accesses arrive as dwords with byte enables, so any width at any offset works as on an I/O BAR.
  *
@@ -23,6 +23,11 @@
  * input: NEEDS_RESET), goes to its MSI-X vector when MSI-X is enabled (VIRTIO_MSI_NO_VECTOR: none), else
  * sets the ISR bit and INTx follows ISR != 0. Writing 0 to STATUS clears features, queue addresses,
  * vectors and ISR and pulses dev_reset, which stops the engines' DMA cleanly.
+ *
+ * A stopped queue on the legacy interface: NEEDS_RESET (0x40) is a virtio 1.x bit that a legacy driver
+ * never looks at, so the device also reports the link down in the device config while it is set (with
+ * the config interrupt that announces both): a driver that negotiated VIRTIO_NET_F_STATUS turns its
+ * carrier off and stops queueing into the dead ring. A reset (STATUS = 0) brings the link back up.
  */
 
 `resetall
@@ -133,7 +138,8 @@ endfunction
 
 // device config bytes (struct virtio_net_config): mac[0..5], status (le16), then zeros
 function [7:0] config_byte;
-    input [4:0] index;
+    input [4:0]  index;
+    input [15:0] net_status;
     begin
         case (index)
             5'd0: config_byte = MAC_ADDR[47:40];
@@ -142,8 +148,8 @@ function [7:0] config_byte;
             5'd3: config_byte = MAC_ADDR[23:16];
             5'd4: config_byte = MAC_ADDR[15:8];
             5'd5: config_byte = MAC_ADDR[7:0];
-            5'd6: config_byte = VIRTIO_NET_S_LINK_UP[7:0];
-            5'd7: config_byte = VIRTIO_NET_S_LINK_UP[15:8];
+            5'd6: config_byte = net_status[7:0];
+            5'd7: config_byte = net_status[15:8];
             default: config_byte = 8'd0;
         endcase
     end
@@ -198,8 +204,10 @@ wire in_config = reg_req_addr >= config_base && reg_req_addr < config_base + 12'
 // in_config bounds the offset below 16, so 4-bit arithmetic gives it exactly; [1:0] are 0
 wire [3:0] config_offset = reg_req_addr[3:0] - config_base[3:0];
 wire [4:0] config_index = {1'b0, config_offset};
-wire [31:0] config_dword = {config_byte(config_index + 5'd3), config_byte(config_index + 5'd2),
-                            config_byte(config_index + 5'd1), config_byte(config_index)};
+// the link is reported down while the device needs a reset (the legacy driver's only stop signal)
+wire [15:0] net_status = (status_reg & VIRTIO_CONFIG_S_NEEDS_RESET) != 0 ? 16'd0 : VIRTIO_NET_S_LINK_UP;
+wire [31:0] config_dword = {config_byte(config_index + 5'd3, net_status), config_byte(config_index + 5'd2, net_status),
+                            config_byte(config_index + 5'd1, net_status), config_byte(config_index, net_status)};
 
 always @* begin
     rsp_valid_next = 1'b0;

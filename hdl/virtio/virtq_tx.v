@@ -11,8 +11,10 @@
  *   3. walk the head's chain: descriptors come from a prefetch window of DESC_WINDOW consecutive
  *      descriptors (or from the INDIRECT table), each is checked before its buffer is read by DMA into the
  *      packet buffer (several data reads in flight)
- *   4. stream the frame (bytes after the virtio_net_hdr) on m_axis_tx
- *   5. write the used element {head, bytes read}, then used.idx; wait for every write status (barrier)
+ *   4. stream the frame (bytes after the virtio_net_hdr) on m_axis_tx; a frame above MAX_FRAME_LEN or
+ *      below MIN_FRAME_LEN bytes is dropped instead (counted per reason, the chain still completes)
+ *   5. write the used element {head, len 0: the device writes nothing into a TX chain}, then used.idx;
+ *      wait for every write status (barrier)
  *   6. re-read {avail.flags, avail.idx}: interrupt decision; continue at 2 if not empty
  *
  * Client RAM layout (byte addresses, RAM_ADDR_WIDTH = 12):
@@ -33,15 +35,25 @@
  * tlast = tuser = 1 if it was cut), then all state is cleared. After an error the engine stays stopped
  * until dev_reset.
  *
+ * Kicks: a kick is remembered from the moment the queue is enabled until an avail read covers it, also
+ * while a reset is still draining (a DMA outstanding, a cut frame waiting for a stalled wire): the
+ * engine serves it as soon as the drain completes. A kick before the reset belongs to the old rings and
+ * is forgotten when the reset starts; a stopped queue (error) ignores kicks until dev_reset.
+ *
  * Descriptor checks, in this order, all before the buffer (or table) is read: WRITE flag (7); INDIRECT:
  * not acked (4), inside a table, after other descriptors or with NEXT (5), length 0, not a multiple of 16
- * or above 16*INDIRECT_MAX (6); header + frame above hdr_len + MAX_FRAME_LEN (8); next >= Q, or >= the
- * table size (2); the Q-th descriptor of a direct chain, or the last slot of a table, with NEXT (3).
- * An avail.ring entry >= Q is cause 2; a chain of hdr_len bytes or less (no frame) is cause 11.
- * Empty buffers are allowed (no DMA). Kicks that arrive while busy are remembered until the next
- * avail read. idle: waiting for a kick (or the pacing timer) or stopped, with nothing outstanding.
+ * or above 16*INDIRECT_MAX (6); next >= Q, or >= the table size (2); the Q-th descriptor of a direct
+ * chain, or the last slot of a table, with NEXT (3). An avail.ring entry >= Q is cause 2.
+ * Frame size is not an error: once header + frame would pass hdr_len + MAX_FRAME_LEN no further buffer of
+ * the chain is read (the walk and its checks go on to the chain's end) and the chain is dropped
+ * (stat_drop_oversize); a chain with fewer than hdr_len + MIN_FRAME_LEN bytes (an empty payload, a header
+ * cut short, a runt) is dropped too (stat_drop_runt). A dropped chain completes like any other (used
+ * element, used.idx, interrupt decision). Causes 8 and 11 are no longer raised.
+ * Empty buffers are allowed (no DMA). idle: waiting for a kick (or the pacing timer) or stopped, with
+ * nothing outstanding.
  *
- * fault[7:0] (test only, hdl/virtio/README.md "Fault knobs"): each set bit breaks one virtio rule on
+ * fault (test only, hdl/virtio/README.md "Fault knobs"; present only when FAULT_ENABLE != 0, else the
+ * input is ignored and the knob logic is constant away): each set bit breaks one virtio rule on
  * purpose, so that a testbench can show its checkers fire. fault is sampled into fault_reg in
  * S_NEXT_HEAD (before each packet's ring read / head) and holds for that packet, its used-ring writes
  * and the interrupt decision after it. With fault = 0 the engine behaves exactly as without the knobs.
@@ -68,12 +80,16 @@ module virtq_tx #
     parameter AXIS_NET_KEEP_WIDTH = AXIS_NET_DATA_WIDTH/8,
     // ring entries per avail.ring read
     parameter MAX_BATCH = 16,
-    // longest frame (without the virtio_net_hdr)
+    // longest frame sent (without the virtio_net_hdr): 1514 + an 802.1Q tag; longer ones are dropped
     parameter MAX_FRAME_LEN = 1518,
+    // shortest frame sent: an Ethernet header; shorter ones (empty payloads, runts) are dropped
+    parameter MIN_FRAME_LEN = 14,
     // largest INDIRECT table, in descriptors
     parameter INDIRECT_MAX = 64,
     // descriptors read per window fetch
-    parameter DESC_WINDOW = 16
+    parameter DESC_WINDOW = 16,
+    // test-only fault knobs (the fault input): 0 = removed (a board build), 1 = present (simulation)
+    parameter FAULT_ENABLE = 0
 )
 (
     input  wire                               clk,
@@ -97,9 +113,9 @@ module virtq_tx #
     input  wire [31:0]                        pacing_interval,
 
     /*
-     * Fault injection (test only; 0 = normal operation)
+     * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
-    input  wire [7:0]                         fault,
+    input  wire [8:0]                         fault,
 
     /*
      * Control pulses
@@ -172,7 +188,9 @@ module virtq_tx #
     output wire                               stat_notify,
     output wire                               stat_irq_normal,
     output wire                               stat_irq_noe,
-    output wire                               stat_irq_suppressed
+    output wire                               stat_irq_suppressed,
+    output wire                               stat_drop_oversize,
+    output wire                               stat_drop_runt
 );
 
 localparam WORD_BYTES = RAM_DATA_WIDTH/8;
@@ -203,6 +221,7 @@ localparam [31:0] BATCH_32 = MAX_BATCH;
 localparam [31:0] WINDOW_32 = DESC_WINDOW;
 localparam [31:0] IND_BYTES_32 = 16*INDIRECT_MAX;
 localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
+localparam [15:0] MIN_FRAME_16 = MIN_FRAME_LEN;
 localparam [31:0] AXIS_BYTES_32 = AXIS_NET_KEEP_WIDTH;
 localparam [31:0] AVAIL_OFF_32 = AVAIL_OFF;
 localparam [31:0] USED_OFF_32 = USED_OFF;
@@ -233,7 +252,9 @@ localparam
     FAULT_WRITE_TX_BUFFER     = 4,  // step 5 also writes 0xBAD0 into the chain's header buffer
     FAULT_DROP_FRAME          = 5,  // step 4 skipped when used_idx[1:0] == 3 (frame not sent)
     FAULT_DUP_FRAME           = 6,  // step 4 twice when used_idx[1:0] == 3 (frame sent twice)
-    FAULT_USED_IDX_AHEAD      = 7;  // step 5 writes used.idx + 1 (one past what was made available)
+    FAULT_USED_IDX_AHEAD      = 7,  // step 5 writes used.idx + 1 (one past what was made available)
+    FAULT_USED_LEN_READ       = 8;  // step 5 writes used.len = bytes read (header + frame), not 0
+localparam FAULT_W = 9;
 localparam [15:0] FAULT_TXBUF_VALUE = 16'hBAD0;
 
 // error causes (README "Reset and errors")
@@ -245,10 +266,8 @@ localparam [3:0]
     ERR_INDIRECT_NEST = 4'd5,
     ERR_INDIRECT_LEN  = 4'd6,
     ERR_WRITE_DESC    = 4'd7,
-    ERR_FRAME_LONG    = 4'd8,
     ERR_DMA_RD        = 4'd9,
-    ERR_DMA_WR        = 4'd10,
-    ERR_FRAME_SHORT   = 4'd11;
+    ERR_DMA_WR        = 4'd10;    // 8 (frame too long) and 11 (too short) are drops now, not errors
 
 localparam [DMA_TAG_WIDTH-1:0] TAG_META = {1'b1, {DMA_TAG_WIDTH-1{1'b0}}};
 localparam [DMA_TAG_WIDTH-1:0] TAG_DATA = {1'b1, {DMA_TAG_WIDTH-2{1'b0}}, 1'b1};
@@ -308,6 +327,10 @@ initial begin
         $error("Error: AXIS_NET_DATA_WIDTH must be 8*AXIS_NET_KEEP_WIDTH and divide RAM_DATA_WIDTH (instance %m)");
         $finish;
     end
+    if (MIN_FRAME_LEN < 1 || MIN_FRAME_LEN > MAX_FRAME_LEN) begin
+        $error("Error: 1 <= MIN_FRAME_LEN <= MAX_FRAME_LEN (instance %m)");
+        $finish;
+    end
     if (DESC_RAM_OFF + 16*DESC_ENTRIES > PKT_RAM_OFF || HDR_AREA + MAX_FRAME_LEN > PKT_BYTES) begin
         $error("Error: RAM_ADDR_WIDTH too small for the RAM layout (instance %m)");
         $finish;
@@ -330,7 +353,7 @@ reg  [4:0]                  flags_ret_reg, flags_ret_next;      // state after t
 reg                         used_flags_reg, used_flags_next;    // used.flags NO_NOTIFY as last written
 reg                         notify_pending_reg, notify_pending_next;
 reg  [31:0]                 timer_reg, timer_next;
-reg  [7:0]                  fault_reg, fault_next;              // test only: fault knobs of this packet
+reg  [FAULT_W-1:0]          fault_reg, fault_next;              // test only: fault knobs of this packet
 
 // queue state
 reg  [15:0]                 last_avail_reg, last_avail_next;
@@ -357,6 +380,7 @@ reg  [DOFF_W-1:0]           desc_off_reg, desc_off_next;        // don't-care ou
 reg                         desc_word_reg, desc_word_next;      // don't-care outside the walk
 reg  [127:0]                desc_reg, desc_next;                // don't-care outside the walk
 reg  [15:0]                 total_reg, total_next;              // bytes read for this chain
+reg                         drop_long_reg, drop_long_next;      // the chain passed MAX_FRAME_LEN: drop it
 reg  [63:0]                 hdr_addr_reg, hdr_addr_next;        // test only: bus address of header byte 0
 
 // outstanding DMA
@@ -407,6 +431,8 @@ reg                         stat_notify_reg, stat_notify_next;
 reg                         stat_irq_normal_reg, stat_irq_normal_next;
 reg                         stat_irq_noe_reg, stat_irq_noe_next;
 reg                         stat_irq_suppressed_reg, stat_irq_suppressed_next;
+reg                         stat_drop_oversize_reg, stat_drop_oversize_next;
+reg                         stat_drop_runt_reg, stat_drop_runt_next;
 
 // per-cycle events
 reg                         raise_err;
@@ -423,6 +449,12 @@ reg                         tx_push_last, tx_push_user;
 wire [63:0] avail_base = queue_base + {32'd0, AVAIL_OFF_32};
 wire [63:0] used_base = queue_base + {32'd0, USED_OFF_32};
 wire [15:0] hdr_len = feat_mrg_rxbuf ? 16'd12 : 16'd10;
+
+// test only: the fault knobs in effect (constant 0 without FAULT_ENABLE: every knob's logic folds away)
+/* verilator lint_off UNUSEDSIGNAL */ // fault / fault_reg are dead logic without FAULT_ENABLE
+wire [FAULT_W-1:0] fault_in = (FAULT_ENABLE != 0) ? fault : {FAULT_W{1'b0}};
+wire [FAULT_W-1:0] knob = (FAULT_ENABLE != 0) ? fault_reg : {FAULT_W{1'b0}};
+/* verilator lint_on UNUSEDSIGNAL */
 
 // RAM read data shifted down to the byte addressed last cycle; the users take the low bytes they need
 /* verilator lint_off UNUSEDSIGNAL */ // the widest user (a descriptor) takes 128 bits
@@ -462,7 +494,7 @@ wire [16:0] ring_rd_cnt_full = (ring_rd_cnt_a < to_ring_end) ? ring_rd_cnt_a : t
 /* verilator lint_on UNUSEDSIGNAL */
 wire [BATCH_W-1:0] ring_rd_cnt = ring_rd_cnt_full[BATCH_W-1:0];
 // test only (READ_PAST_AVAIL): one entry more, when MAX_BATCH and the ring's end leave room for it
-wire ring_rd_past = fault_reg[FAULT_READ_PAST_AVAIL] && ring_rd_cnt_full < BATCH_32[16:0]
+wire ring_rd_past = knob[FAULT_READ_PAST_AVAIL] && ring_rd_cnt_full < BATCH_32[16:0]
     && ring_rd_cnt_full < to_ring_end;
 /* verilator lint_off UNUSEDSIGNAL */ // at most MAX_BATCH
 wire [16:0] ring_rd_len_full = ring_rd_cnt_full + {16'd0, ring_rd_past};
@@ -500,13 +532,15 @@ wire tx_done = tx_remain_reg == 16'd0 && !tx_rd_valid_reg && tx_count_reg == 2'd
 
 // step 5's two writes
 wire [63:0] used_elem_addr = used_base + 64'd4 + {{61-QW{1'b0}}, used_idx_reg[QW-1:0], 3'b000};
-wire [63:0] used_elem_imm = {16'd0, total_reg, {32-QW{1'b0}}, head_reg};
+// used.len: what the device wrote into the chain, nothing for TX (USED_LEN_READ, test only: bytes read)
+wire [15:0] used_len = knob[FAULT_USED_LEN_READ] ? total_reg : 16'd0;
+wire [63:0] used_elem_imm = {16'd0, used_len, {32-QW{1'b0}}, head_reg};
 // test only (USED_IDX_AHEAD): the value written is one more; used_idx itself still counts by one
-wire [15:0] used_idx_wr = used_idx_reg + (fault_reg[FAULT_USED_IDX_AHEAD] ? 16'd2 : 16'd1);
+wire [15:0] used_idx_wr = used_idx_reg + (knob[FAULT_USED_IDX_AHEAD] ? 16'd2 : 16'd1);
 // test only (USED_IDX_FIRST): used.idx first, then the used element
-wire used_idx_first = fault_reg[FAULT_USED_IDX_FIRST];
+wire used_idx_first = knob[FAULT_USED_IDX_FIRST];
 // test only (WRITE_TX_BUFFER): a write into the header buffer right after the used element
-wire fault_txbuf = fault_reg[FAULT_WRITE_TX_BUFFER];
+wire fault_txbuf = knob[FAULT_WRITE_TX_BUFFER];
 // test only (DROP_FRAME / DUP_FRAME): this packet's used index has bits [1:0] = 3
 wire fault_frame_sel = used_idx_reg[1:0] == 2'b11;
 
@@ -562,6 +596,8 @@ assign stat_notify = stat_notify_reg;
 assign stat_irq_normal = stat_irq_normal_reg;
 assign stat_irq_noe = stat_irq_noe_reg;
 assign stat_irq_suppressed = stat_irq_suppressed_reg;
+assign stat_drop_oversize = stat_drop_oversize_reg;
+assign stat_drop_runt = stat_drop_runt_reg;
 
 always @* begin
     state_next = state_reg;
@@ -590,6 +626,7 @@ always @* begin
     desc_word_next = desc_word_reg;
     desc_next = desc_reg;
     total_next = total_reg;
+    drop_long_next = drop_long_reg;
     hdr_addr_next = hdr_addr_reg;
     meta_pending_next = meta_pending_reg;
     rd_data_cnt_next = rd_data_cnt_reg;
@@ -638,6 +675,8 @@ always @* begin
     stat_irq_normal_next = 1'b0;
     stat_irq_noe_next = 1'b0;
     stat_irq_suppressed_next = 1'b0;
+    stat_drop_oversize_next = 1'b0;
+    stat_drop_runt_next = 1'b0;
 
     raise_err = 1'b0;
     raise_cause = 4'd0;
@@ -652,8 +691,9 @@ always @* begin
     tx_push_last = 1'b0;
     tx_push_user = 1'b0;
 
-    // a kick is remembered until an avail read (or the start of processing) covers it
-    if (notify && queue_enable && state_reg != S_DRAIN && state_reg != S_ERROR) begin
+    // a kick is remembered until an avail read (or the start of processing) covers it, also while a reset
+    // drains (served once it completes); a stopped queue ignores it
+    if (notify && queue_enable && state_reg != S_ERROR && !(state_reg == S_DRAIN && drain_err_reg)) begin
         notify_pending_next = 1'b1;
     end
 
@@ -681,6 +721,7 @@ always @* begin
     end else if (dev_reset || (!queue_enable && state_reg != S_IDLE)) begin
         state_next = S_DRAIN;
         drain_err_next = 1'b0;
+        notify_pending_next = 1'b0;     // a kick for the rings being dropped
         tx_cancel = 1'b1;
     end else if (rd_err_reg) begin
         raise_err = 1'b1;
@@ -772,8 +813,8 @@ always @* begin
                     avail_idx_next = av_idx;
                     if (av_purpose_reg == AV_AFTER) begin
                         // step 6: the interrupt decision (IGNORE_NO_INTERRUPT, test only: flags read as clear)
-                        if (!av_flags[VRING_AVAIL_F_NO_INTERRUPT] || fault_reg[FAULT_IGNORE_NO_INTERRUPT]) begin
-                            if (fault_reg[FAULT_DROP_IRQ]) begin
+                        if (!av_flags[VRING_AVAIL_F_NO_INTERRUPT] || knob[FAULT_IGNORE_NO_INTERRUPT]) begin
+                            if (knob[FAULT_DROP_IRQ]) begin
                                 // test only (DROP_IRQ): the interrupt the driver asked for is not raised
                                 stat_irq_suppressed_next = 1'b1;
                             end else begin
@@ -814,7 +855,7 @@ always @* begin
                 end
             end
             S_NEXT_HEAD: begin
-                fault_next = fault;     // test only: the knobs for this packet
+                fault_next = fault_in;  // test only: the knobs for this packet
                 if (ring_pos_reg != ring_cnt_reg) begin
                     ram_rd_en_c = 1'b1;
                     ram_rd_byte_addr_c = ring_ram_addr(ring_pos_reg);
@@ -854,6 +895,7 @@ always @* begin
                     chain_cnt_next = 16'd0;
                     in_ind_next = 1'b0;
                     total_next = 16'd0;
+                    drop_long_next = 1'b0;
                     state_next = S_DESC_LOOKUP;
                 end
             end
@@ -933,28 +975,31 @@ always @* begin
                         chain_cnt_next = 16'd0;
                         state_next = S_IND_WAIT;
                     end
-                end else if (total_after > total_max) begin
-                    raise_err = 1'b1;
-                    raise_cause = ERR_FRAME_LONG;
                 end else if (d_has_next && {1'b0, d_next} >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_NEXT_RANGE;
                 end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= walk_limit) begin
                     raise_err = 1'b1;
                     raise_cause = ERR_CHAIN_LOOP;
-                end else if (d_len == 32'd0 || rd_free) begin
-                    if (d_len != 32'd0) begin
-                        if (total_reg == 16'd0) begin
-                            hdr_addr_next = d_addr;     // test only (WRITE_TX_BUFFER)
+                end else if (d_len == 32'd0 || drop_long_reg || total_after > total_max || rd_free) begin
+                    if (drop_long_reg || total_after > total_max) begin
+                        // the frame is too long for the device: read nothing more, walk on to the
+                        // chain's end (its checks still apply), drop it there
+                        drop_long_next = 1'b1;
+                    end else begin
+                        if (d_len != 32'd0) begin
+                            if (FAULT_ENABLE != 0 && total_reg == 16'd0) begin
+                                hdr_addr_next = d_addr;     // test only (WRITE_TX_BUFFER)
+                            end
+                            rd_desc_addr_next = d_addr;
+                            rd_desc_ram_next = BUF_RAM_32[RAM_ADDR_WIDTH-1:0] - hdr_len[RAM_ADDR_WIDTH-1:0] + total_reg[RAM_ADDR_WIDTH-1:0];
+                            rd_desc_len_next = d_len[LEN_WIDTH-1:0];
+                            rd_desc_tag_next = TAG_DATA;
+                            rd_desc_valid_next = 1'b1;
+                            rd_data_issue = 1'b1;
                         end
-                        rd_desc_addr_next = d_addr;
-                        rd_desc_ram_next = BUF_RAM_32[RAM_ADDR_WIDTH-1:0] - hdr_len[RAM_ADDR_WIDTH-1:0] + total_reg[RAM_ADDR_WIDTH-1:0];
-                        rd_desc_len_next = d_len[LEN_WIDTH-1:0];
-                        rd_desc_tag_next = TAG_DATA;
-                        rd_desc_valid_next = 1'b1;
-                        rd_data_issue = 1'b1;
+                        total_next = total_after[15:0];
                     end
-                    total_next = total_after[15:0];
                     chain_cnt_next = chain_cnt_reg + 16'd1;
                     if (d_has_next) begin
                         desc_idx_next = d_next;
@@ -966,17 +1011,23 @@ always @* begin
             end
             S_CHAIN_WAIT: begin
                 if (rd_data_cnt_reg == 0) begin
-                    if (total_reg <= hdr_len) begin
-                        raise_err = 1'b1;
-                        raise_cause = ERR_FRAME_SHORT;
-                    end else if (fault_reg[FAULT_DROP_FRAME] && fault_frame_sel) begin
+                    // every read of the chain is back (the packet buffer is free again)
+                    if (drop_long_reg) begin
+                        // above MAX_FRAME_LEN: dropped, the chain completes
+                        stat_drop_oversize_next = 1'b1;
+                        state_next = S_USED_ELEM;
+                    end else if (total_reg < hdr_len + MIN_FRAME_16) begin
+                        // an empty payload, a header cut short, a runt: dropped, the chain completes
+                        stat_drop_runt_next = 1'b1;
+                        state_next = S_USED_ELEM;
+                    end else if (knob[FAULT_DROP_FRAME] && fault_frame_sel) begin
                         // test only (DROP_FRAME): the frame is not sent, the chain is completed
                         state_next = S_USED_ELEM;
                     end else begin
                         tx_remain_next = total_reg - hdr_len;
                         tx_addr_next = FRAME_RAM_32[RAM_ADDR_WIDTH-1:0];
                         // test only (DUP_FRAME): stream it again once it has been read
-                        tx_again_next = fault_reg[FAULT_DUP_FRAME] && fault_frame_sel;
+                        tx_again_next = knob[FAULT_DUP_FRAME] && fault_frame_sel;
                         state_next = S_TX;
                     end
                 end
@@ -1010,8 +1061,8 @@ always @* begin
             end
             S_FAULT_WR: begin
                 // test only (WRITE_TX_BUFFER): right after the used element, the device writes into the
-                // chain's header buffer (device-readable)
-                if (wr_free) begin
+                // chain's header buffer (device-readable); unreachable without FAULT_ENABLE
+                if (FAULT_ENABLE != 0 && wr_free) begin
                     wr_desc_addr_next = hdr_addr_reg;
                     wr_desc_imm_next = {48'd0, FAULT_TXBUF_VALUE};
                     wr_desc_len_next = 4'd2;
@@ -1055,6 +1106,7 @@ always @* begin
     if (raise_err) begin
         state_next = S_DRAIN;
         drain_err_next = 1'b1;
+        notify_pending_next = 1'b0;
         err_valid_next = 1'b1;
         err_cause_next = raise_cause;
         tx_cancel = 1'b1;
@@ -1137,9 +1189,9 @@ always @* begin
     if (clear_state) begin
         av_purpose_next = AV_START;
         used_flags_next = 1'b0;
-        notify_pending_next = 1'b0;
+        // notify_pending is kept: a kick that arrived while a reset drained is served next
         timer_next = 32'd0;
-        fault_next = 8'd0;
+        fault_next = {FAULT_W{1'b0}};
         tx_again_next = 1'b0;
         last_avail_next = 16'd0;
         avail_idx_next = 16'd0;
@@ -1181,6 +1233,7 @@ always @(posedge clk) begin
     desc_word_reg <= desc_word_next;
     desc_reg <= desc_next;
     total_reg <= total_next;
+    drop_long_reg <= drop_long_next;
     hdr_addr_reg <= hdr_addr_next;
     meta_pending_reg <= meta_pending_next;
     rd_data_cnt_reg <= rd_data_cnt_next;
@@ -1227,6 +1280,8 @@ always @(posedge clk) begin
     stat_irq_normal_reg <= stat_irq_normal_next;
     stat_irq_noe_reg <= stat_irq_noe_next;
     stat_irq_suppressed_reg <= stat_irq_suppressed_next;
+    stat_drop_oversize_reg <= stat_drop_oversize_next;
+    stat_drop_runt_reg <= stat_drop_runt_next;
 
     if (rst) begin
         state_reg <= S_IDLE;
@@ -1236,7 +1291,7 @@ always @(posedge clk) begin
         used_flags_reg <= 1'b0;
         notify_pending_reg <= 1'b0;
         timer_reg <= 32'd0;
-        fault_reg <= 8'd0;
+        fault_reg <= {FAULT_W{1'b0}};
         last_avail_reg <= 16'd0;
         avail_idx_reg <= 16'd0;
         used_idx_reg <= 16'd0;
@@ -1252,6 +1307,7 @@ always @(posedge clk) begin
         in_ind_reg <= 1'b0;
         tbl_cnt_reg <= {TBL_W{1'b0}};
         total_reg <= 16'd0;
+        drop_long_reg <= 1'b0;
         hdr_addr_reg <= 64'd0;
         meta_pending_reg <= 1'b0;
         rd_data_cnt_reg <= {DCNT_W{1'b0}};
@@ -1275,6 +1331,8 @@ always @(posedge clk) begin
         stat_irq_normal_reg <= 1'b0;
         stat_irq_noe_reg <= 1'b0;
         stat_irq_suppressed_reg <= 1'b0;
+        stat_drop_oversize_reg <= 1'b0;
+        stat_drop_runt_reg <= 1'b0;
     end
 end
 

@@ -89,11 +89,14 @@ class DeviceReadsPublished(Checker):
 
 
 class UsedRingOrder(Checker):
-    """2. Used elements before the used.idx write that covers them; used.idx never passes avail.idx."""
+    """2. Used elements before the used.idx write that covers them; used.idx never passes avail.idx; an
+    element's len never exceeds the device-writable bytes of its chain (spec: "the total length of the
+    descriptor chain which was used (written to)": 0 for a TX chain, which is all device-readable)."""
 
     name = "used_ring"
-    rule = ("each used element is written before the used.idx write that covers it; used.idx never passes "
-            "what the driver made available")
+    rule = ("each used element is written before the used.idx write that covers it, with a len no larger than "
+            "the device-writable bytes of its chain (0 for TX); used.idx never passes what the driver made "
+            "available")
 
     def __init__(self, hub):
         super().__init__(hub)
@@ -117,6 +120,13 @@ class UsedRingOrder(Checker):
                 if chain is None:
                     self.fail(t, f"used element in slot {slot} names id {head}, which is no published chain the "
                                  "device holds", addr=addr, tlp=tlp, queue=q.index)
+                else:
+                    ulen = self.hub.mem.read_int(q.used + 4 + 8 * slot + 4, 4)
+                    if ulen > chain.writable:
+                        self.fail(t, f"used element in slot {slot} (id {head}) has len {ulen}, but the chain has "
+                                     f"{chain.writable} device-writable bytes: len counts the bytes the device "
+                                     "wrote into the chain (0 for a TX chain)",
+                                  addr=q.used + 4 + 8 * slot + 4, tlp=tlp, queue=q.index)
                 self.next_slot[q.index] = (slot + 1) % q.num
         elif part == "used_idx":
             old, new = q.used_prev, q.used_written

@@ -13,6 +13,10 @@ device saw) and what the driver negotiated and configured, and classifies the de
 Every TX interrupt (an MSI-X message on the TX queue's vector, or INTx rising) must follow a MUST or MAY
 decision by at most ``WINDOW_CYCLES``; every MUST decision must be followed by one (for INTx: the line is
 high) within that window.
+
+INTx is a level: a decision made while the line is already high is covered by it (the device can only add
+its ISR bit), but the driver's ISR read may clear the line before that bit arrives, and the device then
+raises it again for that decision: a covered decision also justifies a rise within its window.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ class Decision:
     empty: bool
     must: bool
     why: str
-    matched: bool = False
+    matched: bool = False      # an interrupt was attributed to it
+    covered: bool = False      # INTx was high when it was made (satisfied, but may still explain a rise)
 
     @property
     def deadline(self) -> float:
@@ -96,7 +101,7 @@ class InterruptLegality(Checker):
         d = Decision(t, flags, avail_idx, used_idx, empty, must, why)
         self.last = d
         if must and self._intx_mode() and self.intx_level:
-            d.matched = True     # INTx already asserted: the ISR bit is all the device can add
+            d.covered = True     # INTx already asserted: the ISR bit is all the device can add
         self.open.append(d)
 
     def _intx_mode(self) -> bool:
@@ -132,7 +137,7 @@ class InterruptLegality(Checker):
         for d in self.open:
             if d.deadline >= now:
                 keep.append(d)
-            elif d.must and not d.matched:
+            elif d.must and not d.matched and not d.covered:
                 q = self.hub.tx_queue()
                 self.fail(d.deadline, f"no TX interrupt within {WINDOW_CYCLES} cycles of the decision at cycle "
                                       f"{int(d.t // CLOCK_NS)}: it read avail.flags={d.flags} avail.idx={d.avail_idx} "

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VringLayout
 
 PAGE = 4096
+VRING_DESC_F_WRITE = 2        # virtio spec, split virtqueue descriptor: the buffer is device-writable
 
 
 class HostShadow:
@@ -105,6 +106,7 @@ class Chain:
     table: tuple[int, int] | None = None
     t_published: float = 0.0
     device_done: bool = False     # the device wrote a used element for it
+    writable: int = 0             # bytes in device-writable buffers: the most used.len may say
 
 
 @dataclass
@@ -180,6 +182,7 @@ class QueueView:
         """The chain from ``head`` as host memory holds it now (loop-guarded; INDIRECT one level)."""
         descs: list[int] = []
         bufs: list[tuple[int, int]] = []
+        writable = 0
         table = None
         i = head
         for _ in range(self.num):
@@ -194,15 +197,17 @@ class QueueView:
                 for _ in range(len(raw) // 16):
                     a, n, f, nx = struct.unpack_from("<QIHH", raw, 16 * k)
                     bufs.append((a, n))
+                    writable += n if f & VRING_DESC_F_WRITE else 0
                     if not f & VRING_DESC_F_NEXT or nx >= len(raw) // 16:
                         break
                     k = nx
             else:
                 bufs.append((addr, length))
+                writable += length if flags & VRING_DESC_F_WRITE else 0
             if not flags & VRING_DESC_F_NEXT:
                 break
             i = nxt
-        return Chain(index, head, descs, bufs, table, t)
+        return Chain(index, head, descs, bufs, table, t, writable=writable)
 
     def add_chain(self, c: Chain) -> None:
         self.chains[c.index] = c

@@ -6,9 +6,10 @@ timer whenever nothing is runnable), so a run of thousands of packets takes well
 exactly reproducible.
 
 The device follows hdl/virtio/README.md at transaction level: on a notify it pops every available chain
-(after ``latency_ns`` per packet), "sends" the frame (header stripped), writes the used element and
-used.idx, then decides on the interrupt with the same rules and modes as the RTL (noe_policy, offer_noe,
-kick suppression). It models the register block of BAR0 and an MSI-X table in BAR1; no debug BAR.
+(after ``latency_ns`` per packet), "sends" the frame (header stripped; a frame above ``MAX_FRAME_LEN`` or
+below ``MIN_FRAME_LEN`` bytes is dropped and counted instead, as the RTL does), writes the used element
+and used.idx, then decides on the interrupt with the same rules and modes as the RTL (noe_policy,
+offer_noe, kick suppression). It models the register block of BAR0 and an MSI-X table in BAR1; no debug BAR.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
 
 NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
+# the TX engine's frame limits (virtio_net_usp MAX_FRAME_LEN, virtq_tx MIN_FRAME_LEN): bytes after the header
+MAX_FRAME_LEN = 1518
+MIN_FRAME_LEN = 14
 
 
 class _JumpSelector(selectors.BaseSelector):
@@ -138,6 +142,8 @@ class DeviceCounters:
     irq_suppressed: int = 0
     config_irqs: int = 0
     errors: int = 0
+    drop_oversize: int = 0
+    drop_runt: int = 0
     wire: list[bytes] = field(default_factory=list)
 
 
@@ -254,10 +260,17 @@ class ModelVirtioNet:
             self.last_avail = (self.last_avail + 1) & 0xFFFF
             data = self._read_chain(base, head)
             await asyncio.sleep(max(self.modes.latency_ns, self.modes.stall_until_ns - self.p.now_ns()))
-            self.c.frames += 1
-            self.c.wire.append(data[hdr_len:])
+            frame = data[hdr_len:]
+            if len(data) > hdr_len + MAX_FRAME_LEN:
+                self.c.drop_oversize += 1
+            elif len(data) < hdr_len + MIN_FRAME_LEN:
+                self.c.drop_runt += 1
+            else:
+                self.c.frames += 1
+                self.c.wire.append(frame)
             slot = self.used_idx % q
-            self.p.host.write(used + 4 + 8 * slot, head.to_bytes(4, "little") + len(data).to_bytes(4, "little"))
+            # used.len: bytes the device wrote into the chain, none for TX
+            self.p.host.write(used + 4 + 8 * slot, head.to_bytes(4, "little") + (0).to_bytes(4, "little"))
             self.used_idx = (self.used_idx + 1) & 0xFFFF
             self.p.host.write(used + 2, self.used_idx.to_bytes(2, "little"))
             self._decide_interrupt(avail)

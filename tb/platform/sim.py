@@ -76,7 +76,7 @@ class SimPlatform(Platform):
 
     def __init__(self, dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING):
         self.dut = dut
-        self.cfg = cfg or UspConfig()
+        self.cfg = cfg or UspConfig.for_dut(dut)   # the build's BAR0 kind unless the test says otherwise
         self.log_level = log_level
         self.log = logging.getLogger("tb.platform.sim")
         self.rc = RootComplex()  # replaced by power_on(); settings made before it are carried over
@@ -101,6 +101,10 @@ class SimPlatform(Platform):
         """
         from cocotb.clock import Clock
 
+        built = UspConfig.for_dut(self.dut).bar0_io
+        if self.dut._get("BAR0_IO") is not None and built != self.cfg.bar0_io:
+            raise PlatformError(f"the hard block's BAR0 is {'I/O' if self.cfg.bar0_io else 'memory'} but the RTL "
+                                f"was built with BAR0_IO={int(built)}: the completer would refuse every access")
         self.dut.user_reset.value = 1
         clock = Clock(self.dut.user_clk, 4, unit="ns")
         clock.start()
@@ -147,7 +151,11 @@ class SimPlatform(Platform):
 
     # -- BARs ------------------------------------------------------------------------------------------
     def bar_size(self, bar: int) -> int:
-        return dict(self.cfg.bars).get(bar, 0)
+        return self.cfg.bar_size(bar)
+
+    def bar_is_io(self, bar: int) -> bool:
+        """BAR in I/O space (accesses are IORd / IOWr TLPs of one dword at most)."""
+        return self.cfg.bar_is_io(bar)
 
     async def bar_read(self, bar: int, offset: int, size: int) -> int:
         self.check_access(offset, size)

@@ -35,11 +35,22 @@ CFG_PORTS = (
 
 _DESC = load_description()
 
+# PCI Express Capability, Device/Port Type: a (native) PCI Express Endpoint, or a Legacy PCI Express
+# Endpoint (the only kind of endpoint the UltraScale+ IP lets have an I/O BAR; hdl/README.md)
+PCIE_TYPE_ENDPOINT = 0x0
+PCIE_TYPE_LEGACY_ENDPOINT = 0x1
+
 
 @dataclass
 class UspConfig:
-    """Settings of the hard-block model. The defaults are the device description (hdl/device.toml);
-    block testbenches override single fields (no BARs, no MSI-X ...)."""
+    """Settings of the hard-block model: the one place that says what each BAR is. The defaults are the
+    device description (hdl/device.toml); block testbenches override single fields (no BARs, no MSI-X ...).
+
+    ``bar0_io`` makes BAR0 an I/O BAR of ``bar0_io_size`` bytes (the legacy virtio register block in I/O
+    space, as the virtio spec asks of a transitional device), which also makes the function a Legacy PCI
+    Express Endpoint, as the IP requires. The RTL must be built to match (``virtio_net_usp`` parameter
+    ``BAR0_IO``): ``for_dut`` reads it.
+    """
 
     vendor_id: int = _DESC.vendor_id
     device_id: int = _DESC.device_id
@@ -54,7 +65,10 @@ class UspConfig:
     msix_table_offset: int = _DESC.msix_table_offset
     msix_pba_offset: int = _DESC.msix_pba_offset
     max_payload_size: int = _DESC.max_payload_supported  # what the device advertises as supported
-    io_bars: tuple[int, ...] = tuple(b.index for b in _DESC.bars if b.kind == "io")
+    io_bars: tuple[int, ...] = tuple(b.index for b in _DESC.bars if b.kind == "io" and b.index != 0)
+    # BAR0 in I/O space: the legacy block (0x14 bytes, +4 with MSI-X) and the device config fit in 64 bytes
+    bar0_io: bool = any(b.kind == "io" for b in _DESC.bars if b.index == 0)
+    bar0_io_size: int = next((b.size for b in _DESC.bars if b.index == 0 and b.kind == "io"), 64)
     interrupt_pin: int = _DESC.interrupt_pin_number      # 0 = none, 1 = INTA
     extended_tag: bool = _DESC.extended_tag
     # the link the description's data width runs at; a DUT built at another width gets USP_LINK_FOR_WIDTH
@@ -71,10 +85,40 @@ class UspConfig:
             bars=tuple((b.index, b.size) for b in desc.bars), msix_vectors=desc.msix_vectors,
             msix_bar=desc.msix_bar, msix_table_offset=desc.msix_table_offset,
             msix_pba_offset=desc.msix_pba_offset, max_payload_size=desc.max_payload_supported,
-            io_bars=tuple(b.index for b in desc.bars if b.kind == "io"),
+            io_bars=tuple(b.index for b in desc.bars if b.kind == "io" and b.index != 0),
+            bar0_io=any(b.kind == "io" for b in desc.bars if b.index == 0),
+            bar0_io_size=next((b.size for b in desc.bars if b.index == 0 and b.kind == "io"), 64),
             interrupt_pin=desc.interrupt_pin_number, extended_tag=desc.extended_tag,
             data_width=desc.data_width, link_generation=desc.link_generation, link_lanes=desc.link_lanes,
             user_clk_mhz=desc.user_clk_mhz)
+
+    @classmethod
+    def for_dut(cls, dut, **kw) -> UspConfig:
+        """The configuration the DUT was built for: BAR0 in I/O space when it has ``BAR0_IO`` = 1."""
+        param = _port(dut, "BAR0_IO")
+        if param is not None and "bar0_io" not in kw:
+            kw["bar0_io"] = bool(int(param.value))
+        return cls(**kw)
+
+    def bar_layout(self) -> tuple[tuple[int, int, bool], ...]:
+        """(index, size, is_io) of every BAR the function has."""
+        out = []
+        for index, size in self.bars:
+            if index == 0 and self.bar0_io:
+                out.append((0, self.bar0_io_size, True))
+            else:
+                out.append((index, size, index in self.io_bars))
+        return tuple(out)
+
+    def bar_size(self, bar: int) -> int:
+        return next((size for index, size, _io in self.bar_layout() if index == bar), 0)
+
+    def bar_is_io(self, bar: int) -> bool:
+        return any(io for index, _size, io in self.bar_layout() if index == bar)
+
+    @property
+    def pcie_device_type(self) -> int:
+        return PCIE_TYPE_LEGACY_ENDPOINT if any(io for *_x, io in self.bar_layout()) else PCIE_TYPE_ENDPOINT
 
 
 def model_settings(cfg: UspConfig, data_width: int) -> dict:
@@ -109,7 +153,8 @@ def model_settings(cfg: UspConfig, data_width: int) -> dict:
         "f.revision_id": cfg.revision_id,
         "f.class_code": cfg.class_code,
         "f.interrupt_pin": cfg.interrupt_pin,
-        "f.bars": tuple((index, size, index in cfg.io_bars) for index, size in cfg.bars),
+        "f.bars": cfg.bar_layout(),
+        "f.pcie_cap.pcie_device_type": cfg.pcie_device_type,
     }
 
 
@@ -146,7 +191,9 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
             stream.log.setLevel(log_level)
     f = dev.functions[0]
     for name, value in settings.items():
-        if name.startswith("f.") and name != "f.bars":
+        if name.startswith("f.pcie_cap."):
+            setattr(f.pcie_cap, name[len("f.pcie_cap."):], value)
+        elif name.startswith("f.") and name != "f.bars":
             setattr(f, name[2:], value)
     for index, size, io in settings["f.bars"]:
         f.configure_bar(index, size, io=io)

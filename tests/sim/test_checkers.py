@@ -25,8 +25,8 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
-                         FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_WRITE_TX_BUFFER,
-                         DeviceModes, set_fault)
+                         FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
+                         FAULT_WRITE_TX_BUFFER, DeviceModes, set_fault)
 from tb.platform.base import PlatformError
 from tb.scenarios.xmit import XmitRun, XmitScenario
 from tb.txbench import TxBench
@@ -38,6 +38,7 @@ FAULTS = {
     "read_past_avail": ("device_reads_published", FAULT_READ_PAST_AVAIL, None, True),
     "used_idx_first": ("used_ring", FAULT_USED_IDX_FIRST, None, True),
     "used_idx_ahead": ("used_ring", FAULT_USED_IDX_AHEAD, None, True),
+    "used_len_read": ("used_ring", FAULT_USED_LEN_READ, None, True),
     "write_tx_buffer": ("dma_write_target", FAULT_WRITE_TX_BUFFER, None, True),
     "ignore_no_interrupt": ("irq_legality", FAULT_IGNORE_NO_INTERRUPT, None, True),
     "drop_irq": ("irq_legality", FAULT_DROP_IRQ, None, True),

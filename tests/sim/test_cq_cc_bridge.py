@@ -1,9 +1,10 @@
 """Block-level test of pcie_us_cq_cc_bridge behind cocotbext-pcie's UltraScale+ model and root complex.
 
 ``tb_cq_cc_bridge`` puts a register target behind the bridge: BAR0 and BAR1 are 1 KiB RAMs (BAR1 answers
-after 5 cycles), BAR2 reads an address pattern below 0x800 and never answers from 0x800 up. The model
-configures BAR0/BAR1 as 1 KiB, so BAR1 sits at a base with bit 10 set and only a correct aperture mask
-reaches its RAM; BAR3 (4 KiB) is routed by the model but not implemented by the RTL (BAR_MASK = 0b111).
+after 5 cycles), BAR2 reads an address pattern below 0x800 and never answers from 0x800 up, BAR4 is an I/O
+BAR (256-byte RAM: IORd / IOWr). The model configures BAR0/BAR1 as 1 KiB, so BAR1 sits at a base with bit 10
+set and only a correct aperture mask reaches its RAM; BAR3 (4 KiB) is routed by the model but not
+implemented by the RTL (BAR_MASK = 0b10111, BAR_IO_MASK = 0b10000).
 
 The ``Scoreboard`` taps the model at both ends of the bridge: every frame the model sends on CQ and every
 completion it takes from CC (the raw frame, whose dwords must match tkeep, and the decoded TLP). For each
@@ -34,8 +35,11 @@ from cocotbext.pcie.xilinx.us.interface import UsPcieFrame
 from tb.platform.usp import UspConfig, connect_usp
 
 BARS = ((0, 1024), (1, 1024), (2, 4096), (3, 4096))
-IMPLEMENTED_BARS = (0, 1, 2)
+IO_BARS = ((4, 256),)            # I/O BARs (configured on the model's function after connect_usp)
+IMPLEMENTED_BARS = (0, 1, 2, 4)
+IO_BAR_IDS = (4,)
 RAM_BYTES = 1024
+IO_RAM_BYTES = 256
 BAR2_SILENT = 0x800          # BAR2 offsets from here never answer
 MAX_RD_DW = 16
 REG_TIMEOUT = 64
@@ -87,7 +91,7 @@ class Expect:
 class Scoreboard:
     def __init__(self, dev, log):
         self.log = log
-        self.ram = {0: bytearray(RAM_BYTES), 1: bytearray(RAM_BYTES)}
+        self.ram = {0: bytearray(RAM_BYTES), 1: bytearray(RAM_BYTES), 4: bytearray(IO_RAM_BYTES)}
         self.expected: deque[Expect] = deque()
         self.errors: list[str] = []
         self.n_req = 0           # requests the bridge must count (stat_cq_req_tlp)
@@ -163,8 +167,22 @@ class Scoreboard:
             return                                  # discarded without a trace
         self.n_req += 1
         rtype, bar, count = req["type"], req["bar"], req["count"]
-        bar_ok = bar in IMPLEMENTED_BARS
+        io = rtype in (IO_READ, IO_WRITE)
+        # a request of the kind its BAR decodes: memory to memory BARs, I/O to I/O BARs
+        bar_ok = bar in IMPLEMENTED_BARS and (bar in IO_BAR_IDS) == io
         posted = rtype == MEM_WRITE or rtype >= 12
+        if io and bar_ok:
+            be, off = req["first_be"], self.dword_offset(req, 0)
+            ram = self.ram[bar]
+            old = int.from_bytes(ram[off:off + 4], "little")
+            if rtype == IO_WRITE:
+                if req["payload"]:
+                    new = (old & ~be_mask32(be)) | (req["payload"][0] & be_mask32(be))
+                    ram[off:off + 4] = new.to_bytes(4, "little")
+                self.expected.append(Expect(req, CplStatus.SC, None, forward))     # Cpl without data
+            else:
+                self.expected.append(Expect(req, CplStatus.SC, [old if be else 0], forward))
+            return
         if rtype == MEM_WRITE and bar_ok:
             for i in range(min(count, len(req["payload"]))):   # the TLP ends at tlast
                 be, off = self.dword_be(req, i), self.dword_offset(req, i)
@@ -230,7 +248,9 @@ class Scoreboard:
         else:
             chk("lower_address", cpl.lower_address, 0)
             chk("byte_count", cpl.byte_count, 4)
-        if exp.status == CplStatus.SC:
+        if exp.status == CplStatus.SC and exp.data is None:
+            chk("length", cpl.length, 0)                   # an I/O write's Cpl
+        elif exp.status == CplStatus.SC:
             chk("length", cpl.length, count)
             got = [int.from_bytes(cpl.data[4 * i:4 * i + 4], "little") for i in range(len(cpl.data) // 4)]
             chk("data", [f"{d:08x}" for d in got], [f"{d:08x}" for d in exp.data])
@@ -251,10 +271,12 @@ class TB:
         self.width = len(dut.s_axis_cq_tdata)
         self.log.info("PCIe data width %d", self.width)
         self.rc, self.dev = connect_usp(dut, UspConfig(bars=BARS, msix_vectors=0))
+        for index, size in IO_BARS:
+            self.dev.functions[0].configure_bar(index, size, io=True)
         for bus in ("s_axis_cq", "m_axis_cc", "m_axis_rq", "s_axis_rc"):   # frame dumps at INFO cost time
             logging.getLogger(f"cocotb.{dut._name}.{bus}").setLevel(logging.WARNING)
         self.sb = Scoreboard(self.dev, self.log)
-        self.shadow = {0: bytearray(RAM_BYTES), 1: bytearray(RAM_BYTES)}   # the test's own view
+        self.shadow = {0: bytearray(RAM_BYTES), 1: bytearray(RAM_BYTES), 4: bytearray(IO_RAM_BYTES)}  # the test's view
         self.dev_h = None
 
     @classmethod
@@ -266,7 +288,7 @@ class TB:
         tb.rc.log.setLevel(level)
         tb.dev_h = tb.rc.find_device(tb.dev.functions[0].pcie_id)
         await with_timeout(tb.dev_h.enable_device(), 100, "us")
-        tb.bar_addr = {n: tb.dev_h.bar_addr[n] for n, _ in BARS}
+        tb.bar_addr = {n: tb.dev_h.bar_addr[n] for n, _ in BARS + IO_BARS}
         tb.log.info("BARs at %s", {n: hex(a) for n, a in tb.bar_addr.items()})
         assert tb.bar_addr[1] & 0x400, "BAR1 should sit at an odd 1 KiB base to exercise the aperture mask"
         for bar in (0, 1):                        # the RAMs keep their contents from earlier tests
@@ -457,7 +479,7 @@ def cq_frame(tb: TB, rtype: int, bar: int, off: int, count: int, first_be: int =
              payload=(), tag: int = 0x5A, discontinue: bool = False, aperture: int | None = None) -> UsPcieFrame:
     """A CQ frame as the hard block would deliver it (any content: nothing here is validated)."""
     addr = tb.bar_addr.get(bar, 0) + off
-    size = dict(BARS).get(bar, 4096)
+    size = dict(BARS + IO_BARS).get(bar, 4096)
     aperture = aperture if aperture is not None else (size - 1).bit_length()
     f = UsPcieFrame()
     f.data = [addr & 0xFFFFFFFC, addr >> 32,
@@ -501,6 +523,10 @@ async def test_malformed_and_unsupported(dut):
         cq_frame(tb, MEM_READ, 1, 0x3FC, 2, last_be=0xF),               # wraps within the 1 KiB aperture
         cq_frame(tb, MEM_READ, 0, 0x0, 0),                              # dword count 0: CA
         cq_frame(tb, MEM_WRITE, 2, 0x800, 2, last_be=0xF, payload=words(2)),   # silent target
+        cq_frame(tb, MEM_READ, 4, 0x10, 1),                             # memory read of the I/O BAR: UR
+        cq_frame(tb, MEM_WRITE, 4, 0x10, 1, payload=words(1)),          # memory write to it: dropped
+        cq_frame(tb, IO_WRITE, 4, 0x20, 1, first_be=0x6, payload=words(1)),  # I/O, hand-made: served
+        cq_frame(tb, IO_READ, 4, 0x20, 1, first_be=0x0),                # no byte enabled: data 0
     ]
     truncated = []
     for n in (1, 2, 3):                           # descriptors cut short
@@ -524,6 +550,31 @@ async def test_malformed_and_unsupported(dut):
     tb.shadow[0][:] = tb.sb.ram[0]
     await readback(tb, 0)
     await readback(tb, 1)
+    await tb.sanity()
+    await tb.finish()
+
+
+@cocotb.test()
+async def test_io_bar(dut):
+    """BAR4 is an I/O BAR: the root complex's IORd / IOWr (one dword each, 1/2/4-byte accesses at every
+    alignment, 8-byte ones split in two) reach the register bus like memory accesses; each IORd completes
+    with its dword, each IOWr with a Cpl without data; neighbours stay untouched."""
+    tb = await TB.create(dut, "test_io_bar")
+    rng = tb.rng
+    data = rng.randbytes(IO_RAM_BYTES)
+    for off in range(0, IO_RAM_BYTES, 4):
+        await tb.write_shadow(4, off, data[off:off + 4])
+    for off in range(0, IO_RAM_BYTES, 8):
+        await tb.check_read(4, off, 8)
+    for size in (1, 2, 4, 8):
+        for align in range(4):
+            off = rng.randrange(8, IO_RAM_BYTES - 24, 4) + align   # across a dword: one IORd/IOWr per dword
+            await tb.write_shadow(4, off, rng.randbytes(size))
+            await tb.check_read(4, off, size)
+            await tb.check_read(4, (off & ~3) - 4, 12)
+    ios = [c for c in tb.sb.cpls if c.fmt_type in (TlpType.CPL, TlpType.CPL_DATA)]
+    assert any(c.fmt_type == TlpType.CPL and c.status == CplStatus.SC for c in ios), "no IOWr completion seen"
+    assert bytes(tb.shadow[4]) == bytes(tb.sb.ram[4])
     await tb.sanity()
     await tb.finish()
 

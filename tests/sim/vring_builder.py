@@ -75,7 +75,7 @@ class Chain:
     """One published chain and what the device must do with it."""
     head: int
     frame: bytes                     # bytes expected on the wire
-    total: int                       # bytes the device reads (used.len)
+    total: int                       # bytes the device reads (the used.len of the USED_LEN_READ knob)
     descs: list[int]                 # ring descriptors owned by the chain
     indirect: bool = False
     buffers: list[tuple[int, int]] = field(default_factory=list)   # (addr, len) of every buffer

@@ -84,12 +84,36 @@ def test_good_sequence_passes_and_split_used_element() -> None:
     hub.dev_read(0.0, 0x40_0000, bytes(10), "hdr")
     # the element in two writes (the DMA engine may split it), then used.idx
     hub.dev_write(q.used + 4, (0).to_bytes(4, "little"), "id")
-    hub.dev_write(q.used + 8, (70).to_bytes(4, "little"), "len")
+    hub.dev_write(q.used + 8, (0).to_bytes(4, "little"), "len")
     hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx")
     hub.host_mem(False, q.used + 2, (1).to_bytes(2, "little"))
-    hub.host_mem(False, q.used + 4, struct.pack("<II", 0, 70))
+    hub.host_mem(False, q.used + 4, struct.pack("<II", 0, 0))
     hub.finish()
     assert not hub.violations, [v.report() for v in hub.violations]
+
+
+def test_used_len_beyond_writable_bytes_fires() -> None:
+    """A TX chain is all device-readable: used.len must be 0. A chain with device-writable buffers may have
+    len up to their total, not beyond."""
+    hub, clk, q = make()
+    publish(hub, q, 0, 0)
+    clk.t = 80.0
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 70), "rq MEM_WRITE used elem")
+    v = hub.failed("used_ring")
+    assert v and "len 70" in v[0].msg and "0 device-writable bytes" in v[0].msg and v[0].addr == q.used + 8
+    # a chain with a 64-byte device-writable buffer: len 64 is fine, 65 is not
+    hub, clk, q = make()
+    hub.host_mem(True, q.desc + 16 * 4, struct.pack("<QIHH", 0x40_0000, 10, VRING_DESC_F_NEXT, 5))
+    hub.host_mem(True, q.desc + 16 * 5, struct.pack("<QIHH", 0x40_1000, 64, 2, 0))    # VRING_DESC_F_WRITE
+    hub.host_mem(True, q.avail + 4, (4).to_bytes(2, "little"))
+    hub.host_mem(True, q.avail + 2, (1).to_bytes(2, "little"))
+    hub.dev_write(q.used + 4, struct.pack("<II", 4, 64), "elem len 64")
+    assert not hub.failed("used_ring"), [v.msg for v in hub.violations]
+    hub.host_mem(True, q.avail + 6, (6).to_bytes(2, "little"))
+    hub.host_mem(True, q.desc + 16 * 6, struct.pack("<QIHH", 0x40_2000, 64, 2, 0))
+    hub.host_mem(True, q.avail + 2, (2).to_bytes(2, "little"))
+    hub.dev_write(q.used + 12, struct.pack("<II", 6, 65), "elem len 65")
+    assert hub.failed("used_ring") and "len 65" in hub.failed("used_ring")[0].msg
 
 
 def test_used_idx_before_element_fires() -> None:
@@ -127,7 +151,7 @@ def test_write_into_tx_buffer_fires() -> None:
 def test_interrupt_rules_both_ways() -> None:
     hub, clk, q = make()
     publish(hub, q, 0, 0)
-    hub.dev_write(q.used + 4, struct.pack("<II", 0, 70), "elem")
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 0), "elem")
     hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx")
     clk.t = 100.0
     hub.dev_read(90.0, q.avail, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), "flags 0: MUST")
@@ -143,6 +167,42 @@ def test_interrupt_rules_both_ways() -> None:
     hub3, _c3, _q3 = make()
     hub3.irq("msix", 3)
     assert not hub3.violations
+
+
+def test_intx_decision_under_a_high_line_justifies_a_later_rise() -> None:
+    """INTx: a MUST decision made while the line is high is covered; if the driver's ISR read drops the line
+    before the device's ISR bit for that decision arrives, the rise that follows is still justified."""
+    clk = Clock()
+    hub = CheckerSet(clk, msix_enabled=lambda: False)
+    hub.expect("unit")
+    hub.host_bar(True, 0, 0x0E, 2, 1)
+    hub.host_bar(False, 0, 0x0C, 2, Q)
+    hub.host_bar(True, 0, 0x08, 4, PFN)
+    q = hub.queues[1]
+    for k in range(2):
+        publish(hub, q, k, 2 * k)
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 0), "elem 0")
+    hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx 1")
+    clk.t = 100.0
+    hub.dev_read(90.0, q.avail, (0).to_bytes(2, "little") + (2).to_bytes(2, "little"), "decision 1")
+    clk.t = 180.0
+    hub.irq("intx", 1)                            # the first decision's interrupt
+    hub.dev_write(q.used + 12, struct.pack("<II", 2, 0), "elem 1")
+    hub.dev_write(q.used + 2, (2).to_bytes(2, "little"), "idx 2")
+    clk.t = 200.0
+    hub.dev_read(190.0, q.avail, (0).to_bytes(2, "little") + (2).to_bytes(2, "little"), "decision 2, line high")
+    clk.t = 210.0
+    hub.irq("intx", 0)                            # the ISR read clears the line ...
+    clk.t = 260.0
+    hub.irq("intx", 1)                            # ... and decision 2's ISR bit raises it again
+    clk.t = 2000.0
+    hub.finish()
+    assert not hub.failed("irq_legality"), [v.msg for v in hub.violations]
+    # a second rise with no decision left to explain it is still caught
+    clk.t = 2100.0
+    hub.irq("intx", 0)
+    hub.irq("intx", 1)
+    assert hub.failed("irq_legality") and "not justified" in hub.failed("irq_legality")[0].msg
 
 
 def test_scoreboard_names_duplicates_and_drops() -> None:

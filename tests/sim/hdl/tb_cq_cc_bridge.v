@@ -9,6 +9,7 @@
  *   BAR1  the same, answers 5 cycles after the request
  *   BAR2  0x000..0x7ff: read-only pattern, byte i of a dword = (byte address + i) ^ 0x5a, disabled byte
  *         lanes read 0 (shows the read byte enables); 0x800..0xfff: never answers (REG_TIMEOUT)
+ *   BAR4  an I/O BAR (BAR_IO_MASK): 256-byte RAM of dwords (byte enables), answers 1 cycle after the request
  *
  * BAR0/BAR1 addresses from 0x400 up read 0 and ignore writes (no aliasing, so a wrong aperture mask
  * shows). The streams keep the Xilinx names for tb.platform.usp.connect_usp; RQ/RC are tied off (the
@@ -90,7 +91,8 @@ pcie_us_cq_cc_bridge #(
     .AXIS_PCIE_CQ_USER_WIDTH(88),
     .AXIS_PCIE_CC_USER_WIDTH(33),
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
-    .BAR_MASK(6'b000111),
+    .BAR_MASK(6'b010111),
+    .BAR_IO_MASK(6'b010000),
     .REG_TIMEOUT(64),
     .MAX_RD_DW(16)
 )
@@ -127,12 +129,16 @@ dut (
  */
 reg [31:0] ram0 [0:255];
 reg [31:0] ram1 [0:255];
+reg [31:0] ram4 [0:63];
 
 integer i;
 initial begin
     for (i = 0; i < 256; i = i + 1) begin
         ram0[i] = 32'd0;
         ram1[i] = 32'd0;
+    end
+    for (i = 0; i < 64; i = i + 1) begin
+        ram4[i] = 32'd0;
     end
 end
 
@@ -148,11 +154,14 @@ reg [SLOW_LATENCY-1:0] rsp1_valid;
 reg [31:0] rsp1_rdata [0:SLOW_LATENCY-1];
 reg        rsp2_valid;
 reg [31:0] rsp2_rdata;
+reg        rsp4_valid;
+reg [31:0] rsp4_rdata;
 
 integer k;
 always @(posedge clk) begin
     rsp0_valid <= 1'b0;
     rsp2_valid <= 1'b0;
+    rsp4_valid <= 1'b0;
     rsp1_valid <= {rsp1_valid[SLOW_LATENCY-2:0], 1'b0};
     for (k = 1; k < SLOW_LATENCY; k = k + 1) begin
         rsp1_rdata[k] <= rsp1_rdata[k-1];
@@ -179,6 +188,14 @@ always @(posedge clk) begin
                 rsp2_valid <= !reg_req_addr[11];
                 rsp2_rdata <= bar2_pattern & be_mask;
             end
+            3'd4: begin
+                // the I/O BAR: 256 bytes (the aperture keeps the address below 0x100)
+                rsp4_valid <= 1'b1;
+                rsp4_rdata <= ram4[reg_req_addr[7:2]];
+                if (reg_req_write) begin
+                    ram4[reg_req_addr[7:2]] <= (ram4[reg_req_addr[7:2]] & ~be_mask) | (reg_req_wdata & be_mask);
+                end
+            end
             default: begin
                 // nothing behind other BAR ids: the bridge must not send them here
             end
@@ -189,13 +206,15 @@ always @(posedge clk) begin
         rsp0_valid <= 1'b0;
         rsp1_valid <= {SLOW_LATENCY{1'b0}};
         rsp2_valid <= 1'b0;
+        rsp4_valid <= 1'b0;
     end
 end
 
-assign reg_rsp_valid = rsp0_valid || rsp1_valid[SLOW_LATENCY-1] || rsp2_valid;
+assign reg_rsp_valid = rsp0_valid || rsp1_valid[SLOW_LATENCY-1] || rsp2_valid || rsp4_valid;
 assign reg_rsp_rdata = rsp0_valid ? rsp0_rdata :
                        rsp1_valid[SLOW_LATENCY-1] ? rsp1_rdata[SLOW_LATENCY-1] :
-                       rsp2_valid ? rsp2_rdata : 32'd0;
+                       rsp2_valid ? rsp2_rdata :
+                       rsp4_valid ? rsp4_rdata : 32'd0;
 
 /*
  * Checks and counters
@@ -211,7 +230,8 @@ always @(posedge clk) begin
         pending <= 1'b0;
     end
 
-    if ((reg_req_valid && (pending || reg_req_addr[1:0] != 2'b00 || reg_req_bar > 3'd2)) ||
+    if ((reg_req_valid && (pending || reg_req_addr[1:0] != 2'b00 ||
+         (reg_req_bar > 3'd2 && reg_req_bar != 3'd4))) ||
         (reg_rsp_valid && !pending)) begin
         reg_proto_err_count <= reg_proto_err_count + 1;
     end

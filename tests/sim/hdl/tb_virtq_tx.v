@@ -18,8 +18,11 @@ module tb_virtq_tx #
     parameter AXIS_NET_KEEP_WIDTH = AXIS_NET_DATA_WIDTH/8,
     parameter MAX_BATCH = 16,
     parameter MAX_FRAME_LEN = 1518,
+    parameter MIN_FRAME_LEN = 14,
     parameter INDIRECT_MAX = 64,
     parameter DESC_WINDOW = 16,
+    // the block test drives the fault knobs: always built in here
+    parameter FAULT_ENABLE = 1,
     parameter RAM_WORD_ADDR_WIDTH = RAM_ADDR_WIDTH - $clog2(RAM_DATA_WIDTH/8)
 )
 (
@@ -35,7 +38,7 @@ module tb_virtq_tx #
     input  wire                               kick_suppress,
     input  wire                               pacing_timer,
     input  wire [31:0]                        pacing_interval,
-    input  wire [7:0]                         fault,
+    input  wire [8:0]                         fault,
     input  wire                               notify,
     input  wire                               dev_reset,
 
@@ -78,6 +81,8 @@ module tb_virtq_tx #
     output wire                               stat_irq_normal,
     output wire                               stat_irq_noe,
     output wire                               stat_irq_suppressed,
+    output wire                               stat_drop_oversize,
+    output wire                               stat_drop_runt,
 
     // client RAM write port (the DMA model writes read data here)
     input  wire                               ram_wr_en,
@@ -121,8 +126,10 @@ virtq_tx #(
     .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH),
     .MAX_BATCH(MAX_BATCH),
     .MAX_FRAME_LEN(MAX_FRAME_LEN),
+    .MIN_FRAME_LEN(MIN_FRAME_LEN),
     .INDIRECT_MAX(INDIRECT_MAX),
-    .DESC_WINDOW(DESC_WINDOW)
+    .DESC_WINDOW(DESC_WINDOW),
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 dut (
     .clk(clk),
@@ -177,7 +184,9 @@ dut (
     .stat_notify(stat_notify),
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed)
+    .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_drop_oversize(stat_drop_oversize),
+    .stat_drop_runt(stat_drop_runt)
 );
 
 endmodule
