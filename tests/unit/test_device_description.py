@@ -78,6 +78,10 @@ def disagreements(model: dict, tcl: str) -> list[str]:
     same("f.bars", tuple(bars), "BARs (index, bytes, I/O)")
     if any(io for *_, io in bars) and p.get("device_port_type") != "Legacy_PCI_Express_Endpoint_device":
         out.append("an I/O BAR needs the IP as a Legacy PCI Express Endpoint")
+    # PCI Express capability, Device/Port Type: 0 endpoint (the IP's default), 1 legacy endpoint
+    port_type = {"PCI_Express_Endpoint_device": 0, "Legacy_PCI_Express_Endpoint_device": 1}
+    same("f.pcie_cap.pcie_device_type", port_type[p.get("device_port_type", "PCI_Express_Endpoint_device")],
+         "device/port type")
     same("pf0_msi_enable", p["pf0_msi_enabled"] == "true", "MSI")
     same("pf0_msix_enable", p["pf0_msix_enabled"] == "true", "MSI-X")
     if model["pf0_msix_enable"]:
