@@ -133,7 +133,7 @@ def _elapsed() -> str:
 
 def pytest_runtest_logstart(nodeid, location):
     tr = _state.get("tr")
-    if tr is None or "tests/sim/" not in nodeid:
+    if tr is None or not nodeid.startswith("tests/sim/"):
         return
     from sim.suite import log_path
 
@@ -175,7 +175,7 @@ def pytest_runtest_logreport(report):
 @pytest.hookimpl(tryfirst=True)
 def pytest_report_teststatus(report, config):
     # simulation items print their own lines; a dot between them would only break the lines up
-    if "tests/sim/" in report.nodeid and report.when == "call":
+    if report.nodeid.startswith("tests/sim/") and report.when == "call":
         if report.passed:
             return "passed", "", "PASSED"
         if report.failed:
