@@ -1,36 +1,52 @@
-# Front door of the virtio-net hardware-in-the-loop testbench.
-#   make regress   every simulation test on Verilator and Icarus, plus the long sweeps
-#   make test      the CI suite: everything on Verilator, each feature on Icarus, and make synth beside it
-#                  (< 15 min on 2 cores)
-#   make lint      verilator --lint-only -Wall on the RTL (and the board tops)
-#   make synth     yosys synth_xilinx -family xcup of the device and the VCU118 top: resources per module,
-#                  logic depth, fails on latches / loops / multiple or missing drivers (build/synth/report.json)
-#   make fpga      Vivado Tcl for the VCU118 from hdl/device.toml: IP, project, ILA (build/fpga/; Vivado is
-#                  not run here)
-#   make bench     simulation speed on both simulators, and the resource counts (build/bench/bench.json)
-#   make waves TEST=<pytest id or file> [SIM=verilator|icarus]   rerun one test with an FST dump
-#   make hil       the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min)
-#   make clean
-# The first 'make test' or 'make regress' creates .venv from pyproject.toml and installs everything.
+# Front door of the virtio-net hardware-in-the-loop testbench. `make` (or `make help`) lists the targets.
+# The first target that needs Python creates .venv from pyproject.toml; `make tools` installs (as root) or
+# names every Debian package the targets need, before any test starts.
 
 PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-JOBS    ?= 2
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 SIM     ?=
 TEST    ?=
-PYTEST  := $(PY) -m pytest
-export SIM
+PYTEST  := $(PY) -m pytest -p no:cacheprovider
+XDIST   := -n $(JOBS) --dist load --maxschedchunk 1
+export SIM JOBS SHARD
 
-.PHONY: all venv tools test regress unit lint synth fpga waves bench clean hil
+.DEFAULT_GOAL := help
+.PHONY: help venv tools test regress unit lint synth fpga waves bench hil durations merge clean
 
-all: test
+help:
+	@echo "virtio-net HIL testbench: make <target>   (variables: SIM=verilator|icarus SEED=n JOBS=n SHARD=k/N)"
+	@echo ""
+	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
+	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
+	@echo "  test       the CI suite (~8 min on 2 cores): unit tests, every simulation test on Verilator and"
+	@echo "             one per feature on Icarus, make synth, and the QEMU bring-up guests (as root)"
+	@echo "  unit       pure-Python tests (seconds)"
+	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops)"
+	@echo "  synth      yosys synth_xilinx -family xcup of the device and the VCU118 top: resources per module,"
+	@echo "             logic depth; fails on latches, loops, multiple or missing drivers (build/synth/)"
+	@echo "  fpga       the Vivado Tcl for the VCU118 from hdl/device.toml: IP, project, ILA (build/fpga/;"
+	@echo "             Vivado is not run here)"
+	@echo "  waves      TEST=<pytest file or node id> [TESTCASE=regex] [SEED=n] [WAVES_FROM=t WAVES_TO=t]:"
+	@echo "             rerun with an FST dump and a GTKWave save file that opens on the first failing check"
+	@echo "  bench      simulation speed on both simulators, and the resource counts (build/bench/bench.json)"
+	@echo "  hil        the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min;"
+	@echo "             HIL_ARGS=--long: the longer matrix make regress runs)"
+	@echo "  tools      install (as root) or name every Debian package the targets need"
+	@echo "  durations  commit the last run's recorded test durations (they order and group the next runs)"
+	@echo "  merge      OUT=<file> JUNIT='<shard files>': merge the JUnit files of SHARD=k/N runs"
+	@echo "  venv       create .venv from pyproject.toml;  clean: remove build/"
+
+# checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, JOBS, SHARD before any work (standard library only)
+PREFLIGHT = @$(PYTHON) -m sim.preflight $@
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	@echo "venv: installing the pinned toolchain from pyproject.toml into $(VENV) (first time: a minute or two)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e .
 	@touch $@
 
 venv: $(STAMP)
@@ -39,29 +55,31 @@ tools: $(STAMP)
 	@$(PY) -m sim.toolchain
 
 unit: $(STAMP)
+	$(PREFLIGHT)
 	$(PYTEST) -q tests/unit
 
-# synthesis runs beside the tests (it is one long job per module; the CPU is shared), its report comes last
-test: tools
-	@mkdir -p build/synth
-	@echo "make synth: started beside the tests, log in build/synth/synth.log"
-	@$(PY) -m sim.synth --jobs $(JOBS) > build/synth/synth.log 2>&1 & synth=$$!; \
-	trap 'kill $$synth 2>/dev/null' INT TERM; \
-	$(PYTEST) -n $(JOBS) -m "not slow" tests; rc=$$?; \
-	echo "== make synth (ran beside the tests) =="; \
-	wait $$synth || rc=1; cat build/synth/synth.log; exit $$rc
+test: $(STAMP)
+	$(PREFLIGHT)
+	@$(PY) -m sim.toolchain
+	$(PYTEST) $(XDIST) -q -m "not slow" tests
 
 # the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
-regress: tools
-	REGRESS=1 $(PYTEST) -n $(JOBS) tests; rc=$$?; $(PY) -m sim.ab_matrix || rc=1; exit $$rc
+regress: $(STAMP)
+	$(PREFLIGHT)
+	@$(PY) -m sim.toolchain
+	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
+	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; fi; exit $$rc
 
-bench: tools
+bench: $(STAMP)
+	$(PREFLIGHT)
+	@$(PY) -m sim.toolchain
 	$(PY) -m sim.bench
 
 lint: $(STAMP)
 	@$(PY) -m sim.lint
 
 synth: $(STAMP)
+	@$(PY) -m sim.toolchain --synth
 	$(PY) -m sim.synth --jobs $(JOBS)
 
 fpga: $(STAMP)
@@ -69,18 +87,26 @@ fpga: $(STAMP)
 
 # TESTCASE=<regex> picks cocotb tests, SEED=<n> replays, WAVES_FROM/WAVES_TO (ns, 1234c = cycles, 12us) keep
 # only a window (a small VCD); the dump, a GTKWave save file and the viewer command are printed at the end
-waves: tools
-	@test -n "$(TEST)" || { echo "usage: make waves TEST=<pytest node id, e.g. tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE='[.](name)\b'] [SEED=n] [WAVES_FROM=t WAVES_TO=t]"; exit 2; }
+waves: $(STAMP)
+	$(PREFLIGHT)
+	@$(PY) -m sim.toolchain --waves
 	WAVES=1 $(PYTEST) -s -p no:xdist "$(TEST)"
+
+# one guest per backend with a NIC per configuration (default, unpaced, vectors=0, vectors=2, tx=timer) and
+# the refusals of the host bridge and a virtio-rng; make test runs the same (tests/hil)
+HIL_ARGS ?=
+hil: $(STAMP)
+	$(PREFLIGHT)
+	@$(PY) -m sim.toolchain --hil
+	$(PY) -m sim.hil $(HIL_ARGS)
+
+durations: $(STAMP)
+	@$(PY) -m sim.results durations --commit
+
+merge: $(STAMP)
+	@test -n "$(OUT)" -a -n "$(JUNIT)" || { echo "make merge: OUT=<merged file> JUNIT='<shard junit files>'"; exit 2; }
+	@$(PY) -m sim.results merge $(JUNIT) -o $(OUT)
 
 clean:
 	rm -rf build .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
-
-# the bring-up against QEMU's virtio-net-pci in a TCG guest, via uio and vfio (root; installs QEMU with apt-get):
-# one guest per backend with a NIC per configuration (default, unpaced, vectors=0, vectors=2, tx=timer), the
-# refusals of the host bridge and a virtio-rng. make test runs the same (tests/hil); HIL_ARGS=--long is the
-# longer matrix make regress runs (128 frames, paced and unpaced, every configuration)
-HIL_ARGS ?=
-hil: $(STAMP)
-	$(PY) -m sim.hil $(HIL_ARGS)

@@ -84,14 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     AB_DIR.mkdir(parents=True, exist_ok=True)
     report: dict[str, dict] = {}
+    t0 = time.monotonic()
+
+    def phase(text: str) -> None:
+        print(f"{time.monotonic() - t0:6.0f} s  bench {text}", flush=True)
+
     for sim in args.sims.split(","):
         t = time.monotonic()
-        print(f"bench {sim}: PCIe foundation ...", flush=True)
+        phase(f"{sim}: PCIe foundation (BAR reads, DMA self-test, idle) ...")
         pcie = bench_pcie(sim)
-        print(f"bench {sim}: transmit, {args.packets} packets ...", flush=True)
+        phase(f"{sim}: transmit, {args.packets} packets, checkers on ...")
         xmit = bench_xmit(sim, args.packets)
-        print(f"bench {sim}: transmit, {args.packets} packets, checkers off ...", flush=True)
+        phase(f"{sim}: transmit, {args.packets} packets, checkers off ...")
         bare = bench_xmit(sim, args.packets, checkers=False)
+        phase(f"{sim}: done in {time.monotonic() - t:.0f} s")
         keys = ("packets", "sim_pkts_per_s", "tlp_per_pkt", "irq_per_pkt", "wall_s")
         report[sim] = {"pcie": pcie, "xmit": {k: xmit[k] for k in keys},
                        "xmit_no_checkers": {k: bare[k] for k in keys},

@@ -93,25 +93,26 @@ def _stream(prefix: str, data_w: int, typed: bool) -> list:
 
 
 def groups(data_w: int = 256, net_w: int = 64) -> list[tuple[str, list]]:
+    # what a TX failure is read from first: the engine, then the device's DMA (RQ) and what came back (RC)
     return [
-        ("PCIe CQ (host requests)", _stream("s_axis_cq", data_w, True)),
-        ("PCIe CC (completions to host)", _stream("m_axis_cc", data_w, False)),
-        ("PCIe RQ (device DMA requests)", _stream("m_axis_rq", data_w, True)),
-        ("PCIe RC (completions to device)", _stream("s_axis_rc", data_w, False)),
-        ("Interrupts", [("cfg_interrupt_msix_int", None, None), ("cfg_interrupt_msix_sent", None, None),
-                        ("cfg_interrupt_msix_data", 32, None), ("cfg_interrupt_int", 4, None),
-                        ("cfg_interrupt_sent", None, None)]),
-        ("virtio registers", [("virtio_regs_inst.status_reg", 8, None),
-                              ("virtio_regs_inst.guest_features_reg", 32, None),
-                              ("virtio_regs_inst.tx_pfn_reg", 32, None),
-                              ("virtio_regs_inst.isr_reg", 8, None)]),
         ("TX engine", [("virtq_tx_inst.state_reg", 5, "virtq_tx_state.txt"),
                        ("virtq_tx_inst.av_purpose_reg", 2, "virtq_tx_av_purpose.txt"),
                        ("virtq_tx_inst.last_avail_reg", 16, None), ("virtq_tx_inst.avail_idx_reg", 16, None),
                        ("virtq_tx_inst.used_idx_reg", 16, None), ("virtq_tx_inst.notify_pending_reg", None, None),
                        ("virtq_tx_inst.used_flags_reg", None, None)]),
+        ("PCIe RQ (device DMA requests)", _stream("m_axis_rq", data_w, True)),
+        ("PCIe RC (completions to device)", _stream("s_axis_rc", data_w, False)),
+        ("Interrupts", [("cfg_interrupt_msix_int", None, None), ("cfg_interrupt_msix_sent", None, None),
+                        ("cfg_interrupt_msix_data", 32, None), ("cfg_interrupt_int", 4, None),
+                        ("cfg_interrupt_sent", None, None)]),
         ("wire (m_axis_tx)", [("m_axis_tx_tvalid", None, None), ("m_axis_tx_tready", None, None),
                               ("m_axis_tx_tlast", None, None), ("m_axis_tx_tdata", net_w, None)]),
+        ("virtio registers", [("virtio_regs_inst.status_reg", 8, None),
+                              ("virtio_regs_inst.guest_features_reg", 32, None),
+                              ("virtio_regs_inst.tx_pfn_reg", 32, None),
+                              ("virtio_regs_inst.isr_reg", 8, None)]),
+        ("PCIe CQ (host requests)", _stream("s_axis_cq", data_w, True)),
+        ("PCIe CC (completions to host)", _stream("m_axis_cc", data_w, False)),
     ]
 
 
@@ -120,7 +121,10 @@ def signal_names(data_w: int = 256, net_w: int = 64) -> list[str]:
     return [f"{TOP}.{s}" for _, sigs in groups(data_w, net_w) for s, _, _ in sigs if not s.startswith("#")]
 
 
-VIEW_PX = 1400        # width of the wave pane in the save file's window, for the zoom
+WINDOW_PX = (1600, 1000)   # fits a 1600x1000 screen (GTKWave's window, title bar excluded)
+SST_PX, SIGNALS_PX = 200, 330
+VIEW_PX = WINDOW_PX[0] - SST_PX - SIGNALS_PX - 40   # the wave pane, for the zoom
+BEFORE_MARK_NS, AFTER_MARK_NS = 300, 100            # the view around a failing check: ~10 px per cycle
 
 
 def save_file_text(filter_dir: Path | str = "sim/waves", data_w: int = 256, net_w: int = 64,
@@ -134,12 +138,12 @@ def save_file_text(filter_dir: Path | str = "sim/waves", data_w: int = 256, net_
     if dump:
         out.append(f'[dumpfile] "{dump}"')
     # the order GTKWave itself writes: timestart, size, then the zoom/marker line
-    out += [f"[timestart] {start}", "[size] 1800 1000", "[pos] -1 -1"]
+    out += [f"[timestart] {start}", f"[size] {WINDOW_PX[0]} {WINDOW_PX[1]}", "[pos] -1 -1"]
     if span > 0:
         # GTKWave shows 2**(-zoom - 8) time units per pixel (measured on 3.3.118 with a 1 ps dump)
         zoom = -math.log2(max(span / VIEW_PX, 1.0)) - 8
         out.append(f"*{zoom:.6f} {marker} " + " ".join(["-1"] * 26))
-    out += ["[sst_width] 200", "[signals_width] 330", "[sst_expanded] 1", "[sst_vpaned_height] 300"]
+    out += [f"[sst_width] {SST_PX}", f"[signals_width] {SIGNALS_PX}", "[sst_expanded] 1", "[sst_vpaned_height] 300"]
     fids: dict[str, int] = {}
     for group, sigs in groups(data_w, net_w):
         out += ["@800200", f"-{group}"]
@@ -166,7 +170,8 @@ def save_file_for(sim: str, dump: Path | None = None, mark_ns: float | None = No
     """The save file to open a dump with: next to the dump (absolute filter paths) if given, else the repo's.
 
     Next to a dump, it uses the dump's own bus widths (64/128/256/512-bit builds) and, with ``mark_ns`` (a
-    failing checker's time), opens on the 3 us before that moment with the marker on it.
+    failing checker's time), opens zoomed on the 300 ns before that moment (a TLP beat is ~10 px wide), with the
+    marker on it; zoom out in GTKWave for more context.
     """
     generate_filters()
     if dump is None:
@@ -181,8 +186,10 @@ def save_file_for(sim: str, dump: Path | None = None, mark_ns: float | None = No
     start, span, marker = 0, 0, -1
     if mark_ns is not None:
         marker = int(mark_ns * per_ns)
-        start = max(0, int((mark_ns - 3000) * per_ns))
-        span = int(3500 * per_ns)          # ends 500 ns after the mark: inside a window cut to +1 us
+        span = int((BEFORE_MARK_NS + AFTER_MARK_NS) * per_ns)
+        # GTKWave drops a start whose view would run past the end of the dump (it opens at 0 instead)
+        end = wavedump.end_time(dump, wave)
+        start = max(0, min(int((mark_ns - BEFORE_MARK_NS) * per_ns), end - span))
     path = dump.with_suffix(".gtkw")
     path.write_text(save_file_text(WAVES_DIR, data_w, net_w, dump=str(dump), start=start, span=span,
                                    marker=marker))

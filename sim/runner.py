@@ -18,12 +18,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import time
+import shutil
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import Icarus, Verilator, VerilatorControlFile
 
 from sim import toolchain
@@ -74,16 +75,19 @@ class VerilatorFast(Verilator):
         return cmds
 
 
-def hdl_sources(*patterns: str) -> list[Path]:
-    """All RTL files under hdl/ (or those matching the given globs), sorted for stable builds."""
+def hdl_sources(*patterns: str, boards: bool = False) -> list[Path]:
+    """RTL files under hdl/ (or those matching the given globs), sorted for stable builds. Board tops
+    (hdl/boards/: they instantiate Xilinx IP) only with ``boards=True`` (lint, synthesis)."""
     globs = patterns or ("**/*.v",)
     files: set[Path] = set()
     for pattern in globs:
         files.update(HDL.glob(pattern))
+    if not boards:
+        files = {f for f in files if "boards" not in f.relative_to(HDL).parts}
     return sorted(files)
 
 
-def _param_tag(params: Mapping[str, object]) -> str:
+def param_tag(params: Mapping[str, object]) -> str:
     if not params:
         return "default"
     text = "_".join(f"{k}{v}" for k, v in sorted(params.items()))
@@ -105,7 +109,7 @@ def build(
     params = dict(params or {})
     waves = waves_requested() if waves is None else waves
     toolchain.ensure(sim, waves=waves)
-    build_dir = BUILD_ROOT / sim / f"{toplevel}-{_param_tag(params)}{'-waves' if waves else ''}"
+    build_dir = BUILD_ROOT / sim / f"{toplevel}-{param_tag(params)}{'-waves' if waves else ''}"
     params = {**SIM_DEFAULT_PARAMS.get(toplevel, {}), **params}
     build_dir.mkdir(parents=True, exist_ok=True)
 
@@ -128,8 +132,18 @@ def build(
     else:
         runner = Icarus()
 
+    stamp = _build_stamp(sim, toplevel, sources, params, build_args, waves,
+                         (build_dir / "public.vlt").read_text() if sim == "verilator" else "")
     with open(build_dir / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp_file = build_dir / ".stamp"
+        output = build_dir / (toplevel if sim == "verilator" else "sim.vvp")
+        if stamp_file.is_file() and stamp_file.read_text() == stamp and output.is_file():
+            return runner, build_dir, waves   # built from exactly these inputs: test() needs nothing more
+        stamp_file.unlink(missing_ok=True)
+        t_build = time.monotonic()
+        print(f"build: {sim} {build_dir.relative_to(ROOT)} ({'traced, ' if waves else ''}"
+              f"{'about a minute or two' if sim == 'verilator' else 'seconds'}) ...", file=sys.stderr, flush=True)
         runner.build(
             sources=srcs,
             hdl_toplevel=toplevel,
@@ -141,7 +155,23 @@ def build(
             always=False,
             log_file=build_dir / "build.log",
         )
+        stamp_file.write_text(stamp)
+        print(f"build: {sim} {build_dir.relative_to(ROOT)} done in {time.monotonic() - t_build:.0f} s",
+              file=sys.stderr, flush=True)
     return runner, build_dir, waves
+
+
+def _build_stamp(sim: str, toplevel: str, sources: Sequence[Path], params: Mapping[str, object],
+                 build_args: Sequence[str], waves: bool, vlt: str) -> str:
+    """A digest of everything a build depends on: source contents, parameters, flags, the tool."""
+    h = hashlib.sha256()
+    tool = str(toolchain.verilator_root()) if sim == "verilator" else (shutil.which("iverilog") or "")
+    for part in (sim, toplevel, repr(sorted(params.items())), repr(list(build_args)), str(waves), vlt, tool,
+                 Path(__file__).read_text()):
+        h.update(part.encode() + b"\0")
+    for src in sources:
+        h.update(str(src).encode() + b"\0" + Path(src).read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def failed_tests(results_xml: Path) -> list[str]:
@@ -159,14 +189,18 @@ def failed_tests(results_xml: Path) -> list[str]:
 
 def rerun_command(module: str, sim: str, failed: list[str], seed: str | None = None,
                   window_ns: tuple[float, float] | None = None) -> str:
+    """The one command that reruns exactly these cocotb tests with waves (same seed, fault and window)."""
+    import re
+
     path = module.replace(".", "/") + ".py"
-    names = sorted({n.split("/")[0].rsplit(".", 1)[-1] for n in failed})
-    case = f" TESTCASE='[.]({'|'.join(names)})\\b'" if names else ""
+    names = sorted(set(failed))
+    case = f" TESTCASE='[.]({'|'.join(re.escape(n) for n in names)})$'" if names else ""
     seed = seed or os.environ.get("SEED")
     seed_arg = f" SEED={seed}" if seed else ""
     win = f" WAVES_FROM={window_ns[0]:.0f} WAVES_TO={window_ns[1]:.0f}" if window_ns else ""
     fault = f" TB_FAULT={os.environ['TB_FAULT']}" if os.environ.get("TB_FAULT") else ""
-    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{fault}{win}"
+    regress = " REGRESS=1" if os.environ.get("REGRESS", "0") not in ("", "0") else ""
+    return f"make waves TEST={path}{case} SIM={sim}{seed_arg}{fault}{regress}{win}"
 
 
 USER_CLK_NS = 4.0
@@ -189,6 +223,7 @@ def test_reports(results_xml: Path) -> list[dict]:
             "name": case.get("name", "?"), "ok": bad is None, "seed": props.get("random_seed"),
             "start_ns": float(props.get("sim_time_start") or 0), "stop_ns": float(props.get("sim_time_stop") or 0),
             "message": (bad.get("message") or "").strip() if bad is not None else "",
+            "wall_s": float(case.get("time") or 0), "classname": case.get("classname", ""),
         })
     return out
 
@@ -234,10 +269,10 @@ def failure_report(module: str, sim: str, test_dir: Path, reports: list[dict]) -
     return "\n".join(out)
 
 
-def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> None:
-    """Print the dump's path and the viewer command (with the project's save file); cut a window if asked."""
+def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> str:
+    """The dump's path and the viewer command (with the project's save file); cut a window if asked."""
     if not waves or not dump.is_file():
-        return
+        return ""
     from sim import gtkw
 
     shown = dump
@@ -252,7 +287,7 @@ def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> None
     save = gtkw.save_file_for(sim, shown, mark_ns=mark)
     at = f"\n  opens at the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}), marker on it" \
         if mark is not None else ""
-    print(f"\nwaves: {shown}\n  view: gtkwave {shown} {save}{at}", file=sys.stderr)
+    return f"waves: {shown}\n  view: gtkwave {shown} {save}{at}"
 
 
 def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
@@ -272,6 +307,23 @@ def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
     return best
 
 
+class SimFailure(AssertionError):
+    """A simulation run with failing cocotb tests; ``str()`` is the report a user reads (no runner
+    internals): per failed test its rule, cycle, address, TLP and one rerun command."""
+
+    def __init__(self, report: str, result: RunResult):
+        super().__init__(report)
+        self.result = result
+
+
+@dataclass
+class RunResult:
+    test_dir: Path                          # results.xml, event logs, pcaps, the dump
+    log_file: Path                          # the simulator's output
+    reports: list[dict] = field(default_factory=list)   # per cocotb test (test_reports)
+    wall_s: float = 0.0
+
+
 def run(
     sim: str,
     toplevel: str,
@@ -283,17 +335,18 @@ def run(
     run_name: str | None = None,
     extra_env: Mapping[str, str] | None = None,
     seed: int | None = None,
-) -> Path:
-    """Run the cocotb tests of ``module`` against ``toplevel``; raise AssertionError on any failure.
-
-    Returns the run directory (results.xml, sim.log and, with waves, the dump).
-    """
+    log_file: Path | None = None,
+) -> RunResult:
+    """Run the cocotb tests of ``module`` against ``toplevel``; raise SimFailure when any failed."""
     runner, build_dir, waves = build(sim, toplevel, sources or hdl_sources(), params)
     name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
     test_dir = build_dir / "runs" / name
     test_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*test_dir.glob("*.events.jsonl"), *test_dir.glob("*.pcap")]:
-        stale.unlink()      # a run directory holds one run's artifacts, never an older run's
+    for pattern in ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw"):
+        for stale in test_dir.glob(pattern):
+            stale.unlink()      # a run directory holds one run's artifacts, never an older run's
+    log = Path(log_file) if log_file else test_dir / "sim.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
            "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/eventlog.py)
     env.update(extra_env or {})
@@ -311,11 +364,13 @@ def run(
     # the runner takes PYTHONPATH from this process: make the repo importable in the simulator
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    if os.environ.get("TESTCASE"):  # make waves TESTCASE=<regex>: only the tests of interest
+    if os.environ.get("TESTCASE") and not test_filter:   # direct calls; sim.suite filters its cases itself
         test_filter = os.environ["TESTCASE"]
     t_run = time.time()
+    results_xml = test_dir / "results.xml"
+    exit_code = 0
     try:
-        results = runner.test(
+        runner.test(
             test_module=module,
             hdl_toplevel=toplevel,
             hdl_toplevel_lang="verilog",
@@ -328,32 +383,35 @@ def run(
             plusargs=plusargs,
             extra_env=env,
             waves=waves,
-            results_xml=str(test_dir / "results.xml"),
-            log_file=test_dir / "sim.log",
+            timescale=("1ns", "1ps"),
+            results_xml=str(results_xml),
+            log_file=log,
         )
     except SystemExit as exc:  # the runner exits when a test fails under pytest
-        failed = failed_tests(test_dir / "results.xml")
-        reports = test_reports(test_dir / "results.xml")
-        logs = _finish_artifacts(test_dir, reports)
-        _report_waves(waves, sim, dump, t_run)
-        raise AssertionError(
-            f"cocotb tests failed in {module} on {sim} (exit {exc.code}): {', '.join(failed) or '?'}\n"
-            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}\n"
-            + failure_report(module, sim, test_dir, reports) + ("\n" + "\n".join(logs) if logs else "")
-        ) from None
-    reports = test_reports(Path(results))
-    logs = _finish_artifacts(test_dir, reports)
+        exit_code = exc.code if isinstance(exc.code, int) else 1
+    result = RunResult(test_dir, log, test_reports(results_xml), time.time() - t_run)
+    logs = _finish_artifacts(test_dir, result.reports)
     if logs and (waves or os.environ.get("TB_VERBOSE")):
         print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
-    _report_waves(waves, sim, dump, t_run)
-    n_tests, n_fail = get_results(results)
-    if n_tests == 0:
-        raise AssertionError(f"no cocotb test ran in {module} (see {test_dir / 'sim.log'})")
-    if n_fail:
-        failed = failed_tests(results)
-        raise AssertionError(
-            f"{n_fail} of {n_tests} cocotb tests failed in {module} on {sim}: {', '.join(failed)}\n"
-            f"  log: {test_dir / 'sim.log'}\n  rerun with waves: {rerun_command(module, sim, failed)}\n"
-            + failure_report(module, sim, test_dir, reports)
-        )
-    return test_dir
+    view = _report_waves(waves, sim, dump, t_run)
+    if view:
+        print("\n" + view, file=sys.stderr)
+        view = "\n" + view
+    failed = [r for r in result.reports if not r["ok"]]
+    if not result.reports:
+        raise SimFailure(f"no cocotb test ran in {module} on {sim} (exit {exit_code}); the simulator log says "
+                         f"why: {log}\n" + _log_tail(log), result)
+    if failed or exit_code:
+        head = (f"{len(failed)} of {len(result.reports)} cocotb tests failed in {module} on {sim}"
+                if failed else f"the simulator exited with {exit_code} in {module} on {sim}")
+        raise SimFailure(f"{head}\n  log: {log}\n" + failure_report(module, sim, test_dir, result.reports) + view,
+                         result)
+    return result
+
+
+def _log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in tail)

@@ -24,6 +24,20 @@ def _scale_to_ns(wave) -> float:
     return int(num) * PS_PER.get(unit, 1.0) / 1e3
 
 
+def end_time(path: Path | str, wave=None) -> int:
+    """The last timestamp of a dump, in its own time units (a VCD's tail is read directly)."""
+    path = Path(path)
+    if path.suffix == ".vcd":
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - 65536))
+            stamps = [line for line in f.read().splitlines() if line.startswith(b"#")]
+        if stamps:
+            return int(stamps[-1][1:])
+    last = [0]
+    (wave or open_dump(path)).stream_time_steps(lambda t: last.__setitem__(0, max(last[0], int(t))))
+    return last[0]
+
+
 def _as_int(value):
     if isinstance(value, int):
         return value

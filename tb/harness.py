@@ -79,6 +79,8 @@ class DeviceTB:
 
         async def watcher() -> None:
             await failed.wait()
+            if os.environ.get("WAVES", "0") not in ("", "0"):
+                await Timer(1, "us")    # with waves on, the dump also shows what followed the violation
             raise errors[0]
 
         async def poll() -> None:   # the lost-wake-up rule is about time passing: look every microsecond

@@ -7,12 +7,11 @@ also goes to the test's pcap and event log, and ``check`` writes its verdict the
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
-import cocotb
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus, AxiStreamSink
+
+from tb.axis_sink import AxisFrame, AxisSink
 
 
 @dataclass
@@ -29,30 +28,29 @@ class Wire:
         self.checkers = checkers      # tb/checkers: the streaming scoreboard sees each frame as it leaves
         if artifacts is not None:   # a later bench in the same test takes over the pcap
             artifacts.add_monitor(self)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), dut.user_clk, dut.user_reset)
-        self.sink.log.setLevel("WARNING")
+        self.frames: list[WireFrame] = []
+        self.sink = AxisSink(dut, prefix, dut.user_clk, on_frame=self._collect)
         if pause:
             self.set_pause(pause)
-        self.frames: list[WireFrame] = []
-        self._task = cocotb.start_soon(self._collect())
 
     def set_pause(self, pattern: list[int] | None) -> None:
         """Back-pressure: a repeating pattern, 1 = tready low for that cycle (the wire is slower)."""
-        self.sink.set_pause_generator(itertools.cycle(pattern) if pattern else None)
+        if pattern:
+            self.sink.set_pause_generator(list(pattern))
+        else:
+            self.sink.clear_pause_generator()
 
     def pause(self, on: bool) -> None:
         self.sink.pause = on
 
-    async def _collect(self) -> None:
-        while True:
-            frame = await self.sink.recv()
-            user = frame.tuser if isinstance(frame.tuser, int) else (frame.tuser[-1] if frame.tuser else 0)
-            wf = WireFrame(bytes(frame.tdata), get_sim_time("ns"), bool(user))
-            self.frames.append(wf)
-            if self.artifacts is not None:
-                self._attach(len(self.frames) - 1, wf)
-            if self.checkers is not None:
-                self.checkers.frame(wf.t_ns, wf.data, wf.aborted)
+    def _collect(self, frame: AxisFrame) -> None:
+        self.sink.recv_nowait()          # frames are kept here, not in the sink's queue
+        wf = WireFrame(bytes(frame.tdata), get_sim_time("ns"), bool(frame.tuser[-1] if frame.tuser else 0))
+        self.frames.append(wf)
+        if self.artifacts is not None:
+            self._attach(len(self.frames) - 1, wf)
+        if self.checkers is not None:
+            self.checkers.frame(wf.t_ns, wf.data, wf.aborted)
 
     def stop(self) -> None:
         """Stop writing to the test's pcap and log (a newer Wire on the same port does that)."""

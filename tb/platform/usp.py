@@ -16,6 +16,7 @@ from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
 from tb.platform.device import DeviceDescription
 from tb.platform.device import load as load_description
+from tb.platform.usp_fast import EventDrivenUspDevice
 
 # data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
 USP_LINK_FOR_WIDTH = {64: (3, 2), 128: (3, 4), 256: (3, 8)}
@@ -168,7 +169,7 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
     settings = model_settings(cfg, len(dut.s_axis_cq_tdata))
     rc = RootComplex()
     kwargs = {name: _port(dut, name) for name in CFG_PORTS if _port(dut, name) is not None}
-    dev = UltraScalePlusPcieDevice(
+    dev = EventDrivenUspDevice(
         **{k: v for k, v in settings.items() if not k.startswith("f.")},
         user_clk=dut.user_clk,
         user_reset=dut.user_reset,

@@ -22,7 +22,7 @@ import cocotb
 import pytest
 from cocotb.triggers import RisingEdge, Timer, with_timeout
 
-from sim import runner
+from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
                          FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
@@ -213,8 +213,12 @@ async def race_sweep_skip_recheck(dut):
 
 
 # -- pytest entry ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("sim", runner.sims())
-def test_checkers(sim):
-    # Icarus: the race sweep (the issue asks for both simulators) and one fault; all under REGRESS
-    subset = None if (sim == "verilator" or REGRESS) else "race_sweep$|fault_caught/fault=used_idx_first$"
-    runner.run(sim, "virtio_net_usp", "tests.sim.test_checkers", test_filter=subset)
+# Icarus: the race sweep (both simulators) and one fault; everything under REGRESS
+SUITE = suite.Suite("tests.sim.test_checkers", "virtio_net_usp",
+                    icarus=r"race_sweep$|race_sweep/|fault_caught/fault=used_idx_first$")
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_checkers(case, sim_run):
+    sim_run(case)

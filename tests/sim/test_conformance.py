@@ -32,7 +32,7 @@ import cocotb
 import pytest
 from cocotb.triggers import RisingEdge, Timer, with_timeout
 
-from sim import runner
+from sim import suite
 from tb import debug_bar as dbg
 from tb.dev_ctrl import FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, DeviceModes
 from tb.platform.usp import PCIE_TYPE_ENDPOINT, PCIE_TYPE_LEGACY_ENDPOINT, UspConfig
@@ -415,11 +415,11 @@ SUBSET = {
 }
 
 
+SUITE = suite.Suite("tests.sim.test_conformance", "virtio_net_usp", variants=BUILDS,
+                    subsets={("verilator", "mem"): ".", **SUBSET}, icarus=None, exclude=NOT_ON)
+
+
 @pytest.mark.sim
-@pytest.mark.parametrize("build", list(BUILDS))
-@pytest.mark.parametrize("sim", runner.sims())
-def test_conformance(sim, build):
-    subset = None if REGRESS else SUBSET.get((sim, build))
-    test_filter = f"^(?!.*{NOT_ON[build]})" + (f".*({subset})" if subset else "")
-    runner.run(sim, "virtio_net_usp", "tests.sim.test_conformance", params=BUILDS[build], test_filter=test_filter,
-               run_name=f"test_conformance-{build}")
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_conformance(case, sim_run):
+    sim_run(case)

@@ -583,13 +583,15 @@ async def test_io_bar(dut):
 
 import pytest  # noqa: E402
 
-from sim import runner  # noqa: E402
+from sim import suite  # noqa: E402
 
 
-@pytest.mark.parametrize("width", [256, 64])
-@pytest.mark.parametrize("sim", runner.sims())
-def test_cq_cc_bridge(sim, width):
-    runner.run(sim, "tb_cq_cc_bridge", "tests.sim.test_cq_cc_bridge",
-               sources=[*runner.hdl_sources("pcie/pcie_us_cq_cc_bridge.v"),
-                        runner.ROOT / "tests/sim/hdl/tb_cq_cc_bridge.v"],
-               params={"AXIS_PCIE_DATA_WIDTH": width})
+SUITE = suite.Suite("tests.sim.test_cq_cc_bridge", "tb_cq_cc_bridge",
+                    variants={f"w{w}": {"AXIS_PCIE_DATA_WIDTH": w} for w in (256, 64)},
+                    sources=("hdl/pcie/pcie_us_cq_cc_bridge.v", "tests/sim/hdl/tb_cq_cc_bridge.v"))
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_cq_cc_bridge(case, sim_run):
+    sim_run(case)

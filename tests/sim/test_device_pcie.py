@@ -15,7 +15,7 @@ import cocotb
 import pytest
 from cocotb.triggers import Timer, with_timeout
 
-from sim import runner
+from sim import suite
 from tb import debug_bar as dbg
 from tb.harness import DeviceTB
 from tb.platform.usp import UspConfig
@@ -324,14 +324,13 @@ async def _wait_until(cond, step_ns: float = 100) -> None:
 
 
 # -- pytest entry ----------------------------------------------------------------------------------------
-WIDTHS = [256, 64, 128] if REGRESS else [256]
+# Icarus in make test: the DMA self-test on the first link setting (128 B payload / read request, split at
+# every RCB), every other test; all link settings in REGRESS
+SUITE = suite.Suite("tests.sim.test_device_pcie", "virtio_net_usp", icarus=r"^(?!.*dma_selftest/link=[1-9])",
+                    variants=suite.widths(256, 64, 128) if REGRESS else suite.widths(256))
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("sim", runner.sims())
-def test_device_pcie(sim, width):
-    # the default width shares its build with the other system tests
-    params = {} if width == 256 else {"AXIS_PCIE_DATA_WIDTH": width}
-    runner.run(sim, "virtio_net_usp", "tests.sim.test_device_pcie", params=params)
-
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_device_pcie(case, sim_run):
+    sim_run(case)

@@ -606,14 +606,17 @@ async def test_tx_engine_pattern(dut):
 
 import pytest  # noqa: E402
 
-from sim import runner  # noqa: E402
+from sim import suite  # noqa: E402
+
+
+# Icarus in make test: every test at the narrow width (the most beats per transfer); both widths in REGRESS
+SUITE = suite.Suite("tests.sim.test_dma", "tb_dma", icarus_variants=["w64"],
+                    variants={f"w{w}": {"AXIS_PCIE_DATA_WIDTH": w} for w in ((256, 64, 128) if REGRESS else (256, 64))},
+                    sources=("hdl/pcie/pcie_us_dma_rd.v", "hdl/pcie/pcie_us_dma_wr.v", "hdl/pcie/pcie_us_rq_mux.v",
+                             "hdl/pcie/dma_ram.v", "tests/sim/hdl/tb_dma.v"))
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("width", [256, 64, 128] if REGRESS else [256, 64])
-@pytest.mark.parametrize("sim", runner.sims())
-def test_dma(sim, width):
-    runner.run(sim, "tb_dma", "tests.sim.test_dma",
-               sources=[*runner.hdl_sources("pcie/pcie_us_dma_*.v", "pcie/pcie_us_rq_mux.v", "pcie/dma_ram.v"),
-                        runner.ROOT / "tests/sim/hdl/tb_dma.v"],
-               params={"AXIS_PCIE_DATA_WIDTH": width})
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_dma(case, sim_run):
+    sim_run(case)

@@ -621,19 +621,15 @@ async def test_intx(dut):
 
 import pytest  # noqa: E402
 
-from sim import runner  # noqa: E402
+from sim import suite  # noqa: E402
 
 
-@pytest.mark.parametrize("sim", runner.sims())
-def test_msix_intx(sim):
-    runner.run(sim, "tb_msix", "tests.sim.test_msix_intx",
-               sources=[*runner.hdl_sources("pcie/pcie_msix.v", "pcie/pcie_intx.v"),
-                        runner.ROOT / "tests/sim/hdl/tb_msix.v"])
+# the default table, and a non-power-of-two one with a two-dword PBA (vectors 40..63: the out-of-range drop)
+SUITE = suite.Suite("tests.sim.test_msix_intx", "tb_msix", variants={"": {}, "vec40": {"VEC_COUNT": 40}},
+                    sources=("hdl/pcie/pcie_msix.v", "hdl/pcie/pcie_intx.v", "tests/sim/hdl/tb_msix.v"))
 
 
-@pytest.mark.parametrize("sim", runner.sims())
-def test_msix_intx_40_vectors(sim):
-    """Non-power-of-two table with a two-dword PBA: vectors 40..63 exercise the out-of-range drop."""
-    runner.run(sim, "tb_msix", "tests.sim.test_msix_intx", params={"VEC_COUNT": 40},
-               sources=[*runner.hdl_sources("pcie/pcie_msix.v", "pcie/pcie_intx.v"),
-                        runner.ROOT / "tests/sim/hdl/tb_msix.v"])
+@pytest.mark.sim
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_msix_intx(case, sim_run):
+    sim_run(case)

@@ -15,7 +15,7 @@ import cocotb
 import pytest
 from cocotb.triggers import Timer, with_timeout
 
-from sim import runner
+from sim import suite
 from tb.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DeviceModes
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import VIRTIO_CONFIG_S_NEEDS_RESET, VirtioPciLegacy
@@ -288,16 +288,12 @@ async def _until(cond) -> None:
 # Verilator runs everything; Icarus (the 4-state reference) one test per feature, or all under REGRESS.
 ICARUS_SUBSET = ("identity_and_features|tx_end_to_end/msix=False/indirect=True|a7_a9_ring_full|reset_mid_traffic"
                  "|bad_input/case=2")
-
-
-WIDTHS = [256, 64] if REGRESS else [256]
+# the default width shares its build with the other system tests
+SUITE = suite.Suite("tests.sim.test_virtio_tx", "virtio_net_usp",
+                    variants=suite.widths(256, 64) if REGRESS else suite.widths(256), icarus=ICARUS_SUBSET)
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("sim", runner.sims())
-def test_virtio_tx(sim, width):
-    subset = None if (sim == "verilator" or REGRESS) else ICARUS_SUBSET
-    # the default width shares its build with the other system tests
-    params = {} if width == 256 else {"AXIS_PCIE_DATA_WIDTH": width}
-    runner.run(sim, "virtio_net_usp", "tests.sim.test_virtio_tx", params=params, test_filter=subset)
+@pytest.mark.parametrize("case", SUITE.cases(globals()), ids=str)
+def test_virtio_tx(case, sim_run):
+    sim_run(case)

@@ -16,7 +16,7 @@ def test_ila_probes_are_the_gtkwave_signals():
              if not name.startswith("#")]
     assert [(p.signal, p.width) for p in probes] == plain
     assert [f"{gtkw.TOP}.{p.signal}" for p in probes] == gtkw.signal_names(256, 64)
-    assert probes[0].net == "virtio_net_inst/s_axis_cq_tvalid"
+    assert any(p.net == "virtio_net_inst/s_axis_cq_tvalid" for p in probes)
     assert any(p.net == "virtio_net_inst/virtq_tx_inst/state_reg" and p.width == 5 for p in probes)
 
 
