@@ -57,7 +57,7 @@ class DeviceModes:
     pacing_interval: int = 37500        # cycles (150 us at 250 MHz)
     push: str = "per_packet"            # used-ring push policy: "per_packet" or "batched"
     push_batch: int = 0                 # batched: elements per push (0: the device's PUSH_BATCH_MAX)
-    push_flush: int = 256               # batched: cycles before a partial batch is pushed (about 1 us)
+    push_flush: int = 1024              # batched: cycles before a partial batch is pushed (about 4 us)
 
     def encode(self) -> int:
         if self.push not in PUSH_POLICIES:

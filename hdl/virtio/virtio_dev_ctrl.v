@@ -45,7 +45,7 @@
  *                             written and acts as 1; above the maximum acts as the maximum) (reset PUSH_BATCH_MAX)
  *   0x284 PUSH_FLUSH      RW  [15:0] batched policy: a partial batch is pushed this many cycles after its
  *                             first element (it is pushed at once when nothing more is known to come)
- *                             (reset 256: about 1 us)
+ *                             (reset 1024: about 4 us)
  *   0x288 PUSH_BATCH_MAX  RO  the largest batch the TX engine can push (USED_BATCH_MAX)
  *
  * Modes are not virtio state: a device reset (STATUS = 0) keeps them; only user_reset clears them.
@@ -132,7 +132,7 @@ localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_01FF : 32'h0000_00
 localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
 localparam [31:0] MIN_FRAME_32 = MIN_FRAME_LEN;
 localparam [31:0] BATCH_MAX_32 = USED_BATCH_MAX;
-localparam [31:0] PUSH_FLUSH_RESET = 32'd256;
+localparam [31:0] PUSH_FLUSH_RESET = 32'd1024;
 localparam [31:0] MODE_MASK = 32'h0001_1133;
 
 function [31:0] apply_be;

@@ -18,7 +18,8 @@
  * beyond what the device returned, and never takes an index back), else error 1.
  *
  * avail.ring reads. While entries are known (avail.idx read > entries fetched) and the head FIFO has room:
- * one read of min(MAX_BATCH, known, up to the ring's end, FIFO room) entries, in flight one at a time, into
+ * one read of min(MAX_BATCH, known, up to the ring's end) entries (once the FIFO has room for them all), in
+ * flight one at a time, into
  * the FIFO's storage in this block's RAM (never past the avail.idx read). Heads leave in ring order on
  * m_axis_head (the entry and its avail index), one every two cycles.
  *
@@ -312,6 +313,7 @@ wire [16:0] to_ring_end = QSIZE_17 - {1'b0, {16-QW{1'b0}}, fetch_idx_reg[QW-1:0]
 wire [16:0] fifo_room = FIFO_17 - {{17-CW{1'b0}}, fifo_cnt_reg};    // nothing in flight when issuing
 wire [16:0] to_fifo_end = FIFO_17 - {{17-FW{1'b0}}, fifo_wr_reg};
 reg  [16:0] ring_n_c;
+reg  [16:0] ring_want_c;        // what the read would take with the FIFO out of the picture
 /* verilator lint_off UNUSEDSIGNAL */ // at most MAX_BATCH + 1
 reg  [16:0] ring_len_c;
 /* verilator lint_on UNUSEDSIGNAL */
@@ -319,6 +321,7 @@ always @* begin
     ring_n_c = {1'b0, known};
     if (ring_n_c > BATCH_17) ring_n_c = BATCH_17;
     if (ring_n_c > to_ring_end) ring_n_c = to_ring_end;
+    ring_want_c = ring_n_c;
     if (ring_n_c > fifo_room) ring_n_c = fifo_room;
     if (ring_n_c > to_fifo_end) ring_n_c = to_fifo_end;
     ring_len_c = ring_n_c;
@@ -570,7 +573,10 @@ always @* begin
     end
 
     // -- issue an avail.ring read when entries are known and the FIFO has room --------------------------
-    if (!idx_issue && state_reg == S_RUN && run && rd_free && !ring_busy_reg && ring_n_c != 17'd0) begin
+    // (a read waits for FIFO room for all it would take, unless the FIFO is empty: one TLP per batch of
+    // entries, not one per entry as the walk frees the FIFO's slots one by one)
+    if (!idx_issue && state_reg == S_RUN && run && rd_free && !ring_busy_reg && ring_n_c != 17'd0
+            && (fifo_room >= ring_want_c || fifo_cnt_reg == {CW{1'b0}})) begin
         rd_addr_next = avail_base + 64'd4 + {{63-QW{1'b0}}, fetch_idx_reg[QW-1:0], 1'b0};
         rd_ram_next = ENT_OFF_32[RAM_ADDR_WIDTH-1:0] + {{RAM_ADDR_WIDTH-FW-1{1'b0}}, fifo_wr_reg, 1'b0};
         rd_len_next = {{LEN_WIDTH-BW-2{1'b0}}, ring_len_c[BW:0], 1'b0};

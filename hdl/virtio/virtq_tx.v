@@ -183,9 +183,9 @@ localparam BYTE_SHIFT = $clog2(WORD_BYTES);
 localparam BLK_ADDR_WIDTH = PKT_BUF_ADDR_WIDTH;            // each block's RAM port (the packet buffer is the largest)
 localparam BLK_WORD_WIDTH = BLK_ADDR_WIDTH - BYTE_SHIFT;
 localparam BLK_TAG_WIDTH = DMA_TAG_WIDTH - 2;
-localparam DESC_ENTRIES = (DESC_WINDOW > INDIRECT_MAX) ? DESC_WINDOW : INDIRECT_MAX;
+localparam WALK_TABLE_SLOTS = 4;                   // INDIRECT tables read ahead by the walk
 localparam AV_ADDR_WIDTH = $clog2(WORD_BYTES + 2*HEAD_FIFO);
-localparam WALK_ADDR_WIDTH = $clog2(16*DESC_ENTRIES);
+localparam WALK_ADDR_WIDTH = $clog2(WALK_TABLE_SLOTS*16*INDIRECT_MAX + 16*DESC_WINDOW);
 localparam USED_ADDR_WIDTH = ($clog2(16*USED_BATCH_MAX) > BYTE_SHIFT) ? $clog2(16*USED_BATCH_MAX) : BYTE_SHIFT + 1;
 
 // legacy split ring layout (virtio-pci legacy, VIRTIO_PCI_VRING_ALIGN = 4096)
@@ -530,6 +530,7 @@ virtq_desc_walk #(
     .TAG_WIDTH(BLK_TAG_WIDTH),
     .DESC_WINDOW(DESC_WINDOW),
     .INDIRECT_MAX(INDIRECT_MAX),
+    .TABLE_SLOTS(WALK_TABLE_SLOTS),
     .BUF_READ(1),
     .BUF_WRITE(0)
 )
@@ -558,6 +559,7 @@ walk_inst (
     .m_axis_read_desc_tag(blk_rd_tag[1*DMA_TAG_WIDTH +: BLK_TAG_WIDTH]),
     .m_axis_read_desc_valid(blk_rd_valid[1]),
     .m_axis_read_desc_ready(blk_rd_ready[1]),
+    .s_axis_read_desc_status_tag(rd_st_tag),
     .s_axis_read_desc_status_error(blk_rd_st_error),
     .s_axis_read_desc_status_valid(blk_rd_st_valid[1]),
     .ram_wr_en(blk_ram_wr_en[1]),

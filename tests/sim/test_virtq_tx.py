@@ -1174,7 +1174,9 @@ async def test_dma_count(dut, push):
     tb.log.info("%s: DMA descriptors per packet (header + 1 data buffer): %.2f one per kick, %.2f in a burst of %d",
                 push, single, per_pkt, burst)
     if single != 7:
-        tb.error(f"{single} DMA descriptors per packet with one packet per kick, expected 7")
+        kinds = [(a.kind, hex(a.addr - ring.base) if a.addr - ring.base < 0x10000 else "buf", a.length)
+                 for a in tb.dma.accesses[:len(tb.dma.accesses) // n]]
+        tb.error(f"{single} DMA descriptors per packet with one packet per kick, expected 7: {kinds}")
     limit = 4.5 if push == "per_packet" else 1.5
     if per_pkt > limit:
         tb.error(f"{per_pkt} DMA descriptors per packet in a burst, expected at most {limit}")
