@@ -330,8 +330,9 @@ TX_QUEUE = 1
 TX_VECTOR = 1
 
 
-def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None):
-    """A CheckerSet fed from the block test: host writes (the ring builder), device reads and writes."""
+def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None, waive: dict[str, str] | None = None):
+    """A CheckerSet fed from the block test: host writes (the ring builder), device reads and writes.
+    ``waive``: more rules that do not apply to the block, each with the reason (logged with the verdicts)."""
     from tb.checkers import CheckerSet
 
     def now() -> float:
@@ -339,6 +340,8 @@ def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None):
 
     hub = CheckerSet(now, log, msix_vector_of=lambda data: data, msix_enabled=lambda: True)
     hub.waive(*DRIVER_SIDE, why="a block test's ring builder is not a driver under test")
+    for name, why in (waive or {}).items():
+        hub.waive(name, why=why)
     mem.observers.append(lambda addr, data: hub.host_mem(True, addr, data))
     dma.read_done_hooks.append(
         lambda a: hub.dev_read(a.cycle * CLK_NS, a.addr, a.data, f"read {a.addr:#x} {a.length} bytes tag {a.tag}")
