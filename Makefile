@@ -98,7 +98,7 @@ HIL_ARGS ?=
 hil: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain --hil
-	$(PY) -m sim.hil $(HIL_ARGS)
+	$(PY) -m hil.orchestrator $(HIL_ARGS)
 
 durations: $(STAMP)
 	@$(PY) -m sim.results durations --commit

@@ -3,7 +3,7 @@
     python3.11 -m hil.guest_plan /mnt/plan.json
 
 The plan is a list of runs ``{"name", "bdf", "backend", "args"}``. Each one is the command line
-``vnet-bringup --target pci:<bdf> --backend <backend> --out /mnt/<name> <args>`` (tb.bringup_cli.main,
+``vnet-bringup --target pci:<bdf> --backend <backend> --out /mnt/<name> <args>`` (tb.bringup.cli.main,
 in-process: starting Python under TCG costs seconds), its output kept in ``/mnt/<name>/console.txt`` and
 echoed to the serial console. Around each run the guest records what the host cannot see: the driver and
 driver_override of every PCI function before and after (a refused run must leave them unchanged, a
@@ -51,7 +51,7 @@ class Tee(io.TextIOBase):
 
 
 def run_one(entry: dict[str, Any], share: Path) -> dict[str, Any]:
-    from tb.bringup_cli import main as bringup
+    from tb.bringup.cli import main as bringup
 
     out = share / entry["name"]
     out.mkdir(parents=True, exist_ok=True)

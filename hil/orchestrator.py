@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hil.udp_peer import UdpPeer  # noqa: E402
-from tb.bringup import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
+from tb.bringup.sequence import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
 
 BUILD = ROOT / "build" / "hil"
 BACKENDS = ("uio", "vfio")
@@ -212,7 +212,7 @@ def precompile(pycache: Path) -> Path:
     """
     env = dict(os.environ, PYTHONPYCACHEPREFIX=str(pycache), PYTHONPATH=str(ROOT))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([GUEST_PYTHON, "-S", "-c", "import tb.bringup, tb.bringup_cli, tb.platform.uio, "
+    subprocess.run([GUEST_PYTHON, "-S", "-c", "import tb.bringup.sequence, tb.bringup.cli, tb.platform.uio, "
                     "tb.platform.vfio, tb.platform.takeover, tb.platform.irq, tb.pcap, hil.guest_plan"],
                    check=True, timeout=120, env=env, cwd=ROOT)
     out = BUILD / "pybundle.zip"
@@ -473,7 +473,7 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.hil", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m hil.orchestrator", description=__doc__.split("\n\n")[0])
     ap.add_argument("--backends", default="uio,vfio", help="comma-separated: uio, vfio")
     ap.add_argument("--long", action="store_true", help="the longer matrix of make regress")
     ap.add_argument("--timeout", type=int, help="seconds per guest boot (default: the matrix's)")

@@ -25,8 +25,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# what the guest imports (hil.guest_plan imports tb.bringup_cli lazily, the platforms lazily in turn)
-ENTRY_POINTS = ("hil.guest_plan", "tb.bringup_cli", "tb.platform.vfio", "tb.platform.uio", "tb.platform.takeover",
+# what the guest imports (hil.guest_plan imports tb.bringup.cli lazily, the platforms lazily in turn)
+ENTRY_POINTS = ("hil.guest_plan", "tb.bringup.cli", "tb.platform.vfio", "tb.platform.uio", "tb.platform.takeover",
                 "tb.platform.irq", "tb.pcap", "encodings.utf_8", "encodings.latin_1", "encodings.ascii")
 SSL_STUB = 'raise ImportError("ssl is left out of the HIL guest bundle (hil/pybundle.py)")\n'
 

@@ -1,7 +1,7 @@
 """The device description (hdl/device.toml): the PCI identity and PCIe settings of the virtio-net function.
 
 One file feeds both places where these values must be typed: the simulation's UltraScale+ hard-block model
-(``tb.platform.usp.UspConfig``) and the Vivado customization of the ``pcie4_uscale_plus`` IP
+(``tb.simulation.usp.UspConfig``) and the Vivado customization of the ``pcie4_uscale_plus`` IP
 (``sim.fpga``). Loading validates every field up front, so a typo fails here with the field's name rather
 than as a device that enumerates wrong.
 
@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-DESCRIPTION = Path(__file__).resolve().parents[2] / "hdl" / "device.toml"
+DESCRIPTION = Path(__file__).resolve().parents[1] / "hdl" / "device.toml"
 
 BAR_KINDS = ("memory", "io")
 INTERRUPT_PINS = {"none": 0, "INTA": 1, "INTB": 2, "INTC": 3, "INTD": 4}

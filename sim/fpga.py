@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim import ila
-from tb.platform.device import DeviceDescription
-from tb.platform.device import load as load_description
+from sim.device import DeviceDescription
+from sim.device import load as load_description
 
 ROOT = Path(__file__).resolve().parent.parent
 HDL = ROOT / "hdl"
@@ -148,7 +148,7 @@ def ip_tcl(desc: DeviceDescription, board: Board) -> str:
            f"# The {IP_NAME} IP for the virtio-net function on the {board.name.upper()}: identity, BARs, MSI-X "
            "(table in the",
            "# function's own BAR), link and user interface as the simulation model is configured "
-           "(tb/platform/usp.py).",
+           "(tb/simulation/usp.py).",
            "# Property names as seen in public projects' Tcl for this IP, cited per property below.",
            "",
            f"create_ip -name {IP_NAME} -vendor xilinx.com -library ip -module_name {IP_MODULE}",

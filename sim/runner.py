@@ -230,7 +230,7 @@ def test_reports(results_xml: Path) -> list[dict]:
 
 def _finish_artifacts(test_dir: Path, reports: list[dict]) -> list[str]:
     """Append each test's verdict to its event log; return lines naming the logs and pcaps."""
-    from tb.eventlog import RunLog, artifact_path, read_events
+    from tb.simulation.eventlog import RunLog, artifact_path, read_events
 
     lines = []
     for rep in reports:
@@ -293,7 +293,7 @@ def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> str:
 def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
     """The earliest failing checker verdict in the event logs a run wrote (modified after ``since``, a
     time.time()); None if every check passed."""
-    from tb.eventlog import read_events
+    from tb.simulation.eventlog import read_events
 
     best = None
     for path in run_dir.glob("*.events.jsonl"):
@@ -348,7 +348,7 @@ def run(
     log = Path(log_file) if log_file else test_dir / "sim.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
-           "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/eventlog.py)
+           "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/simulation/eventlog.py)
     env.update(extra_env or {})
     test_args: list[str] = []
     plusargs: list[str] = []

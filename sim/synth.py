@@ -553,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cache", action="store_true", help="synthesize every module again")
     ap.add_argument("--update-readme", action="store_true", help="rewrite the resource table in hdl/README.md")
     args = ap.parse_args(argv)
-    from tb.platform.device import load as load_description
+    from sim.device import load as load_description
 
     def terminate(signum, _frame):          # make test stops it with SIGTERM when the tests are interrupted
         stop_all()

@@ -84,7 +84,7 @@ def ensure_yosys() -> str:
 
 
 def _kernel_present() -> bool:
-    from sim.hil import find_kernel  # noqa: PLC0415
+    from hil.orchestrator import find_kernel  # noqa: PLC0415
 
     return find_kernel() is not None
 

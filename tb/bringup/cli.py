@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tb.bringup import (
+from tb.bringup.sequence import (
     FAIL,
     PASS,
     BringupReport,

@@ -14,19 +14,18 @@ own, and on our own RTL (debug BAR ID "VNET" in BAR2) the debug registers, count
 Every number in the table is read: ring indices from the ring, interrupts as the platform counted them
 ("raised" from the kernel's descriptors, "handled" from handler runs, "kernel" from /proc/interrupts).
 The exit code is 0 only when no check failed. A check that does not apply says so (N/A) with the reason.
-The command line (targets, argument checks, artifacts) is tb.bringup_cli.
+The command line (targets, argument checks, artifacts) is tb.bringup.cli.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tb.debug_bar import COUNTERS as DBG_COUNTERS
-from tb.debug_bar import DBG_ID_VALUE, DEBUG_BAR, REG_ID, REG_SCRATCH, REG_VERSION, DebugBar
+from tb.device.debug_bar import COUNTERS as DBG_COUNTERS
+from tb.device.debug_bar import DBG_ID_VALUE, DEBUG_BAR, REG_ID, REG_SCRATCH, REG_VERSION, DebugBar
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import (
@@ -665,7 +664,7 @@ def linux_config(packets: int, ab_packets: int, gap_us: float, run_timeout_s: fl
     return BringupConfig(packets=packets, intx_packets=max(packets // 4, 4), ab_packets=ab_packets,
                          gap_ns=gap_us * 1e3, timeout_ns=run_timeout_s * 1e9,
                          timing=GuestTiming(xmit_ns=0, reclaim_ns=0, irq_ns=0), irq_grace_ns=500e6,
-                         wire_note="the host compares the frames (sim.hil's UDP peer)", trace=True,
+                         wire_note="the host compares the frames (hil.orchestrator's UDP peer)", trace=True,
                          progress=progress)
 
 
@@ -673,13 +672,3 @@ def report_from_json(data: dict[str, Any]) -> BringupReport:
     r = BringupReport(runs=data.get("runs", []), host_features=data.get("host_features", 0))
     r.checks = [Check(**c) for c in data.get("checks", [])]
     return r
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tb.bringup_cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,11 +2,11 @@
 
 Inputs (all with simulation time; cycles are 250 MHz user_clk periods):
 
-* host side, in the driver's program order (``tb.platform.sim.SimPlatform.observers``): every read and
+* host side, in the driver's program order (``tb.simulation.sim_platform.SimPlatform.observers``): every read and
   write of host memory and every BAR access the driver makes;
-* device side (``tb.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the data its
+* device side (``tb.simulation.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the data its
   completions returned (what the device saw), each DMA write;
-* the DUT's interrupt outputs (``tb.monitors.pcie.IrqMonitor``) and the frames on the wire (``tb.wire``).
+* the DUT's interrupt outputs (``tb.simulation.monitors.pcie.IrqMonitor``) and the frames on the wire (``tb.simulation.wire``).
 
 From the BAR accesses the set learns what the device was told (queue PFNs and sizes, acked features,
 STATUS writes, MSI-X vectors, the device modes at BAR2+0x200), so the checkers do not rely on the driver

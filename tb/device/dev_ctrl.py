@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tb.debug_bar import DEBUG_BAR
+from tb.device.debug_bar import DEBUG_BAR
 from tb.platform.base import Platform
 
 REG_MODE = 0x200

@@ -1,7 +1,7 @@
 """The host interface the driver model runs on.
 
 The driver (tb.driver) and the bring-up checks await only this interface. Implementations:
-``tb.platform.sim.SimPlatform`` (cocotbext-pcie root complex in a cocotb simulation) and, for a board or a
+``tb.simulation.sim_platform.SimPlatform`` (cocotbext-pcie root complex in a cocotb simulation) and, for a board or a
 VM, a Linux PCI platform. So nothing here may import cocotb.
 
 Conventions: BAR and config accesses are little-endian integers of 1, 2, 4 or 8 bytes at any byte offset

@@ -1,6 +1,6 @@
 """One event log per simulation test: JSON lines of (cycle, time, source, event, fields).
 
-Sources: ``pcie`` (every TLP on CQ/CC/RQ/RC, decoded, see tb/monitors/pcie.py), ``irq`` (the DUT's MSI-X
+Sources: ``pcie`` (every TLP on CQ/CC/RQ/RC, decoded, see tb/simulation/monitors/pcie.py), ``irq`` (the DUT's MSI-X
 and INTx lines), ``driver`` (the driver model's steps: ring accesses, notifies, interrupts, reclaims,
 forwarded from tb.driver.trace.EventLog), ``wire`` (frames leaving the device) and ``checker`` (verdicts:
 the wire scoreboard, the test's end). One line per event, written and flushed as it happens, so a test

@@ -14,10 +14,10 @@ import random
 import zlib
 
 from tb.checkers import CheckerSet, checkers_enabled
-from tb.debug_bar import DebugBar
-from tb.eventlog import TestArtifacts
-from tb.platform.sim import SimPlatform
-from tb.platform.usp import UspConfig
+from tb.device.debug_bar import DebugBar
+from tb.simulation.eventlog import TestArtifacts
+from tb.simulation.sim_platform import SimPlatform
+from tb.simulation.usp import UspConfig
 
 # PCIe Device Control encodings: 0 = 128 B ... 5 = 4096 B
 SIZE_ENCODING = {128 << k: k for k in range(6)}
@@ -40,10 +40,10 @@ class DeviceTB:
         self.platform = SimPlatform(dut, cfg, log_level)   # None: what the build was made for
         self.rc = self.platform.rc
         self.debug = DebugBar(self.platform)
-        # the test's event log and pcap (tb/eventlog.py): TLPs, interrupt lines, driver steps, verdicts
+        # the test's event log and pcap (tb/simulation/eventlog.py): TLPs, interrupt lines, driver steps, verdicts
         self.artifacts = TestArtifacts.current()
         self.events = self.artifacts.log
-        from tb.monitors.pcie import IrqMonitor  # simulation only
+        from tb.simulation.monitors.pcie import IrqMonitor  # simulation only
 
         # the checkers (tb/checkers): on in every test built on DeviceTB unless TB_CHECKERS=0
         self.checkers: CheckerSet | None = None
@@ -107,12 +107,12 @@ class DeviceTB:
         self.rc.split_on_all_rcb = split_on_all_rcb
         if self.platform.dev is None:
             await self.platform.power_on()
-        from tb.monitors.pcie import TlpMonitor
+        from tb.simulation.monitors.pcie import TlpMonitor
 
         # hooked between power-on and the first TLP: every TLP of the test is in the log
         tlps = TlpMonitor(self.platform.dev, self.events)
         if self.checkers is not None:
-            from tb.monitors.dma import DmaMonitor
+            from tb.simulation.monitors.dma import DmaMonitor
 
             tlps.listeners.append(DmaMonitor(self.checkers, self.platform.now_ns))
         self.artifacts.add_monitor(tlps)

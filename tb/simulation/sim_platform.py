@@ -22,7 +22,7 @@ from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.core.caps import PciCapId
 
 from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
-from tb.platform.usp import UspConfig, connect_usp
+from tb.simulation.usp import UspConfig, connect_usp
 
 # a BAR access that sees no completion within this much simulated time fails instead of hanging
 ACCESS_TIMEOUT_NS = 20_000
@@ -78,7 +78,7 @@ class SimPlatform(Platform):
         self.dut = dut
         self.cfg = cfg or UspConfig.for_dut(dut)   # the build's BAR0 kind unless the test says otherwise
         self.log_level = log_level
-        self.log = logging.getLogger("tb.platform.sim")
+        self.log = logging.getLogger("tb.simulation.sim_platform")
         self.rc = RootComplex()  # replaced by power_on(); settings made before it are carried over
         self.dev = None
         self.pdev = None

@@ -13,13 +13,13 @@ import os
 import cocotb
 from cocotb.triggers import Timer, with_timeout
 
-from tb.dev_ctrl import DevCtrl, DeviceModes, parse_faults, set_fault
+from tb.device.dev_ctrl import DevCtrl, DeviceModes, parse_faults, set_fault
 from tb.driver.virtio_net import GuestTiming
-from tb.eventlog import DriverTrace
-from tb.harness import DeviceTB
-from tb.platform.usp import UspConfig
+from tb.simulation.eventlog import DriverTrace
+from tb.simulation.harness import DeviceTB
+from tb.simulation.usp import UspConfig
 from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
-from tb.wire import Wire
+from tb.simulation.wire import Wire
 
 
 class TxBench:

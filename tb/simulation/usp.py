@@ -14,9 +14,9 @@ from cocotbext.axi import AxiStreamBus
 from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
 
-from tb.platform.device import DeviceDescription
-from tb.platform.device import load as load_description
-from tb.platform.usp_fast import EventDrivenUspDevice
+from sim.device import DeviceDescription
+from sim.device import load as load_description
+from tb.simulation.usp_fast import EventDrivenUspDevice
 
 # data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
 USP_LINK_FOR_WIDTH = {64: (3, 2), 128: (3, 4), 256: (3, 8)}

@@ -1,7 +1,7 @@
 """The wire: the DUT's TX AXI-Stream into a cocotbext-axi sink, with back-pressure and a scoreboard.
 
 Simulation only. Every frame is recorded with the cycle its last beat left the device; ``check`` compares
-them with what the driver queued, in order, byte for byte. With ``artifacts`` (tb/eventlog.py) each frame
+them with what the driver queued, in order, byte for byte. With ``artifacts`` (tb/simulation/eventlog.py) each frame
 also goes to the test's pcap and event log, and ``check`` writes its verdict there.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cocotb.utils import get_sim_time
 
-from tb.axis_sink import AxisFrame, AxisSink
+from tb.simulation.axis_sink import AxisFrame, AxisSink
 
 
 @dataclass

@@ -13,10 +13,10 @@ import time
 import cocotb
 from cocotb.utils import get_sim_time
 
-from tb.dev_ctrl import NOE_POLICIES, DeviceModes
+from tb.device.dev_ctrl import NOE_POLICIES, DeviceModes
 from tb.driver.virtio_net import GuestTiming
 from tb.scenarios.xmit import XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 
 # the wire-limited device: tready low 7 cycles in 8 (2 Gb/s on a 64-bit 250 MHz stream), slower than the
 # guest's ~2 us per frame, so the ring fills and the device drains it in batches

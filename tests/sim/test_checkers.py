@@ -1,7 +1,7 @@
 """The checkers are shown to fire, and the post-patch stop path is swept against the device's completion.
 
 ``fault_caught``: for each checker, a fault that breaks its rule, in the RTL (the test-only FAULT knobs at
-BAR2+0x208, tb/dev_ctrl.py) or in the driver (``VirtQueue.faults``). The test turns the fault on, sends
+BAR2+0x208, tb/device/dev_ctrl.py) or in the driver (``VirtQueue.faults``). The test turns the fault on, sends
 traffic, and asserts the checker reported it with its rule, a cycle and (where one exists) the address.
 Every other simulation test runs with the same checkers on and must pass: together they show the checkers
 neither sleep nor cry wolf.
@@ -24,12 +24,12 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
-from tb.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
+from tb.device.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
                          FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
                          FAULT_WRITE_TX_BUFFER, DeviceModes, set_fault)
 from tb.platform.base import PlatformError
 from tb.scenarios.xmit import XmitRun, XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 

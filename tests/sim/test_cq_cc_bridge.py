@@ -32,7 +32,7 @@ from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.tlp import CplStatus, TlpAttr, TlpTc, TlpType
 from cocotbext.pcie.xilinx.us.interface import UsPcieFrame
 
-from tb.platform.usp import UspConfig, connect_usp
+from tb.simulation.usp import UspConfig, connect_usp
 
 BARS = ((0, 1024), (1, 1024), (2, 4096), (3, 4096))
 IO_BARS = ((4, 256),)            # I/O BARs (configured on the model's function after connect_usp)

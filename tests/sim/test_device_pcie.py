@@ -16,9 +16,9 @@ import pytest
 from cocotb.triggers import Timer, with_timeout
 
 from sim import suite
-from tb import debug_bar as dbg
-from tb.harness import DeviceTB
-from tb.platform.usp import UspConfig
+from tb.device import debug_bar as dbg
+from tb.simulation.harness import DeviceTB
+from tb.simulation.usp import UspConfig
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 

@@ -22,7 +22,7 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, Timer, 
 from cocotbext.pcie.core.tlp import TlpType
 from cocotbext.pcie.xilinx.us.usp_model import LocalError
 
-from tb.platform.usp import UspConfig, connect_usp
+from tb.simulation.usp import UspConfig, connect_usp
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 

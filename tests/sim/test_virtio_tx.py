@@ -16,12 +16,12 @@ import pytest
 from cocotb.triggers import Timer, with_timeout
 
 from sim import suite
-from tb.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DeviceModes
+from tb.device.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DeviceModes
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import VIRTIO_CONFIG_S_NEEDS_RESET, VirtioPciLegacy
 from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
 from tb.scenarios.xmit import XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 

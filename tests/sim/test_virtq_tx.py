@@ -8,7 +8,7 @@ The ``TB`` plays everything around the engine:
   byte enables) and pulses the read status; reads outside host memory complete with error 2 (CA). On a
   write descriptor it applies the immediate bytes to host memory and pulses the write status. Every
   access is logged (cycle, kind, address, length) so tests can check what the engine touched;
-* the wire: ``tb.axis_sink.AxisSink`` (optionally with backpressure);
+* the wire: ``tb.simulation.axis_sink.AxisSink`` (optionally with backpressure);
 * monitors for irq_valid / err_valid / stat_* pulses.
 
 Invariants checked on every run: a ring-entry read starts at the device's next position and never goes
@@ -36,7 +36,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 from cocotb.utils import get_sim_time
 
-from tb.axis_sink import AxisSink
+from tb.simulation.axis_sink import AxisSink
 
 from tests.sim.vring_builder import (VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
                                      VRING_USED_F_NO_NOTIFY, HostMemory, SplitRing)

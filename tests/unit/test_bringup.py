@@ -1,4 +1,4 @@
-"""The bring-up sequence (tb.bringup) and its command line (tb.bringup_cli) without hardware: the whole
+"""The bring-up sequence (tb.bringup.sequence) and its command line (tb.bringup.cli) without hardware: the whole
 sequence on the model platform, Linux's vp_find_vqs order when the function has fewer MSI-X vectors (a
 shared vector, INTx, MSI-X disabled again after every failed attempt), rows that read what they report
 (used.idx from the ring, the link only when STATUS is offered), the argument checks and the artifacts."""
@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from tb import bringup_cli
-from tb.bringup import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
+from tb.bringup import cli as bringup_cli
+from tb.bringup.sequence import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
 from tb.driver.virtio_net import VirtioNet
 from tb.driver.virtio_pci import VIRTIO_MSI_CONFIG_VECTOR
 from tb.platform.base import IrqCount, PlatformError
@@ -257,7 +257,7 @@ def test_counts_come_from_the_platform_and_are_checked_against_the_kernel():
 def test_a_shared_line_bounds_the_count_instead():
     """On a shared INTx line the kernel also counts the other devices' interrupts: the tool's count may be
     lower, never higher."""
-    from tb.bringup import BringupReport, check_kernel_counts
+    from tb.bringup.sequence import BringupReport, check_kernel_counts
 
     def row(raised: int, kernel: int, shared: bool) -> Check:
         r = BringupReport(runs=[{"name": "ab-pre", "tx_irq_source": "intx", "irq": {"intx": {
@@ -343,5 +343,5 @@ def test_console_script_is_declared():
     from pathlib import Path
 
     data = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    assert data["project"]["scripts"]["vnet-bringup"] == "tb.bringup_cli:main"
-    assert sys.modules["tb.bringup_cli"].main is bringup_cli.main
+    assert data["project"]["scripts"]["vnet-bringup"] == "tb.bringup.cli:main"
+    assert sys.modules["tb.bringup.cli"].main is bringup_cli.main

@@ -1,6 +1,6 @@
 """The device's DMA as the checkers need it: whole reads with the data that came back, and writes.
 
-Fed by ``TlpMonitor`` (tb/monitors/pcie.py) with every decoded TLP. A read request on RQ opens a record by
+Fed by ``TlpMonitor`` (tb/simulation/monitors/pcie.py) with every decoded TLP. A read request on RQ opens a record by
 tag; the completions on RC fill it (split completions are placed by their byte count, as the requester does);
 when the last byte arrives the read is reported with the data the device received, i.e. exactly what it saw
 in host memory. Writes are reported as they leave the device (posted writes keep their order on the link).

@@ -15,7 +15,7 @@ import cocotb
 from cocotb.triggers import RisingEdge, ValueChange
 from cocotbext.pcie.xilinx.us.tlp import Tlp_us
 
-from tb.eventlog import RunLog
+from tb.simulation.eventlog import RunLog
 
 # (device attribute, stream name as the README and the .gtkw files call it, decoder, direction)
 STREAMS = (
@@ -47,7 +47,7 @@ def describe_tlp(tlp) -> dict[str, Any]:
 class TlpMonitor:
     def __init__(self, dev, log: RunLog):
         self.log = log
-        # called with (stream name, decoded TLP) for every TLP: tb/monitors/dma.py feeds the checkers
+        # called with (stream name, decoded TLP) for every TLP: tb/simulation/monitors/dma.py feeds the checkers
         self.listeners: list = []
         self.counts = {name: 0 for _, name, _, _ in STREAMS}
         for attr, name, decode, direction in STREAMS:
