@@ -61,7 +61,8 @@ def _check_time(name: str, v: str) -> None:
 
 
 def _check_fault(v: str) -> None:
-    from tb.device.dev_ctrl import DRIVER_FAULTS, FAULT_KNOBS  # standard library only
+    from tb.device.dev_ctrl import FAULT_KNOBS  # standard library only
+    from tb.faults.driver import DRIVER_FAULTS
 
     for name in (n.strip() for n in v.split(",") if n.strip()):
         if name not in FAULT_KNOBS and name not in DRIVER_FAULTS:

@@ -2,15 +2,18 @@
 
 Inputs (all with simulation time; cycles are 250 MHz user_clk periods):
 
-* host side, in the driver's program order (``tb.simulation.sim_platform.SimPlatform.observers``): every read and
-  write of host memory and every BAR access the driver makes;
+* host side, in the driver's program order (``tb.simulation.sim_platform.SimPlatform.observers``): every
+  read and write of host memory and every BAR access the driver makes;
+* the driver's trace events (``driver_event``, fed by the driver's EventLog listeners): what it did with
+  its queues (add_buf with token and num_free, get_buf, detach_buf, enable_cb / disable_cb and their
+  results) and with the net device queue (netif_stop / start / wake_queue);
 * device side (``tb.simulation.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the data its
   completions returned (what the device saw), each DMA write;
 * the DUT's interrupt outputs (``tb.simulation.monitors.pcie.IrqMonitor``) and the frames on the wire (``tb.simulation.wire``).
 
 From the BAR accesses the set learns what the device was told (queue PFNs and sizes, acked features,
 STATUS writes, MSI-X vectors, the device modes at BAR2+0x200), so the checkers do not rely on the driver
-under test to describe itself. The shared state (``HostShadow``, ``QueueView``) is updated before the
+under test to describe itself: they never import, wrap or read the driver. The shared state (``HostShadow``, ``QueueView``) is updated before the
 checkers see an event.
 
 A failure is recorded, written to the event log as a ``checker`` verdict and, unless the test declared it
@@ -60,7 +63,7 @@ class CheckerSet:
         self.noe_policy = 0
         self.fault = 0
         self.allowed: list[tuple[int, int, str]] = []     # device-accessible regions outside the rings
-        self.drivers: list[Any] = []                      # attached driver models (VirtioNet)
+        self.driver_probed = False                        # a driver traced the end of its probe
         self.violations: list[Violation] = []
         self.expected: set[str] | None = None             # rules a fault test wants to see fire
         self._raise: Callable[[CheckerError], None] | None = None
@@ -69,8 +72,8 @@ class CheckerSet:
         self._hooks: dict[str, list] = {}
         self._build_hooks()
 
-    HOOKS = ("on_dev_read", "on_dev_write", "on_host_mem", "on_host_bar", "on_irq", "on_frame", "on_reset",
-             "finish")
+    HOOKS = ("on_dev_read", "on_dev_write", "on_host_mem", "on_host_bar", "on_driver", "on_irq", "on_frame",
+             "on_reset", "finish")
 
     def _build_hooks(self) -> None:
         live = [c for c in self.checkers if c.name not in self.waived]
@@ -134,13 +137,6 @@ class CheckerSet:
             if start <= addr and addr + length <= end:
                 return why
         return None
-
-    def attach_driver(self, net: Any) -> None:
-        self.drivers.append(net)
-        for c in self.checkers:
-            attach = getattr(c, "attach_driver", None)
-            if attach is not None:
-                attach(net)
 
     def attach_sent(self, sent: list[bytes]) -> None:
         """The frames a transmit run queued, in order (the wire scoreboard's expectation)."""
@@ -222,6 +218,15 @@ class CheckerSet:
             self.queue_vector[self.queue_sel] = value
         elif offset == VIRTIO_PCI_STATUS and size == 1 and value == 0:
             self.reset(t)
+
+    # -- the driver's trace ------------------------------------------------------------------------------
+    def driver_event(self, event: Any) -> None:
+        """One trace event of the driver (tb.driver.trace.Event: kind and fields), as it emits it."""
+        if event.kind == "probe_done":
+            self.driver_probed = True
+        t = self.now()
+        for hook in self._hooks["on_driver"]:
+            hook(t, event.kind, event.fields)
 
     def reset(self, t: float) -> None:
         """STATUS = 0: the device forgets its queues; so do the checkers."""

@@ -102,22 +102,5 @@ FAULT_KNOBS = {
     "write_tx_buffer": FAULT_WRITE_TX_BUFFER, "drop_frame": FAULT_DROP_FRAME, "dup_frame": FAULT_DUP_FRAME,
     "used_idx_ahead": FAULT_USED_IDX_AHEAD, "used_len_read": FAULT_USED_LEN_READ,
 }
-# driver faults (tb/driver/virtio_ring.py VirtQueue.faults; the last one is VirtioNet's)
-DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")
-
-
-def parse_faults(spec: str) -> tuple[int, tuple[str, ...]]:
-    """``TB_FAULT=used_idx_first,leak_desc`` -> (RTL FAULT bits, driver faults); unknown names are an error."""
-    bits, driver = 0, []
-    for name in filter(None, (n.strip() for n in spec.split(","))):
-        if name in FAULT_KNOBS:
-            bits |= FAULT_KNOBS[name]
-        elif name in DRIVER_FAULTS:
-            driver.append(name)
-        else:
-            raise ValueError(f"unknown fault {name!r}: RTL knobs {sorted(FAULT_KNOBS)}, driver {list(DRIVER_FAULTS)}")
-    return bits, tuple(driver)
-
-
 async def set_fault(platform: Platform, bits: int, bar: int = DEBUG_BAR) -> None:
     await platform.bar_write(bar, REG_FAULT, bits, 4)

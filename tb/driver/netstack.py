@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from tb.driver.virtio_ring import NullTracer, Tracer
 from tb.platform.base import DmaBuffer, Platform
 
 NETDEV_TX_OK = 0x00
@@ -81,9 +82,10 @@ class NetDevQueue:
     """The TX queue of a net_device with a FIFO qdisc in front of it."""
 
     def __init__(self, platform: Platform, start_xmit: Callable[[Skb], Awaitable[int]],
-                 qdisc_limit: int = 1000):
+                 qdisc_limit: int = 1000, tracer: Tracer | None = None):
         self.p = platform
         self.start_xmit = start_xmit
+        self.trace: Tracer = tracer or NullTracer()   # netif_* calls as events (the checkers' view of them)
         self.qdisc: deque[Skb] = deque()
         self.qdisc_limit = qdisc_limit
         self.stopped = False
@@ -99,11 +101,13 @@ class NetDevQueue:
         self.stopped = True
         self.stats.stops += 1
         self.events.append((self.p.now_ns(), "stop"))
+        self.trace.event("netif_stop_queue")
 
     def netif_start_queue(self) -> None:
         self.stopped = False
         self.stats.starts += 1
         self.events.append((self.p.now_ns(), "start"))
+        self.trace.event("netif_start_queue")
 
     def netif_wake_queue(self) -> None:
         """Clear the stopped bit and, if it was set, schedule the qdisc (net_tx_action)."""
@@ -111,6 +115,7 @@ class NetDevQueue:
             self.stopped = False
             self.stats.wakes += 1
             self.events.append((self.p.now_ns(), "wake"))
+            self.trace.event("netif_wake_queue")
             self._scheduled.set()
 
     def netif_queue_stopped(self) -> bool:

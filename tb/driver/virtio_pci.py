@@ -288,9 +288,7 @@ class VirtioPciLegacy:
         if num == 0 or await self.ioread(VIRTIO_PCI_QUEUE_PFN, 4):
             raise VirtioError(f"queue {index} ({name}) not available")
         mem: DmaBuffer = self.p.dma_alloc(vring_size(num), align=4096)
-        vq = VirtQueue(index, num, mem, self.vp_notify, callback,
-                       indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC), allocator=self.allocator,
-                       tracer=self.trace, name=name)
+        vq = self.vring_new_virtqueue(index, num, mem, callback, name)
         await vq.init_ring()
         # activate the queue
         await self.iowrite(VIRTIO_PCI_QUEUE_PFN, mem.bus_addr >> VIRTIO_PCI_QUEUE_ADDR_SHIFT, 4)
@@ -301,6 +299,13 @@ class VirtioPciLegacy:
                 raise VirtioError(f"queue {index}: device refused MSI-X vector {msix_vector}")
         self.vqs.append(VqInfo(vq, msix_vector))
         return vq
+
+    def vring_new_virtqueue(self, index: int, num: int, mem: DmaBuffer,
+                            callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str) -> VirtQueue:
+        """vring_new_virtqueue: the ring's driver-side state over ``mem``, notifying through vp_notify."""
+        return VirtQueue(index, num, mem, self.vp_notify, callback,
+                         indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC), allocator=self.allocator,
+                         tracer=self.trace, name=name)
 
     async def vp_notify(self, vq: VirtQueue) -> None:
         """We write the queue's selector into the notification register to signal the other end."""

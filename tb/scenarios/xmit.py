@@ -15,7 +15,7 @@ from typing import Any
 
 from tb.driver.netstack import SkbPool
 from tb.driver.trace import EventLog
-from tb.driver.virtio_net import GuestTiming, VirtioNet
+from tb.driver.virtio_net import GuestTiming, VirtioNet, virtio_net
 from tb.platform.base import Platform, PlatformTimeout
 
 ETH_TYPE_LOCAL_EXPERIMENTAL = 0x88B5
@@ -36,8 +36,6 @@ class XmitScenario:
     idle_tail_ns: float = 0.0     # after the last frame: stay idle this long before measuring (A5)
     seed: int = 1
     timeout_ns: float = 1e9       # the whole run must finish within this much platform time
-    skip_enable_cb_recheck: bool = False
-    driver_faults: tuple[str, ...] = ()   # test-only ring faults (VirtQueue.faults), applied after the probe
 
 
 @dataclass
@@ -87,13 +85,14 @@ class XmitRun:
     """Probe the driver and drive a scenario; split in two so a test can act between probe and traffic."""
 
     def __init__(self, platform: Platform, scn: XmitScenario, start_task: StartTask,
-                 timing: GuestTiming | None = None, tracer: EventLog | None = None, checkers: Any = None):
+                 timing: GuestTiming | None = None, tracer: EventLog | None = None, checkers: Any = None,
+                 driver: VirtioNet | None = None):
         self.p = platform
-        self.checkers = checkers      # simulation: tb.checkers.CheckerSet, told about the driver and the frames
+        self.checkers = checkers      # simulation: tb.checkers.CheckerSet, told which frames were queued
         self.scn = scn
         self.start_task = start_task
-        self.net = VirtioNet(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer,
-                             skip_enable_cb_recheck=scn.skip_enable_cb_recheck)
+        # the faithful driver of the scenario's variant, unless the caller brings its own (a test driver)
+        self.net = driver or virtio_net(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer)
         self.sent: list[bytes] = []
         self.pool: SkbPool | None = None
 
@@ -102,10 +101,7 @@ class XmitRun:
         # enough skbs for a full ring (256 with INDIRECT), the qdisc and some slack
         self.pool = SkbPool(self.p, slots=self.net.queue.qdisc_limit + 512)
         self.net.on_kfree_skb = self.pool.release
-        if self.net.svq is not None:
-            self.net.svq.faults.update(self.scn.driver_faults)
         if self.checkers is not None:
-            self.checkers.attach_driver(self.net)
             self.checkers.attach_sent(self.sent)
 
     async def traffic(self, wait_done: Callable[[int], Coroutine[Any, Any, None]] | None = None) -> XmitResult:

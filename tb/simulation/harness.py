@@ -15,7 +15,8 @@ import zlib
 
 from tb.checkers import CheckerSet, checkers_enabled
 from tb.device.debug_bar import DebugBar
-from tb.simulation.eventlog import TestArtifacts
+from tb.driver.trace import EventLog
+from tb.simulation.eventlog import DriverTrace, TestArtifacts
 from tb.simulation.sim_platform import SimPlatform
 from tb.simulation.usp import UspConfig
 
@@ -98,6 +99,14 @@ class DeviceTB:
         seed = test_seed(name)
         self.log.info("random seed for %s: %d (rerun with SEED=... to reproduce)", name, seed)
         return random.Random(seed)
+
+    def driver_trace(self) -> EventLog:
+        """A trace for a driver run: into the test's event log and, with the checkers on, to the checkers
+        (the only way they learn what the driver did)."""
+        trace = DriverTrace(self.platform, self.events)
+        if self.checkers is not None:
+            trace.listeners.append(self.checkers.driver_event)
+        return trace
 
     async def start(self, max_payload: int = 256, max_read_req: int = 512,
                     split_on_all_rcb: bool = False) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tb.bringup import cli as bringup_cli
 from tb.bringup.sequence import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
-from tb.driver.virtio_net import VirtioNet
+from tb.driver.virtio_net import virtio_net
 from tb.driver.virtio_pci import VIRTIO_MSI_CONFIG_VECTOR
 from tb.platform.base import IrqCount, PlatformError
 from tb.platform.model import DeviceModes, ModelPlatform, ModelVirtioNet, run_virtual
@@ -195,7 +195,7 @@ def test_a_refused_config_vector_disables_msix_before_the_next_attempt():
             reg_write(off, value, size)
 
         p.device.reg_write = refuse_config_vector
-        net = VirtioNet(p, "post")
+        net = virtio_net(p, "post")
         await net.probe(p.start_task)
         state = (net.vdev.irq_mode, list(net.vdev.find_vqs_failures), p.msix_enabled, seen)
         await net.remove()
@@ -212,7 +212,7 @@ def test_no_interrupt_at_all_is_an_error():
     async def main():
         p = model(0)
         p.request_intx = lambda h: (_ for _ in ()).throw(PlatformError("no INTx (interrupt pin 0)"))
-        net = VirtioNet(p, "post")
+        net = virtio_net(p, "post")
         with pytest.raises(PlatformError, match="interrupt pin 0"):
             await net.probe(p.start_task)
         return net.vdev.find_vqs_failures, p.msix_enabled
