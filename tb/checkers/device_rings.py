@@ -9,11 +9,6 @@ from __future__ import annotations
 from tb.checkers.base import Checker
 from tb.checkers.shadow import QueueView, u16
 
-# virtq_tx's descriptor window (hdl/virtio/virtq_tx.v, DESC_WINDOW): one fetch of up to this many
-# consecutive descriptors starting at one the engine needs; the others are prefetched and used only for
-# heads already published when the fetch was made (descriptors of published chains do not change)
-DESC_WINDOW = 16
-
 
 def _chain_regions(q: QueueView, returned: bool = False):
     """(start, end, what) of every buffer and indirect table of the chains the device still holds
@@ -65,17 +60,25 @@ class DeviceReadsPublished(Checker):
                 if seen is None or u16(seen - index) == 0 or u16(seen - index) > q.num:
                     self.fail(t, f"device read avail.ring[{s}] (entry {index}) but the avail.idx it had read "
                                  f"was {seen}: the entry is not published to it (used.idx {consumed})",
-                              addr=q.avail + 4 + 2 * s, tlp=tlp, queue=q.index)
+                              addr=q.avail_ring_addr(s), tlp=tlp, queue=q.index)
                     return
             return
         if part == "desc":
+            # the TX engine's descriptor window (BAR2 TX_PARAMS, read from the device): one fetch of up to
+            # that many consecutive descriptors starting at one the engine needs; the others are prefetched
+            # and used only for heads already published when the fetch was made (descriptors of published
+            # chains do not change)
+            if hub.tx_params is None:
+                self.fail(t, "device read a descriptor, but its descriptor window is unknown: the bench never read "
+                             "BAR2 TX_PARAMS (tb.simulation.harness.DeviceTB.start reads it)", addr=addr, tlp=tlp)
+                return
             n = len(data) // 16
             if addr == self.window_end and self.window_left >= n:
                 # the rest of one descriptor-window fetch that the DMA engine split at a read boundary
                 self.window_end += len(data)
                 self.window_left -= n
                 return
-            self.window_end, self.window_left = addr + len(data), DESC_WINDOW - n
+            self.window_end, self.window_left = addr + len(data), hub.tx_params.desc_window - n
             owner = q.desc_owner.get(slot)
             if owner is None or owner.device_done:
                 held = sorted(d for d, c in q.desc_owner.items() if not c.device_done)
@@ -121,12 +124,12 @@ class UsedRingOrder(Checker):
                     self.fail(t, f"used element in slot {slot} names id {head}, which is no published chain the "
                                  "device holds", addr=addr, tlp=tlp, queue=q.index)
                 else:
-                    ulen = self.hub.mem.read_int(q.used + 4 + 8 * slot + 4, 4)
+                    ulen = self.hub.mem.read_int(q.used_elem_addr(slot) + 4, 4)
                     if ulen > chain.writable:
                         self.fail(t, f"used element in slot {slot} (id {head}) has len {ulen}, but the chain has "
                                      f"{chain.writable} device-writable bytes: len counts the bytes the device "
                                      "wrote into the chain (0 for a TX chain)",
-                                  addr=q.used + 4 + 8 * slot + 4, tlp=tlp, queue=q.index)
+                                  addr=q.used_elem_addr(slot) + 4, tlp=tlp, queue=q.index)
                 self.next_slot[q.index] = (slot + 1) % q.num
         elif part == "used_idx":
             old, new = q.used_prev, q.used_written

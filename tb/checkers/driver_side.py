@@ -12,8 +12,8 @@ from typing import Any
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
+from tb.checkers.spec import LEGACY_REG_QUEUE_NOTIFY
 
-VIRTIO_PCI_QUEUE_NOTIFY = 0x10
 TX_QUEUE = 1
 
 
@@ -82,7 +82,7 @@ class DriverOrder(Checker):
             dirty_d.difference_update(c.descs)
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
-        if not write or bar != 0 or offset != VIRTIO_PCI_QUEUE_NOTIFY:
+        if not write or bar != 0 or offset != LEGACY_REG_QUEUE_NOTIFY:
             return
         self.events += 1
         q = self.hub.queues.get(value)
@@ -92,7 +92,7 @@ class DriverOrder(Checker):
         if pending:
             self.fail(t, f"notify of queue {q.index} while avail.ring slot(s) {pending[:8]} are written but not "
                          f"published (avail.idx {q.avail_published}): notify before the avail.idx write",
-                      addr=q.avail + 2, queue=q.index)
+                      addr=q.avail_idx_addr, queue=q.index)
 
 
 class RingInvariants(Checker):
@@ -202,5 +202,5 @@ class LostWakeup(Checker):
             flags = self.hub.mem.read_int(q.avail, 2)
             self.fail(t, f"TX queue stopped since cycle {int(self.since // CLOCK_NS)} while {waiting} returned "
                          f"buffer(s) wait (used.idx {q.used_written}, driver last_used_idx "
-                         f"{self.last_used_idx}, avail.flags {flags}): a lost wake-up", addr=q.used + 2)
+                         f"{self.last_used_idx}, avail.flags {flags}): a lost wake-up", addr=q.used_idx_addr)
             self.since = None

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
+from tb.checkers.spec import VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
+from tb.device.dev_ctrl import NoePolicy
 
-VIRTIO_F_NOTIFY_ON_EMPTY = 24
-NOE_ALWAYS = 1
 TX_QUEUE = 1
 # decision read completion -> interrupt request at the hard block: the read data crosses the RC interface,
 # the DMA engine, the engine's RAM and the register block (measured ~20 cycles); generous so it never
@@ -87,11 +87,11 @@ class InterruptLegality(Checker):
         used_idx = q.used_written
         empty = u16(avail_idx - used_idx) == 0
         noe = bool(self.hub.guest_features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
-        if not flags & 1:
+        if not flags & VIRTQ_AVAIL_F_NO_INTERRUPT:
             must, why = True, "avail.flags read as 0 (MUST)"
         elif empty and noe:
             must, why = True, "ring empty and NOTIFY_ON_EMPTY negotiated (MUST)"
-        elif empty and self.hub.noe_policy == NOE_ALWAYS:
+        elif empty and self.hub.noe_policy == NoePolicy.ALWAYS:
             must, why = False, "ring empty and noe_policy ALWAYS (MAY)"
         else:
             self.last = Decision(t, flags, avail_idx, used_idx, empty, False,

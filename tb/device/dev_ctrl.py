@@ -6,6 +6,7 @@ Run-time knobs of our RTL device (not part of virtio): a scenario sets them befo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 from tb.device.debug_bar import DEBUG_BAR
 from tb.platform.base import Platform
@@ -17,8 +18,14 @@ REG_CNT_BASE = 0x210
 REG_LAST_ERROR = 0x22C
 REG_ERR_BASE = 0x240
 
-NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
-NOE_POLICIES = {"WHEN_ACKED": NOE_WHEN_ACKED, "ALWAYS": NOE_ALWAYS, "NEVER": NOE_NEVER}
+
+class NoePolicy(IntEnum):
+    """When the device raises the TX interrupt on an empty ring with NO_INTERRUPT set (MODE[1:0])."""
+
+    WHEN_ACKED = 0      # only when the driver acked VIRTIO_F_NOTIFY_ON_EMPTY (the legacy spec's MUST)
+    ALWAYS = 1          # whatever was acked (QEMU <= 0.11 ignored the ack)
+    NEVER = 2           # never: an interrupt only when NO_INTERRUPT is clear
+
 
 COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "config_irqs", "errors")
 # frames the TX engine dropped (used element returned, nothing sent), per reason; its frame limits
@@ -43,7 +50,9 @@ ERROR_CAUSES = {
 
 @dataclass
 class DeviceModes:
-    noe_policy: int = NOE_WHEN_ACKED
+    """The run-time modes of our device (MODE and PACING_INTERVAL), one set for the RTL and the model."""
+
+    noe_policy: NoePolicy = NoePolicy.WHEN_ACKED
     offer_noe: bool = True
     offer_indirect: bool = True
     kick_suppress: bool = False

@@ -129,6 +129,8 @@ class DeviceTB:
         await self.platform.enumerate()
         await self.platform.bus_master(True)
         await self.set_link(max_payload, max_read_req)
+        # what the device is (the checkers see this read: the TX engine's descriptor window and batch size)
+        self.tx_params = await self.debug.tx_params()
 
     async def set_link(self, max_payload: int, max_read_req: int) -> None:
         pdev = self.platform.pdev

@@ -15,14 +15,15 @@ from tb.bringup.sequence import FAIL, NA, PASS, BringupConfig, Check, exit_code,
 from tb.driver.virtio_net import virtio_net
 from tb.driver.virtio_pci import VIRTIO_MSI_CONFIG_VECTOR
 from tb.platform.base import IrqCount, PlatformError
-from tb.platform.model import DeviceModes, ModelPlatform, ModelVirtioNet, run_virtual
+from tb.device.dev_ctrl import DeviceModes
+from tb.platform.model import ModelPlatform, ModelTiming, ModelVirtioNet, run_virtual
 from tb.scenarios.xmit import XmitRun, XmitScenario
 
 
 def model(vectors: int = 8, pin: int = 1, **modes) -> ModelPlatform:
     """The model device with the config space the sequence reads: an MSI-X capability of ``vectors``
     entries (none when 0) at 0x40 and INTx pin ``pin``."""
-    p = ModelPlatform(DeviceModes(latency_ns=50, **modes))
+    p = ModelPlatform(DeviceModes(**modes), ModelTiming(latency_ns=50))
     p.msix_vectors = vectors
     p.config[0x3D] = pin
     if vectors:
@@ -89,7 +90,7 @@ def test_used_idx_is_read_from_the_ring_not_computed():
     async def main():
         p = model()
         p.device.stop()
-        p.device = Overeager(p, p.device.modes)
+        p.device = Overeager(p, p.device.modes, p.device.timing)
         p.start()
         return await run_checks(p, p.start_task, BringupConfig(timeout_ns=2e6))
 
@@ -107,7 +108,7 @@ def test_link_is_not_applicable_without_status():
     async def main():
         p = model()
         p.device.stop()
-        p.device = NoStatus(p, p.device.modes)
+        p.device = NoStatus(p, p.device.modes, p.device.timing)
         p.start()
         return await run_checks(p, p.start_task, BringupConfig())
 
