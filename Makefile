@@ -40,7 +40,7 @@ help:
 	@echo "  venv       create .venv from pyproject.toml;  clean: remove build/"
 
 # checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, JOBS, SHARD before any work (standard library only)
-PREFLIGHT = @$(PYTHON) -m sim.preflight $@
+PREFLIGHT = @$(PYTHON) -m tb.simulation.preflight $@
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

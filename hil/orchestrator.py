@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hil.udp_peer import UdpPeer  # noqa: E402
+from sim.toolchain import find_kernel  # noqa: E402
 from tb.bringup.sequence import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
 
 BUILD = ROOT / "build" / "hil"
@@ -121,19 +122,6 @@ MATRICES = {m.name: m for m in (STANDARD, LONG)}
 
 class HilUnavailable(RuntimeError):
     """The rig cannot run here (not root, packages missing and not installable); the message says why."""
-
-
-def find_kernel() -> tuple[Path, str] | None:
-    """The newest /boot/vmlinuz-*-amd64 that has its modules installed."""
-    found = []
-    for vmlinuz in Path("/boot").glob("vmlinuz-*"):
-        kver = vmlinuz.name[len("vmlinuz-"):]
-        if (Path("/lib/modules") / kver / "modules.dep").is_file():
-            found.append((vmlinuz.stat().st_mtime, vmlinuz, kver))
-    if not found:
-        return None
-    _, vmlinuz, kver = max(found)
-    return vmlinuz, kver
 
 
 def missing_packages() -> list[str]:

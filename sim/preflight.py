@@ -1,8 +1,10 @@
-"""Check what the user asked for before anything builds or runs: ``python3 -m sim.preflight [target]``.
+"""Check what the user asked for before anything builds or runs.
 
-Every variable the front door reads is checked here, in well under a second and with the standard library
-only (so it runs before the virtualenv exists): on a bad value one line names the variable, the value and
-what is accepted, and the process exits with 2. ``tests/conftest.py`` runs the same checks, so a direct
+Every variable the HDL runner and the front door read is checked here, in well under a second and with the
+standard library only (so it runs before the virtualenv exists): on a bad value one line names the
+variable, the value and what is accepted, and the process exits with 2. The testbench adds the variables
+it owns (``TB_FAULT``: tb/simulation/preflight.py, which the Makefile runs as
+``python3 -m tb.simulation.preflight [target]``); ``tests/conftest.py`` runs the same checks, so a direct
 ``pytest`` call fails the same way.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,16 +63,6 @@ def _check_time(name: str, v: str) -> None:
                        "or with a unit (12us, 3ms)") from None
 
 
-def _check_fault(v: str) -> None:
-    from tb.device.dev_ctrl import FAULT_KNOBS  # standard library only
-    from tb.faults.driver import DRIVER_FAULTS
-
-    for name in (n.strip() for n in v.split(",") if n.strip()):
-        if name not in FAULT_KNOBS and name not in DRIVER_FAULTS:
-            raise BadInput(f"TB_FAULT={v!r}: unknown fault {name!r}; RTL knobs: {', '.join(sorted(FAULT_KNOBS))}; "
-                           f"driver faults: {', '.join(DRIVER_FAULTS)}")
-
-
 def _check_jobs(v: str) -> None:
     if v not in ("auto", "logical") and not (v.isdigit() and int(v) >= 1):
         raise BadInput(f"JOBS={v!r}: a number of parallel workers, 1 or more (or auto)")
@@ -90,17 +83,18 @@ CHECKS = {
     "TESTCASE": lambda v: _check_regex("TESTCASE", v),
     "WAVES_FROM": lambda v: _check_time("WAVES_FROM", v),
     "WAVES_TO": lambda v: _check_time("WAVES_TO", v),
-    "TB_FAULT": _check_fault,
     "JOBS": _check_jobs,
     "SHARD": parse_shard,
 }
 
 
-def check_env(env: dict[str, str] | None = None) -> list[str]:
-    """Every problem with the variables set (empty values are unset), one line each."""
+def check_env(env: Mapping[str, str] | None = None,
+              extra: Mapping[str, Callable[[str], object]] | None = None) -> list[str]:
+    """Every problem with the variables set (empty values are unset), one line each; ``extra``: the checks
+    of variables another layer owns (name -> check raising BadInput)."""
     env = dict(os.environ) if env is None else env
     problems = []
-    for name, check in CHECKS.items():
+    for name, check in {**CHECKS, **(extra or {})}.items():
         value = env.get(name, "")
         if value == "":
             continue
@@ -117,9 +111,9 @@ def check_env(env: dict[str, str] | None = None) -> list[str]:
     return problems
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], extra: Mapping[str, Callable[[str], object]] | None = None) -> int:
     target = argv[0] if argv else ""
-    problems = check_env()
+    problems = check_env(extra=extra)
     if target == "waves" and not os.environ.get("TEST"):
         problems.insert(0, "TEST is not set: make waves TEST=<pytest file or node id, e.g. "
                            "tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE=<regex>] [SEED=n] "

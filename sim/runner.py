@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import random
 import shutil
 import sys
 import time
@@ -230,7 +231,7 @@ def test_reports(results_xml: Path) -> list[dict]:
 
 def _finish_artifacts(test_dir: Path, reports: list[dict]) -> list[str]:
     """Append each test's verdict to its event log; return lines naming the logs and pcaps."""
-    from tb.simulation.eventlog import RunLog, artifact_path, read_events
+    from sim.events import RunLog, artifact_path, read_events
 
     lines = []
     for rep in reports:
@@ -293,7 +294,7 @@ def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> str:
 def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
     """The earliest failing checker verdict in the event logs a run wrote (modified after ``since``, a
     time.time()); None if every check passed."""
-    from tb.simulation.eventlog import read_events
+    from sim.events import read_events
 
     best = None
     for path in run_dir.glob("*.events.jsonl"):
@@ -348,7 +349,7 @@ def run(
     log = Path(log_file) if log_file else test_dir / "sim.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
-           "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/simulation/eventlog.py)
+           "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (sim/events.py)
     env.update(extra_env or {})
     test_args: list[str] = []
     plusargs: list[str] = []
@@ -359,8 +360,9 @@ def run(
         else:
             plusargs = [f"+dumpfile_path={dump}"]
         env["COCOTB_RESULTS_ATTACHMENTS"] = str(dump)
-    if seed is None and os.environ.get("SEED"):
-        seed = int(os.environ["SEED"])
+    if seed is None:
+        # always a seed cocotb is given (and the tests can print): SEED replays a run, else a fresh one
+        seed = int(os.environ["SEED"]) if os.environ.get("SEED") else random.getrandbits(32)
     # the runner takes PYTHONPATH from this process: make the repo importable in the simulator
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -415,3 +417,30 @@ def _log_tail(log: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\n".join("    " + line for line in tail)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sim.runner MODULE --toplevel TOP [--sim verilator|icarus] [--run-name NAME]``: build the
+    toplevel and run one cocotb test module against it (what a pytest item does, for programs that are not
+    pytest: the bring-up's simulation target). The environment goes through to the tests; the last line on
+    stdout names the run directory; exit 1 when a test failed (its report on stderr)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sim.runner", description=main.__doc__)
+    ap.add_argument("module", help="the cocotb test module, e.g. tests.sim.bringup_sim")
+    ap.add_argument("--toplevel", required=True, help="the HDL toplevel, e.g. virtio_net_usp")
+    ap.add_argument("--sim", choices=SIMULATORS, default="verilator")
+    ap.add_argument("--run-name", help="the run directory's name (default: the module's)")
+    args = ap.parse_args(argv)
+    try:
+        result = run(args.sim, args.toplevel, args.module, run_name=args.run_name)
+    except SimFailure as exc:
+        print(exc, file=sys.stderr)
+        print(f"run directory: {exc.result.test_dir}")
+        return 1
+    print(f"run directory: {result.test_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

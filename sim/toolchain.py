@@ -83,9 +83,20 @@ def ensure_yosys() -> str:
     return exe
 
 
-def _kernel_present() -> bool:
-    from hil.orchestrator import find_kernel  # noqa: PLC0415
+def find_kernel() -> tuple[Path, str] | None:
+    """The newest /boot/vmlinuz-*-amd64 that has its modules installed."""
+    found = []
+    for vmlinuz in Path("/boot").glob("vmlinuz-*"):
+        kver = vmlinuz.name[len("vmlinuz-"):]
+        if (Path("/lib/modules") / kver / "modules.dep").is_file():
+            found.append((vmlinuz.stat().st_mtime, vmlinuz, kver))
+    if not found:
+        return None
+    _, vmlinuz, kver = max(found)
+    return vmlinuz, kver
 
+
+def _kernel_present() -> bool:
     return find_kernel() is not None
 
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from sim import wavedump
-from tb.simulation.eventlog import read_events
+from sim.events import read_events
 
 TOP = "virtio_net_usp"
 IRQ = f"{TOP}.cfg_interrupt_msix_int"

@@ -11,6 +11,10 @@ the artifacts are: ``<out>/bringup.json`` (checks, every run with its frames and
 ``<out>/bringup.pcap`` (the frames the table counted: on a PCI target as the driver queued them, in
 simulation as they left the device) and ``<out>/bringup.events.jsonl`` (driver steps and interrupts).
 
+The simulation target runs the sequence in tests/sim/bringup_sim.py through the HDL runner as its own
+process (``python -m sim.runner``): bring-up never imports the simulation stack, so a pci target needs only
+the standard library.
+
 Exit code: 0 every check passed, 1 a check failed, 2 bad arguments or a refused function (nothing touched).
 """
 
@@ -23,6 +27,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -43,6 +48,8 @@ from tb.bringup.sequence import (
 from tb.platform.base import PlatformError
 
 EXIT_REFUSED = 2
+ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR_PREFIX = "run directory: "     # sim.runner's last line on stdout
 MAX_PACKETS = 32768           # used.idx is 16 bits: a run must not lap it
 MIN_HUGEPAGES = 8             # four driver runs of ~3 MiB each (skb pool, rings), physically contiguous
 DEFAULT_GAP_US = {"sim": 2.0, "pci": 20_000.0}
@@ -244,29 +251,32 @@ class _Tail(threading.Thread):
 
 
 def run_sim(args: argparse.Namespace) -> BringupReport:
-    """Run the sequence in tests/sim/bringup_sim.py on Verilator; read the report it wrote; keep its pcap and
-    event log next to it."""
-    from sim import runner  # simulation stack: only on this path
-
+    """Run the sequence in tests/sim/bringup_sim.py on Verilator (``python -m sim.runner``, its own process);
+    read the report it wrote; keep its pcap and event log next to it."""
     out: Path = args.out
     js, prog = out / "bringup.json", out / "bringup.progress"
     for stale in (js, prog, out / "bringup.pcap", out / "bringup.events.jsonl"):
         stale.unlink(missing_ok=True)
-    env = {"BRINGUP_JSON": str(js.resolve()), "BRINGUP_PROGRESS": str(prog.resolve()),
-           "BRINGUP_PACKETS": str(args.packets), "BRINGUP_AB_PACKETS": str(args.ab_packets),
-           "BRINGUP_GAP_NS": str(args.gap_us * 1e3)}
+    env = dict(os.environ, BRINGUP_JSON=str(js.resolve()), BRINGUP_PROGRESS=str(prog.resolve()),
+               BRINGUP_PACKETS=str(args.packets), BRINGUP_AB_PACKETS=str(args.ab_packets),
+               BRINGUP_GAP_NS=str(args.gap_us * 1e3))
+    cmd = [sys.executable, "-m", "sim.runner", "tests.sim.bringup_sim", "--toplevel", "virtio_net_usp",
+           "--sim", "verilator", "--run-name", "bringup"]
     progress("our RTL on Verilator: building (about a minute the first time, cached after) and simulating")
     tail = _Tail(prog)
     tail.start()
-    error, run_dir = "", None
     try:
-        run_dir = runner.run("verilator", "virtio_net_usp", "tests.sim.bringup_sim", run_name="bringup",
-                             extra_env=env)
-    except AssertionError as exc:
-        error = str(exc)
+        # the runner prints its progress and any failure report on stderr, the run directory on stdout
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, timeout=args.timeout)
+        lines = proc.stdout.strip().splitlines()
+        error = "" if proc.returncode == 0 else f"the simulation failed (exit {proc.returncode}): see above"
+    except subprocess.TimeoutExpired:
+        lines, error = [], f"the simulation did not finish within {args.timeout} s"
     finally:
         tail.stop.set()
         tail.join()
+    run_dir = Path(lines[-1].removeprefix(RUN_DIR_PREFIX)) if lines and lines[-1].startswith(RUN_DIR_PREFIX) \
+        else None
     if not js.is_file():
         r = BringupReport()
         r.add("simulation", FAIL, error or f"no report at {js}")

@@ -11,26 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import random
-import zlib
 
 from tb.checkers import CheckerSet, checkers_enabled
 from tb.device.debug_bar import DebugBar
 from tb.driver.trace import EventLog
 from tb.simulation.eventlog import DriverTrace, TestArtifacts
+from tb.simulation.seed import rng_for
 from tb.simulation.sim_platform import SimPlatform
 from tb.simulation.usp import UspConfig
 
 # PCIe Device Control encodings: 0 = 128 B ... 5 = 4096 B
 SIZE_ENCODING = {128 << k: k for k in range(6)}
-
-
-def test_seed(name: str) -> int:
-    """Seed for a test's random choices: SEED from the environment, else derived from cocotb's seed."""
-    import cocotb  # simulation only
-
-    base = int(os.environ.get("SEED", cocotb.RANDOM_SEED))
-    # crc32, not hash(): str hashes change from one Python process to the next
-    return (base ^ zlib.crc32(name.encode())) & 0xFFFFFFFF
 
 
 class DeviceTB:
@@ -96,9 +87,8 @@ class DeviceTB:
         return hub
 
     def rng(self, name: str) -> random.Random:
-        seed = test_seed(name)
-        self.log.info("random seed for %s: %d (rerun with SEED=... to reproduce)", name, seed)
-        return random.Random(seed)
+        """The generator of one test's random choices (tb/simulation/seed.py: printed, SEED= replays it)."""
+        return rng_for(name, self.log)
 
     def driver_trace(self) -> EventLog:
         """A trace for a driver run: into the test's event log and, with the checkers on, to the checkers

@@ -37,6 +37,7 @@ from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer, wit
 from cocotb.utils import get_sim_time
 
 from tb.simulation.axis_sink import AxisSink
+from tb.simulation.seed import seed_for
 
 from tests.sim.vring_builder import (VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
                                      VRING_USED_F_NO_NOTIFY, HostMemory, SplitRing)
@@ -95,8 +96,7 @@ class TB:
     def __init__(self, dut, test_name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{test_name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(test_name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
 

@@ -15,7 +15,7 @@ import cocotb
 from cocotb.triggers import RisingEdge, ValueChange
 from cocotbext.pcie.xilinx.us.tlp import Tlp_us
 
-from tb.simulation.eventlog import RunLog
+from sim.events import RunLog
 
 # (device attribute, stream name as the README and the .gtkw files call it, decoder, direction)
 STREAMS = (
