@@ -394,6 +394,7 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
                        guest_timeout=max(timeout_s - 30, 60))
     (work / "qemu.cmd").write_text(" ".join(cmd) + "\n")
     t0 = time.monotonic()
+    assert run.log is not None
     with open(run.log, "wb") as log:
         try:
             subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)

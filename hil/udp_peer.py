@@ -52,7 +52,7 @@ class UdpPeer:
         self.frames: list[bytes] = []
         self.sources: set[tuple[str, int]] = set()
         self._stop = threading.Event()
-        self._file = open(out, "wb")
+        self._file = open(out, "wb")  # noqa: SIM115 - the receiving thread writes it until stop()
         self._file.write(pcap_header())
         self._thread = threading.Thread(target=self._run, name="udp-peer", daemon=True)
 

@@ -117,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     previous = OUT / "bench.json"
     before = json.loads(previous.read_text()).get("synth") if previous.exists() else None
     print("bench: resource counts (make synth) ...", flush=True)
+    synth_now: dict | None = None
+    rc = 0
     try:
         synth_now = bench_synth(args.jobs)
     except (synth.SynthError, toolchain.ToolchainError) as exc:   # reported; the simulation numbers are kept
         print(f"bench: make synth failed, no resource counts: {exc}")
-        synth_now = None
         rc = 1
-    else:
-        rc = 0
+    if synth_now is not None:
         print("\n".join(synth_lines(synth_now, before)))
     out = dict(report)
     if synth_now is not None:

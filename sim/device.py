@@ -73,7 +73,7 @@ def _get(table: dict, key: str, kind: type, where: str):
     if key not in table:
         raise DeviceDescriptionError(f"{where}: '{key}' is missing")
     value = table[key]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise DeviceDescriptionError(f"{where}: '{key}' = {value!r} must be {kind.__name__}")
     return value
 

@@ -85,8 +85,9 @@ def generate_filters(out_dir: Path = WAVES_DIR) -> dict[str, Path]:
 # -- the save file ------------------------------------------------------------------------------------
 # (group, [(signal below the top, width or None for 1 bit, filter file or None)])
 def _stream(prefix: str, data_w: int, typed: bool) -> list:
-    sigs = [(f"{prefix}_tvalid", None, None), (f"{prefix}_tready", None, None),
-            (f"{prefix}_tlast", None, None), (f"{prefix}_tdata", data_w, None)]
+    sigs: list[tuple[str, int | None, str | None]] = [
+        (f"{prefix}_tvalid", None, None), (f"{prefix}_tready", None, None),
+        (f"{prefix}_tlast", None, None), (f"{prefix}_tdata", data_w, None)]
     if typed:   # request descriptor bits 78:75 (CQ and RQ): the request type, by name
         sigs.append((f"#req_type {prefix}_tdata[78:75]", data_w, "tlp_req_type.txt"))
     return sigs
@@ -156,7 +157,9 @@ def save_file_text(filter_dir: Path | str = "sim/waves", data_w: int = 256, net_
                 out.append("@28" if width is None else "@22")
             if name.startswith("#"):   # a bit field of a vector: #{alias} (index)vector ...
                 alias, field = name[1:].split(" ")
-                vec, hi, lo = re.fullmatch(r"(\w+)\[(\d+):(\d+)\]", field).groups()
+                m = re.fullmatch(r"(\w+)\[(\d+):(\d+)\]", field)
+                assert m is not None, f"a bit field is written vector[hi:lo]: {field!r}"
+                vec, hi, lo = m.groups()
                 full = f"{TOP}.{vec}{rng}"
                 bits = " ".join(f"({width - 1 - b}){full}" for b in range(int(hi), int(lo) - 1, -1))
                 out.append(f"#{{{TOP}.{vec}.{alias}}} {bits}")

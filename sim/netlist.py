@@ -81,7 +81,7 @@ RESOURCE_KEYS = ("lut", "lutram", "ff", "ramb36", "dsp", "carry", "muxf", "srl")
 
 
 def empty_resources() -> dict[str, float]:
-    return {k: 0 for k in RESOURCE_KEYS}
+    return dict.fromkeys(RESOURCE_KEYS, 0)
 
 
 def add_cell(res: dict[str, float], cell_type: str) -> None:

@@ -3,9 +3,10 @@
     python -m sim.results merge shard1/junit.xml shard2/junit.xml -o build/results/junit.xml
     python -m sim.results durations [--commit]     # show (or commit to tests/sim/durations.json) the last run's
 
-``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one testcase per pytest item, with its duration
-and failure text) and one testsuite per (simulator, build, cocotb module) with one testcase per cocotb test
-(wall time, simulated time, seed, and the failure message). Several shards' files merge into one.
+``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one
+testcase per pytest item, with its duration and failure text) and one testsuite per (simulator, build,
+cocotb module) with one testcase per cocotb test (wall time, simulated time, seed, and the failure message).
+Several shards' files merge into one.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         tree.write(args.output, encoding="utf-8", xml_declaration=True)
         root = tree.getroot()
+        assert root is not None, "a merged JUnit tree has its root"
         print(f"{args.output}: {root.get('tests')} testcases, {root.get('failures')} failures, "
               f"{root.get('errors')} errors from {len(args.inputs)} files")
         return 1 if int(root.get("failures", 0)) or int(root.get("errors", 0)) else 0

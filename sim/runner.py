@@ -69,7 +69,7 @@ class VerilatorFast(Verilator):
         "CFG_LDLIBS_THREADS=-pthread",
     )
 
-    def _build_command(self):  # type: ignore[override]
+    def _build_command(self):
         cmds = super()._build_command()
         cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
         cmds[1] = list(cmds[1]) + list(self.MAKE_OVERRIDES)
@@ -115,7 +115,7 @@ def build(
     build_dir.mkdir(parents=True, exist_ok=True)
 
     runner: Verilator | Icarus
-    srcs: list[object] = [Path(s) for s in sources]
+    srcs: list[Path | VerilatorControlFile] = [Path(s) for s in sources]
     build_args: list[str] = []
     if sim == "verilator":
         runner = VerilatorFast()

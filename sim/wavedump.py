@@ -12,7 +12,7 @@ PS_PER = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "s": 1e12}
 
 
 def open_dump(path: Path | str):
-    import pywellen
+    import pywellen  # type: ignore[import-untyped]  # ships no type information
 
     return pywellen.Waveform(str(path))
 
@@ -49,7 +49,7 @@ def _as_int(value):
 
 def all_vars(wave) -> dict:
     """full name -> Var (the first of aliases wins)."""
-    out = {}
+    out: dict[str, object] = {}
     for v in wave.all_vars():
         out.setdefault(v.full_name, v)
     return out

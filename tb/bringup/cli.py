@@ -307,15 +307,15 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_REFUSED
         report, title = run_sim(args), "bring-up: our RTL in simulation (Verilator)"
     else:
-        report, refusal = run_pci(args)
-        if report is None:
+        pci_report, refusal = run_pci(args)
+        if pci_report is None:
             print(f"vnet-bringup: {refusal}", file=sys.stderr)
             data = {"target": args.target, "backend": args.backend, "refused": refusal, "exit_code": EXIT_REFUSED}
             for path in (args.out / "bringup.json", args.json):
                 if path is not None:
                     write_json(path, data)
             return EXIT_REFUSED
-        title = f"bring-up: {args.bdf} via {args.backend}"
+        report, title = pci_report, f"bring-up: {args.bdf} via {args.backend}"
     out: Path = args.out
     data = report.to_json()
     data.update(target=args.target, backend=args.backend or "sim", wall_s=round(time.monotonic() - t0, 2),

@@ -289,7 +289,7 @@ class CheckerSet:
         q = self.queue_at(addr)
         if q is not None:
             q.completed_now = []
-            part, slot = q.part(addr)
+            part, _slot = q.part(addr)
             if part == "used_elem":
                 self._used_elems(q, addr, len(data))
             elif part == "used_idx" and len(data) >= 2:

@@ -6,8 +6,9 @@ virtqueue areas, so a checker can ask what a ring field held at any past moment 
 the device's read of it completed at cycle N?").
 
 ``QueueView`` is one live virtqueue as the snooped registers describe it (the legacy layout of
-tb/checkers/spec.py: base = PFN << 12, align 4096), plus what the checkers share about it: the chains the driver published (walked from the shadow
-when avail.idx was written), which of them the device has returned and which the driver reclaimed.
+tb/checkers/spec.py: base = PFN << 12, align 4096), plus what the checkers share about it: the chains the
+driver published (walked from the shadow when avail.idx was written), which of them the device has returned
+and which the driver reclaimed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ import bisect
 import struct
 from dataclasses import dataclass, field
 
-from tb.checkers.spec import (DESC_SIZE, USED_ELEM_SIZE, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
-                              SplitLayout)
+from tb.checkers.spec import (
+    DESC_SIZE,
+    USED_ELEM_SIZE,
+    VIRTQ_DESC_F_INDIRECT,
+    VIRTQ_DESC_F_NEXT,
+    VIRTQ_DESC_F_WRITE,
+    SplitLayout,
+)
 
 PAGE = 4096
 

@@ -1,8 +1,8 @@
 """The virtio_net transmit path around Linux commit b0c39dbd, as a driver model.
 
 ``VirtioNet`` is what every version shares (probe, remove, the TX interrupt callback, free_old_xmit_skbs,
-xmit_skb, the ring-full stop path after netif_stop_queue); each transmit variant is a subclass with its own ``start_xmit``, to be
-read next to its kernel version (``VARIANTS`` maps the names scenarios use to the classes):
+xmit_skb, the ring-full stop path after netif_stop_queue); each transmit variant is a subclass with its own
+``start_xmit``, to be read next to its kernel version (``VARIANTS`` maps the names scenarios use to the classes):
 
 - ``post``     ``VirtioNetPost``, b0c39dbd: reclaim only at the start of start_xmit; TX interrupts wanted
                only when the ring is full; skb_orphan after the kick; VIRTIO_F_NOTIFY_ON_EMPTY not in the
@@ -22,7 +22,7 @@ test code: the deliberate faults and race seams are test-only subclasses (tb/fau
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -148,8 +148,7 @@ class VirtioNet:
             status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
             self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
         # We expect two virtqueues, receive then send, and optionally a control queue
-        callbacks: list[Callable[[VirtQueue], Coroutine[Any, Any, None]] | None] = [self.skb_recv_done,
-                                                                                     self.skb_xmit_done]
+        callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None] = [self.skb_recv_done, self.skb_xmit_done]
         names = ["input", "output"]
         if self.vdev.has_feature(VIRTIO_NET_F_CTRL_VQ):
             callbacks.append(None)
@@ -480,11 +479,10 @@ class VirtioNetPreA(VirtioNetPre):
 
     async def resend_parked(self) -> None:
         """Re-send a parked skb."""
-        if self.last_xmit_skb is not None:
-            if await self.xmit_skb(self.last_xmit_skb) >= 0:
-                self._accepted(self.last_xmit_skb)
-                await self.kick()
-                self.last_xmit_skb = None
+        if self.last_xmit_skb is not None and await self.xmit_skb(self.last_xmit_skb) >= 0:
+            self._accepted(self.last_xmit_skb)
+            await self.kick()
+            self.last_xmit_skb = None
 
 
 VARIANTS: dict[str, type[VirtioNet]] = {cls.variant: cls for cls in (VirtioNetPost, VirtioNetPre, VirtioNetPreA,

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-IrqHandler = Callable[[], Awaitable[None]]
+IrqHandler = Callable[[], Awaitable[object]]   # what a handler returns (IRQ_HANDLED...) is its own
 
 ACCESS_SIZES = (1, 2, 4, 8)
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tb.platform.base import DmaBuffer, IrqCount, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.platform.base import DmaBuffer, Event, IrqCount, IrqHandler, Platform, PlatformError, PlatformTimeout
 from tb.platform.irq import IrqDispatcher
 from tb.platform.takeover import TAKEOVER_DRIVERS, TakeoverRefused, assess, check_takeover
 
@@ -637,7 +637,8 @@ class LinuxPciPlatform(Platform):
     def make_event(self) -> asyncio.Event:
         return asyncio.Event()
 
-    async def wait_event(self, event: asyncio.Event, timeout_ns: float) -> None:
+    async def wait_event(self, event: Event, timeout_ns: float) -> None:
+        assert isinstance(event, asyncio.Event), "an event of make_event()"
         try:
             await asyncio.wait_for(event.wait(), timeout_ns / 1e9)
         except TimeoutError as exc:

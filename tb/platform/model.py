@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from tb.device.dev_ctrl import DeviceModes, NoePolicy
-from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.platform.base import DmaBuffer, Event, IrqHandler, Platform, PlatformError, PlatformTimeout
 
 # the TX engine's frame limits (virtio_net_usp MAX_FRAME_LEN, virtq_tx MIN_FRAME_LEN): bytes after the header
 MAX_FRAME_LEN = 1518
@@ -471,13 +472,14 @@ class ModelPlatform(Platform):
     def make_event(self) -> asyncio.Event:
         return asyncio.Event()
 
-    async def wait_event(self, event: asyncio.Event, timeout_ns: float) -> None:
+    async def wait_event(self, event: Event, timeout_ns: float) -> None:
+        assert isinstance(event, asyncio.Event), "an event of make_event()"
         try:
             await asyncio.wait_for(event.wait(), timeout_ns)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise PlatformTimeout(f"no event within {timeout_ns} ns") from exc
 
-    def start_task(self, coro) -> Callable[[], None]:
+    def start_task(self, coro: Coroutine[Any, Any, Any]) -> Callable[[], bool]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
         return task.cancel

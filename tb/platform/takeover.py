@@ -142,8 +142,8 @@ def _routes(proc: Path, ifname: str) -> int:
 def _mounts(proc: Path) -> list[tuple[str, str, str]]:
     """(source, mount point, fs type) of /proc/mounts."""
     try:
-        return [tuple(line.split()[:3]) for line in (proc / "mounts").read_text().splitlines()
-                if len(line.split()) >= 3]  # type: ignore[misc]
+        return [(f[0], f[1], f[2]) for f in (line.split() for line in (proc / "mounts").read_text().splitlines())
+                if len(f) >= 3]
     except OSError:
         return []
 
@@ -162,7 +162,7 @@ def _block_use(blk: Path, name: str, mounts: list[tuple[str, str, str]], swaps: 
     for part in parts:
         node = f"/dev/{part}"
         for source, where, fstype in mounts:
-            if source == node or os.path.basename(os.path.realpath(source)) == part and source.startswith("/dev/"):
+            if source == node or (os.path.basename(os.path.realpath(source)) == part and source.startswith("/dev/")):
                 out.append(f"{node} is mounted on {where} ({fstype})")
         if node in swaps:
             out.append(f"{node} is swap")

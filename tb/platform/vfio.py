@@ -251,12 +251,12 @@ class VfioPlatform(LinuxPciPlatform):
         for index in range(min(self.num_regions, VFIO_PCI_CONFIG_REGION_INDEX + 1)):
             buf = region_info(index)
             _ioctl(self.device_fd, VFIO_DEVICE_GET_REGION_INFO, buf, f"VFIO_DEVICE_GET_REGION_INFO({index})")
-            self.regions[index] = parse_region_info(buf)
+            self.regions[index] = parse_region_info(bytes(buf))
         # INTx, MSI, MSI-X (ERR and REQ answer EINVAL on functions without AER / without support)
         for index in range(min(self.num_irqs, VFIO_PCI_MSIX_IRQ_INDEX + 1)):
             buf = irq_info(index)
             _ioctl(self.device_fd, VFIO_DEVICE_GET_IRQ_INFO, buf, f"VFIO_DEVICE_GET_IRQ_INFO({index})")
-            self.irqs[index] = parse_irq_info(buf)
+            self.irqs[index] = parse_irq_info(bytes(buf))
         if VFIO_PCI_CONFIG_REGION_INDEX not in self.regions:
             raise PlatformError(f"{self.bdf}: vfio reports no config region")
         resources = self.pci.resources()

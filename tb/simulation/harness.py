@@ -13,6 +13,7 @@ import os
 import random
 
 from tb.checkers import CheckerSet, checkers_enabled
+from tb.checkers.driver_side import LostWakeup
 from tb.device.debug_bar import DebugBar
 from tb.driver.trace import EventLog
 from tb.simulation.eventlog import DriverTrace, TestArtifacts
@@ -61,7 +62,6 @@ class DeviceTB:
         p = self.platform
         hub = CheckerSet(p.now_ns, self.events, p.msix_vector_of, p.msix_enabled)
         p.observers.append(hub)
-        p.checkers = hub            # so helpers (DebugBar.selftest) can register what they hand the device
         failed = Event()
         errors: list[Exception] = []
 
@@ -77,6 +77,7 @@ class DeviceTB:
 
         async def poll() -> None:   # the lost-wake-up rule is about time passing: look every microsecond
             lost = hub.by_name("lost_wakeup")
+            assert isinstance(lost, LostWakeup)
             while True:
                 await Timer(1, "us")
                 lost.poll(p.now_ns())

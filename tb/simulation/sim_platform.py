@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import cocotb
 from cocotb.triggers import Event as CocotbEvent
 from cocotb.triggers import First, RisingEdge, Timer, ValueChange, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.core.caps import PciCapId
+from cocotbext.pcie.core import RootComplex  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.core.caps import PciCapId  # type: ignore[import-untyped]  # ships no type information
 
 from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
 from tb.simulation.usp import UspConfig, connect_usp
@@ -80,8 +80,8 @@ class SimPlatform(Platform):
         self.log_level = log_level
         self.log = logging.getLogger("tb.simulation.sim_platform")
         self.rc = RootComplex()  # replaced by power_on(); settings made before it are carried over
-        self.dev = None
-        self.pdev = None
+        self.dev: Any = None        # the hard-block model (cocotbext-pcie, untyped), after power_on()
+        self.pdev: Any = None       # the function as the root complex sees it, after enumerate()
         self._intx_handlers: list[IrqHandler] = []
         self._intx_level = 0
         self._intx_changed = CocotbEvent()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cocotbext.axi import AxiStreamBus
-from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+from cocotbext.axi import AxiStreamBus  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.core import RootComplex  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice  # type: ignore[import-untyped]  # ships no type information
 
 from sim.device import DeviceDescription
 from sim.device import load as load_description

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from cocotb.triggers import Event, First, RisingEdge
 from cocotb.utils import get_sim_time
-from cocotbext.pcie.core.tlp import TlpAttr, TlpType
-from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+from cocotbext.pcie.core.tlp import TlpAttr, TlpType  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice  # type: ignore[import-untyped]  # ships no type information
 
 _NP_TYPES = {TlpType.IO_READ, TlpType.IO_WRITE, TlpType.MEM_READ, TlpType.MEM_READ_64}
 _NP_CREDIT_MAX = 32
@@ -41,7 +41,7 @@ class EventDrivenUspDevice(UltraScalePlusPcieDevice):
         self._int_changed = Event()
         self._config_changed()
         super().__init__(*args, **kwargs)
-        self._period_ps = int(round(1e12 / self.user_clk_frequency))
+        self._period_ps = round(1e12 / self.user_clk_frequency)
         for f in self.functions:
             self._watch_config_writes(f)
         self._watch_local_errors()
@@ -92,7 +92,8 @@ class EventDrivenUspDevice(UltraScalePlusPcieDevice):
             await edge
             now = self._cycle()
             # the model adds one credit per cycle (no pcie_cq_np_req port), saturating at 32
-            self.cq_np_req_count = min(self.cq_np_req_count + (now - last_cycle), _NP_CREDIT_MAX)
+            self.cq_np_req_count = min(self.cq_np_req_count + (now - last_cycle),  # type: ignore[has-type]  # cocotbext-pcie: untyped
+                                       _NP_CREDIT_MAX)
             last_cycle = now
 
             while not self.cq_np_queue.empty() and self.cq_np_req_count > 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cocotbext.pcie.core.tlp import CplStatus, TlpType
+from cocotbext.pcie.core.tlp import CplStatus, TlpType  # type: ignore[import-untyped]  # ships no type information
 
 READS = (TlpType.MEM_READ, TlpType.MEM_READ_64)
 WRITES = (TlpType.MEM_WRITE, TlpType.MEM_WRITE_64)
@@ -59,4 +59,5 @@ class DmaMonitor:
                 r.data[pos:pos + cnt] = tlp.data[la:la + cnt]
             if cnt >= tlp.byte_count:
                 del self.reads[tlp.tag]
-                self.checkers.dev_read(r.t_req, r.addr, bytes(r.data), r.desc + f", completed data {bytes(r.data[:8]).hex()}")
+                self.checkers.dev_read(r.t_req, r.addr, bytes(r.data),
+                                       r.desc + f", completed data {bytes(r.data[:8]).hex()}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import cocotb
 from cocotb.triggers import RisingEdge, ValueChange
-from cocotbext.pcie.xilinx.us.tlp import Tlp_us
+from cocotbext.pcie.xilinx.us.tlp import Tlp_us  # type: ignore[import-untyped]  # ships no type information
 
 from sim.events import RunLog
 
