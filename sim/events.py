@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 USER_CLK_NS = 4.0
-ARTIFACTS_ENV = "TB_ARTIFACTS_DIR"   # set by sim/runner.py to the run directory
+ARTIFACTS_ENV = "TB_ARTIFACTS_DIR"  # set by sim/runner.py to the run directory
 
 
 def artifact_path(test: str, suffix: str) -> Path:
@@ -54,7 +54,7 @@ class RunLog:
         self.now = now
         self.clock_ns = clock_ns
         self._f: TextIO | None = open(self.path, "w")  # noqa: SIM115 - open for the whole test, closed by close()
-        atexit.register(self.close)      # the last test's log is complete when the simulator exits
+        atexit.register(self.close)  # the last test's log is complete when the simulator exits
         self.count = 0
         self.first_failure: dict[str, Any] | None = None
 

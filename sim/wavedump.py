@@ -18,9 +18,9 @@ def open_dump(path: Path | str):
 
 
 def _scale_to_ns(wave) -> float:
-    ts = str(wave.timescale).strip()          # e.g. "1ps", "10ns"
+    ts = str(wave.timescale).strip()  # e.g. "1ps", "10ns"
     num = "".join(c for c in ts if c.isdigit()) or "1"
-    unit = ts[len(num):].strip() if ts.startswith(num) else "ps"
+    unit = ts[len(num) :].strip() if ts.startswith(num) else "ps"
     return int(num) * PS_PER.get(unit, 1.0) / 1e3
 
 

@@ -39,7 +39,7 @@ def cut(dump: Path, out: Path, t_from_ns: float, t_to_ns: float) -> Path:
         codes.setdefault(str(v.signal_id), []).append(code)
         widths[code] = v.bitwidth or 1
         scope, _, leaf = v.full_name.rpartition(".")
-        if leaf.startswith("["):   # an element of a memory array (FST): "mem.[3]" -> "mem_3", a VCD name
+        if leaf.startswith("["):  # an element of a memory array (FST): "mem.[3]" -> "mem_3", a VCD name
             scope, _, mem = scope.rpartition(".")
             leaf = f"{mem}_{leaf.strip('[]')}"
         scopes.setdefault(scope, []).append((leaf, code))

@@ -50,8 +50,8 @@ def read_pcap(path: Path | str) -> tuple[int, list[tuple[float, bytes]]]:
     frames = []
     off = 24
     while off + 16 <= len(raw):
-        sec, frac, incl, _orig = struct.unpack(endian + "IIII", raw[off:off + 16])
+        sec, frac, incl, _orig = struct.unpack(endian + "IIII", raw[off : off + 16])
         off += 16
-        frames.append((sec * 1e9 + frac * scale, raw[off:off + incl]))
+        frames.append((sec * 1e9 + frac * scale, raw[off : off + incl]))
         off += incl
     return linktype, frames

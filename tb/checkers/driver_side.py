@@ -21,16 +21,18 @@ class DriverOrder(Checker):
     """5. Descriptors and avail.ring before avail.idx; notify after avail.idx; reclaim up to used.idx."""
 
     name = "driver_order"
-    rule = ("the driver writes descriptors and avail.ring before the avail.idx that publishes them, never touches "
-            "a published descriptor before it is returned, notifies only after avail.idx, and reads used.ring "
-            "only up to the used.idx it read")
+    rule = (
+        "the driver writes descriptors and avail.ring before the avail.idx that publishes them, never touches "
+        "a published descriptor before it is returned, notifies only after avail.idx, and reads used.ring "
+        "only up to the used.idx it read"
+    )
 
     def __init__(self, hub):
         super().__init__(hub)
-        self.desc_dirty: dict[int, set[int]] = {}   # queue -> descriptors written since last published
-        self.slot_dirty: dict[int, set[int]] = {}   # queue -> avail.ring slots written since last published
-        self.used_read: dict[int, int] = {}         # queue -> last used.idx value the driver read
-        self.reclaim: dict[int, int] = {}           # queue -> next used element the driver should read
+        self.desc_dirty: dict[int, set[int]] = {}  # queue -> descriptors written since last published
+        self.slot_dirty: dict[int, set[int]] = {}  # queue -> avail.ring slots written since last published
+        self.used_read: dict[int, int] = {}  # queue -> last used.idx value the driver read
+        self.reclaim: dict[int, int] = {}  # queue -> next used element the driver should read
 
     def on_reset(self, t: float) -> None:
         for d in (self.desc_dirty, self.slot_dirty, self.used_read, self.reclaim):
@@ -46,10 +48,14 @@ class DriverOrder(Checker):
             # the hub has already published what this write belongs to, if anything
             c = q.desc_owner.get(slot)
             if c is not None:
-                self.fail(t, f"driver wrote descriptor {slot} of queue {q.index} while it belongs to entry "
-                             f"{c.index} (head {c.head}), published at cycle {int(c.t_published // CLOCK_NS)} "
-                             "and not yet returned: descriptor written after avail.idx?",
-                          addr=addr, queue=q.index)
+                self.fail(
+                    t,
+                    f"driver wrote descriptor {slot} of queue {q.index} while it belongs to entry "
+                    f"{c.index} (head {c.head}), published at cycle {int(c.t_published // CLOCK_NS)} "
+                    "and not yet returned: descriptor written after avail.idx?",
+                    addr=addr,
+                    queue=q.index,
+                )
             self.desc_dirty.setdefault(q.index, set()).add(slot)
         elif write and part == "avail_ring":
             self.slot_dirty.setdefault(q.index, set()).add(slot)
@@ -61,9 +67,13 @@ class DriverOrder(Checker):
             n = self.reclaim.get(q.index, 0)
             seen = self.used_read.get(q.index, 0)
             if slot != n % q.num or u16(seen - n) == 0 or u16(seen - n) > q.num:
-                self.fail(t, f"driver read used.ring[{slot}] (its next element is {n}, slot {n % q.num}) after "
-                             f"reading used.idx {seen}: beyond what the device published",
-                          addr=addr, queue=q.index)
+                self.fail(
+                    t,
+                    f"driver read used.ring[{slot}] (its next element is {n}, slot {n % q.num}) after "
+                    f"reading used.idx {seen}: beyond what the device published",
+                    addr=addr,
+                    queue=q.index,
+                )
             self.reclaim[q.index] = u16(n + 1)
 
     def _published(self, t: float, q, addr: int) -> None:
@@ -72,13 +82,23 @@ class DriverOrder(Checker):
         for c in q.last_published:
             s = c.index % q.num
             if s not in dirty_s:
-                self.fail(t, f"avail.idx write publishes entry {c.index} but avail.ring[{s}] was not written for "
-                             "it (stale head)", addr=addr, queue=q.index)
+                self.fail(
+                    t,
+                    f"avail.idx write publishes entry {c.index} but avail.ring[{s}] was not written for "
+                    "it (stale head)",
+                    addr=addr,
+                    queue=q.index,
+                )
             dirty_s.discard(s)
             stale = [d for d in c.descs if d not in dirty_d]
             if stale:
-                self.fail(t, f"avail.idx write publishes entry {c.index} (head {c.head}) before its descriptor(s) "
-                             f"{stale} were written", addr=addr, queue=q.index)
+                self.fail(
+                    t,
+                    f"avail.idx write publishes entry {c.index} (head {c.head}) before its descriptor(s) "
+                    f"{stale} were written",
+                    addr=addr,
+                    queue=q.index,
+                )
             dirty_d.difference_update(c.descs)
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
@@ -90,22 +110,28 @@ class DriverOrder(Checker):
             return
         pending = sorted(self.slot_dirty.get(q.index, set()))
         if pending:
-            self.fail(t, f"notify of queue {q.index} while avail.ring slot(s) {pending[:8]} are written but not "
-                         f"published (avail.idx {q.avail_published}): notify before the avail.idx write",
-                      addr=q.avail_idx_addr, queue=q.index)
+            self.fail(
+                t,
+                f"notify of queue {q.index} while avail.ring slot(s) {pending[:8]} are written but not "
+                f"published (avail.idx {q.avail_published}): notify before the avail.idx write",
+                addr=q.avail_idx_addr,
+                queue=q.index,
+            )
 
 
 class RingInvariants(Checker):
     """6. Reference §10's invariants: descriptor accounting, avail - used <= Q, each token once."""
 
     name = "ring_invariants"
-    rule = ("num_free + descriptors in flight == queue size; (avail.idx - used.idx) <= queue size; every token is "
-            "queued once and freed once")
+    rule = (
+        "num_free + descriptors in flight == queue size; (avail.idx - used.idx) <= queue size; every token is "
+        "queued once and freed once"
+    )
 
     def __init__(self, hub):
         super().__init__(hub)
-        self.num_free: dict[int, int] = {}            # queue -> the driver's num_free, as its last event said
-        self.outstanding: dict[int, set[int]] = {}    # queue -> tokens queued and not yet returned by get_buf
+        self.num_free: dict[int, int] = {}  # queue -> the driver's num_free, as its last event said
+        self.outstanding: dict[int, set[int]] = {}  # queue -> tokens queued and not yet returned by get_buf
 
     def on_reset(self, t: float) -> None:
         # a reset takes every buffer back from the device: the driver frees them without get_buf
@@ -125,8 +151,11 @@ class RingInvariants(Checker):
             tokens.add(fields["token"])
         elif kind == "get_buf":
             if fields["token"] not in tokens:
-                self.fail(t, f"get_buf on queue {vq} returned token {fields['token']:#x} (id {fields['id']}), which "
-                             "is not queued (freed twice, or never queued)")
+                self.fail(
+                    t,
+                    f"get_buf on queue {vq} returned token {fields['token']:#x} (id {fields['id']}), which "
+                    "is not queued (freed twice, or never queued)",
+                )
             tokens.discard(fields["token"])
 
     def on_host_mem(self, t: float, write: bool, addr: int, data: bytes) -> None:
@@ -139,11 +168,15 @@ class RingInvariants(Checker):
         self._avail_vs_used(t, q, addr)
         num_free = self.num_free.get(q.index)
         if num_free is None:
-            return      # no driver trace for this queue (a hand-written ring, or a driver without a tracer)
+            return  # no driver trace for this queue (a hand-written ring, or a driver without a tracer)
         in_flight = sum(len(c.descs) for c in q.chains.values())
         if num_free + in_flight != q.num:
-            self.fail(t, f"queue {q.index}: driver num_free {num_free} + descriptors in flight {in_flight} "
-                         f"(from {len(q.chains)} published chains) != queue size {q.num}", addr=addr)
+            self.fail(
+                t,
+                f"queue {q.index}: driver num_free {num_free} + descriptors in flight {in_flight} "
+                f"(from {len(q.chains)} published chains) != queue size {q.num}",
+                addr=addr,
+            )
 
     def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
         q = self.hub.queue_at(addr)
@@ -153,22 +186,29 @@ class RingInvariants(Checker):
 
     def _avail_vs_used(self, t: float, q, addr: int, tlp: str | None = None) -> None:
         if u16(q.avail_published - q.used_written) > q.num:
-            self.fail(t, f"queue {q.index}: avail.idx {q.avail_published} - used.idx {q.used_written} = "
-                         f"{u16(q.avail_published - q.used_written)} > queue size {q.num}", addr=addr, tlp=tlp)
+            self.fail(
+                t,
+                f"queue {q.index}: avail.idx {q.avail_published} - used.idx {q.used_written} = "
+                f"{u16(q.avail_published - q.used_written)} > queue size {q.num}",
+                addr=addr,
+                tlp=tlp,
+            )
 
 
 class LostWakeup(Checker):
     """The stop path's promise: a stopped queue never stays stopped while completed buffers wait."""
 
     name = "lost_wakeup"
-    rule = ("the TX queue never stays stopped for more than 20 us while the device has returned buffers the "
-            "driver has not reclaimed (no lost wake-up)")
+    rule = (
+        "the TX queue never stays stopped for more than 20 us while the device has returned buffers the "
+        "driver has not reclaimed (no lost wake-up)"
+    )
     LIMIT_NS = 20_000.0
 
     def __init__(self, hub):
         super().__init__(hub)
-        self.stopped = False            # the net device queue, from netif_stop / start / wake_queue events
-        self.last_used_idx = 0          # the driver's, for the TX queue, from its get_buf events
+        self.stopped = False  # the net device queue, from netif_stop / start / wake_queue events
+        self.last_used_idx = 0  # the driver's, for the TX queue, from its get_buf events
         self.since: float | None = None
 
     def on_reset(self, t: float) -> None:
@@ -200,7 +240,11 @@ class LostWakeup(Checker):
             self.since = t
         elif t - self.since > self.LIMIT_NS:
             flags = self.hub.mem.read_int(q.avail, 2)
-            self.fail(t, f"TX queue stopped since cycle {int(self.since // CLOCK_NS)} while {waiting} returned "
-                         f"buffer(s) wait (used.idx {q.used_written}, driver last_used_idx "
-                         f"{self.last_used_idx}, avail.flags {flags}): a lost wake-up", addr=q.used_idx_addr)
+            self.fail(
+                t,
+                f"TX queue stopped since cycle {int(self.since // CLOCK_NS)} while {waiting} returned "
+                f"buffer(s) wait (used.idx {q.used_written}, driver last_used_idx "
+                f"{self.last_used_idx}, avail.flags {flags}): a lost wake-up",
+                addr=q.used_idx_addr,
+            )
             self.since = None

@@ -47,7 +47,7 @@ from tb.device.dev_ctrl import REG_FAULT, REG_MODE
 
 VIRTIO_BAR = 0
 DEBUG_BAR = dbg.DEBUG_BAR
-DEFAULT_QUEUE_SIZE = 256       # what a queue is until the driver reads its Queue Size
+DEFAULT_QUEUE_SIZE = 256  # what a queue is until the driver reads its Queue Size
 SELFTEST_REGS = (dbg.REG_ST_SRC_LO, dbg.REG_ST_SRC_HI, dbg.REG_ST_DST_LO, dbg.REG_ST_DST_HI, dbg.REG_ST_LEN)
 
 
@@ -56,9 +56,13 @@ def checkers_enabled() -> bool:
 
 
 class CheckerSet:
-    def __init__(self, now: Callable[[], float], log=None,
-                 msix_vector_of: Callable[[int], int | None] | None = None,
-                 msix_enabled: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        now: Callable[[], float],
+        log=None,
+        msix_vector_of: Callable[[int], int | None] | None = None,
+        msix_enabled: Callable[[], bool] | None = None,
+    ):
         from tb.checkers import rules  # the checker classes
 
         self.now = now
@@ -68,26 +72,35 @@ class CheckerSet:
         self.mem = HostShadow()
         self.queues: dict[int, QueueView] = {}
         self.queue_sel = 0
-        self.last_reset_t = float("-inf")   # reads issued before a device reset belong to the old queues
+        self.last_reset_t = float("-inf")  # reads issued before a device reset belong to the old queues
         self.queue_num: dict[int, int] = {}
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
         self.noe_policy = 0
         self.fault = 0
-        self.tx_params: TxParams | None = None            # read from the device (BAR2 TX_PARAMS)
-        self.allowed: list[tuple[int, int, str]] = []     # device-accessible regions outside the rings
-        self.selftest_regs: dict[int, int] = {}           # the DMA self-test's registers as last written
-        self.driver_probed = False                        # a driver traced the end of its probe
+        self.tx_params: TxParams | None = None  # read from the device (BAR2 TX_PARAMS)
+        self.allowed: list[tuple[int, int, str]] = []  # device-accessible regions outside the rings
+        self.selftest_regs: dict[int, int] = {}  # the DMA self-test's registers as last written
+        self.driver_probed = False  # a driver traced the end of its probe
         self.violations: list[Violation] = []
-        self.expected: set[str] | None = None             # rules a fault test wants to see fire
+        self.expected: set[str] | None = None  # rules a fault test wants to see fire
         self._raise: Callable[[CheckerError], None] | None = None
         self.checkers: list[Checker] = [cls(self) for cls in rules.ALL]
         self.waived: dict[str, str] = {}
         self._hooks: dict[str, list] = {}
         self._build_hooks()
 
-    HOOKS = ("on_dev_read", "on_dev_write", "on_host_mem", "on_host_bar", "on_driver", "on_irq", "on_frame",
-             "on_reset", "finish")
+    HOOKS = (
+        "on_dev_read",
+        "on_dev_write",
+        "on_host_mem",
+        "on_host_bar",
+        "on_driver",
+        "on_irq",
+        "on_frame",
+        "on_reset",
+        "finish",
+    )
 
     def _build_hooks(self) -> None:
         live = [c for c in self.checkers if c.name not in self.waived]
@@ -128,9 +141,16 @@ class CheckerSet:
         first = not self.violations
         self.violations.append(v)
         if self.log is not None:
-            self.log.verdict(v.checker, False, msg=v.msg, rule=v.rule, t_ns=v.t_ns,
-                             addr=None if v.addr is None else f"{v.addr:#x}", tlp=v.tlp,
-                             **{k: str(x) for k, x in v.extra.items()})
+            self.log.verdict(
+                v.checker,
+                False,
+                msg=v.msg,
+                rule=v.rule,
+                t_ns=v.t_ns,
+                addr=None if v.addr is None else f"{v.addr:#x}",
+                tlp=v.tlp,
+                **{k: str(x) for k, x in v.extra.items()},
+            )
         if self.expected is None and first:
             err = CheckerError(v.report())
             if self._raise is not None:
@@ -191,7 +211,7 @@ class CheckerSet:
             c = q.walk(self.mem, idx, head, t)
             q.add_chain(c)
             q.last_published.append(c)
-            if len(q.chains) > 4 * q.num:   # a broken driver publishing without end: keep memory bounded
+            if len(q.chains) > 4 * q.num:  # a broken driver publishing without end: keep memory bounded
                 q.drop_chain(next(iter(q.chains.values())))
         q.avail_published = new
 
@@ -266,7 +286,7 @@ class CheckerSet:
         self.guest_features = 0
         for hook in self._hooks["on_reset"]:
             hook(t)
-        if self.waived:   # the waived checkers start again from a clean device
+        if self.waived:  # the waived checkers start again from a clean device
             for c in self.checkers:
                 if c.name in self.waived and hasattr(c, "on_reset"):
                     c.on_reset(t)
@@ -279,7 +299,7 @@ class CheckerSet:
         q = self.queue_at(addr)
         if q is not None and addr <= q.avail_idx_addr and addr + len(data) >= q.avail_idx_addr + 2:
             off = q.avail_idx_addr - addr
-            q.device_avail_seen = int.from_bytes(data[off:off + 2], "little")
+            q.device_avail_seen = int.from_bytes(data[off : off + 2], "little")
         for hook in self._hooks["on_dev_read"]:
             hook(t_req, t, addr, data, tlp)
 

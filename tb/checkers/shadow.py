@@ -43,7 +43,7 @@ class HostShadow:
             page, off = divmod(addr, PAGE)
             n = min(length, PAGE - off)
             buf = self._pages.get(page)
-            out += buf[off:off + n] if buf is not None else bytes(n)
+            out += buf[off : off + n] if buf is not None else bytes(n)
             addr += n
             length -= n
         return bytes(out)
@@ -59,7 +59,7 @@ class HostShadow:
             buf = self._pages.get(page)
             if buf is None:
                 buf = self._pages[page] = bytearray(PAGE)
-            buf[off:off + n] = rest[:n]
+            buf[off : off + n] = rest[:n]
             a += n
             rest = rest[n:]
         rng = self._range_of(addr, len(data))
@@ -106,14 +106,14 @@ class HostShadow:
 class Chain:
     """One published buffer chain, as the descriptors in host memory described it when it was published."""
 
-    index: int                    # the avail index that published it (u16, as the ring counts)
+    index: int  # the avail index that published it (u16, as the ring counts)
     head: int
-    descs: list[int]              # ring descriptor indices (one for an INDIRECT chain)
+    descs: list[int]  # ring descriptor indices (one for an INDIRECT chain)
     buffers: list[tuple[int, int]]
     table: tuple[int, int] | None = None
     t_published: float = 0.0
-    device_done: bool = False     # the device wrote a used element for it
-    writable: int = 0             # bytes in device-writable buffers: the most used.len may say
+    device_done: bool = False  # the device wrote a used element for it
+    writable: int = 0  # bytes in device-writable buffers: the most used.len may say
 
 
 @dataclass
@@ -124,15 +124,15 @@ class QueueView:
     layout: SplitLayout = field(init=False)
     # published chains not yet reclaimed by the driver, by avail index
     chains: dict[int, Chain] = field(default_factory=dict)
-    last_published: list[Chain] = field(default_factory=list)   # what the latest avail.idx write published
+    last_published: list[Chain] = field(default_factory=list)  # what the latest avail.idx write published
     desc_owner: dict[int, Chain] = field(default_factory=dict)  # ring descriptor -> its chain in ``chains``
-    avail_published: int = 0      # last avail.idx the driver wrote
-    used_written: int = 0         # last used.idx the device wrote
-    device_avail_seen: int | None = None   # last avail.idx the device read
-    used_prev: int = 0            # used.idx before the device's latest used.idx write
-    elems_written: int = 0        # used elements the device has written completely (u16 count)
-    elem_mask: dict[int, int] = field(default_factory=dict)     # slot -> bytes written so far (bit mask)
-    completed_now: list = field(default_factory=list)           # (slot, id, Chain|None) the last write completed
+    avail_published: int = 0  # last avail.idx the driver wrote
+    used_written: int = 0  # last used.idx the device wrote
+    device_avail_seen: int | None = None  # last avail.idx the device read
+    used_prev: int = 0  # used.idx before the device's latest used.idx write
+    elems_written: int = 0  # used elements the device has written completely (u16 count)
+    elem_mask: dict[int, int] = field(default_factory=dict)  # slot -> bytes written so far (bit mask)
+    completed_now: list = field(default_factory=list)  # (slot, id, Chain|None) the last write completed
 
     def __post_init__(self) -> None:
         self.layout = SplitLayout(self.num)

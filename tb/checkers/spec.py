@@ -20,31 +20,31 @@ Sources (virtio 1.x specification):
 from __future__ import annotations
 
 # 2.7.5 The Virtqueue Descriptor Table
-VIRTQ_DESC_F_NEXT = 1          # the buffer continues via the next field
-VIRTQ_DESC_F_WRITE = 2         # the buffer is device write-only (otherwise device read-only)
-VIRTQ_DESC_F_INDIRECT = 4      # the buffer holds a list of buffer descriptors
-DESC_SIZE = 16                 # struct virtq_desc
+VIRTQ_DESC_F_NEXT = 1  # the buffer continues via the next field
+VIRTQ_DESC_F_WRITE = 2  # the buffer is device write-only (otherwise device read-only)
+VIRTQ_DESC_F_INDIRECT = 4  # the buffer holds a list of buffer descriptors
+DESC_SIZE = 16  # struct virtq_desc
 
 # 2.7.6 The Virtqueue Available Ring, 2.7.8 The Virtqueue Used Ring
 VIRTQ_AVAIL_F_NO_INTERRUPT = 1
 VIRTQ_USED_F_NO_NOTIFY = 1
-USED_ELEM_SIZE = 8             # struct virtq_used_elem
+USED_ELEM_SIZE = 8  # struct virtq_used_elem
 
 # 4.1.4.8: the legacy queue address is a page frame number
 LEGACY_QUEUE_ALIGN = 4096
 LEGACY_PFN_SHIFT = 12
 
 # 4.1.4.8 Legacy Interfaces: the virtio header in BAR0 (offsets in bytes, access width in brackets)
-LEGACY_REG_DEVICE_FEATURES = 0x00   # [32] RO
-LEGACY_REG_DRIVER_FEATURES = 0x04   # [32] RW
-LEGACY_REG_QUEUE_ADDRESS = 0x08     # [32] RW, page frame number of the selected queue (0: inactive)
-LEGACY_REG_QUEUE_SIZE = 0x0C        # [16] RO
-LEGACY_REG_QUEUE_SELECT = 0x0E      # [16] RW
-LEGACY_REG_QUEUE_NOTIFY = 0x10      # [16] RW
-LEGACY_REG_DEVICE_STATUS = 0x12     # [8]  RW, 0 = reset
-LEGACY_REG_ISR_STATUS = 0x13        # [8]  RO, read-to-clear
+LEGACY_REG_DEVICE_FEATURES = 0x00  # [32] RO
+LEGACY_REG_DRIVER_FEATURES = 0x04  # [32] RW
+LEGACY_REG_QUEUE_ADDRESS = 0x08  # [32] RW, page frame number of the selected queue (0: inactive)
+LEGACY_REG_QUEUE_SIZE = 0x0C  # [16] RO
+LEGACY_REG_QUEUE_SELECT = 0x0E  # [16] RW
+LEGACY_REG_QUEUE_NOTIFY = 0x10  # [16] RW
+LEGACY_REG_DEVICE_STATUS = 0x12  # [8]  RW, 0 = reset
+LEGACY_REG_ISR_STATUS = 0x13  # [8]  RO, read-to-clear
 LEGACY_REG_CONFIG_MSIX_VECTOR = 0x14  # [16] RW, only while MSI-X is enabled
-LEGACY_REG_QUEUE_MSIX_VECTOR = 0x16   # [16] RW, only while MSI-X is enabled
+LEGACY_REG_QUEUE_MSIX_VECTOR = 0x16  # [16] RW, only while MSI-X is enabled
 
 # 6.3 Legacy Interface: Reserved Feature Bits; 6 Reserved Feature Bits
 VIRTIO_F_NOTIFY_ON_EMPTY = 24

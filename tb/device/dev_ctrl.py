@@ -22,9 +22,9 @@ REG_ERR_BASE = 0x240
 class NoePolicy(IntEnum):
     """When the device raises the TX interrupt on an empty ring with NO_INTERRUPT set (MODE[1:0])."""
 
-    WHEN_ACKED = 0      # only when the driver acked VIRTIO_F_NOTIFY_ON_EMPTY (the legacy spec's MUST)
-    ALWAYS = 1          # whatever was acked (QEMU <= 0.11 ignored the ack)
-    NEVER = 2           # never: an interrupt only when NO_INTERRUPT is clear
+    WHEN_ACKED = 0  # only when the driver acked VIRTIO_F_NOTIFY_ON_EMPTY (the legacy spec's MUST)
+    ALWAYS = 1  # whatever was acked (QEMU <= 0.11 ignored the ack)
+    NEVER = 2  # never: an interrupt only when NO_INTERRUPT is clear
 
 
 COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "config_irqs", "errors")
@@ -57,11 +57,16 @@ class DeviceModes:
     offer_indirect: bool = True
     kick_suppress: bool = False
     pacing_timer: bool = False
-    pacing_interval: int = 37500        # cycles (150 us at 250 MHz)
+    pacing_interval: int = 37500  # cycles (150 us at 250 MHz)
 
     def encode(self) -> int:
-        return (self.noe_policy & 3) | self.offer_noe << 4 | self.offer_indirect << 5 \
-            | self.kick_suppress << 8 | self.pacing_timer << 12
+        return (
+            (self.noe_policy & 3)
+            | self.offer_noe << 4
+            | self.offer_indirect << 5
+            | self.kick_suppress << 8
+            | self.pacing_timer << 12
+        )
 
 
 class DevCtrl:
@@ -94,22 +99,29 @@ class DevCtrl:
 # BAR2+0x208 FAULT (hdl/virtio/virtio_dev_ctrl.v, hdl/virtio/README.md "Fault knobs"): each bit breaks one
 # virtio rule on purpose so tests/sim/test_checkers.py can show the checker for that rule fires. Reset 0.
 REG_FAULT = 0x208
-FAULT_IGNORE_NO_INTERRUPT = 1 << 0   # interrupt after every packet whatever avail.flags says
-FAULT_DROP_IRQ = 1 << 1              # never the cause-0 interrupt (avail.flags clear)
-FAULT_USED_IDX_FIRST = 1 << 2        # used.idx written before the used element
-FAULT_READ_PAST_AVAIL = 1 << 3       # fetch one avail.ring entry past avail.idx
-FAULT_WRITE_TX_BUFFER = 1 << 4       # write 2 bytes into the chain's (device-readable) header buffer
-FAULT_DROP_FRAME = 1 << 5            # every 4th frame not sent (used index & 3 == 3)
-FAULT_DUP_FRAME = 1 << 6             # every 4th frame sent twice
-FAULT_USED_IDX_AHEAD = 1 << 7        # used.idx written one too far
-FAULT_USED_LEN_READ = 1 << 8         # used.len = bytes read (header + frame) instead of 0
+FAULT_IGNORE_NO_INTERRUPT = 1 << 0  # interrupt after every packet whatever avail.flags says
+FAULT_DROP_IRQ = 1 << 1  # never the cause-0 interrupt (avail.flags clear)
+FAULT_USED_IDX_FIRST = 1 << 2  # used.idx written before the used element
+FAULT_READ_PAST_AVAIL = 1 << 3  # fetch one avail.ring entry past avail.idx
+FAULT_WRITE_TX_BUFFER = 1 << 4  # write 2 bytes into the chain's (device-readable) header buffer
+FAULT_DROP_FRAME = 1 << 5  # every 4th frame not sent (used index & 3 == 3)
+FAULT_DUP_FRAME = 1 << 6  # every 4th frame sent twice
+FAULT_USED_IDX_AHEAD = 1 << 7  # used.idx written one too far
+FAULT_USED_LEN_READ = 1 << 8  # used.len = bytes read (header + frame) instead of 0
 
 
 FAULT_KNOBS = {
-    "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT, "drop_irq": FAULT_DROP_IRQ,
-    "used_idx_first": FAULT_USED_IDX_FIRST, "read_past_avail": FAULT_READ_PAST_AVAIL,
-    "write_tx_buffer": FAULT_WRITE_TX_BUFFER, "drop_frame": FAULT_DROP_FRAME, "dup_frame": FAULT_DUP_FRAME,
-    "used_idx_ahead": FAULT_USED_IDX_AHEAD, "used_len_read": FAULT_USED_LEN_READ,
+    "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT,
+    "drop_irq": FAULT_DROP_IRQ,
+    "used_idx_first": FAULT_USED_IDX_FIRST,
+    "read_past_avail": FAULT_READ_PAST_AVAIL,
+    "write_tx_buffer": FAULT_WRITE_TX_BUFFER,
+    "drop_frame": FAULT_DROP_FRAME,
+    "dup_frame": FAULT_DUP_FRAME,
+    "used_idx_ahead": FAULT_USED_IDX_AHEAD,
+    "used_len_read": FAULT_USED_LEN_READ,
 }
+
+
 async def set_fault(platform: Platform, bits: int, bar: int = DEBUG_BAR) -> None:
     await platform.bar_write(bar, REG_FAULT, bits, 4)

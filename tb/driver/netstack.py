@@ -31,14 +31,14 @@ class Skb:
     seq: int
     data: bytes
     buf: DmaBuffer
-    nr_frags: int = 0                         # extra descriptors beyond header + linear part
+    nr_frags: int = 0  # extra descriptors beyond header + linear part
     created_ns: float = 0.0
-    queued_ns: float | None = None            # accepted by start_xmit (NETDEV_TX_OK)
+    queued_ns: float | None = None  # accepted by start_xmit (NETDEV_TX_OK)
     orphaned_ns: float | None = None
     freed_ns: float | None = None
-    freed_in: str | None = None               # context of kfree_skb: start_xmit / tasklet / timer / remove
-    busy_count: int = 0                       # NETDEV_TX_BUSY returns for this skb
-    destructor_ns: float | None = None        # socket send space released
+    freed_in: str | None = None  # context of kfree_skb: start_xmit / tasklet / timer / remove
+    busy_count: int = 0  # NETDEV_TX_BUSY returns for this skb
+    destructor_ns: float | None = None  # socket send space released
 
     @property
     def len(self) -> int:
@@ -71,7 +71,7 @@ class SkbPool:
 @dataclass
 class StackStats:
     tx_busy: int = 0
-    tx_dropped: int = 0          # dropped by the driver (pre-patch parking path) or a full qdisc
+    tx_dropped: int = 0  # dropped by the driver (pre-patch parking path) or a full qdisc
     stops: int = 0
     starts: int = 0
     wakes: int = 0
@@ -81,11 +81,16 @@ class StackStats:
 class NetDevQueue:
     """The TX queue of a net_device with a FIFO qdisc in front of it."""
 
-    def __init__(self, platform: Platform, start_xmit: Callable[[Skb], Awaitable[int]],
-                 qdisc_limit: int = 1000, tracer: Tracer | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        start_xmit: Callable[[Skb], Awaitable[int]],
+        qdisc_limit: int = 1000,
+        tracer: Tracer | None = None,
+    ):
         self.p = platform
         self.start_xmit = start_xmit
-        self.trace: Tracer = tracer or NullTracer()   # netif_* calls as events (the checkers' view of them)
+        self.trace: Tracer = tracer or NullTracer()  # netif_* calls as events (the checkers' view of them)
         self.qdisc: deque[Skb] = deque()
         self.qdisc_limit = qdisc_limit
         self.stopped = False
@@ -93,7 +98,7 @@ class NetDevQueue:
         self.events: list[tuple[float, str]] = []
         self._running = False
         self._scheduled = platform.make_event()
-        self.space = platform.make_event()     # set whenever the qdisc has room (sender back-pressure)
+        self.space = platform.make_event()  # set whenever the qdisc has room (sender back-pressure)
         self.space.set()
 
     # -- the driver's side -----------------------------------------------------------------------------

@@ -64,11 +64,25 @@ VIRTIO_NET_S_LINK_UP = 1
 
 MAX_SKB_FRAGS = 18  # 65536 / PAGE_SIZE + 2
 
-_POST_FEATURES = (VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GSO, VIRTIO_NET_F_MAC,
-                  VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_UFO, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
-                  VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN,
-                  VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ,
-                  VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_VLAN)
+_POST_FEATURES = (
+    VIRTIO_NET_F_CSUM,
+    VIRTIO_NET_F_GUEST_CSUM,
+    VIRTIO_NET_F_GSO,
+    VIRTIO_NET_F_MAC,
+    VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_UFO,
+    VIRTIO_NET_F_HOST_TSO6,
+    VIRTIO_NET_F_HOST_ECN,
+    VIRTIO_NET_F_GUEST_TSO4,
+    VIRTIO_NET_F_GUEST_TSO6,
+    VIRTIO_NET_F_GUEST_ECN,
+    VIRTIO_NET_F_GUEST_UFO,
+    VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_STATUS,
+    VIRTIO_NET_F_CTRL_VQ,
+    VIRTIO_NET_F_CTRL_RX,
+    VIRTIO_NET_F_CTRL_VLAN,
+)
 # the pre-patch table still asks for NOTIFY_ON_EMPTY (b0c39dbd removed it)
 _PRE_FEATURES = _POST_FEATURES + (VIRTIO_F_NOTIFY_ON_EMPTY,)
 
@@ -80,23 +94,23 @@ StartTask = Callable[[Coroutine[Any, Any, Any]], Any]
 class GuestTiming:
     """Simulated guest CPU time per driver step, in ns. Bigger = slower guest relative to the device."""
 
-    xmit_ns: float = 200.0          # start_xmit body (header build, sg setup) per packet
-    reclaim_ns: float = 50.0        # per buffer freed in free_old_xmit_skbs
-    irq_ns: float = 100.0           # interrupt entry + handler dispatch
+    xmit_ns: float = 200.0  # start_xmit body (header build, sg setup) per packet
+    reclaim_ns: float = 50.0  # per buffer freed in free_old_xmit_skbs
+    irq_ns: float = 100.0  # interrupt entry + handler dispatch
     timer_period_ns: float = 100e6  # HZ/10; scenarios scale it down (and print the scale)
 
 
 @dataclass
 class XmitStats:
-    packets: int = 0                # NETDEV_TX_OK returns
+    packets: int = 0  # NETDEV_TX_OK returns
     bytes: int = 0
-    kicks: int = 0                  # kick() calls that wrote the notify register
-    tx_irqs: int = 0                # skb_xmit_done calls
-    tx_irq_spurious: int = 0        # TX vector interrupts with nothing used
+    kicks: int = 0  # kick() calls that wrote the notify register
+    tx_irqs: int = 0  # skb_xmit_done calls
+    tx_irq_spurious: int = 0  # TX vector interrupts with nothing used
     tx_packets_freed: int = 0
     tx_dropped: int = 0
     reclaim: ReclaimStats = field(default_factory=ReclaimStats)
-    unexpected_full: int = 0        # post-cap's dev_warn("Unexpected full queue")
+    unexpected_full: int = 0  # post-cap's dev_warn("Unexpected full queue")
 
 
 class VirtioNet:
@@ -110,24 +124,31 @@ class VirtioNet:
     # the driver's feature table (virtnet_driver.feature_table)
     FEATURES: ClassVar[tuple[int, ...]] = _POST_FEATURES
 
-    def __init__(self, platform: Platform, use_msix: bool = True, timing: GuestTiming | None = None,
-                 tracer: EventLog | None = None, vdev: VirtioPciLegacy | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        vdev: VirtioPciLegacy | None = None,
+    ):
         if not self.variant:
             raise TypeError("VirtioNet is what the variants share: build one of VARIANTS (virtio_net())")
         self.p = platform
         self.timing = timing or GuestTiming()
         self.trace = tracer or EventLog(platform, enabled=False)
-        self.vdev = vdev or VirtioPciLegacy(platform, use_msix=use_msix, tracer=self.trace,
-                                            allocator=DmaAllocator(platform))
+        self.vdev = vdev or VirtioPciLegacy(
+            platform, use_msix=use_msix, tracer=self.trace, allocator=DmaAllocator(platform)
+        )
         self.stats = XmitStats()
-        self.send: list[Skb] = []       # vi->send: skbs the device holds
+        self.send: list[Skb] = []  # vi->send: skbs the device holds
         self.freed: list[Skb] = []
         self.mac = b""
         self.link_up = True
         self.free_in_tasklet = False
         self.rvq: VirtQueue | None = None
         self.svq: VirtQueue | None = None
-        self.cvq: VirtQueue | None = None       # set up when CTRL_VQ is acked, never used on TX
+        self.cvq: VirtQueue | None = None  # set up when CTRL_VQ is acked, never used on TX
         self.queue = NetDevQueue(platform, self.hard_start_xmit, tracer=self.trace)
         self.tx_lock = TxLock(platform)
         self._removed = False
@@ -159,8 +180,7 @@ class VirtioNet:
         self.setup_tx_reclaim(features, start_task)
         start_task(self.queue.net_tx_action(lambda: self._removed))
         await self.vdev.driver_ok()
-        self.trace.event("probe_done", variant=self.variant, features=features,
-                         free_in_tasklet=self.free_in_tasklet)
+        self.trace.event("probe_done", variant=self.variant, features=features, free_in_tasklet=self.free_in_tasklet)
 
     def setup_tx_reclaim(self, features: int, start_task: StartTask) -> None:
         """What a variant sets up in virtnet_probe to reclaim TX buffers besides start_xmit (none after
@@ -357,8 +377,14 @@ class VirtioNetPre(VirtioNet):
     # the pre-patch table still asks for NOTIFY_ON_EMPTY (b0c39dbd removed it)
     FEATURES = _PRE_FEATURES
 
-    def __init__(self, platform: Platform, use_msix: bool = True, timing: GuestTiming | None = None,
-                 tracer: EventLog | None = None, vdev: VirtioPciLegacy | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        vdev: VirtioPciLegacy | None = None,
+    ):
         super().__init__(platform, use_msix, timing, tracer, vdev)
         self.timer: KernelTimer | None = None
         self.tasklet: Tasklet | None = None
@@ -438,8 +464,14 @@ class VirtioNetPreA(VirtioNetPre):
 
     variant = "pre-a"
 
-    def __init__(self, platform: Platform, use_msix: bool = True, timing: GuestTiming | None = None,
-                 tracer: EventLog | None = None, vdev: VirtioPciLegacy | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        vdev: VirtioPciLegacy | None = None,
+    ):
         super().__init__(platform, use_msix, timing, tracer, vdev)
         self.last_xmit_skb: Skb | None = None
 
@@ -485,8 +517,9 @@ class VirtioNetPreA(VirtioNetPre):
             self.last_xmit_skb = None
 
 
-VARIANTS: dict[str, type[VirtioNet]] = {cls.variant: cls for cls in (VirtioNetPost, VirtioNetPre, VirtioNetPreA,
-                                                                       VirtioNetPostCap)}
+VARIANTS: dict[str, type[VirtioNet]] = {
+    cls.variant: cls for cls in (VirtioNetPost, VirtioNetPre, VirtioNetPreA, VirtioNetPostCap)
+}
 
 
 def virtio_net(platform: Platform, variant: str = "post", **kw: Any) -> VirtioNet:

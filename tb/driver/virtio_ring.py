@@ -121,11 +121,18 @@ class Allocator(Protocol):
 class VirtQueue:
     """``struct vring_virtqueue``: one split ring in ``mem``, driven from the driver side."""
 
-    def __init__(self, index: int, num: int, mem: DmaBuffer,
-                 notify: Callable[[VirtQueue], Awaitable[None]],
-                 callback: Callable[[VirtQueue], Awaitable[None]] | None,
-                 indirect: bool = False, allocator: Allocator | None = None,
-                 tracer: Tracer | None = None, name: str = ""):
+    def __init__(
+        self,
+        index: int,
+        num: int,
+        mem: DmaBuffer,
+        notify: Callable[[VirtQueue], Awaitable[None]],
+        callback: Callable[[VirtQueue], Awaitable[None]] | None,
+        indirect: bool = False,
+        allocator: Allocator | None = None,
+        tracer: Tracer | None = None,
+        name: str = "",
+    ):
         if num & (num - 1) or num == 0:
             raise ValueError(f"virtqueue size {num} is not a power of 2")
         self.index = index
@@ -144,8 +151,8 @@ class VirtQueue:
         self.num_added = 0
         self.last_used_idx = 0
         self.broken = False
-        self.notifies = 0           # notify writes, forced ones included
-        self.forced_notifies = 0    # from add_buf on a full ring
+        self.notifies = 0  # notify writes, forced ones included
+        self.forced_notifies = 0  # from add_buf on a full ring
         self.data: list[Any] = [None] * num
         self.indirect_bufs: dict[int, DmaBuffer] = {}
         # shadows of what the driver itself wrote (the kernel reads its own fields back from memory;
@@ -171,9 +178,13 @@ class VirtQueue:
 
     # -- memory helpers ------------------------------------------------------------------------------------
     async def _write_desc(self, i: int, addr: int, length: int, flags: int, nxt: int) -> None:
-        await self.mem.write(self.layout.desc_entry(i),
-                             addr.to_bytes(8, "little") + length.to_bytes(4, "little")
-                             + flags.to_bytes(2, "little") + nxt.to_bytes(2, "little"))
+        await self.mem.write(
+            self.layout.desc_entry(i),
+            addr.to_bytes(8, "little")
+            + length.to_bytes(4, "little")
+            + flags.to_bytes(2, "little")
+            + nxt.to_bytes(2, "little"),
+        )
         self._desc_flags[i] = flags
         self._desc_next[i] = nxt
         self.trace.event("desc_write", vq=self.index, desc=i, addr=addr, len=length, flags=flags, next=nxt)
@@ -222,8 +233,12 @@ class VirtQueue:
             if k == out + in_ - 1:
                 flags &= ~VRING_DESC_F_NEXT
                 nxt = 0
-            raw += (sg[k].addr.to_bytes(8, "little") + sg[k].length.to_bytes(4, "little")
-                    + flags.to_bytes(2, "little") + nxt.to_bytes(2, "little"))
+            raw += (
+                sg[k].addr.to_bytes(8, "little")
+                + sg[k].length.to_bytes(4, "little")
+                + flags.to_bytes(2, "little")
+                + nxt.to_bytes(2, "little")
+            )
         await table.write(0, bytes(raw))
         self.trace.event("indirect_table_write", vq=self.index, addr=table.bus_addr, entries=out + in_)
         self.num_free -= 1
@@ -305,8 +320,7 @@ class VirtQueue:
         raw = await self.mem.read(self.layout.used_elem(slot), 8)
         head = int.from_bytes(raw[0:4], "little")
         length = int.from_bytes(raw[4:8], "little")
-        self.trace.event("used_elem_read", vq=self.index, slot=slot, id=head, len=length,
-                         used_idx=used_idx)
+        self.trace.event("used_elem_read", vq=self.index, slot=slot, id=head, len=length, used_idx=used_idx)
         if head >= self.num:
             self.broken = True
             self.trace.event("vq_broken", vq=self.index, reason=f"id {head} out of range")
@@ -319,8 +333,15 @@ class VirtQueue:
         # detach_buf clears data, so grab it now.
         await self.detach_buf(head)
         self.last_used_idx = (self.last_used_idx + 1) & 0xFFFF
-        self.trace.event("get_buf", vq=self.index, id=head, len=length, token=id(token), num_free=self.num_free,
-                         last_used_idx=self.last_used_idx)
+        self.trace.event(
+            "get_buf",
+            vq=self.index,
+            id=head,
+            len=length,
+            token=id(token),
+            num_free=self.num_free,
+            last_used_idx=self.last_used_idx,
+        )
         return token, length
 
     async def disable_cb(self) -> None:

@@ -53,7 +53,7 @@ class FaultyVirtQueue(VirtQueue):
             self._avail_idx = (self._avail_idx + self.num_added) & 0xFFFF
             await self.mem.write_int(self.layout.avail_idx, self._avail_idx, 2)
             self.trace.event("avail_idx_write", vq=self.index, value=self._avail_idx, fault="publish_before_desc")
-            self.num_added = 0      # kick() publishes nothing new
+            self.num_added = 0  # kick() publishes nothing new
         for d in held:
             await super()._write_desc(*d)
         return ret
@@ -63,7 +63,7 @@ class FaultyVirtQueue(VirtQueue):
             await super()._write_desc(i, addr, length, flags, nxt)
             return
         self._held_descs.append((i, addr, length, flags, nxt))
-        self._desc_flags[i] = flags     # the driver's own view is current (add_buf walks _desc_next)
+        self._desc_flags[i] = flags  # the driver's own view is current (add_buf walks _desc_next)
         self._desc_next[i] = nxt
 
     async def kick(self) -> bool:
@@ -86,7 +86,7 @@ class FaultyVirtQueue(VirtQueue):
     async def detach_buf(self, head: int) -> None:
         await super().detach_buf(head)
         if "leak_desc" in self.faults:
-            self.num_free -= 1      # FAULT: the accounting loses one descriptor per chain
+            self.num_free -= 1  # FAULT: the accounting loses one descriptor per chain
 
     async def enable_cb(self) -> bool:
         if self.race_hook is not None:
@@ -104,15 +104,29 @@ class FaultyVirtQueue(VirtQueue):
 class FaultyVirtioPci(VirtioPciLegacy):
     """The legacy transport, building FaultyVirtQueues."""
 
-    def vring_new_virtqueue(self, index: int, num: int, mem: DmaBuffer,
-                            callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str) -> VirtQueue:
-        return FaultyVirtQueue(index, num, mem, self.vp_notify, callback,
-                               indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC), allocator=self.allocator,
-                               tracer=self.trace, name=name)
+    def vring_new_virtqueue(
+        self, index: int, num: int, mem: DmaBuffer, callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str
+    ) -> VirtQueue:
+        return FaultyVirtQueue(
+            index,
+            num,
+            mem,
+            self.vp_notify,
+            callback,
+            indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC),
+            allocator=self.allocator,
+            tracer=self.trace,
+            name=name,
+        )
 
 
-def faulty_driver(platform: Platform, variant: str = "post", use_msix: bool = True,
-                timing: GuestTiming | None = None, tracer: EventLog | None = None) -> VirtioNet:
+def faulty_driver(
+    platform: Platform,
+    variant: str = "post",
+    use_msix: bool = True,
+    timing: GuestTiming | None = None,
+    tracer: EventLog | None = None,
+) -> VirtioNet:
     """A driver of ``variant`` whose queues are FaultyVirtQueues (every fault off until named)."""
     trace = tracer or EventLog(platform, enabled=False)
     vdev = FaultyVirtioPci(platform, use_msix=use_msix, tracer=trace, allocator=DmaAllocator(platform))

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-IrqHandler = Callable[[], Awaitable[object]]   # what a handler returns (IRQ_HANDLED...) is its own
+IrqHandler = Callable[[], Awaitable[object]]  # what a handler returns (IRQ_HANDLED...) is its own
 
 ACCESS_SIZES = (1, 2, 4, 8)
 
@@ -86,8 +86,8 @@ class IrqCount:
     raised: int | None = None
     handled: int = 0
     kernel: int | None = None
-    line: str = ""          # where ``kernel`` was read (the /proc/interrupts row)
-    shared: bool = False    # that row also counts other devices' interrupts (a shared INTx line)
+    line: str = ""  # where ``kernel`` was read (the /proc/interrupts row)
+    shared: bool = False  # that row also counts other devices' interrupts (a shared INTx line)
 
 
 class Event(Protocol):

@@ -75,7 +75,7 @@ class RingAddrs:
 
     @property
     def used(self) -> int:
-        avail_bytes = 2 + 2 + 2 * self.size + 2          # flags, idx, ring, used_event
+        avail_bytes = 2 + 2 + 2 * self.size + 2  # flags, idx, ring, used_event
         return (self.avail + avail_bytes + 4095) // 4096 * 4096
 
     def avail_ring(self, slot: int) -> int:
@@ -89,8 +89,8 @@ class RingAddrs:
 class ModelTiming:
     """The model device's own time (not a mode of the RTL)."""
 
-    latency_ns: float = 100.0          # device time per packet (pop, fetch, send, push)
-    stall_until_ns: float = 0.0        # the wire is blocked until then (the FULL scenario)
+    latency_ns: float = 100.0  # device time per packet (pop, fetch, send, push)
+    stall_until_ns: float = 0.0  # the wire is blocked until then (the FULL scenario)
 
 
 class _JumpSelector(selectors.BaseSelector):
@@ -166,13 +166,13 @@ class HostMemory:
         off = addr - self.base
         if off < 0 or off + length > len(self.mem):
             raise PlatformError(f"DMA read outside host memory: {addr:#x}+{length}")
-        return bytes(self.mem[off:off + length])
+        return bytes(self.mem[off : off + length])
 
     def write(self, addr: int, data: bytes) -> None:
         off = addr - self.base
         if off < 0 or off + len(data) > len(self.mem):
             raise PlatformError(f"DMA write outside host memory: {addr:#x}+{len(data)}")
-        self.mem[off:off + len(data)] = data
+        self.mem[off : off + len(data)] = data
 
 
 class ModelDmaBuffer(DmaBuffer):
@@ -233,8 +233,12 @@ class ModelVirtioNet:
 
     @property
     def host_features(self) -> int:
-        return ((1 << F_MAC) | (1 << F_STATUS) | ((1 << F_NOTIFY_ON_EMPTY) if self.modes.offer_noe else 0)
-                | ((1 << F_INDIRECT_DESC) if self.modes.offer_indirect else 0))
+        return (
+            (1 << F_MAC)
+            | (1 << F_STATUS)
+            | ((1 << F_NOTIFY_ON_EMPTY) if self.modes.offer_noe else 0)
+            | ((1 << F_INDIRECT_DESC) if self.modes.offer_indirect else 0)
+        )
 
     # -- registers -----------------------------------------------------------------------------------
     def reg_read(self, off: int, size: int) -> int:
@@ -242,11 +246,16 @@ class ModelVirtioNet:
         cfg_base = CONFIG_WITH_MSIX if msix else CONFIG_WITHOUT_MSIX
         if off >= cfg_base:
             cfg = self.MAC + (1).to_bytes(2, "little") + bytes(8)
-            return int.from_bytes(cfg[off - cfg_base:off - cfg_base + size].ljust(size, b"\0"), "little")
-        regs = {REG_DEVICE_FEATURES: self.host_features, REG_DRIVER_FEATURES: self.guest_features,
-                REG_QUEUE_ADDRESS: self.pfn[self.queue_sel] if self.queue_sel < 2 else 0,
-                REG_QUEUE_SIZE: self.QUEUE_SIZE if self.queue_sel < 2 else 0,
-                REG_QUEUE_SELECT: self.queue_sel, REG_QUEUE_NOTIFY: 0, REG_DEVICE_STATUS: self.status}
+            return int.from_bytes(cfg[off - cfg_base : off - cfg_base + size].ljust(size, b"\0"), "little")
+        regs = {
+            REG_DEVICE_FEATURES: self.host_features,
+            REG_DRIVER_FEATURES: self.guest_features,
+            REG_QUEUE_ADDRESS: self.pfn[self.queue_sel] if self.queue_sel < 2 else 0,
+            REG_QUEUE_SIZE: self.QUEUE_SIZE if self.queue_sel < 2 else 0,
+            REG_QUEUE_SELECT: self.queue_sel,
+            REG_QUEUE_NOTIFY: 0,
+            REG_DEVICE_STATUS: self.status,
+        }
         if off == REG_ISR_STATUS:
             isr, self.isr = self.isr, 0
             self.p.set_intx(False)
@@ -380,8 +389,9 @@ class ModelPlatform(Platform):
 
     name = "model"
 
-    def __init__(self, modes: DeviceModes | None = None, timing: ModelTiming | None = None,
-                 reg_access_ns: float = 300.0):
+    def __init__(
+        self, modes: DeviceModes | None = None, timing: ModelTiming | None = None, reg_access_ns: float = 300.0
+    ):
         self.host = HostMemory()
         self.reg_access_ns = reg_access_ns
         self.msix_enabled = False

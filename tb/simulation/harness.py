@@ -30,7 +30,7 @@ class DeviceTB:
         self.dut = dut
         self.log = logging.getLogger("tb")
         self.log.setLevel(logging.INFO)
-        self.platform = SimPlatform(dut, cfg, log_level)   # None: what the build was made for
+        self.platform = SimPlatform(dut, cfg, log_level)  # None: what the build was made for
         self.rc = self.platform.rc
         self.debug = DebugBar(self.platform)
         # the test's event log and pcap (tb/simulation/eventlog.py): TLPs, interrupt lines, driver steps, verdicts
@@ -72,10 +72,10 @@ class DeviceTB:
         async def watcher() -> None:
             await failed.wait()
             if os.environ.get("WAVES", "0") not in ("", "0"):
-                await Timer(1, "us")    # with waves on, the dump also shows what followed the violation
+                await Timer(1, "us")  # with waves on, the dump also shows what followed the violation
             raise errors[0]
 
-        async def poll() -> None:   # the lost-wake-up rule is about time passing: look every microsecond
+        async def poll() -> None:  # the lost-wake-up rule is about time passing: look every microsecond
             lost = hub.by_name("lost_wakeup")
             assert isinstance(lost, LostWakeup)
             while True:
@@ -99,10 +99,9 @@ class DeviceTB:
             trace.listeners.append(self.checkers.driver_event)
         return trace
 
-    async def start(self, max_payload: int = 256, max_read_req: int = 512,
-                    split_on_all_rcb: bool = False) -> None:
+    async def start(self, max_payload: int = 256, max_read_req: int = 512, split_on_all_rcb: bool = False) -> None:
         """Reset (through the model), enumerate, enable memory and bus mastering, set MPS / MRRS."""
-        self.rc.max_payload_size = SIZE_ENCODING[512]       # root port allows up to what the device has
+        self.rc.max_payload_size = SIZE_ENCODING[512]  # root port allows up to what the device has
         self.rc.max_read_request_size = SIZE_ENCODING[4096]
         self.rc.split_on_all_rcb = split_on_all_rcb
         if self.platform.dev is None:

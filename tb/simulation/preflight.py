@@ -19,8 +19,10 @@ from tb.faults.driver import DRIVER_FAULTS
 def check_fault(v: str) -> None:
     for name in (n.strip() for n in v.split(",") if n.strip()):
         if name not in FAULT_KNOBS and name not in DRIVER_FAULTS:
-            raise BadInput(f"TB_FAULT={v!r}: unknown fault {name!r}; RTL knobs: {', '.join(sorted(FAULT_KNOBS))}; "
-                           f"driver faults: {', '.join(DRIVER_FAULTS)}")
+            raise BadInput(
+                f"TB_FAULT={v!r}: unknown fault {name!r}; RTL knobs: {', '.join(sorted(FAULT_KNOBS))}; "
+                f"driver faults: {', '.join(DRIVER_FAULTS)}"
+            )
 
 
 CHECKS = {"TB_FAULT": check_fault}

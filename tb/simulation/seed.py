@@ -22,8 +22,9 @@ def seed_for(name: str, log: logging.Logger | None = None) -> int:
     # crc32, not hash(): str hashes change from one Python process to the next
     seed = (cocotb.RANDOM_SEED ^ zlib.crc32(name.encode())) & 0xFFFFFFFF
     run_seed = os.environ.get("COCOTB_RANDOM_SEED", "?")
-    (log or logging.getLogger("tb")).info("random seed for %s: %d (from the run's seed: rerun with SEED=%s)",
-                                          name, seed, run_seed)
+    (log or logging.getLogger("tb")).info(
+        "random seed for %s: %d (from the run's seed: rerun with SEED=%s)", name, seed, run_seed
+    )
     return seed
 
 

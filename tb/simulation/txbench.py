@@ -27,7 +27,7 @@ class TxBench:
     """DeviceTB + the wire + the device modes + one driver run."""
 
     def __init__(self, dut, pause: list[int] | None = None, cfg: UspConfig | None = None):
-        self.tb = DeviceTB(dut, cfg)     # cfg None: the hard block as the build expects it
+        self.tb = DeviceTB(dut, cfg)  # cfg None: the hard block as the build expects it
         # every frame on the wire goes to <run dir>/<test>.pcap, every driver step to <test>.events.jsonl
         self.wire = Wire(dut, pause=pause, artifacts=self.tb.artifacts, checkers=self.tb.checkers)
         self.ctrl = DevCtrl(self.tb.platform)
@@ -42,13 +42,17 @@ class TxBench:
             self.tb.log.warning("TB_FAULT: RTL fault knobs %#x on (test-only, a checker should fail)", self.fault_bits)
             await set_fault(self.p, self.fault_bits)
 
-    def xmit(self, scn: XmitScenario, timing: GuestTiming | None = None, driver_faults: Iterable[str] = (),
-             race_seam: bool = False) -> XmitRun:
+    def xmit(
+        self,
+        scn: XmitScenario,
+        timing: GuestTiming | None = None,
+        driver_faults: Iterable[str] = (),
+        race_seam: bool = False,
+    ) -> XmitRun:
         """A driver run of ``scn``. ``driver_faults`` (and TB_FAULT's) break rules on purpose, ``race_seam``
         offers the TX queue's ``race_hook``: both take the test-only driver (tb/faults/driver.py), whose
         faults act on the TX queue from the end of the probe on; otherwise the faithful driver runs."""
-        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix,
-                            seed=scn.seed)
+        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix, seed=scn.seed)
         faults = tuple(driver_faults) + self.driver_faults
         trace = self.tb.driver_trace()
         if not faults and not race_seam:
@@ -56,13 +60,15 @@ class TxBench:
         if faults:
             self.tb.log.warning("driver faults %s on (test-only, a checker should fail)", ", ".join(faults))
         net = faulty_driver(self.p, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=trace)
-        return _FaultyRun(self.p, scn, cocotb.start_soon, timing, tracer=trace, checkers=self.tb.checkers,
-                          driver=net, faults=faults)
+        return _FaultyRun(
+            self.p, scn, cocotb.start_soon, timing, tracer=trace, checkers=self.tb.checkers, driver=net, faults=faults
+        )
 
     async def wait_wire(self, n: int, timeout_us: float = 5000) -> None:
         async def _wait() -> None:
             while len(self.wire.good()) < n:
                 await Timer(500, "ns")
+
         await with_timeout(_wait(), timeout_us, "us")
 
     async def run(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitResult:

@@ -42,9 +42,12 @@ class DmaMonitor:
             elif tlp.fmt_type in WRITES:
                 off = tlp.get_first_be_offset()
                 n = tlp.get_be_byte_count()
-                data = bytes(tlp.data[off:off + n])
-                self.checkers.dev_write(tlp.address + off, data,
-                                        f"rq {tlp.fmt_type.name} addr {tlp.address + off:#x} data {data[:16].hex()}")
+                data = bytes(tlp.data[off : off + n])
+                self.checkers.dev_write(
+                    tlp.address + off,
+                    data,
+                    f"rq {tlp.fmt_type.name} addr {tlp.address + off:#x} data {data[:16].hex()}",
+                )
         elif stream == "rc" and tlp.fmt_type in COMPLETIONS:
             r = self.reads.get(tlp.tag)
             if r is None:
@@ -56,8 +59,9 @@ class DmaMonitor:
             pos = len(r.data) - tlp.byte_count
             cnt = min(tlp.byte_count, len(tlp.data) - la)
             if pos >= 0:
-                r.data[pos:pos + cnt] = tlp.data[la:la + cnt]
+                r.data[pos : pos + cnt] = tlp.data[la : la + cnt]
             if cnt >= tlp.byte_count:
                 del self.reads[tlp.tag]
-                self.checkers.dev_read(r.t_req, r.addr, bytes(r.data),
-                                       r.desc + f", completed data {bytes(r.data[:8]).hex()}")
+                self.checkers.dev_read(
+                    r.t_req, r.addr, bytes(r.data), r.desc + f", completed data {bytes(r.data[:8]).hex()}"
+                )

@@ -24,7 +24,7 @@ STREAMS = (
     ("rq_sink", "rq", Tlp_us.unpack_us_rq, "dev->host"),
     ("rc_source", "rc", Tlp_us.unpack_us_rc, "host->dev"),
 )
-DATA_PREVIEW = 16   # bytes of payload kept in the log
+DATA_PREVIEW = 16  # bytes of payload kept in the log
 
 
 def describe_tlp(tlp) -> dict[str, Any]:
@@ -99,7 +99,7 @@ class IrqMonitor:
 
     def __init__(self, dut, log: RunLog, listener=None):
         self.dut, self.log = dut, log
-        self.listener = listener        # called with ("msix", data) or ("intx", level): the checkers
+        self.listener = listener  # called with ("msix", data) or ("intx", level): the checkers
         self.msix = 0
         self.tasks = []
         if dut._get("cfg_interrupt_msix_int") is not None:
