@@ -1,8 +1,9 @@
 """Every split-virtqueue layout in the project agrees with the others, for every queue size up to 32768.
 
-Four implementations, written apart on purpose: the driver's (tb/driver/virtio_ring.py, as Linux has it),
+Five implementations, written apart on purpose: the driver's (tb/driver/virtio_ring.py, as Linux has it),
 the checkers' (tb/checkers/spec.py, from the virtio specification), the model device's
-(tb/platform/model.py) and the block tests' ring builder (tests/sim/vring_builder.py). The checkers are only
+(tb/platform/model.py), the block tests' ring builder (tests/sim/vring_builder.py) and the conformance tests'
+driver written from the spec (tests/sim/spec_driver.py). The checkers are only
 worth something if they do not share the driver's mistakes, so each has its own code; this test is where
 they must meet. The flag bits and the legacy register offsets are compared the same way.
 """
@@ -14,7 +15,7 @@ import pytest
 from tb.checkers import spec
 from tb.driver import virtio_pci, virtio_ring
 from tb.platform import model
-from tests.sim import vring_builder
+from tests.sim import spec_driver, vring_builder
 
 SIZES = [1 << k for k in range(16)]       # 1 .. 32768
 BASE = 0x1234_5000
@@ -26,11 +27,15 @@ def test_ring_layouts_agree(size: int) -> None:
     chk = spec.SplitLayout(size)
     mdl = model.RingAddrs(BASE, size)
     b_desc, b_avail, b_used, b_size = vring_builder.vring_layout(BASE, size)
+    sd = spec_driver.SpecTxQueue(size, mem=None)  # type: ignore[arg-type]  # the layout needs no memory
     last = size - 1
     # the three parts
     assert (drv.desc, drv.avail, drv.used) == (chk.desc_table, chk.avail, chk.used), size
     assert (mdl.desc - BASE, mdl.avail - BASE, mdl.used - BASE) == (chk.desc_table, chk.avail, chk.used), size
     assert (b_desc - BASE, b_avail - BASE, b_used - BASE) == (chk.desc_table, chk.avail, chk.used), size
+    assert (sd.avail, sd.used) == (chk.avail, chk.used), size
+    # the spec's own size formula rounds the used ring up to the alignment too
+    assert spec_driver.SpecTxQueue.bytes_for(size) == -(-chk.end // chk.align) * chk.align, size
     # the fields the driver and the checkers address one by one
     assert [drv.desc_entry(i) for i in (0, 1, last)] == [chk.desc(i) for i in (0, 1, last)]
     assert (drv.avail_flags, drv.avail_idx, drv.used_flags, drv.used_idx) == \
