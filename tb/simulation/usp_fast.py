@@ -27,18 +27,22 @@ MSI, sequence-number or tag ports), so the class is safe on any US+ DUT, only no
 
 from __future__ import annotations
 
+from typing import Literal
+
 import cocotbext.pcie.xilinx.us.usp_model as _usp_model  # type: ignore[import-untyped]  # ships no type information
 from cocotb.clock import Clock
 from cocotb.triggers import Event, First, RisingEdge
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.tlp import TlpAttr, TlpType  # type: ignore[import-untyped]  # ships no type information
-from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+
+_TimeUnit = Literal["step", "fs", "ps", "ns", "us", "ms", "sec"]
 
 _NP_TYPES = {TlpType.IO_READ, TlpType.IO_WRITE, TlpType.MEM_READ, TlpType.MEM_READ_64}
 _NP_CREDIT_MAX = 32
 
 
-def _gpi_clock(signal, period, units: str = "ns") -> Clock:
+def _gpi_clock(signal, period, units: _TimeUnit = "ns") -> Clock:
     return Clock(signal, period, unit=units, impl="gpi")
 
 
@@ -55,7 +59,7 @@ class EventDrivenUspDevice(UltraScalePlusPcieDevice):
             super().__init__(*args, **kwargs)
         finally:
             _usp_model.Clock = Clock
-        self._period_ps = int(round(1e12 / self.user_clk_frequency))
+        self._period_ps = round(1e12 / self.user_clk_frequency)
         for f in self.functions:
             self._watch_config_writes(f)
         self._watch_local_errors()
