@@ -3,9 +3,10 @@
     python -m sim.results merge shard1/junit.xml shard2/junit.xml -o build/results/junit.xml
     python -m sim.results durations [--commit]     # show (or commit to tests/sim/durations.json) the last run's
 
-``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one testcase per pytest item, with its duration
-and failure text) and one testsuite per (simulator, build, cocotb module) with one testcase per cocotb test
-(wall time, simulated time, seed, and the failure message). Several shards' files merge into one.
+``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one
+testcase per pytest item, with its duration and failure text) and one testsuite per (simulator, build,
+cocotb module) with one testcase per cocotb test (wall time, simulated time, seed, and the failure message).
+Several shards' files merge into one.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _suite_el(name: str, cases: list[ET.Element]) -> ET.Element:
-    el = ET.Element("testsuite", name=name, tests=str(len(cases)),
-                    failures=str(sum(c.find("failure") is not None for c in cases)),
-                    errors=str(sum(c.find("error") is not None for c in cases)),
-                    skipped=str(sum(c.find("skipped") is not None for c in cases)),
-                    time=f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
+    el = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(cases)),
+        failures=str(sum(c.find("failure") is not None for c in cases)),
+        errors=str(sum(c.find("error") is not None for c in cases)),
+        skipped=str(sum(c.find("skipped") is not None for c in cases)),
+        time=f"{sum(float(c.get('time', 0)) for c in cases):.3f}",
+    )
     el.extend(cases)
     return el
 
@@ -36,8 +41,12 @@ def junit_from_reports(reports: list[Any], cocotb: list[dict]) -> ET.ElementTree
     items = []
     for rep in reports:
         path, _, name = rep.nodeid.partition("::")
-        case = ET.Element("testcase", classname=path.replace("/", ".").removesuffix(".py"), name=name or path,
-                          time=f"{rep.duration:.3f}")
+        case = ET.Element(
+            "testcase",
+            classname=path.replace("/", ".").removesuffix(".py"),
+            name=name or path,
+            time=f"{rep.duration:.3f}",
+        )
         if rep.failed:
             ET.SubElement(case, "failure", message=f"{rep.when} failed").text = str(rep.longrepr)
         elif rep.skipped:
@@ -54,8 +63,9 @@ def junit_from_reports(reports: list[Any], cocotb: list[dict]) -> ET.ElementTree
         for key in ("sim", "seed", "sim_ns"):
             ET.SubElement(props, "property", name=key, value=str(t[key]))
         if not t["ok"]:
-            ET.SubElement(case, "failure", message=t["message"].splitlines()[0][:300] if t["message"] else
-                          "failed").text = t["message"]
+            ET.SubElement(
+                case, "failure", message=t["message"].splitlines()[0][:300] if t["message"] else "failed"
+            ).text = t["message"]
         by_suite[f"{t['sim']}/{build}/{t['module']}"].append(case)
     root = ET.Element("testsuites", name="virtio-net testbench")
     root.append(_suite_el("pytest", items))
@@ -125,15 +135,20 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         tree.write(args.output, encoding="utf-8", xml_declaration=True)
         root = tree.getroot()
-        print(f"{args.output}: {root.get('tests')} testcases, {root.get('failures')} failures, "
-              f"{root.get('errors')} errors from {len(args.inputs)} files")
+        assert root is not None, "a merged JUnit tree has its root"
+        print(
+            f"{args.output}: {root.get('tests')} testcases, {root.get('failures')} failures, "
+            f"{root.get('errors')} errors from {len(args.inputs)} files"
+        )
         return 1 if int(root.get("failures", 0)) or int(root.get("errors", 0)) else 0
     from sim import suite  # noqa: PLC0415
 
     local = suite.load_durations()
     sims = [k for k in local if "/" in k and not k.startswith("tests/")]
-    print(f"{len(local)} recorded durations ({len(sims)} cocotb tests); "
-          f"{sum(local[k] for k in sims) / 60:.1f} min of cocotb wall time")
+    print(
+        f"{len(local)} recorded durations ({len(sims)} cocotb tests); "
+        f"{sum(local[k] for k in sims) / 60:.1f} min of cocotb wall time"
+    )
     if args.commit:
         suite.DURATIONS_COMMITTED.write_text(json.dumps(dict(sorted(local.items())), indent=0) + "\n")
         print(f"written to {suite.DURATIONS_COMMITTED}")

@@ -1,7 +1,8 @@
 """How the suite runs: inputs checked first, items longest first, shards, progress lines, JUnit, durations.
 
 - ``pytest_configure``: the front door's variables (SIM, SEED, TESTCASE, TB_FAULT, SHARD, ...) are checked
-  before anything is collected or built (sim/preflight.py); a bad one ends the run with one line, exit 2.
+  before anything is collected or built (sim/preflight.py, with tb/simulation/preflight.py for TB_FAULT); a
+  bad one ends the run with one line, exit 2.
 - Collection: items are ordered by their expected wall time, longest first, so xdist's workers finish
   together (``--dist load --maxschedchunk 1``). ``SHARD=k/N`` keeps the k-th of N duration-balanced parts.
 - Progress: each simulation item prints a line when it starts (its log file) and one line per cocotb test
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from sim import preflight
+from tb.simulation.preflight import check_env
 
 RESULTS = Path(__file__).resolve().parent.parent / "build" / "results"
 _state: dict = {"failures": [], "items": {}, "cocotb": [], "t0": time.monotonic()}
@@ -34,7 +36,7 @@ def _is_controller(config) -> bool:
 
 # -- inputs ----------------------------------------------------------------------------------------------
 def pytest_configure(config):
-    problems = preflight.check_env()
+    problems = check_env()
     if problems:
         for line in problems:
             print(f"pytest: {line}")

@@ -16,9 +16,9 @@ import pytest
 from cocotb.triggers import Timer, with_timeout
 
 from sim import suite
-from tb import debug_bar as dbg
-from tb.harness import DeviceTB
-from tb.platform.usp import UspConfig
+from tb.device import debug_bar as dbg
+from tb.simulation.harness import DeviceTB
+from tb.simulation.usp import UspConfig
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -65,6 +65,11 @@ async def enumeration(dut):
     assert build & 0xFF == len(dut.s_axis_cq_tdata) // 32, f"BUILD {build:#x}: PCIe width"
     assert build >> 8 & 0xFF == CFG.msix_vectors, f"BUILD {build:#x}: MSI-X vectors"
     tb.log.info("device version %#x, build %#x", await tb.debug.read(dbg.REG_VERSION), build)
+    # what the checkers take from the device: the TX engine's descriptor window, batch and INDIRECT limit
+    params = await tb.debug.tx_params()
+    assert params == tb.tx_params, (params, tb.tx_params)
+    assert params.desc_window >= 1 and params.max_batch >= 1 and params.indirect_max >= 1, params
+    tb.log.info("TX engine: %s", params)
 
 
 async def find_capability(p, cap_id: int) -> int:

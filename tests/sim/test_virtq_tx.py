@@ -8,7 +8,7 @@ The ``TB`` plays everything around the engine:
   byte enables) and pulses the read status; reads outside host memory complete with error 2 (CA). On a
   write descriptor it applies the immediate bytes to host memory and pulses the write status. Every
   access is logged (cycle, kind, address, length) so tests can check what the engine touched;
-* the wire: ``tb.axis_sink.AxisSink`` (optionally with backpressure);
+* the wire: ``tb.simulation.axis_sink.AxisSink`` (optionally with backpressure);
 * monitors for irq_valid / err_valid / stat_* pulses.
 
 Invariants checked on every run: a ring-entry read starts at the device's next position and never goes
@@ -36,7 +36,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 from cocotb.utils import get_sim_time
 
-from tb.axis_sink import AxisSink
+from tb.simulation.axis_sink import AxisSink
+from tb.simulation.seed import seed_for
 
 from tests.sim.vring_builder import (VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
                                      VRING_USED_F_NO_NOTIFY, HostMemory, SplitRing)
@@ -95,8 +96,7 @@ class TB:
     def __init__(self, dut, test_name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{test_name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(test_name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
 

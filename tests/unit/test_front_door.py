@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sim import preflight, results, suite
+from sim import results, suite
+from tb.simulation import preflight
 from sim.runner import rerun_command
 from tests.conftest import shard_items
 
@@ -57,9 +58,10 @@ def test_make_with_a_bad_variable_fails_fast_with_exit_2():
 
 def test_preflight_needs_only_the_standard_library():
     # it runs before the virtualenv exists: the system interpreter, no site packages
-    proc = subprocess.run([sys.executable, "-S", "-c", "import sim.preflight"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    for module in ("sim.preflight", "tb.simulation.preflight"):
+        proc = subprocess.run([sys.executable, "-S", "-c", f"import {module}"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
 
 
 # -- items and shards ----------------------------------------------------------------------------------------
