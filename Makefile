@@ -21,7 +21,7 @@ help:
 	@echo ""
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
-	@echo "  test       the CI suite (~8 min on 2 cores): unit tests, every simulation test on Verilator and"
+	@echo "  test       the CI suite (~8 min on 2 cores): make lint, unit tests, every simulation test on Verilator and"
 	@echo "             one per feature on Icarus, make synth, and the QEMU bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
 	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops), no hard-block"
@@ -62,12 +62,14 @@ unit: $(STAMP)
 test: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
+	@$(PY) -m sim.lint
 	$(PYTEST) $(XDIST) -q -m "not slow" tests
 
 # the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
 regress: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
+	@$(PY) -m sim.lint
 	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
 	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; fi; exit $$rc
 
