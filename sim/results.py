@@ -2,6 +2,7 @@
 
     python -m sim.results merge shard1/junit.xml shard2/junit.xml -o build/results/junit.xml
     python -m sim.results durations [--commit]     # show (or commit to tests/sim/durations.json) the last run's
+    python -m sim.results parts [build/results/junit.xml ...]   # where a run's time went, part by part
 
 ``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one
 testcase per pytest item, with its duration and failure text) and one testsuite per (simulator, build,
@@ -117,6 +118,38 @@ def update_durations(path: Path, reports: list[Any], cocotb: list[dict]) -> dict
     return data
 
 
+def _part(classname: str, name: str) -> str:
+    if classname.startswith("tests.sim."):
+        sim = name.partition("[")[2].partition("-")[0]
+        return f"simulation, {sim or 'other'}"
+    for prefix, part in (("tests.synth.", "synthesis (yosys)"), ("tests.hil.", "QEMU guests"), ("tests.unit.", "unit")):
+        if classname.startswith(prefix):
+            return part
+    return classname
+
+
+def parts(files: list[Path]) -> list[tuple[str, int, int, float]]:
+    """(part, pytest items, cocotb tests, summed item wall time in s) of one run's JUnit files, longest first.
+
+    An item's time includes the simulator builds it waited for; the sum is worker time: on N workers the
+    part took about sum / N of the wall clock."""
+    acc: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for f in files:
+        root = ET.parse(f).getroot()
+        for suite_el in root.iter("testsuite"):
+            pytest_suite = suite_el.get("name") == "pytest"
+            for case in suite_el.iter("testcase"):
+                if pytest_suite:
+                    a = acc[_part(case.get("classname", ""), case.get("name", ""))]
+                    a[0] += 1
+                    a[2] += float(case.get("time", 0))
+                else:
+                    sim = (suite_el.get("name") or "").partition("/")[0]
+                    acc[f"simulation, {sim}"][1] += 1
+    rows = [(k, int(v[0]), int(v[1]), float(v[2])) for k, v in acc.items()]
+    return sorted(rows, key=lambda r: -r[3])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.results", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -125,7 +158,23 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("-o", "--output", type=Path, required=True)
     d = sub.add_parser("durations", help="the last run's recorded durations")
     d.add_argument("--commit", action="store_true", help="write them to tests/sim/durations.json")
+    pa = sub.add_parser("parts", help="where a run's time went: items and worker time per part")
+    pa.add_argument("inputs", nargs="*", type=Path, default=[ROOT / "build" / "results" / "junit.xml"])
     args = ap.parse_args(argv)
+    if args.cmd == "parts":
+        missing = [p for p in args.inputs if not p.is_file()]
+        if missing:
+            print(f"sim.results parts: missing {', '.join(map(str, missing))}", file=sys.stderr)
+            return 2
+        rows = parts(args.inputs)
+        print("| part | pytest items | cocotb tests | worker time |\n|---|---|---|---|")
+        for name, n_items, n_cocotb, secs in rows:
+            print(f"| {name} | {n_items} | {n_cocotb} | {secs / 60:.1f} min |")
+        print(
+            f"| total | {sum(r[1] for r in rows)} | {sum(r[2] for r in rows)} | "
+            f"{sum(r[3] for r in rows) / 60:.1f} min |"
+        )
+        return 0
     if args.cmd == "merge":
         missing = [p for p in args.inputs if not p.is_file()]
         if missing:

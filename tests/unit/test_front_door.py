@@ -131,6 +131,18 @@ def test_two_shards_merge_into_one_junit_file(tmp_path):
     assert ET.parse(tmp_path / "m.xml").getroot().get("tests") == "5"
 
 
+def test_parts_say_where_the_time_went(tmp_path):
+    reports = [_report("tests/sim/x.py::t[verilator-w64]", duration=30.0),
+               _report("tests/sim/x.py::t[icarus-w64]", duration=50.0),
+               _report("tests/synth/s.py::synth", duration=120.0), _report("tests/unit/u.py::u", duration=0.5)]
+    results.junit_from_reports(reports, [_cocotb("t1"), _cocotb("t2"), _cocotb("t3", sim="icarus")]).write(
+        tmp_path / "a.xml")
+    rows = {r[0]: r[1:] for r in results.parts([tmp_path / "a.xml"])}
+    assert rows == {"synthesis (yosys)": (1, 0, 120.0), "simulation, icarus": (1, 1, 50.0),
+                    "simulation, verilator": (1, 2, 30.0), "unit": (1, 0, 0.5)}
+    assert [r[0] for r in results.parts([tmp_path / "a.xml"])][0] == "synthesis (yosys)"   # longest first
+
+
 def test_durations_are_recorded_by_build_and_test(tmp_path):
     data = results.update_durations(tmp_path / "d.json", [_report("tests/unit/u.py::u", duration=0.25)],
                                     [_cocotb("t1")])
