@@ -21,10 +21,11 @@ help:
 	@echo ""
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
-	@echo "  test       the CI suite (~8 min on 2 cores): unit tests, every simulation test on Verilator and"
+	@echo "  test       the CI suite (~8 min on 2 cores): make lint, unit tests, every simulation test on Verilator and"
 	@echo "             one per feature on Icarus, make synth, and the QEMU bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
-	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops)"
+	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops), no hard-block"
+	@echo "             signal in hdl/virtio/, ruff and mypy on tb/ sim/ hil/, the import layering"
 	@echo "  synth      yosys synth_xilinx -family xcup of the device and the VCU118 top: resources per module,"
 	@echo "             logic depth; fails on latches, loops, multiple or missing drivers (build/synth/)"
 	@echo "  fpga       the Vivado Tcl for the VCU118 from hdl/device.toml: IP, project, ILA (build/fpga/;"
@@ -40,13 +41,13 @@ help:
 	@echo "  venv       create .venv from pyproject.toml;  clean: remove build/"
 
 # checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, JOBS, SHARD before any work (standard library only)
-PREFLIGHT = @$(PYTHON) -m sim.preflight $@
+PREFLIGHT = @$(PYTHON) -m tb.simulation.preflight $@
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "venv: installing the pinned toolchain from pyproject.toml into $(VENV) (first time: a minute or two)"
 	@$(PY) -m pip install --quiet --upgrade pip
-	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e .
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
 venv: $(STAMP)
@@ -61,12 +62,14 @@ unit: $(STAMP)
 test: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
+	@$(PY) -m sim.lint
 	$(PYTEST) $(XDIST) -q -m "not slow" tests
 
 # the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
 regress: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
+	@$(PY) -m sim.lint
 	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
 	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; fi; exit $$rc
 
@@ -98,7 +101,7 @@ HIL_ARGS ?=
 hil: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain --hil
-	$(PY) -m sim.hil $(HIL_ARGS)
+	$(PY) -m hil.orchestrator $(HIL_ARGS)
 
 durations: $(STAMP)
 	@$(PY) -m sim.results durations --commit

@@ -21,7 +21,9 @@
  * FAULT_ENABLE = 0 (the default, what goes on a board) builds the TX queue without its test-only fault
  * knobs: BAR2 0x208 FAULT reads 0 and ignores writes. The simulation builds set 1.
  *
- * The debug BUILD register reports the build options in bits 31:24: bit 24 FAULT_ENABLE, bit 25 BAR0_IO.
+ * The debug BUILD register reports the build options in bits 31:24: bit 24 FAULT_ENABLE, bit 25 BAR0_IO; the
+ * debug TX_PARAMS register the TX engine's descriptor window, batch and INDIRECT table limits (what the
+ * testbench's checkers must know of the engine, read from the device rather than copied).
  */
 
 `resetall
@@ -153,6 +155,11 @@ localparam LEN_WIDTH = 16;
 localparam DMA_TAG_WIDTH = 8;                   // the client number in the MSB, the client's 7 bits below
 localparam MIN_FRAME_LEN = 14;                  // an Ethernet header; the MAC pads short frames to the minimum
 localparam USED_BATCH_MAX = 32;                 // the TX queue's largest used-ring batch
+localparam TX_MAX_BATCH = 32;                   // avail.ring entries per ring read
+localparam TX_DESC_WINDOW = 16;                 // descriptors per prefetch read
+localparam TX_INDIRECT_MAX = 64;                // longest INDIRECT table
+// debug TX_PARAMS: {INDIRECT_MAX[15:0], MAX_BATCH[7:0], DESC_WINDOW[7:0]}
+localparam [31:0] TX_PARAMS = TX_INDIRECT_MAX*65536 + TX_MAX_BATCH*256 + TX_DESC_WINDOW;
 
 initial begin
     if (AXIS_PCIE_DATA_WIDTH != 64 && AXIS_PCIE_DATA_WIDTH != 128 && AXIS_PCIE_DATA_WIDTH != 256) begin
@@ -589,6 +596,9 @@ virtio_net_core #(
     .MAX_FRAME_LEN(MAX_FRAME_LEN),
     .MIN_FRAME_LEN(MIN_FRAME_LEN),
     .USED_BATCH_MAX(USED_BATCH_MAX),
+    .MAX_BATCH(TX_MAX_BATCH),
+    .DESC_WINDOW(TX_DESC_WINDOW),
+    .INDIRECT_MAX(TX_INDIRECT_MAX),
     .FAULT_ENABLE(FAULT_ENABLE),
     .RAM_ADDR_WIDTH(CORE_RAM_ADDR_WIDTH)
 )
@@ -682,7 +692,8 @@ debug_regs #(
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
     .SELFTEST_RAM_BYTES(SELFTEST_RAM_BYTES),
-    .BUILD_FLAGS({6'd0, BAR0_IO != 0, FAULT_ENABLE != 0})
+    .BUILD_FLAGS({6'd0, BAR0_IO != 0, FAULT_ENABLE != 0}),
+    .TX_PARAMS(TX_PARAMS)
 )
 debug_regs_inst (
     .clk(clk),

@@ -3,7 +3,7 @@
     python3.11 -m hil.guest_plan /mnt/plan.json
 
 The plan is a list of runs ``{"name", "bdf", "backend", "args"}``. Each one is the command line
-``vnet-bringup --target pci:<bdf> --backend <backend> --out /mnt/<name> <args>`` (tb.bringup_cli.main,
+``vnet-bringup --target pci:<bdf> --backend <backend> --out /mnt/<name> <args>`` (tb.bringup.cli.main,
 in-process: starting Python under TCG costs seconds), its output kept in ``/mnt/<name>/console.txt`` and
 echoed to the serial console. Around each run the guest records what the host cannot see: the driver and
 driver_override of every PCI function before and after (a refused run must leave them unchanged, a
@@ -51,13 +51,18 @@ class Tee(io.TextIOBase):
 
 
 def run_one(entry: dict[str, Any], share: Path) -> dict[str, Any]:
-    from tb.bringup_cli import main as bringup
+    from tb.bringup.cli import main as bringup
 
     out = share / entry["name"]
     out.mkdir(parents=True, exist_ok=True)
     argv = ["--target", f"pci:{entry['bdf']}", "--backend", entry["backend"], "--out", str(out), *entry["args"]]
-    record: dict[str, Any] = {"name": entry["name"], "bdf": entry["bdf"], "argv": argv,
-                              "bindings_before": bindings(), "interrupts_before": _read("/proc/interrupts")}
+    record: dict[str, Any] = {
+        "name": entry["name"],
+        "bdf": entry["bdf"],
+        "argv": argv,
+        "bindings_before": bindings(),
+        "interrupts_before": _read("/proc/interrupts"),
+    }
     print(f"HIL: run {entry['name']}: vnet-bringup {' '.join(argv)}", flush=True)
     t0 = time.monotonic()
     with open(out / "console.txt", "w") as console:
@@ -65,13 +70,17 @@ def run_one(entry: dict[str, Any], share: Path) -> dict[str, Any]:
         try:
             with redirect_stdout(tee_out), redirect_stderr(tee_err):
                 rc = bringup(argv)
-        except SystemExit as exc:        # argparse errors exit 2
+        except SystemExit as exc:  # argparse errors exit 2
             rc = exc.code if isinstance(exc.code, int) else 2
         except Exception:  # noqa: BLE001 - recorded for the host, the plan goes on
             console.write(traceback.format_exc())
             rc = 3
-    record.update(rc=rc, wall_s=round(time.monotonic() - t0, 2), bindings_after=bindings(),
-                  interrupts_after=_read("/proc/interrupts"))
+    record.update(
+        rc=rc,
+        wall_s=round(time.monotonic() - t0, 2),
+        bindings_after=bindings(),
+        interrupts_after=_read("/proc/interrupts"),
+    )
     (out / "result.json").write_text(json.dumps(record, indent=1))
     print(f"HIL: run {entry['name']}: exit {rc} in {record['wall_s']} s", flush=True)
     return record
@@ -89,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     plan_path = Path(args[0] if args else "/mnt/plan.json")
     share = plan_path.parent
     plan = json.loads(plan_path.read_text())
-    print(f"HIL: plan of {len(plan)} runs (uptime {_read('/proc/uptime').split()[0]} s), kernel {os.uname().release}"
-          ", PCI functions:", flush=True)
+    print(
+        f"HIL: plan of {len(plan)} runs (uptime {_read('/proc/uptime').split()[0]} s), kernel {os.uname().release}"
+        ", PCI functions:",
+        flush=True,
+    )
     for bdf, b in bindings().items():
         ids = [_read(str(PCI_DEVICES / bdf / f)).strip() for f in ("vendor", "device", "class")]
         print(f"HIL:   {bdf} {ids[0]}:{ids[1]} class {ids[2]} driver {b['driver'] or 'none'}", flush=True)

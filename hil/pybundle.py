@@ -25,17 +25,32 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# what the guest imports (hil.guest_plan imports tb.bringup_cli lazily, the platforms lazily in turn)
-ENTRY_POINTS = ("hil.guest_plan", "tb.bringup_cli", "tb.platform.vfio", "tb.platform.uio", "tb.platform.takeover",
-                "tb.platform.irq", "tb.pcap", "encodings.utf_8", "encodings.latin_1", "encodings.ascii")
+# what the guest imports (hil.guest_plan imports tb.bringup.cli lazily, the platforms lazily in turn)
+ENTRY_POINTS = (
+    "hil.guest_plan",
+    "tb.bringup.cli",
+    "tb.platform.vfio",
+    "tb.platform.uio",
+    "tb.platform.takeover",
+    "tb.platform.irq",
+    "tb.pcap",
+    "encodings.utf_8",
+    "encodings.latin_1",
+    "encodings.ascii",
+)
 SSL_STUB = 'raise ImportError("ssl is left out of the HIL guest bundle (hil/pybundle.py)")\n'
 
 
 def pyc(source: Path, code) -> bytes:
     """A timestamp-based .pyc of ``code`` (PEP 552 flags 0), as py_compile writes it."""
     st = source.stat()
-    return (importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little") + int(st.st_mtime).to_bytes(4, "little")
-            + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little") + marshal.dumps(code))
+    return (
+        importlib.util.MAGIC_NUMBER
+        + (0).to_bytes(4, "little")
+        + int(st.st_mtime).to_bytes(4, "little")
+        + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+        + marshal.dumps(code)
+    )
 
 
 def bundle(out: Path) -> int:
@@ -52,8 +67,9 @@ def bundle(out: Path) -> int:
         arc = name.replace(".", "/") + ("/__init__.pyc" if is_pkg else ".pyc")
         code = compile(source.read_bytes(), str(source), "exec", dont_inherit=True)
         entries[arc] = pyc(source, code)
-    entries["ssl.pyc"] = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(
-        compile(SSL_STUB, "<hil bundle: ssl stub>", "exec"))
+    entries["ssl.pyc"] = (
+        importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile(SSL_STUB, "<hil bundle: ssl stub>", "exec"))
+    )
     tmp = out.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
         stamp = time.localtime()[:6]

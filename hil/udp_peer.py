@@ -33,8 +33,8 @@ def read_pcap(path: Path) -> list[bytes]:
         raise ValueError(f"{path}: not a little-endian pcap file")
     frames, pos = [], 24
     while pos + 16 <= len(data):
-        _, _, incl, _ = struct.unpack("<IIII", data[pos:pos + 16])
-        frames.append(data[pos + 16:pos + 16 + incl])
+        _, _, incl, _ = struct.unpack("<IIII", data[pos : pos + 16])
+        frames.append(data[pos + 16 : pos + 16 + incl])
         pos += 16 + incl
     return frames
 
@@ -52,7 +52,7 @@ class UdpPeer:
         self.frames: list[bytes] = []
         self.sources: set[tuple[str, int]] = set()
         self._stop = threading.Event()
-        self._file = open(out, "wb")
+        self._file = open(out, "wb")  # noqa: SIM115 - the receiving thread writes it until stop()
         self._file.write(pcap_header())
         self._thread = threading.Thread(target=self._run, name="udp-peer", daemon=True)
 

@@ -33,27 +33,43 @@ def run_cell(variant: str, device: str, policy: str, packets: int, sim: str) -> 
     result = OUT_DIR / "cells" / f"{name}.json"
     result.parent.mkdir(parents=True, exist_ok=True)
     result.unlink(missing_ok=True)
-    runner.run(sim, "virtio_net_usp", "tests.sim.ab_cell", run_name=f"ab-{name}",
-               extra_env={"AB_VARIANT": variant, "AB_DEVICE": device, "AB_POLICY": policy,
-                          "AB_PACKETS": str(packets), "AB_RESULT": str(result), "COCOTB_LOG_LEVEL": "WARNING"})
+    runner.run(
+        sim,
+        "virtio_net_usp",
+        "tests.sim.ab_cell",
+        run_name=f"ab-{name}",
+        extra_env={
+            "AB_VARIANT": variant,
+            "AB_DEVICE": device,
+            "AB_POLICY": policy,
+            "AB_PACKETS": str(packets),
+            "AB_RESULT": str(result),
+            "COCOTB_LOG_LEVEL": "WARNING",
+        },
+    )
     return json.loads(result.read_text())
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'driver':9} {'device':13} {'noe_policy':11} {'pkts':>5} {'irq/pkt':>8} {'kick/pkt':>8} "
-            f"{'tlp/pkt':>8} {'reclaim (start_xmit/tasklet/timer)':>36} {'TX_BUSY':>7} {'drops':>5} {'pkt/s':>6}")
+    head = (
+        f"{'driver':9} {'device':13} {'noe_policy':11} {'pkts':>5} {'irq/pkt':>8} {'kick/pkt':>8} "
+        f"{'tlp/pkt':>8} {'reclaim (start_xmit/tasklet/timer)':>36} {'TX_BUSY':>7} {'drops':>5} {'pkt/s':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         rec = r["reclaim"]
         sites = f"{rec.get('start_xmit', 0)}/{rec.get('tasklet', 0)}/{rec.get('timer', 0)}"
-        lines.append(f"{r['variant']:9} {r['device']:13} {r['noe_policy']:11} {r['packets']:>5} "
-                     f"{r['irq_per_pkt']:>8.3f} {r['kick_per_pkt']:>8.3f} {r['tlp_per_pkt']:>8.2f} "
-                     f"{sites:>36} {r['tx_busy']:>7} {r['tx_dropped']:>5} {r['sim_pkts_per_s']:>6.1f}")
+        lines.append(
+            f"{r['variant']:9} {r['device']:13} {r['noe_policy']:11} {r['packets']:>5} "
+            f"{r['irq_per_pkt']:>8.3f} {r['kick_per_pkt']:>8.3f} {r['tlp_per_pkt']:>8.2f} "
+            f"{sites:>36} {r['tx_busy']:>7} {r['tx_dropped']:>5} {r['sim_pkts_per_s']:>6.1f}"
+        )
     return "\n".join(lines)
 
 
 def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -104,15 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1000)
     ap.add_argument("--sim", default="verilator", choices=runner.SIMULATORS)
-    ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "0") or 0) or os.cpu_count() or 1,
-                    help="cells simulated at once (default: JOBS, else the number of CPUs)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("JOBS", "0") or 0) or os.cpu_count() or 1,
+        help="cells simulated at once (default: JOBS, else the number of CPUs)",
+    )
     args = ap.parse_args(argv)
     cells = list(itertools.product(VARIANTS, DEVICES, POLICIES))
     t0 = time.monotonic()
     # one build, before the cells share it
     runner.build(args.sim, "virtio_net_usp", runner.hdl_sources())
-    print(f"A/B matrix: {len(cells)} cells of {args.packets} packets on {args.sim}, {args.jobs} at a time",
-          flush=True)
+    print(f"A/B matrix: {len(cells)} cells of {args.packets} packets on {args.sim}, {args.jobs} at a time", flush=True)
     done: dict[tuple[str, str, str], dict] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         # the wire-limited cells take longest: start them first
@@ -122,16 +141,29 @@ def main(argv: list[str] | None = None) -> int:
             variant, device, policy = futures[fut]
             row, wall = fut.result()
             done[futures[fut]] = row
-            print(f"[{len(done):2}/{len(cells)}] {time.monotonic() - t0:5.0f} s  {variant:8} {device:12} {policy:10} "
-                  f"irq/pkt {row['irq_per_pkt']:.3f}  kick/pkt {row['kick_per_pkt']:.3f}  "
-                  f"tlp/pkt {row['tlp_per_pkt']:.2f}  ({wall:.0f} s, {row['sim_pkts_per_s']:.1f} pkt/s)", flush=True)
+            print(
+                f"[{len(done):2}/{len(cells)}] {time.monotonic() - t0:5.0f} s  {variant:8} {device:12} {policy:10} "
+                f"irq/pkt {row['irq_per_pkt']:.3f}  kick/pkt {row['kick_per_pkt']:.3f}  "
+                f"tlp/pkt {row['tlp_per_pkt']:.2f}  ({wall:.0f} s, {row['sim_pkts_per_s']:.1f} pkt/s)",
+                flush=True,
+            )
     rows = [done[cell] for cell in cells]
     print()
     print(table(rows))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "ab_matrix.json"
-    out.write_text(json.dumps({"packets_per_cell": args.packets, "simulator": args.sim,
-                               "wall_s": round(time.monotonic() - t0, 1), "cells": rows}, indent=1, default=str))
+    out.write_text(
+        json.dumps(
+            {
+                "packets_per_cell": args.packets,
+                "simulator": args.sim,
+                "wall_s": round(time.monotonic() - t0, 1),
+                "cells": rows,
+            },
+            indent=1,
+            default=str,
+        )
+    )
     png = OUT_DIR / "ab_matrix.png"
     plot(rows, png)
     print(f"\nJSON: {out}\nplot: {png}")

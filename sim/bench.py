@@ -25,8 +25,13 @@ OUT = runner.ROOT / "build" / "bench"
 def bench_pcie(sim: str) -> dict:
     result = OUT / f"pcie-{sim}.json"
     result.unlink(missing_ok=True)
-    runner.run(sim, "virtio_net_usp", "tests.sim.bench_pcie", run_name="bench-pcie",
-               extra_env={"BENCH_RESULT": str(result), "COCOTB_LOG_LEVEL": "WARNING"})
+    runner.run(
+        sim,
+        "virtio_net_usp",
+        "tests.sim.bench_pcie",
+        run_name="bench-pcie",
+        extra_env={"BENCH_RESULT": str(result), "COCOTB_LOG_LEVEL": "WARNING"},
+    )
     return json.loads(result.read_text())
 
 
@@ -34,26 +39,48 @@ def bench_xmit(sim: str, packets: int, checkers: bool = True) -> dict:
     tag = "" if checkers else "-nochk"
     result = OUT / f"xmit-{sim}{tag}.json"
     result.unlink(missing_ok=True)
-    runner.run(sim, "virtio_net_usp", "tests.sim.ab_cell", run_name=f"bench-xmit{tag}",
-               extra_env={"AB_VARIANT": "post", "AB_DEVICE": "fast", "AB_POLICY": "WHEN_ACKED",
-                          "AB_PACKETS": str(packets), "AB_RESULT": str(result), "COCOTB_LOG_LEVEL": "WARNING",
-                          "TB_CHECKERS": "1" if checkers else "0"})
+    runner.run(
+        sim,
+        "virtio_net_usp",
+        "tests.sim.ab_cell",
+        run_name=f"bench-xmit{tag}",
+        extra_env={
+            "AB_VARIANT": "post",
+            "AB_DEVICE": "fast",
+            "AB_POLICY": "WHEN_ACKED",
+            "AB_PACKETS": str(packets),
+            "AB_RESULT": str(result),
+            "COCOTB_LOG_LEVEL": "WARNING",
+            "TB_CHECKERS": "1" if checkers else "0",
+        },
+    )
     return json.loads(result.read_text())
 
 
-SYNTH_ROWS = (("lut", "LUT"), ("lutram", "LUTRAM"), ("ff", "FF"), ("ramb36", "RAMB36"), ("dsp", "DSP"),
-              ("carry", "CARRY4"))
+SYNTH_ROWS = (
+    ("lut", "LUT"),
+    ("lutram", "LUTRAM"),
+    ("ff", "FF"),
+    ("ramb36", "RAMB36"),
+    ("dsp", "DSP"),
+    ("carry", "CARRY4"),
+)
 
 
 def bench_synth(jobs: int) -> dict:
     """Resources and logic depth of virtio_net_usp at its default parameters (make synth)."""
-    report = synth.run(synth.default_design(), jobs, tops=["virtio_net_usp"],
-                       log=lambda line: print(f"bench {line}", flush=True))
+    report = synth.run(
+        synth.default_design(), jobs, tops=["virtio_net_usp"], log=lambda line: print(f"bench {line}", flush=True)
+    )
     entry = report["tops"]["virtio_net_usp"]
-    return {"yosys": report["yosys"], "total": entry["total"],
-            "per_instance": {i["path"]: {k: i[k] for k, _ in SYNTH_ROWS} for i in entry["instances"]},
-            "lut_levels": {d: p["lut_levels"] for d, p in entry["depth"].items()},
-            "wall_s": report["time"]["wall_s"], "cpu_s": report["time"]["cpu_s"]}
+    return {
+        "yosys": report["yosys"],
+        "total": entry["total"],
+        "per_instance": {i["path"]: {k: i[k] for k, _ in SYNTH_ROWS} for i in entry["instances"]},
+        "lut_levels": {d: p["lut_levels"] for d, p in entry["depth"].items()},
+        "wall_s": report["time"]["wall_s"],
+        "cpu_s": report["time"]["cpu_s"],
+    }
 
 
 def synth_lines(now: dict, before: dict | None) -> list[str]:
@@ -99,32 +126,37 @@ def main(argv: list[str] | None = None) -> int:
         bare = bench_xmit(sim, args.packets, checkers=False)
         phase(f"{sim}: done in {time.monotonic() - t:.0f} s")
         keys = ("packets", "sim_pkts_per_s", "tlp_per_pkt", "irq_per_pkt", "wall_s")
-        report[sim] = {"pcie": pcie, "xmit": {k: xmit[k] for k in keys},
-                       "xmit_no_checkers": {k: bare[k] for k in keys},
-                       "checker_cost_pct": round(100 * (bare["sim_pkts_per_s"] / xmit["sim_pkts_per_s"] - 1), 1),
-                       "wall_s": round(time.monotonic() - t, 1)}
+        report[sim] = {
+            "pcie": pcie,
+            "xmit": {k: xmit[k] for k in keys},
+            "xmit_no_checkers": {k: bare[k] for k in keys},
+            "checker_cost_pct": round(100 * (bare["sim_pkts_per_s"] / xmit["sim_pkts_per_s"] - 1), 1),
+            "wall_s": round(time.monotonic() - t, 1),
+        }
     print(f"\n{'':34}" + "".join(f"{s:>14}" for s in report))
-    rows = [("wall ms per BAR read", lambda r: r["pcie"]["bar_read_wall_ms"]),
-            ("sim ns per BAR read", lambda r: r["pcie"]["bar_read_sim_ns"]),
-            ("cycles/s, DMA self-test", lambda r: r["pcie"]["selftest_cycles_per_s"]),
-            ("cycles/s, idle", lambda r: r["pcie"]["idle_cycles_per_s"]),
-            ("packets/s, post + fast device", lambda r: r["xmit"]["sim_pkts_per_s"]),
-            ("packets/s, same, checkers off", lambda r: r["xmit_no_checkers"]["sim_pkts_per_s"]),
-            ("checker cost, % wall time", lambda r: r["checker_cost_pct"]),
-            ("TLPs per packet", lambda r: r["xmit"]["tlp_per_pkt"])]
+    rows = [
+        ("wall ms per BAR read", lambda r: r["pcie"]["bar_read_wall_ms"]),
+        ("sim ns per BAR read", lambda r: r["pcie"]["bar_read_sim_ns"]),
+        ("cycles/s, DMA self-test", lambda r: r["pcie"]["selftest_cycles_per_s"]),
+        ("cycles/s, idle", lambda r: r["pcie"]["idle_cycles_per_s"]),
+        ("packets/s, post + fast device", lambda r: r["xmit"]["sim_pkts_per_s"]),
+        ("packets/s, same, checkers off", lambda r: r["xmit_no_checkers"]["sim_pkts_per_s"]),
+        ("checker cost, % wall time", lambda r: r["checker_cost_pct"]),
+        ("TLPs per packet", lambda r: r["xmit"]["tlp_per_pkt"]),
+    ]
     for name, get in rows:
         print(f"{name:34}" + "".join(f"{get(r):>14.2f}" for r in report.values()))
     previous = OUT / "bench.json"
     before = json.loads(previous.read_text()).get("synth") if previous.exists() else None
     print("bench: resource counts (make synth) ...", flush=True)
+    synth_now: dict | None = None
+    rc = 0
     try:
         synth_now = bench_synth(args.jobs)
-    except (synth.SynthError, toolchain.ToolchainError) as exc:   # reported; the simulation numbers are kept
+    except (synth.SynthError, toolchain.ToolchainError) as exc:  # reported; the simulation numbers are kept
         print(f"bench: make synth failed, no resource counts: {exc}")
-        synth_now = None
         rc = 1
-    else:
-        rc = 0
+    if synth_now is not None:
         print("\n".join(synth_lines(synth_now, before)))
     out = dict(report)
     if synth_now is not None:

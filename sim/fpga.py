@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim import ila
-from tb.platform.device import DeviceDescription
-from tb.platform.device import load as load_description
+from sim.device import DeviceDescription
+from sim.device import load as load_description
 
 ROOT = Path(__file__).resolve().parent.parent
 HDL = ROOT / "hdl"
@@ -38,8 +38,9 @@ SRC_VCU118 = "corundum/corundum fpga/lib/pcie/example/VCU118/fpga/ip/pcie4_uscal
 SRC_EXANIC = "corundum/corundum fpga/lib/pcie/example/ExaNIC_X25/fpga/ip/pcie4_uscale_plus_0.tcl"
 SRC_TAXI = "fpganinja/taxi src/cndm/board/VCU118/fpga/ip/pcie4_uscale_plus_0.tcl"
 SRC_VCU108 = "corundum/corundum fpga/mqnic/VCU108/fpga_10g/ip/pcie3_ultrascale_0.tcl (UltraScale IP, same names)"
-SRC_XDMA = ("rsarwar87/koheron-sdk boards/enclustra/pe1/zx1/pcie_streaming_connections.tcl "
-            "(XDMA: a 32-bit BAR is BAR_<n>)")
+SRC_XDMA = (
+    "rsarwar87/koheron-sdk boards/enclustra/pe1/zx1/pcie_streaming_connections.tcl (XDMA: a 32-bit BAR is BAR_<n>)"
+)
 SRC_VERSAL = "Xilinx/XilinxCEDStore Versal PL-PCIe block designs (pcie_versal: same PF0_* properties)"
 SRC_PG = "PG213 / PG156 'Base Address Register Overview': I/O BARs exist only on a Legacy PCI Express Endpoint"
 
@@ -55,16 +56,22 @@ class Board:
     lanes: int
     data_width: int
     clock_net: str
-    device_instance: str      # the board top's instance of virtio_net_usp
+    device_instance: str  # the board top's instance of virtio_net_usp
     note: str
 
 
 BOARDS = {
     "vcu118": Board(
-        name="vcu118", part="xcvu9p-flga2104-2L-e", top="virtio_net_vcu118",
-        xdc=HDL / "boards" / "vcu118" / "vcu118.xdc", lanes=8, data_width=256, clock_net="user_clk",
+        name="vcu118",
+        part="xcvu9p-flga2104-2L-e",
+        top="virtio_net_vcu118",
+        xdc=HDL / "boards" / "vcu118" / "vcu118.xdc",
+        lanes=8,
+        data_width=256,
+        clock_net="user_clk",
         device_instance="virtio_net_inst",
-        note="Xilinx VCU118: PCIe edge connector, Gen3 x8 on GTY quads 226/227, refclk MGTREFCLK0_227"),
+        note="Xilinx VCU118: PCIe edge connector, Gen3 x8 on GTY quads 226/227, refclk MGTREFCLK0_227",
+    ),
 }
 
 
@@ -85,8 +92,10 @@ def _bar_size(size: int) -> tuple[str, str]:
 def ip_properties(desc: DeviceDescription, board: Board) -> list[Prop]:
     """CONFIG.* of pcie4_uscale_plus for the function ``desc`` on ``board``."""
     if (desc.link_lanes, desc.data_width) != (board.lanes, board.data_width):
-        raise ValueError(f"{desc.source}: link x{desc.link_lanes} at {desc.data_width} bits, but the "
-                         f"{board.name} top is wired for x{board.lanes} at {board.data_width} bits")
+        raise ValueError(
+            f"{desc.source}: link x{desc.link_lanes} at {desc.data_width} bits, but the "
+            f"{board.name} top is wired for x{board.lanes} at {board.data_width} bits"
+        )
     props = [
         Prop("mode_selection", "Advanced", SRC_EXANIC),
         Prop("PL_LINK_CAP_MAX_LINK_SPEED", LINK_SPEED[desc.link_speed], SRC_VCU118),
@@ -108,8 +117,13 @@ def ip_properties(desc: DeviceDescription, board: Board) -> list[Prop]:
         Prop("PF0_INTERRUPT_PIN", desc.interrupt_pin.upper(), f"{SRC_VCU108}; INTA as in {SRC_VERSAL}"),
     ]
     if any(b.kind == "io" for b in desc.bars):
-        props.append(Prop("device_port_type", "Legacy_PCI_Express_Endpoint_device",
-                          f"{SRC_VERSAL} (PCI_Express_Endpoint_device there); {SRC_PG}"))
+        props.append(
+            Prop(
+                "device_port_type",
+                "Legacy_PCI_Express_Endpoint_device",
+                f"{SRC_VERSAL} (PCI_Express_Endpoint_device there); {SRC_PG}",
+            )
+        )
     for index in range(6):
         bar = desc.bar(index)
         if bar is None:
@@ -118,14 +132,18 @@ def ip_properties(desc: DeviceDescription, board: Board) -> list[Prop]:
         scale, size = _bar_size(bar.size)
         props += [
             Prop(f"pf0_bar{index}_enabled", "true", SRC_VCU118),
-            Prop(f"pf0_bar{index}_type", "Memory" if bar.kind == "memory" else "I/O",
-                 SRC_VCU118 if bar.kind == "memory" else SRC_PG),
+            Prop(
+                f"pf0_bar{index}_type",
+                "Memory" if bar.kind == "memory" else "I/O",
+                SRC_VCU118 if bar.kind == "memory" else SRC_PG,
+            ),
         ]
         if bar.kind == "memory":
-            props += [Prop(f"pf0_bar{index}_64bit", "false", SRC_VCU118),
-                      Prop(f"pf0_bar{index}_prefetchable", "false", SRC_VCU118)]
-        props += [Prop(f"pf0_bar{index}_scale", scale, SRC_VCU118),
-                  Prop(f"pf0_bar{index}_size", size, SRC_VCU118)]
+            props += [
+                Prop(f"pf0_bar{index}_64bit", "false", SRC_VCU118),
+                Prop(f"pf0_bar{index}_prefetchable", "false", SRC_VCU118),
+            ]
+        props += [Prop(f"pf0_bar{index}_scale", scale, SRC_VCU118), Prop(f"pf0_bar{index}_size", size, SRC_VCU118)]
     props.append(Prop("pf0_msi_enabled", "false", SRC_VCU118))
     if desc.msix_vectors:
         props += [
@@ -144,16 +162,17 @@ def ip_properties(desc: DeviceDescription, board: Board) -> list[Prop]:
 
 def ip_tcl(desc: DeviceDescription, board: Board) -> str:
     props = ip_properties(desc, board)
-    out = [f"# generated by sim/fpga.py from {Path(desc.source).name}: do not edit (make fpga rewrites it)",
-           f"# The {IP_NAME} IP for the virtio-net function on the {board.name.upper()}: identity, BARs, MSI-X "
-           "(table in the",
-           "# function's own BAR), link and user interface as the simulation model is configured "
-           "(tb/platform/usp.py).",
-           "# Property names as seen in public projects' Tcl for this IP, cited per property below.",
-           "",
-           f"create_ip -name {IP_NAME} -vendor xilinx.com -library ip -module_name {IP_MODULE}",
-           "",
-           "set_property -dict [list \\"]
+    out = [
+        f"# generated by sim/fpga.py from {Path(desc.source).name}: do not edit (make fpga rewrites it)",
+        f"# The {IP_NAME} IP for the virtio-net function on the {board.name.upper()}: identity, BARs, MSI-X "
+        "(table in the",
+        "# function's own BAR), link and user interface as the simulation model is configured (tb/simulation/usp.py).",
+        "# Property names as seen in public projects' Tcl for this IP, cited per property below.",
+        "",
+        f"create_ip -name {IP_NAME} -vendor xilinx.com -library ip -module_name {IP_MODULE}",
+        "",
+        "set_property -dict [list \\",
+    ]
     out += [f"    CONFIG.{p.name} {{{p.value}}} \\" for p in props]
     out.append(f"] [get_ips {IP_MODULE}]")
     out += ["", "# where each property name comes from"]
@@ -163,7 +182,7 @@ def ip_tcl(desc: DeviceDescription, board: Board) -> str:
 
 def project_tcl(board: Board) -> str:
     rtl = sorted(p for p in HDL.rglob("*.v") if "boards" not in p.parts or board.name in p.parts)
-    files = "\n".join(f"    [file normalize \"$repo/{p.relative_to(ROOT)}\"] \\" for p in rtl)
+    files = "\n".join(f'    [file normalize "$repo/{p.relative_to(ROOT)}"] \\' for p in rtl)
     return f"""# generated by sim/fpga.py: do not edit (make fpga rewrites it)
 # Vivado project for the virtio-net function on the {board.note}.
 #   vivado -mode batch -source project.tcl                      bitstream with the ILA

@@ -22,8 +22,19 @@ LUT_TYPES = {f"LUT{n}" for n in range(1, 7)}
 MUXF_TYPES = {"MUXF7", "MUXF8", "MUXF9"}
 CARRY_TYPES = {"CARRY4", "CARRY8"}
 # LUTs used as memory, per cell (UltraScale+ CLB: one LUT6 holds 64 bits; RAM32M16 = 8 LUTs)
-LUTRAM_LUTS = {"RAM32M16": 8, "RAM32M": 4, "RAM64M": 4, "RAM64M8": 8, "RAM32X1D": 2, "RAM64X1D": 2,
-               "RAM128X1D": 4, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4}
+LUTRAM_LUTS = {
+    "RAM32M16": 8,
+    "RAM32M": 4,
+    "RAM64M": 4,
+    "RAM64M8": 8,
+    "RAM32X1D": 2,
+    "RAM64X1D": 2,
+    "RAM128X1D": 4,
+    "RAM32X1S": 1,
+    "RAM64X1S": 1,
+    "RAM128X1S": 2,
+    "RAM256X1S": 4,
+}
 SRL_TYPES = {"SRL16E", "SRLC32E"}
 BRAM36 = {"RAMB36E2": 1.0, "RAMB18E2": 0.5}
 DSP_TYPES = {"DSP48E2"}
@@ -81,7 +92,7 @@ RESOURCE_KEYS = ("lut", "lutram", "ff", "ramb36", "dsp", "carry", "muxf", "srl")
 
 
 def empty_resources() -> dict[str, float]:
-    return {k: 0 for k in RESOURCE_KEYS}
+    return dict.fromkeys(RESOURCE_KEYS, 0)
 
 
 def add_cell(res: dict[str, float], cell_type: str) -> None:
@@ -90,7 +101,7 @@ def add_cell(res: dict[str, float], cell_type: str) -> None:
         res["lutram"] += LUTRAM_LUTS[cell_type]
     elif kind == "srl":
         res["srl"] += 1
-        res["lutram"] += 1          # an SRL occupies a LUT as memory
+        res["lutram"] += 1  # an SRL occupies a LUT as memory
     elif kind == "bram":
         res["ramb36"] += BRAM36[cell_type]
     elif kind in res:
@@ -103,9 +114,9 @@ def add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
 
 @dataclass
 class Instance:
-    path: str                  # hierarchical instance path below the top ("" for the top itself)
-    module: str                # source module name (hdlname) or the black box's name
-    own: dict[str, float]      # cells of this module itself, not of its submodules
+    path: str  # hierarchical instance path below the top ("" for the top itself)
+    module: str  # source module name (hdlname) or the black box's name
+    own: dict[str, float]  # cells of this module itself, not of its submodules
     blackbox: bool = False
 
 
@@ -116,8 +127,9 @@ def module_display_name(name: str, mod: dict) -> str:
     return name.split("\\")[-1] if "\\" in name else name.lstrip("\\")
 
 
-def instances(stats: dict, tree: dict[str, list[tuple[str, str]]], top: str,
-              names: dict[str, str], blackboxes: set[str]) -> list[Instance]:
+def instances(
+    stats: dict, tree: dict[str, list[tuple[str, str]]], top: str, names: dict[str, str], blackboxes: set[str]
+) -> list[Instance]:
     """Every instance under ``top`` (depth first), each with the resources of its own cells.
 
     ``stats`` is yosys ``stat -json`` of the synthesized design, ``tree`` the instances of each module
@@ -154,18 +166,25 @@ def _is_lib_cell(mod: dict) -> bool:
 class Path:
     domain: str
     lut_levels: int
-    dsp_cells: int            # combinational DSP48E2 (no register inside) on the path
+    dsp_cells: int  # combinational DSP48E2 (no register inside) on the path
     carry_cells: int
     muxf_cells: int
     start: str
     end: str
-    cells: list[str] = field(default_factory=list)   # cell types from start to end
-    via: list[str] = field(default_factory=list)     # named nets the path passes
+    cells: list[str] = field(default_factory=list)  # cell types from start to end
+    via: list[str] = field(default_factory=list)  # named nets the path passes
 
     def as_dict(self) -> dict:
-        return {"lut_levels": self.lut_levels, "dsp_cells": self.dsp_cells, "carry_cells": self.carry_cells,
-                "muxf_cells": self.muxf_cells, "start": self.start, "end": self.end, "cells": self.cells,
-                "via": self.via}
+        return {
+            "lut_levels": self.lut_levels,
+            "dsp_cells": self.dsp_cells,
+            "carry_cells": self.carry_cells,
+            "muxf_cells": self.muxf_cells,
+            "start": self.start,
+            "end": self.end,
+            "cells": self.cells,
+            "via": self.via,
+        }
 
 
 class CombinationalLoop(Exception):
@@ -235,7 +254,7 @@ def logic_depth(flat: dict, top: str) -> dict[str, Path]:
     # combinational arcs: out bit -> [(in bit, cell id)]; cell id -> (weights, type, label)
     arcs: dict[int, list[tuple[int, int]]] = defaultdict(list)
     cell_info: list[tuple[Arrival, str, str]] = []
-    ends: dict[int, set[tuple[str, str]]] = defaultdict(set)    # endpoint bit -> {(domain, label)}
+    ends: dict[int, set[tuple[str, str]]] = defaultdict(set)  # endpoint bit -> {(domain, label)}
 
     def clock_name(cell: dict) -> str:
         for pin in CLOCK_PINS:
@@ -289,10 +308,17 @@ def logic_depth(flat: dict, top: str) -> dict[str, Path]:
                 if dirs.get(pin) == "input" and pin not in CLOCK_PINS and pin not in read_ins:
                     for b in _bits(conn):
                         ends[b].add((dom, f"{cname} ({ctype} {pin})"))
-            comb(ctype, cname, cell, (1, 0, 0, 0),
-                 [(_bits(conns.get(o, [])), [b for p in ps for b in _bits(conns.get(p, []))])
-                  for o, ps in reads.items()])
-        else:   # ff, bram, registered dsp: inputs end paths in the cell's clock domain, outputs start them
+            comb(
+                ctype,
+                cname,
+                cell,
+                (1, 0, 0, 0),
+                [
+                    (_bits(conns.get(o, [])), [b for p in ps for b in _bits(conns.get(p, []))])
+                    for o, ps in reads.items()
+                ],
+            )
+        else:  # ff, bram, registered dsp: inputs end paths in the cell's clock domain, outputs start them
             dom = clock_name(cell)
             q = _bits(conns.get("Q", []))
             label = names.get(q[0], cname) if kind == "ff" and q else f"{cname} ({ctype})"
@@ -360,7 +386,7 @@ def _instance_of(cell_name: str) -> str:
     """The instance path a flattened cell came from: "$flatten\\u1.\\u2.$abc$..." -> "u1.u2"."""
     if not cell_name.startswith("$flatten"):
         return "(top)"
-    parts = cell_name[len("$flatten"):].split(".")
+    parts = cell_name[len("$flatten") :].split(".")
     return ".".join(p.lstrip("\\") for p in parts[:-1] if p.startswith("\\")) or "(top)"
 
 
@@ -373,16 +399,16 @@ def _find_cycle(stuck: list[int], arcs, cell_info, aliases) -> list[str]:
     while bit not in seen:
         seen[bit] = len(order)
         nxt = next(((i, cid) for i, cid in arcs[bit] if i in left), None)
-        if nxt is None:       # cannot happen for a bit stuck in a cycle; keep the message useful anyway
+        if nxt is None:  # cannot happen for a bit stuck in a cycle; keep the message useful anyway
             return [" = ".join(aliases.get(bit, [f"net{bit}"]))]
         order.append((bit, *nxt))
         bit = nxt[0]
     steps = []
-    for out_bit, _, cid in reversed(order[seen[bit]:]):
+    for out_bit, _, cid in reversed(order[seen[bit] :]):
         _, ctype, label = cell_info[cid]
         cname = label.split(" ", 2)[1]
         src = label.rsplit(" (", 1)[-1].rstrip(")")
-        names = sorted(aliases.get(out_bit, []), key=lambda n: (n.count("."), n))    # the top's name first
+        names = sorted(aliases.get(out_bit, []), key=lambda n: (n.count("."), n))  # the top's name first
         net = " = ".join(names[:8]) + (" = ..." if len(names) > 8 else "") if names else f"net{out_bit}"
         steps.append(f"{net} <- {ctype} in {_instance_of(cname)}" + (f" ({src})" if src else ""))
     return steps

@@ -1,8 +1,10 @@
-"""Check what the user asked for before anything builds or runs: ``python3 -m sim.preflight [target]``.
+"""Check what the user asked for before anything builds or runs.
 
-Every variable the front door reads is checked here, in well under a second and with the standard library
-only (so it runs before the virtualenv exists): on a bad value one line names the variable, the value and
-what is accepted, and the process exits with 2. ``tests/conftest.py`` runs the same checks, so a direct
+Every variable the HDL runner and the front door read is checked here, in well under a second and with the
+standard library only (so it runs before the virtualenv exists): on a bad value one line names the
+variable, the value and what is accepted, and the process exits with 2. The testbench adds the variables
+it owns (``TB_FAULT``: tb/simulation/preflight.py, which the Makefile runs as
+``python3 -m tb.simulation.preflight [target]``); ``tests/conftest.py`` runs the same checks, so a direct
 ``pytest`` call fails the same way.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,15 +42,16 @@ def _check_regex(name: str, v: str) -> None:
     try:
         re.compile(v)
     except re.error as exc:
-        raise BadInput(f"{name}={v!r}: not a regular expression ({exc}); e.g. {name}='[.](tx_end_to_end)\\b'") \
-            from None
+        raise BadInput(f"{name}={v!r}: not a regular expression ({exc}); e.g. {name}='[.](tx_end_to_end)\\b'") from None
 
 
 def _check_test(v: str) -> None:
     path = v.split("::", 1)[0]
     if not (ROOT / path).exists():
-        raise BadInput(f"TEST={v!r}: no such file or directory {path!r}; give a pytest file or node id, "
-                       "e.g. TEST=tests/sim/test_virtio_tx.py")
+        raise BadInput(
+            f"TEST={v!r}: no such file or directory {path!r}; give a pytest file or node id, "
+            "e.g. TEST=tests/sim/test_virtio_tx.py"
+        )
 
 
 def _check_time(name: str, v: str) -> None:
@@ -56,17 +60,10 @@ def _check_time(name: str, v: str) -> None:
     try:
         parse_time(v)
     except ValueError:
-        raise BadInput(f"{name}={v!r}: a simulation time: ns (1234), cycles of the 250 MHz user clock (1234c) "
-                       "or with a unit (12us, 3ms)") from None
-
-
-def _check_fault(v: str) -> None:
-    from tb.dev_ctrl import DRIVER_FAULTS, FAULT_KNOBS  # standard library only
-
-    for name in (n.strip() for n in v.split(",") if n.strip()):
-        if name not in FAULT_KNOBS and name not in DRIVER_FAULTS:
-            raise BadInput(f"TB_FAULT={v!r}: unknown fault {name!r}; RTL knobs: {', '.join(sorted(FAULT_KNOBS))}; "
-                           f"driver faults: {', '.join(DRIVER_FAULTS)}")
+        raise BadInput(
+            f"{name}={v!r}: a simulation time: ns (1234), cycles of the 250 MHz user clock (1234c) "
+            "or with a unit (12us, 3ms)"
+        ) from None
 
 
 def _check_jobs(v: str) -> None:
@@ -77,8 +74,10 @@ def _check_jobs(v: str) -> None:
 def parse_shard(v: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)/(\d+)", v.strip())
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise BadInput(f"SHARD={v!r}: k/N with 1 <= k <= N, e.g. SHARD=1/2 (this machine runs the k-th of N "
-                       "duration-balanced parts)")
+        raise BadInput(
+            f"SHARD={v!r}: k/N with 1 <= k <= N, e.g. SHARD=1/2 (this machine runs the k-th of N "
+            "duration-balanced parts)"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -89,17 +88,19 @@ CHECKS = {
     "TESTCASE": lambda v: _check_regex("TESTCASE", v),
     "WAVES_FROM": lambda v: _check_time("WAVES_FROM", v),
     "WAVES_TO": lambda v: _check_time("WAVES_TO", v),
-    "TB_FAULT": _check_fault,
     "JOBS": _check_jobs,
     "SHARD": parse_shard,
 }
 
 
-def check_env(env: dict[str, str] | None = None) -> list[str]:
-    """Every problem with the variables set (empty values are unset), one line each."""
+def check_env(
+    env: Mapping[str, str] | None = None, extra: Mapping[str, Callable[[str], object]] | None = None
+) -> list[str]:
+    """Every problem with the variables set (empty values are unset), one line each; ``extra``: the checks
+    of variables another layer owns (name -> check raising BadInput)."""
     env = dict(os.environ) if env is None else env
     problems = []
-    for name, check in CHECKS.items():
+    for name, check in {**CHECKS, **(extra or {})}.items():
         value = env.get(name, "")
         if value == "":
             continue
@@ -116,13 +117,16 @@ def check_env(env: dict[str, str] | None = None) -> list[str]:
     return problems
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], extra: Mapping[str, Callable[[str], object]] | None = None) -> int:
     target = argv[0] if argv else ""
-    problems = check_env()
+    problems = check_env(extra=extra)
     if target == "waves" and not os.environ.get("TEST"):
-        problems.insert(0, "TEST is not set: make waves TEST=<pytest file or node id, e.g. "
-                           "tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE=<regex>] [SEED=n] "
-                           "[WAVES_FROM=t WAVES_TO=t]")
+        problems.insert(
+            0,
+            "TEST is not set: make waves TEST=<pytest file or node id, e.g. "
+            "tests/sim/test_virtio_tx.py> [SIM=verilator|icarus] [TESTCASE=<regex>] [SEED=n] "
+            "[WAVES_FROM=t WAVES_TO=t]",
+        )
     for line in problems:
         print(f"make {target}: {line}".replace("make : ", ""), file=sys.stderr)
     return 2 if problems else 0

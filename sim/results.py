@@ -2,10 +2,12 @@
 
     python -m sim.results merge shard1/junit.xml shard2/junit.xml -o build/results/junit.xml
     python -m sim.results durations [--commit]     # show (or commit to tests/sim/durations.json) the last run's
+    python -m sim.results parts [build/results/junit.xml ...]   # where a run's time went, part by part
 
-``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one testcase per pytest item, with its duration
-and failure text) and one testsuite per (simulator, build, cocotb module) with one testcase per cocotb test
-(wall time, simulated time, seed, and the failure message). Several shards' files merge into one.
+``build/results/junit.xml`` (``junit-<k>of<N>.xml`` for ``SHARD=k/N``) holds a ``pytest`` testsuite (one
+testcase per pytest item, with its duration and failure text) and one testsuite per (simulator, build,
+cocotb module) with one testcase per cocotb test (wall time, simulated time, seed, and the failure message).
+Several shards' files merge into one.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _suite_el(name: str, cases: list[ET.Element]) -> ET.Element:
-    el = ET.Element("testsuite", name=name, tests=str(len(cases)),
-                    failures=str(sum(c.find("failure") is not None for c in cases)),
-                    errors=str(sum(c.find("error") is not None for c in cases)),
-                    skipped=str(sum(c.find("skipped") is not None for c in cases)),
-                    time=f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
+    el = ET.Element(
+        "testsuite",
+        name=name,
+        tests=str(len(cases)),
+        failures=str(sum(c.find("failure") is not None for c in cases)),
+        errors=str(sum(c.find("error") is not None for c in cases)),
+        skipped=str(sum(c.find("skipped") is not None for c in cases)),
+        time=f"{sum(float(c.get('time', 0)) for c in cases):.3f}",
+    )
     el.extend(cases)
     return el
 
@@ -36,8 +42,12 @@ def junit_from_reports(reports: list[Any], cocotb: list[dict]) -> ET.ElementTree
     items = []
     for rep in reports:
         path, _, name = rep.nodeid.partition("::")
-        case = ET.Element("testcase", classname=path.replace("/", ".").removesuffix(".py"), name=name or path,
-                          time=f"{rep.duration:.3f}")
+        case = ET.Element(
+            "testcase",
+            classname=path.replace("/", ".").removesuffix(".py"),
+            name=name or path,
+            time=f"{rep.duration:.3f}",
+        )
         if rep.failed:
             ET.SubElement(case, "failure", message=f"{rep.when} failed").text = str(rep.longrepr)
         elif rep.skipped:
@@ -54,8 +64,9 @@ def junit_from_reports(reports: list[Any], cocotb: list[dict]) -> ET.ElementTree
         for key in ("sim", "seed", "sim_ns"):
             ET.SubElement(props, "property", name=key, value=str(t[key]))
         if not t["ok"]:
-            ET.SubElement(case, "failure", message=t["message"].splitlines()[0][:300] if t["message"] else
-                          "failed").text = t["message"]
+            ET.SubElement(
+                case, "failure", message=t["message"].splitlines()[0][:300] if t["message"] else "failed"
+            ).text = t["message"]
         by_suite[f"{t['sim']}/{build}/{t['module']}"].append(case)
     root = ET.Element("testsuites", name="virtio-net testbench")
     root.append(_suite_el("pytest", items))
@@ -107,6 +118,38 @@ def update_durations(path: Path, reports: list[Any], cocotb: list[dict]) -> dict
     return data
 
 
+def _part(classname: str, name: str) -> str:
+    if classname.startswith("tests.sim."):
+        sim = name.partition("[")[2].partition("-")[0]
+        return f"simulation, {sim or 'other'}"
+    for prefix, part in (("tests.synth.", "synthesis (yosys)"), ("tests.hil.", "QEMU guests"), ("tests.unit.", "unit")):
+        if classname.startswith(prefix):
+            return part
+    return classname
+
+
+def parts(files: list[Path]) -> list[tuple[str, int, int, float]]:
+    """(part, pytest items, cocotb tests, summed item wall time in s) of one run's JUnit files, longest first.
+
+    An item's time includes the simulator builds it waited for; the sum is worker time: on N workers the
+    part took about sum / N of the wall clock."""
+    acc: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for f in files:
+        root = ET.parse(f).getroot()
+        for suite_el in root.iter("testsuite"):
+            pytest_suite = suite_el.get("name") == "pytest"
+            for case in suite_el.iter("testcase"):
+                if pytest_suite:
+                    a = acc[_part(case.get("classname", ""), case.get("name", ""))]
+                    a[0] += 1
+                    a[2] += float(case.get("time", 0))
+                else:
+                    sim = (suite_el.get("name") or "").partition("/")[0]
+                    acc[f"simulation, {sim}"][1] += 1
+    rows = [(k, int(v[0]), int(v[1]), float(v[2])) for k, v in acc.items()]
+    return sorted(rows, key=lambda r: -r[3])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.results", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -115,7 +158,23 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("-o", "--output", type=Path, required=True)
     d = sub.add_parser("durations", help="the last run's recorded durations")
     d.add_argument("--commit", action="store_true", help="write them to tests/sim/durations.json")
+    pa = sub.add_parser("parts", help="where a run's time went: items and worker time per part")
+    pa.add_argument("inputs", nargs="*", type=Path, default=[ROOT / "build" / "results" / "junit.xml"])
     args = ap.parse_args(argv)
+    if args.cmd == "parts":
+        missing = [p for p in args.inputs if not p.is_file()]
+        if missing:
+            print(f"sim.results parts: missing {', '.join(map(str, missing))}", file=sys.stderr)
+            return 2
+        rows = parts(args.inputs)
+        print("| part | pytest items | cocotb tests | worker time |\n|---|---|---|---|")
+        for name, n_items, n_cocotb, secs in rows:
+            print(f"| {name} | {n_items} | {n_cocotb} | {secs / 60:.1f} min |")
+        print(
+            f"| total | {sum(r[1] for r in rows)} | {sum(r[2] for r in rows)} | "
+            f"{sum(r[3] for r in rows) / 60:.1f} min |"
+        )
+        return 0
     if args.cmd == "merge":
         missing = [p for p in args.inputs if not p.is_file()]
         if missing:
@@ -125,15 +184,20 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         tree.write(args.output, encoding="utf-8", xml_declaration=True)
         root = tree.getroot()
-        print(f"{args.output}: {root.get('tests')} testcases, {root.get('failures')} failures, "
-              f"{root.get('errors')} errors from {len(args.inputs)} files")
+        assert root is not None, "a merged JUnit tree has its root"
+        print(
+            f"{args.output}: {root.get('tests')} testcases, {root.get('failures')} failures, "
+            f"{root.get('errors')} errors from {len(args.inputs)} files"
+        )
         return 1 if int(root.get("failures", 0)) or int(root.get("errors", 0)) else 0
     from sim import suite  # noqa: PLC0415
 
     local = suite.load_durations()
     sims = [k for k in local if "/" in k and not k.startswith("tests/")]
-    print(f"{len(local)} recorded durations ({len(sims)} cocotb tests); "
-          f"{sum(local[k] for k in sims) / 60:.1f} min of cocotb wall time")
+    print(
+        f"{len(local)} recorded durations ({len(sims)} cocotb tests); "
+        f"{sum(local[k] for k in sims) / 60:.1f} min of cocotb wall time"
+    )
     if args.commit:
         suite.DURATIONS_COMMITTED.write_text(json.dumps(dict(sorted(local.items())), indent=0) + "\n")
         print(f"written to {suite.DURATIONS_COMMITTED}")

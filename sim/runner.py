@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import random
 import shutil
 import sys
 import time
@@ -68,7 +69,7 @@ class VerilatorFast(Verilator):
         "CFG_LDLIBS_THREADS=-pthread",
     )
 
-    def _build_command(self):  # type: ignore[override]
+    def _build_command(self):
         cmds = super()._build_command()
         cmds[0] = [arg for arg in cmds[0] if arg != "--public-flat-rw"]
         cmds[1] = list(cmds[1]) + list(self.MAKE_OVERRIDES)
@@ -114,7 +115,7 @@ def build(
     build_dir.mkdir(parents=True, exist_ok=True)
 
     runner: Verilator | Icarus
-    srcs: list[object] = [Path(s) for s in sources]
+    srcs: list[Path | VerilatorControlFile] = [Path(s) for s in sources]
     build_args: list[str] = []
     if sim == "verilator":
         runner = VerilatorFast()
@@ -122,8 +123,7 @@ def build(
         vlt.write_text(
             "`verilator_config\n"
             f'public_flat_rw -module "{toplevel}" -port "*"\n'
-            f'public_flat_rd -module "{toplevel}" -param "*"\n'
-            + VLT_FILE.read_text().replace("`verilator_config", "")
+            f'public_flat_rd -module "{toplevel}" -param "*"\n' + VLT_FILE.read_text().replace("`verilator_config", "")
         )
         srcs.append(VerilatorControlFile(vlt))
         build_args = ["-O3", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast"]
@@ -132,18 +132,29 @@ def build(
     else:
         runner = Icarus()
 
-    stamp = _build_stamp(sim, toplevel, sources, params, build_args, waves,
-                         (build_dir / "public.vlt").read_text() if sim == "verilator" else "")
+    stamp = _build_stamp(
+        sim,
+        toplevel,
+        sources,
+        params,
+        build_args,
+        waves,
+        (build_dir / "public.vlt").read_text() if sim == "verilator" else "",
+    )
     with open(build_dir / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp_file = build_dir / ".stamp"
         output = build_dir / (toplevel if sim == "verilator" else "sim.vvp")
         if stamp_file.is_file() and stamp_file.read_text() == stamp and output.is_file():
-            return runner, build_dir, waves   # built from exactly these inputs: test() needs nothing more
+            return runner, build_dir, waves  # built from exactly these inputs: test() needs nothing more
         stamp_file.unlink(missing_ok=True)
         t_build = time.monotonic()
-        print(f"build: {sim} {build_dir.relative_to(ROOT)} ({'traced, ' if waves else ''}"
-              f"{'about a minute or two' if sim == 'verilator' else 'seconds'}) ...", file=sys.stderr, flush=True)
+        print(
+            f"build: {sim} {build_dir.relative_to(ROOT)} ({'traced, ' if waves else ''}"
+            f"{'about a minute or two' if sim == 'verilator' else 'seconds'}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
         runner.build(
             sources=srcs,
             hdl_toplevel=toplevel,
@@ -156,18 +167,36 @@ def build(
             log_file=build_dir / "build.log",
         )
         stamp_file.write_text(stamp)
-        print(f"build: {sim} {build_dir.relative_to(ROOT)} done in {time.monotonic() - t_build:.0f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"build: {sim} {build_dir.relative_to(ROOT)} done in {time.monotonic() - t_build:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     return runner, build_dir, waves
 
 
-def _build_stamp(sim: str, toplevel: str, sources: Sequence[Path], params: Mapping[str, object],
-                 build_args: Sequence[str], waves: bool, vlt: str) -> str:
+def _build_stamp(
+    sim: str,
+    toplevel: str,
+    sources: Sequence[Path],
+    params: Mapping[str, object],
+    build_args: Sequence[str],
+    waves: bool,
+    vlt: str,
+) -> str:
     """A digest of everything a build depends on: source contents, parameters, flags, the tool."""
     h = hashlib.sha256()
     tool = str(toolchain.verilator_root()) if sim == "verilator" else (shutil.which("iverilog") or "")
-    for part in (sim, toplevel, repr(sorted(params.items())), repr(list(build_args)), str(waves), vlt, tool,
-                 Path(__file__).read_text()):
+    for part in (
+        sim,
+        toplevel,
+        repr(sorted(params.items())),
+        repr(list(build_args)),
+        str(waves),
+        vlt,
+        tool,
+        Path(__file__).read_text(),
+    ):
         h.update(part.encode() + b"\0")
     for src in sources:
         h.update(str(src).encode() + b"\0" + Path(src).read_bytes() + b"\0")
@@ -187,8 +216,9 @@ def failed_tests(results_xml: Path) -> list[str]:
     return names
 
 
-def rerun_command(module: str, sim: str, failed: list[str], seed: str | None = None,
-                  window_ns: tuple[float, float] | None = None) -> str:
+def rerun_command(
+    module: str, sim: str, failed: list[str], seed: str | None = None, window_ns: tuple[float, float] | None = None
+) -> str:
     """The one command that reruns exactly these cocotb tests with waves (same seed, fault and window)."""
     import re
 
@@ -204,7 +234,7 @@ def rerun_command(module: str, sim: str, failed: list[str], seed: str | None = N
 
 
 USER_CLK_NS = 4.0
-WINDOW_BEFORE_NS = 20_000   # a rerun's suggested window: this much before the failure, a little after
+WINDOW_BEFORE_NS = 20_000  # a rerun's suggested window: this much before the failure, a little after
 
 
 def test_reports(results_xml: Path) -> list[dict]:
@@ -219,18 +249,24 @@ def test_reports(results_xml: Path) -> list[dict]:
         bad = case.find("failure")
         if bad is None:
             bad = case.find("error")
-        out.append({
-            "name": case.get("name", "?"), "ok": bad is None, "seed": props.get("random_seed"),
-            "start_ns": float(props.get("sim_time_start") or 0), "stop_ns": float(props.get("sim_time_stop") or 0),
-            "message": (bad.get("message") or "").strip() if bad is not None else "",
-            "wall_s": float(case.get("time") or 0), "classname": case.get("classname", ""),
-        })
+        out.append(
+            {
+                "name": case.get("name", "?"),
+                "ok": bad is None,
+                "seed": props.get("random_seed"),
+                "start_ns": float(props.get("sim_time_start") or 0),
+                "stop_ns": float(props.get("sim_time_stop") or 0),
+                "message": (bad.get("message") or "").strip() if bad is not None else "",
+                "wall_s": float(case.get("time") or 0),
+                "classname": case.get("classname", ""),
+            }
+        )
     return out
 
 
 def _finish_artifacts(test_dir: Path, reports: list[dict]) -> list[str]:
     """Append each test's verdict to its event log; return lines naming the logs and pcaps."""
-    from tb.eventlog import RunLog, artifact_path, read_events
+    from sim.events import RunLog, artifact_path, read_events
 
     lines = []
     for rep in reports:
@@ -238,12 +274,22 @@ def _finish_artifacts(test_dir: Path, reports: list[dict]) -> list[str]:
         events, pcap = test_dir / events.name, test_dir / pcap.name
         if not events.is_file():
             continue
-        first_fail = next((e for e in read_events(events)
-                           if e.get("source") == "checker" and e.get("verdict") == "fail"), None)
+        first_fail = next(
+            (e for e in read_events(events) if e.get("source") == "checker" and e.get("verdict") == "fail"), None
+        )
         rep["first_fail"] = first_fail
         with open(events, "a") as f:
-            f.write(RunLog.line(rep["stop_ns"], "checker", "test", verdict="pass" if rep["ok"] else "fail",
-                                test=rep["name"], seed=rep["seed"], msg=rep["message"][:300]))
+            f.write(
+                RunLog.line(
+                    rep["stop_ns"],
+                    "checker",
+                    "test",
+                    verdict="pass" if rep["ok"] else "fail",
+                    test=rep["name"],
+                    seed=rep["seed"],
+                    msg=rep["message"][:300],
+                )
+            )
         lines.append(f"  {rep['name']}: events {events}" + (f"\n    pcap {pcap}" if pcap.is_file() else ""))
     return lines
 
@@ -256,16 +302,20 @@ def failure_report(module: str, sim: str, test_dir: Path, reports: list[dict]) -
             continue
         first = rep.get("first_fail")
         t = first["time_ns"] if first else rep["stop_ns"]
-        where = (f"first failing check '{first['event']}' at cycle {first['cycle']} ({t:.0f} ns)" if first
-                 else f"failed at cycle {int(t // USER_CLK_NS)} ({t:.0f} ns)")
+        where = (
+            f"first failing check '{first['event']}' at cycle {first['cycle']} ({t:.0f} ns)"
+            if first
+            else f"failed at cycle {int(t // USER_CLK_NS)} ({t:.0f} ns)"
+        )
         window = (max(rep["start_ns"], t - WINDOW_BEFORE_NS), rep["stop_ns"] + 1000)
-        if first and first.get("rule"):   # a checker verdict: its rule, what it saw, where
+        if first and first.get("rule"):  # a checker verdict: its rule, what it saw, where
             detail = "\n".join(f"  {k}: {first[k]}" for k in ("rule", "msg", "addr", "tlp") if first.get(k))
         else:
             detail = f"  {rep['message'].splitlines()[0] if rep['message'] else ''}"
         out.append(
             f"FAILED {rep['name']} (seed {rep['seed']}): {where}\n{detail}\n"
-            f"  rerun with waves: {rerun_command(module, sim, [rep['name']], rep['seed'], window)}")
+            f"  rerun with waves: {rerun_command(module, sim, [rep['name']], rep['seed'], window)}"
+        )
     return "\n".join(out)
 
 
@@ -285,15 +335,18 @@ def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> str:
             dump.unlink()
     mark = first_failure_ns(dump.parent, since)
     save = gtkw.save_file_for(sim, shown, mark_ns=mark)
-    at = f"\n  opens at the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}), marker on it" \
-        if mark is not None else ""
+    at = (
+        f"\n  opens at the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}), marker on it"
+        if mark is not None
+        else ""
+    )
     return f"waves: {shown}\n  view: gtkwave {shown} {save}{at}"
 
 
 def first_failure_ns(run_dir: Path, since: float = 0.0) -> float | None:
     """The earliest failing checker verdict in the event logs a run wrote (modified after ``since``, a
     time.time()); None if every check passed."""
-    from tb.eventlog import read_events
+    from sim.events import read_events
 
     best = None
     for path in run_dir.glob("*.events.jsonl"):
@@ -318,9 +371,9 @@ class SimFailure(AssertionError):
 
 @dataclass
 class RunResult:
-    test_dir: Path                          # results.xml, event logs, pcaps, the dump
-    log_file: Path                          # the simulator's output
-    reports: list[dict] = field(default_factory=list)   # per cocotb test (test_reports)
+    test_dir: Path  # results.xml, event logs, pcaps, the dump
+    log_file: Path  # the simulator's output
+    reports: list[dict] = field(default_factory=list)  # per cocotb test (test_reports)
     wall_s: float = 0.0
 
 
@@ -344,11 +397,13 @@ def run(
     test_dir.mkdir(parents=True, exist_ok=True)
     for pattern in ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw"):
         for stale in test_dir.glob(pattern):
-            stale.unlink()      # a run directory holds one run's artifacts, never an older run's
+            stale.unlink()  # a run directory holds one run's artifacts, never an older run's
     log = Path(log_file) if log_file else test_dir / "sim.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
-           "TB_ARTIFACTS_DIR": str(test_dir)}   # per-test event logs and pcaps (tb/eventlog.py)
+    env = {
+        "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
+        "TB_ARTIFACTS_DIR": str(test_dir),
+    }  # per-test event logs and pcaps (sim/events.py)
     env.update(extra_env or {})
     test_args: list[str] = []
     plusargs: list[str] = []
@@ -359,12 +414,13 @@ def run(
         else:
             plusargs = [f"+dumpfile_path={dump}"]
         env["COCOTB_RESULTS_ATTACHMENTS"] = str(dump)
-    if seed is None and os.environ.get("SEED"):
-        seed = int(os.environ["SEED"])
+    if seed is None:
+        # always a seed cocotb is given (and the tests can print): SEED replays a run, else a fresh one
+        seed = int(os.environ["SEED"]) if os.environ.get("SEED") else random.getrandbits(32)
     # the runner takes PYTHONPATH from this process: make the repo importable in the simulator
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    if os.environ.get("TESTCASE") and not test_filter:   # direct calls; sim.suite filters its cases itself
+    if os.environ.get("TESTCASE") and not test_filter:  # direct calls; sim.suite filters its cases itself
         test_filter = os.environ["TESTCASE"]
     t_run = time.time()
     results_xml = test_dir / "results.xml"
@@ -399,13 +455,20 @@ def run(
         view = "\n" + view
     failed = [r for r in result.reports if not r["ok"]]
     if not result.reports:
-        raise SimFailure(f"no cocotb test ran in {module} on {sim} (exit {exit_code}); the simulator log says "
-                         f"why: {log}\n" + _log_tail(log), result)
+        raise SimFailure(
+            f"no cocotb test ran in {module} on {sim} (exit {exit_code}); the simulator log says "
+            f"why: {log}\n" + _log_tail(log),
+            result,
+        )
     if failed or exit_code:
-        head = (f"{len(failed)} of {len(result.reports)} cocotb tests failed in {module} on {sim}"
-                if failed else f"the simulator exited with {exit_code} in {module} on {sim}")
-        raise SimFailure(f"{head}\n  log: {log}\n" + failure_report(module, sim, test_dir, result.reports) + view,
-                         result)
+        head = (
+            f"{len(failed)} of {len(result.reports)} cocotb tests failed in {module} on {sim}"
+            if failed
+            else f"the simulator exited with {exit_code} in {module} on {sim}"
+        )
+        raise SimFailure(
+            f"{head}\n  log: {log}\n" + failure_report(module, sim, test_dir, result.reports) + view, result
+        )
     return result
 
 
@@ -415,3 +478,30 @@ def _log_tail(log: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\n".join("    " + line for line in tail)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sim.runner MODULE --toplevel TOP [--sim verilator|icarus] [--run-name NAME]``: build the
+    toplevel and run one cocotb test module against it (what a pytest item does, for programs that are not
+    pytest: the bring-up's simulation target). The environment goes through to the tests; the last line on
+    stdout names the run directory; exit 1 when a test failed (its report on stderr)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sim.runner", description=main.__doc__)
+    ap.add_argument("module", help="the cocotb test module, e.g. tests.sim.bringup_sim")
+    ap.add_argument("--toplevel", required=True, help="the HDL toplevel, e.g. virtio_net_usp")
+    ap.add_argument("--sim", choices=SIMULATORS, default="verilator")
+    ap.add_argument("--run-name", help="the run directory's name (default: the module's)")
+    args = ap.parse_args(argv)
+    try:
+        result = run(args.sim, args.toplevel, args.module, run_name=args.run_name)
+    except SimFailure as exc:
+        print(exc, file=sys.stderr)
+        print(f"run directory: {exc.result.test_dir}")
+        return 1
+    print(f"run directory: {result.test_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,9 +34,9 @@ from sim import runner
 
 DURATIONS_COMMITTED = runner.ROOT / "tests" / "sim" / "durations.json"
 DURATIONS_LOCAL = runner.ROOT / "build" / "results" / "durations.json"
-GROUP_S = 25.0            # quick tests share a simulator run up to about this much recorded wall time
-UNKNOWN_S = 30.0          # a test with no record: assume it is long (it runs alone, early)
-RUN_OVERHEAD_S = 2.0      # simulator start, cocotb start, imports (per run, on top of the tests)
+GROUP_S = 25.0  # quick tests share a simulator run up to about this much recorded wall time
+UNKNOWN_S = 30.0  # a test with no record: assume it is long (it runs alone, early)
+RUN_OVERHEAD_S = 2.0  # simulator start, cocotb start, imports (per run, on top of the tests)
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -89,8 +89,8 @@ class Case:
     module: str
     tests: tuple[str, ...]
     params: tuple[tuple[str, Any], ...] = ()
-    label: str = ""                                   # what distinguishes the parameter set, e.g. "w64"
-    sources: tuple[str, ...] = ()                     # repository-relative; empty = every file under hdl/
+    label: str = ""  # what distinguishes the parameter set, e.g. "w64"
+    sources: tuple[str, ...] = ()  # repository-relative; empty = every file under hdl/
     expected_s: float = field(default=0.0, compare=False)
 
     def __str__(self) -> str:
@@ -105,16 +105,25 @@ class Case:
 
     @property
     def run_name(self) -> str:
-        return safe_name(f"{self.module.rsplit('.', 1)[-1]}-{self.tests[0]}" +
-                         (f"+{len(self.tests) - 1}" if len(self.tests) > 1 else ""))
+        return safe_name(
+            f"{self.module.rsplit('.', 1)[-1]}-{self.tests[0]}"
+            + (f"+{len(self.tests) - 1}" if len(self.tests) > 1 else "")
+        )
 
     def source_paths(self) -> list[Path] | None:
         return [runner.ROOT / s for s in self.sources] if self.sources else None
 
     def run(self, log_file: Path | None = None) -> runner.RunResult:
-        return runner.run(self.sim, self.toplevel, self.module, sources=self.source_paths(),
-                          params=dict(self.params), test_filter=self.test_filter, run_name=self.run_name,
-                          log_file=log_file)
+        return runner.run(
+            self.sim,
+            self.toplevel,
+            self.module,
+            sources=self.source_paths(),
+            params=dict(self.params),
+            test_filter=self.test_filter,
+            run_name=self.run_name,
+            log_file=log_file,
+        )
 
 
 def safe_name(text: str) -> str:
@@ -156,8 +165,8 @@ class Suite:
     toplevel: str
     variants: Mapping[str, Mapping[str, object]] = field(default_factory=lambda: {"": {}})
     sources: Sequence[str] = ()
-    icarus: str | None = None      # regex of the tests Icarus runs in `make test` (all of them under REGRESS)
-    verilator: str | None = None   # same for Verilator (None: all)
+    icarus: str | None = None  # regex of the tests Icarus runs in `make test` (all of them under REGRESS)
+    verilator: str | None = None  # same for Verilator (None: all)
     # the variants Icarus runs in `make test` (None: all); every variant under REGRESS
     icarus_variants: Sequence[str] | None = None
     # per (simulator, variant label): the `make test` subset, where it differs from the above
@@ -170,25 +179,44 @@ class Suite:
         if not tests:
             raise RuntimeError(f"{self.module}: no cocotb tests found")
         rec = durations()
-        only = os.environ.get("TESTCASE", "")     # make waves TESTCASE=<regex>: only those tests, anywhere
+        only = os.environ.get("TESTCASE", "")  # make waves TESTCASE=<regex>: only those tests, anywhere
         out: list[Case] = []
         for sim in runner.sims():
             for label, params in self.variants.items():
-                if sim == "icarus" and not (REGRESS or only) and self.icarus_variants is not None \
-                        and label not in self.icarus_variants:
+                if (
+                    sim == "icarus"
+                    and not (REGRESS or only)
+                    and self.icarus_variants is not None
+                    and label not in self.icarus_variants
+                ):
                     continue
-                subset = None if (REGRESS or only) else self.subsets.get(
-                    (sim, label), self.icarus if sim == "icarus" else self.verilator)
+                subset = (
+                    None
+                    if (REGRESS or only)
+                    else self.subsets.get((sim, label), self.icarus if sim == "icarus" else self.verilator)
+                )
                 never = self.exclude.get(label)
-                chosen = [t for t in tests if (subset is None or re.search(subset, f"{self.module}.{t}"))
-                          and (not only or re.search(only, f"{self.module}.{t}"))
-                          and not (never and re.search(never, f"{self.module}.{t}"))]
-                cost = {t: rec.get(duration_key(sim, self.toplevel, params, self.module, t), UNKNOWN_S)
-                        for t in chosen}
+                chosen = [
+                    t
+                    for t in tests
+                    if (subset is None or re.search(subset, f"{self.module}.{t}"))
+                    and (not only or re.search(only, f"{self.module}.{t}"))
+                    and not (never and re.search(never, f"{self.module}.{t}"))
+                ]
+                cost = {t: rec.get(duration_key(sim, self.toplevel, params, self.module, t), UNKNOWN_S) for t in chosen}
                 for group in group_tests(chosen, cost):
-                    out.append(Case(sim, self.toplevel, self.module, tuple(group), tuple(sorted(params.items())),
-                                    label, tuple(self.sources),
-                                    expected_s=RUN_OVERHEAD_S + sum(cost[t] for t in group)))
+                    out.append(
+                        Case(
+                            sim,
+                            self.toplevel,
+                            self.module,
+                            tuple(group),
+                            tuple(sorted(params.items())),
+                            label,
+                            tuple(self.sources),
+                            expected_s=RUN_OVERHEAD_S + sum(cost[t] for t in group),
+                        )
+                    )
         return out
 
 

@@ -43,13 +43,15 @@ OUT = ROOT / "build" / "synth"
 SCRIPTS = Path(__file__).resolve().parent / "yosys"
 BLACKBOX = Path(__file__).resolve().parent / "blackbox"
 FAMILY = "xcup"
-CACHE_FORMAT = 1        # bump when the job's inputs or outputs change meaning
+CACHE_FORMAT = 1  # bump when the job's inputs or outputs change meaning
 
 # top -> (extra sources, what it is)
 TOPS = {
     "virtio_net_usp": ([], "the device (hdl/virtio_net_usp.v)"),
-    "virtio_net_vcu118": ([BLACKBOX / "pcie4_uscale_plus_0.v"],
-                          "VCU118 board top with the PCIe IP as a black box (hdl/boards/vcu118)"),
+    "virtio_net_vcu118": (
+        [BLACKBOX / "pcie4_uscale_plus_0.v"],
+        "VCU118 board top with the PCIe IP as a black box (hdl/boards/vcu118)",
+    ),
 }
 README = HDL / "README.md"
 README_BEGIN = "<!-- synth-table: begin (python -m sim.synth --update-readme) -->"
@@ -63,8 +65,8 @@ class SynthError(RuntimeError):
 # -- RTLIL handling ----------------------------------------------------------------------------------------
 @dataclass
 class Module:
-    name: str                       # RTLIL name: \foo or $paramod$<hash>\foo
-    text: str                       # the module with its attributes, as yosys wrote it
+    name: str  # RTLIL name: \foo or $paramod$<hash>\foo
+    text: str  # the module with its attributes, as yosys wrote it
     blackbox: bool
     children: list[str] = field(default_factory=list)
 
@@ -161,8 +163,13 @@ def run_yosys(script: Path, log: Path, yosys: str, timeout: float = 1800) -> Yos
     """Run one yosys script (from the repository root, so source paths in messages are relative)."""
     t0 = time.monotonic()
     log.unlink(missing_ok=True)
-    proc = subprocess.Popen([yosys, "-q", "-l", str(log), "-s", str(script)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [yosys, "-q", "-l", str(log), "-s", str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     with _running_lock:
         _running.add(proc)
     try:
@@ -191,7 +198,9 @@ def stop_all() -> None:
 _PROBLEM_LINES = re.compile(
     r"(ERROR:.*|Latch inferred for signal.*|Warning: multiple conflicting drivers.*|"
     r"Warning: Wire .* is used but has no driver.*|Warning: found logic loop.*|found logic loop.*|"
-    r"^\s+(?:module input|port|cell) .*)", re.M)
+    r"^\s+(?:module input|port|cell) .*)",
+    re.M,
+)
 
 
 def explain_failure(log: str, what: str) -> str:
@@ -202,7 +211,7 @@ def explain_failure(log: str, what: str) -> str:
     for m in _PROBLEM_LINES.finditer(log):
         line = m.group(0).rstrip()
         if line.startswith("Latch inferred") and line.rsplit(": ", 1)[-1] not in selected:
-            continue        # a latch proc modelled and opt_clean removed (no load): not in the design
+            continue  # a latch proc modelled and opt_clean removed (no load): not in the design
         if line not in lines:
             lines.append(line)
     hint = ""
@@ -223,6 +232,7 @@ def explain_failure(log: str, what: str) -> str:
 @dataclass
 class Design:
     """What to synthesize: RTL read for every top, and per top its extra sources and a description."""
+
     sources: list[Path]
     tops: dict[str, tuple[list[Path], str]]
     out: Path = OUT
@@ -257,8 +267,11 @@ def elaborate(top: str, design: Design, yosys: str, work: Path) -> tuple[dict[st
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"{top}.elab.il"
     script = work / f"{top}.elaborate.ys"
-    script.write_text((SCRIPTS / "elaborate.ys").read_text().format(
-        sources=" ".join(_rel(p) for p in files), top=top, chparam=chparam, out=_rel(out)))
+    script.write_text(
+        (SCRIPTS / "elaborate.ys")
+        .read_text()
+        .format(sources=" ".join(_rel(p) for p in files), top=top, chparam=chparam, out=_rel(out))
+    )
     run = run_yosys(script, work / f"{top}.elaborate.log", yosys, timeout=300)
     if run.returncode != 0:
         raise SynthError(explain_failure(run.log, f"elaborating {top}"))
@@ -266,8 +279,10 @@ def elaborate(top: str, design: Design, yosys: str, work: Path) -> tuple[dict[st
     for mod in mods.values():
         for value in _FAULT_VALUE.findall(mod.text):
             if value not in ("0", "1'0", "32'00000000000000000000000000000000"):
-                raise SynthError(f"{top}: {mod.base} is elaborated with FAULT_ENABLE={value}: the build would "
-                                 "carry the test-only fault knobs (they must default to 0 below the top)")
+                raise SynthError(
+                    f"{top}: {mod.base} is elaborated with FAULT_ENABLE={value}: the build would "
+                    "carry the test-only fault knobs (they must default to 0 below the top)"
+                )
     return mods, chparam, run
 
 
@@ -282,7 +297,7 @@ class Job:
     module: Module
     key: str
     text: str
-    estimate: int               # size of the elaborated text: the bigger, the earlier it starts
+    estimate: int  # size of the elaborated text: the bigger, the earlier it starts
 
 
 def make_job(mod: Module, mods: dict[str, Module], version: str) -> Job:
@@ -310,12 +325,16 @@ def synth_module(job: Job, yosys: str, out_dir: Path, use_cache: bool) -> dict:
     out = work / "out.il"
     mod = job.module
     script = work / "module.ys"
-    script.write_text((SCRIPTS / "module.ys").read_text().format(
-        job=_rel(work / "job.il"), module=mod.cmd_name, family=FAMILY, out=_rel(out)))
+    script.write_text(
+        (SCRIPTS / "module.ys")
+        .read_text()
+        .format(job=_rel(work / "job.il"), module=mod.cmd_name, family=FAMILY, out=_rel(out))
+    )
     run = run_yosys(script, work / "yosys.log", yosys)
     if run.returncode != 0:
-        raise SynthError(explain_failure(run.log, f"module {mod.base} ({mod.name})")
-                         + f"\n    log: {work / 'yosys.log'}")
+        raise SynthError(
+            explain_failure(run.log, f"module {mod.base} ({mod.name})") + f"\n    log: {work / 'yosys.log'}"
+        )
     cache.mkdir(parents=True, exist_ok=True)
     # netlist first, then its metadata, each renamed into place: a reader that sees the metadata sees it all
     _write_atomic(cached_il, out.read_text())
@@ -329,8 +348,9 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def stitch(top: str, mods: dict[str, Module], results: dict[str, dict], yosys: str, work: Path
-           ) -> tuple[dict, dict, YosysRun]:
+def stitch(
+    top: str, mods: dict[str, Module], results: dict[str, dict], yosys: str, work: Path
+) -> tuple[dict, dict, YosysRun]:
     """Read the synthesized modules under ``top``, check across them; (stat -json, flat netlist, run)."""
     stubs = work / f"{top}.blackboxes.il"
     stubs.write_text("".join(interface(m) for m in mods.values() if m.blackbox and not _is_yosys_lib(m)))
@@ -338,8 +358,9 @@ def stitch(top: str, mods: dict[str, Module], results: dict[str, dict], yosys: s
     reads.append(f"read_rtlil {_rel(stubs)}")
     stat, flat = work / f"{top}.stat.json", work / f"{top}.flat.json"
     script = work / f"{top}.stitch.ys"
-    script.write_text((SCRIPTS / "stitch.ys").read_text().format(
-        reads="\n".join(reads), top=top, stat=_rel(stat), flat=_rel(flat)))
+    script.write_text(
+        (SCRIPTS / "stitch.ys").read_text().format(reads="\n".join(reads), top=top, stat=_rel(stat), flat=_rel(flat))
+    )
     run = run_yosys(script, work / f"{top}.stitch.log", yosys)
     if run.returncode != 0:
         raise SynthError(explain_failure(run.log, f"{top} across module boundaries"))
@@ -371,8 +392,9 @@ def instance_tree(mods: dict[str, Module]) -> dict[str, list[tuple[str, str]]]:
     tree: dict[str, list[tuple[str, str]]] = {}
     for mod in mods.values():
         cells = re.findall(r"^  cell (\S+) (\S+)$", mod.text, re.M)
-        tree[mod.name] = [(inst.lstrip("\\"), ctype) for ctype, inst in cells
-                          if ctype in mods and not _is_yosys_lib(mods[ctype])]
+        tree[mod.name] = [
+            (inst.lstrip("\\"), ctype) for ctype, inst in cells if ctype in mods and not _is_yosys_lib(mods[ctype])
+        ]
     return tree
 
 
@@ -387,11 +409,11 @@ def analyse(top: str, mods: dict[str, Module], top_rtlil: str, stats: dict, flat
     try:
         depth = netlist.logic_depth(flat, json_top)
     except netlist.CombinationalLoop as loop:
-        raise SynthError(f"{top}: a combinational loop through several modules:\n    "
-                         + "\n    ".join(loop.cells)) from None
+        raise SynthError(
+            f"{top}: a combinational loop through several modules:\n    " + "\n    ".join(loop.cells)
+        ) from None
     return {
-        "instances": [{"path": i.path or "(top)", "module": i.module, "blackbox": i.blackbox, **i.own}
-                      for i in insts],
+        "instances": [{"path": i.path or "(top)", "module": i.module, "blackbox": i.blackbox, **i.own} for i in insts],
         "total": total,
         "depth": {d: p.as_dict() for d, p in depth.items()},
     }
@@ -440,9 +462,20 @@ def run(design: Design, jobs: int, use_cache: bool = True, log=print, tops: list
                 cpu += res["cpu_s"]
             how = "cached" if res["cached"] else f"{res['wall_s']:.0f} s wall, {res['cpu_s']:.0f} s CPU"
             log(f"synth: [{n}/{len(order)}] {job.module.base} ({how})")
-    report: dict = {"yosys": version, "family": FAMILY, "tops": {}, "jobs": [
-        {"module": j.module.base, "rtlil_name": j.module.name, "cpu_s": round(results[k]["cpu_s"], 1),
-         "cached": results[k]["cached"]} for k, j in all_jobs.items()]}
+    report: dict = {
+        "yosys": version,
+        "family": FAMILY,
+        "tops": {},
+        "jobs": [
+            {
+                "module": j.module.base,
+                "rtlil_name": j.module.name,
+                "cpu_s": round(results[k]["cpu_s"], 1),
+                "cached": results[k]["cached"],
+            }
+            for k, j in all_jobs.items()
+        ],
+    }
     for top, (mods, chparam) in designs.items():
         top_rtlil = _top_name(mods)
         res = {name: results[key] for name, key in per_top[top].items()}
@@ -452,17 +485,27 @@ def run(design: Design, jobs: int, use_cache: bool = True, log=print, tops: list
         entry["parameters"] = "defaults" + (" with FAULT_ENABLE=0" if chparam else "")
         entry["what"] = design.tops[top][1]
         report["tops"][top] = entry
-    report["time"] = {"wall_s": round(time.monotonic() - t_start, 1), "cpu_s": round(cpu, 1),
-                      "python_cpu_s": round(time.process_time() - p_start, 1),
-                      "modules_cpu_s_uncached": round(sum(r["cpu_s"] for r in results.values()), 1),
-                      "modules_synthesized": sum(not r["cached"] for r in results.values()),
-                      "modules_cached": sum(r["cached"] for r in results.values())}
+    report["time"] = {
+        "wall_s": round(time.monotonic() - t_start, 1),
+        "cpu_s": round(cpu, 1),
+        "python_cpu_s": round(time.process_time() - p_start, 1),
+        "modules_cpu_s_uncached": round(sum(r["cpu_s"] for r in results.values()), 1),
+        "modules_synthesized": sum(not r["cached"] for r in results.values()),
+        "modules_cached": sum(r["cached"] for r in results.values()),
+    }
     return report
 
 
 # -- presentation ------------------------------------------------------------------------------------------
-COLUMNS = (("lut", "LUT"), ("lutram", "LUTRAM"), ("ff", "FF"), ("ramb36", "RAMB36"), ("dsp", "DSP"),
-           ("carry", "CARRY4"), ("muxf", "MUXF7/8/9"))
+COLUMNS = (
+    ("lut", "LUT"),
+    ("lutram", "LUTRAM"),
+    ("ff", "FF"),
+    ("ramb36", "RAMB36"),
+    ("dsp", "DSP"),
+    ("carry", "CARRY4"),
+    ("muxf", "MUXF7/8/9"),
+)
 
 
 def _fmt(v: float) -> str:
@@ -486,11 +529,18 @@ def table(entry: dict, markdown: bool = False) -> str:
 def depth_line(dom: str, p: dict, clock_mhz: float, markdown: bool = False) -> str:
     q = "`" if markdown else ""
     clock = f" ({1000 / clock_mhz:.1f} ns at {clock_mhz:g} MHz)" if not dom.startswith("(") else ""
-    extra = ", ".join(f"{p[k]} {name}" for k, name in (("dsp_cells", "DSP"), ("carry_cells", "CARRY4"),
-                                                      ("muxf_cells", "MUXF")) if p[k])
+    extra = ", ".join(
+        f"{p[k]} {name}"
+        for k, name in (("dsp_cells", "DSP"), ("carry_cells", "CARRY4"), ("muxf_cells", "MUXF"))
+        if p[k]
+    )
     via = ", ".join(f"{q}{v}{q}" for v in p["via"][:4]) + (", ..." if len(p["via"]) > 4 else "")
-    return (f"{q}{dom}{q}{clock}: {p['lut_levels']} LUT levels" + (f" (+{extra})" if extra else "")
-            + f", from {q}{p['start']}{q} to {q}{p['end']}{q}" + (f" via {via}" if via else ""))
+    return (
+        f"{q}{dom}{q}{clock}: {p['lut_levels']} LUT levels"
+        + (f" (+{extra})" if extra else "")
+        + f", from {q}{p['start']}{q} to {q}{p['end']}{q}"
+        + (f" via {via}" if via else "")
+    )
 
 
 def depth_text(entry: dict, clock_mhz: float) -> str:
@@ -505,24 +555,35 @@ def summary(report: dict, clock_mhz: float) -> str:
         out.append("logic depth, longest register-to-register path (hierarchical synthesis, then flattened):")
         out.append(depth_text(entry, clock_mhz))
     t = report["time"]
-    out.append(f"\nsynth: passed (no latches, loops, multiple or missing drivers): {t['wall_s']} s wall, "
-               f"{t['cpu_s']} s CPU in yosys and {t['python_cpu_s']} s in Python; {t['modules_synthesized']} "
-               f"modules synthesized, {t['modules_cached']} from the cache (all modules without the cache: "
-               f"{t['modules_cpu_s_uncached']} s of yosys CPU)")
+    out.append(
+        f"\nsynth: passed (no latches, loops, multiple or missing drivers): {t['wall_s']} s wall, "
+        f"{t['cpu_s']} s CPU in yosys and {t['python_cpu_s']} s in Python; {t['modules_synthesized']} "
+        f"modules synthesized, {t['modules_cached']} from the cache (all modules without the cache: "
+        f"{t['modules_cpu_s_uncached']} s of yosys CPU)"
+    )
     return "\n".join(out)
 
 
 def readme_block(report: dict, clock_mhz: float) -> str:
     entry = report["tops"]["virtio_net_usp"]
     params = entry["parameters"].replace("defaults with ", "")
-    intro = (f"`virtio_net_usp` at its default parameters{'' if params == 'defaults' else f' ({params})'}, "
-             f"{report['yosys']}, `synth_xilinx -family {report['family']}`, per module, then flattened "
-             "(`make synth`, build/synth/report.json). yosys 0.23 maps carry chains to 4-bit CARRY4 cells on "
-             "UltraScale+ too (Vivado packs them into CARRY8); RAMB36 counts a RAMB18 as 0.5; LUTRAM is LUTs "
-             "used as memory.")
-    lines = [README_BEGIN, *textwrap.wrap(intro, 110), "", table(entry, markdown=True), "",
-             "Logic depth, the longest path between registers per clock (`(outputs)`: paths that end at an "
-             "output port, into the hard block):", ""]
+    intro = (
+        f"`virtio_net_usp` at its default parameters{'' if params == 'defaults' else f' ({params})'}, "
+        f"{report['yosys']}, `synth_xilinx -family {report['family']}`, per module, then flattened "
+        "(`make synth`, build/synth/report.json). yosys 0.23 maps carry chains to 4-bit CARRY4 cells on "
+        "UltraScale+ too (Vivado packs them into CARRY8); RAMB36 counts a RAMB18 as 0.5; LUTRAM is LUTs "
+        "used as memory."
+    )
+    lines = [
+        README_BEGIN,
+        *textwrap.wrap(intro, 110),
+        "",
+        table(entry, markdown=True),
+        "",
+        "Logic depth, the longest path between registers per clock (`(outputs)`: paths that end at an "
+        "output port, into the hard block):",
+        "",
+    ]
     for dom, p in entry["depth"].items():
         lines.append("- " + depth_line(dom, p, clock_mhz, markdown=True))
     lines.append(README_END)
@@ -553,9 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cache", action="store_true", help="synthesize every module again")
     ap.add_argument("--update-readme", action="store_true", help="rewrite the resource table in hdl/README.md")
     args = ap.parse_args(argv)
-    from tb.platform.device import load as load_description
+    from sim.device import load as load_description
 
-    def terminate(signum, _frame):          # make test stops it with SIGTERM when the tests are interrupted
+    def terminate(signum, _frame):  # make test stops it with SIGTERM when the tests are interrupted
         stop_all()
         raise SystemExit(128 + signum)
 
@@ -564,8 +625,9 @@ def main(argv: list[str] | None = None) -> int:
     clock_mhz = load_description().user_clk_mhz
     OUT.mkdir(parents=True, exist_ok=True)
     try:
-        report = run(default_design(), args.jobs, use_cache=not args.no_cache,
-                     log=lambda s: print(s, flush=True), tops=args.top)
+        report = run(
+            default_design(), args.jobs, use_cache=not args.no_cache, log=lambda s: print(s, flush=True), tops=args.top
+        )
     except (SynthError, toolchain.ToolchainError, ValueError) as exc:
         print(f"synth: FAILED\n{exc}", flush=True)
         return 1
@@ -578,8 +640,10 @@ def main(argv: list[str] | None = None) -> int:
             changed = update_readme(report, clock_mhz)
             print(f"{README.relative_to(ROOT)}: resource table {'updated' if changed else 'already current'}")
         elif not readme_current(report, clock_mhz):
-            print(f"note: the resource table in {README.relative_to(ROOT)} differs from this run "
-                  "(python -m sim.synth --update-readme rewrites it)")
+            print(
+                f"note: the resource table in {README.relative_to(ROOT)} differs from this run "
+                "(python -m sim.synth --update-readme rewrites it)"
+            )
     return 0
 
 

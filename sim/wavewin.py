@@ -25,7 +25,9 @@ def cut(dump: Path, out: Path, t_from_ns: float, t_to_ns: float) -> Path:
     wave = wavedump.open_dump(dump)
     variables = list(wavedump.all_vars(wave).values())
     variables = [v for v in variables if not v.full_name.startswith("$")]
-    codes, widths, scopes = {}, {}, {}
+    codes: dict[str, list[str]] = {}
+    widths: dict[str, int] = {}
+    scopes: dict[str, list[tuple[str, str]]] = {}
     for i, v in enumerate(variables):
         code = ""
         n = i
@@ -37,7 +39,7 @@ def cut(dump: Path, out: Path, t_from_ns: float, t_to_ns: float) -> Path:
         codes.setdefault(str(v.signal_id), []).append(code)
         widths[code] = v.bitwidth or 1
         scope, _, leaf = v.full_name.rpartition(".")
-        if leaf.startswith("["):   # an element of a memory array (FST): "mem.[3]" -> "mem_3", a VCD name
+        if leaf.startswith("["):  # an element of a memory array (FST): "mem.[3]" -> "mem_3", a VCD name
             scope, _, mem = scope.rpartition(".")
             leaf = f"{mem}_{leaf.strip('[]')}"
         scopes.setdefault(scope, []).append((leaf, code))
@@ -72,7 +74,7 @@ def cut(dump: Path, out: Path, t_from_ns: float, t_to_ns: float) -> Path:
         f.write("$end\n")
         last = None
         for t_ns, code, val in sorted(inside, key=lambda x: x[0]):
-            ps = int(round(t_ns * 1000))
+            ps = round(t_ns * 1000)
             if ps != last:
                 f.write(f"#{ps}\n")
                 last = ps

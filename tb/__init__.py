@@ -1,5 +1,8 @@
-"""virtio-net hardware-in-the-loop testbench: platforms, the Linux driver model, monitors and checkers.
+"""virtio-net hardware-in-the-loop testbench, one package per role (README "What this is" has the map).
 
-The driver (tb.driver) awaits only the Platform interface (tb.platform.base); it never imports cocotb, so
-the same code runs in simulation (tb.platform.sim) and against a real PCI function.
+driver (the faithful Linux model), scenarios, device (our register maps), platform (what the driver runs
+on), checkers (the rules, sharing nothing with the driver), faults (test-only subclasses), bringup (the
+board sequence and its CLI) run with the standard library; simulation holds everything that needs cocotb.
+The driver awaits only the Platform interface (tb.platform.base), so the same code runs in simulation
+(tb.simulation.sim_platform), in virtual time (tb.platform.model) and against a real PCI function.
 """

@@ -19,7 +19,7 @@ SNAPLEN = 65535
 class PcapWriter:
     def __init__(self, path: Path | str, linktype: int = LINKTYPE_ETHERNET):
         self.path = Path(path)
-        self._f: BinaryIO | None = open(self.path, "wb")
+        self._f: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 - written frame by frame until close()
         self._f.write(struct.pack("<IHHiIII", MAGIC_NS, 2, 4, 0, 0, SNAPLEN, linktype))
         self._f.flush()
         self.count = 0
@@ -27,7 +27,7 @@ class PcapWriter:
     def write(self, data: bytes, t_ns: float) -> None:
         if self._f is None:
             return
-        t = int(round(t_ns))
+        t = round(t_ns)
         sec, nsec = divmod(t, 1_000_000_000)
         cap = data[:SNAPLEN]
         self._f.write(struct.pack("<IIII", sec, nsec, len(cap), len(data)) + cap)
@@ -50,8 +50,8 @@ def read_pcap(path: Path | str) -> tuple[int, list[tuple[float, bytes]]]:
     frames = []
     off = 24
     while off + 16 <= len(raw):
-        sec, frac, incl, _orig = struct.unpack(endian + "IIII", raw[off:off + 16])
+        sec, frac, incl, _orig = struct.unpack(endian + "IIII", raw[off : off + 16])
         off += 16
-        frames.append((sec * 1e9 + frac * scale, raw[off:off + incl]))
+        frames.append((sec * 1e9 + frac * scale, raw[off : off + incl]))
         off += incl
     return linktype, frames

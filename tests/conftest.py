@@ -1,7 +1,8 @@
 """How the suite runs: inputs checked first, items longest first, shards, progress lines, JUnit, durations.
 
 - ``pytest_configure``: the front door's variables (SIM, SEED, TESTCASE, TB_FAULT, SHARD, ...) are checked
-  before anything is collected or built (sim/preflight.py); a bad one ends the run with one line, exit 2.
+  before anything is collected or built (sim/preflight.py, with tb/simulation/preflight.py for TB_FAULT); a
+  bad one ends the run with one line, exit 2.
 - Collection: items are ordered by their expected wall time, longest first, so xdist's workers finish
   together (``--dist load --maxschedchunk 1``). ``SHARD=k/N`` keeps the k-th of N duration-balanced parts.
 - Progress: each simulation item prints a line when it starts (its log file) and one line per cocotb test
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from sim import preflight
+from tb.simulation.preflight import check_env
 
 RESULTS = Path(__file__).resolve().parent.parent / "build" / "results"
 _state: dict = {"failures": [], "items": {}, "cocotb": [], "t0": time.monotonic()}
@@ -34,7 +36,7 @@ def _is_controller(config) -> bool:
 
 # -- inputs ----------------------------------------------------------------------------------------------
 def pytest_configure(config):
-    problems = preflight.check_env()
+    problems = check_env()
     if problems:
         for line in problems:
             print(f"pytest: {line}")
@@ -131,9 +133,19 @@ def _elapsed() -> str:
     return f"{s // 60:2d}:{s % 60:02d}"
 
 
+# items long enough that a silent minute would look like a hang: synthesis and the QEMU guests get a start
+# and an end line too (their output is pytest's own: the failure report holds it)
+_LONG_ITEMS = ("tests/synth/", "tests/hil/")
+
+
 def pytest_runtest_logstart(nodeid, location):
     tr = _state.get("tr")
-    if tr is None or not nodeid.startswith("tests/sim/"):
+    if tr is None:
+        return
+    if nodeid.startswith(_LONG_ITEMS):
+        tr.write_line(f"{_elapsed()} start  {nodeid}")
+        return
+    if not nodeid.startswith("tests/sim/"):
         return
     from sim.suite import log_path
 
@@ -158,10 +170,13 @@ def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
     if report.when == "call" or (report.when == "setup" and report.failed):
         _state["items"][report.nodeid] = report
-    if report.when != "call":
-        return
     worker = getattr(getattr(report, "node", None), "gateway", None)
     wid = worker.id if worker is not None else "main"
+    if report.nodeid.startswith(_LONG_ITEMS) and (report.when == "call" or not report.passed):
+        verdict = "PASS" if report.passed else "SKIP" if report.skipped else "FAIL"
+        tr.write_line(f"{_elapsed()} {wid:>4} {verdict} {report.nodeid}  wall {report.duration:.1f} s")
+    if report.when != "call":
+        return
     for t in props.get("cocotb", []):
         _state["cocotb"].append(t)
         verdict = "PASS" if t["ok"] else "FAIL"

@@ -23,6 +23,9 @@
  *   0x03C ST_CYCLES     RO  user_clk cycles from start to done of the last run
  *   0x040 INTX_TEST     RW  bit 0: drive the INTx level (ORed with the device's own)
  *   0x044 MSIX_TEST     WO  write a vector number: request one MSI-X message on it
+ *   0x048 TX_PARAMS     RO  the TX engine's build parameters the checkers need: [7:0] descriptor window
+ *                           (descriptors per prefetch read), [15:8] avail.ring entries per read (batch),
+ *                           [31:16] longest INDIRECT table (entries); TX_PARAMS from the top
  *   0x07C CNT_CLEAR     WO  any write clears every counter below
  *   0x080 CNT_RQ_RD     RO  memory read TLPs issued on RQ
  *   0x084 CNT_RQ_WR     RO  memory write TLPs issued on RQ
@@ -57,7 +60,9 @@ module debug_regs #
     parameter SELFTEST_RAM_BYTES = 8192,
     parameter VERSION = 32'h0001_0000,
     // build options the top reports in BUILD[31:24]
-    parameter [7:0] BUILD_FLAGS = 8'h00
+    parameter [7:0] BUILD_FLAGS = 8'h00,
+    // the TX engine's parameters, as the top reports them in TX_PARAMS
+    parameter [31:0] TX_PARAMS = 32'h0000_0000
 )
 (
     input  wire                       clk,
@@ -157,6 +162,7 @@ localparam [REG_ADDR_WIDTH-1:0]
     REG_ST_CYCLES   = 12'h03C,
     REG_INTX_TEST   = 12'h040,
     REG_MSIX_TEST   = 12'h044,
+    REG_TX_PARAMS   = 12'h048,
     REG_CNT_CLEAR   = 12'h07C,
     REG_CNT_BASE    = 12'h080,
     REG_SCRATCH_RAM = 12'h100;
@@ -384,6 +390,7 @@ always @* begin
                 REG_ST_STATUS: rsp_rdata_next = st_status;
                 REG_ST_CYCLES: rsp_rdata_next = st_cycles_reg;
                 REG_INTX_TEST: rsp_rdata_next = {31'd0, intx_test_reg};
+                REG_TX_PARAMS: rsp_rdata_next = TX_PARAMS;
                 default: begin
                     if (cnt_hit) begin
                         rsp_rdata_next = cnt_reg[cnt_index];

@@ -43,6 +43,11 @@ module virtio_net_core #
     parameter MIN_FRAME_LEN = 14,
     // the TX queue's largest used-ring batch
     parameter USED_BATCH_MAX = 32,
+    // the TX queue's avail.ring entries per ring read, descriptors per window read, longest INDIRECT table
+    // (the top reports them in the debug BAR's TX_PARAMS, for the checkers)
+    parameter MAX_BATCH = 32,
+    parameter DESC_WINDOW = 16,
+    parameter INDIRECT_MAX = 64,
     // test-only fault knobs of the TX queue (BAR2 0x208): 0 = built out, 1 = present (simulation)
     parameter FAULT_ENABLE = 0,
     // derived, do not set: the core's RAM byte address on the DMA port
@@ -268,6 +273,9 @@ virtq_tx #(
     .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH),
     .MAX_FRAME_LEN(MAX_FRAME_LEN),
     .MIN_FRAME_LEN(MIN_FRAME_LEN),
+    .MAX_BATCH(MAX_BATCH),
+    .INDIRECT_MAX(INDIRECT_MAX),
+    .DESC_WINDOW(DESC_WINDOW),
     .PKT_BUF_ADDR_WIDTH(PKT_BUF_ADDR_WIDTH),
     .USED_BATCH_MAX(USED_BATCH_MAX),
     .FAULT_ENABLE(FAULT_ENABLE)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tb.checkers.hub import CheckerSet
 
-CLOCK_NS = 4.0   # user_clk period: cycles in reports count 250 MHz clocks from time 0
+CLOCK_NS = 4.0  # user_clk period: cycles in reports count 250 MHz clocks from time 0
 
 
 class CheckerError(AssertionError):
@@ -23,10 +23,10 @@ class CheckerError(AssertionError):
 
 @dataclass
 class Violation:
-    checker: str          # short name, e.g. "used_ring"
-    rule: str             # the rule in one line
+    checker: str  # short name, e.g. "used_ring"
+    rule: str  # the rule in one line
     t_ns: float
-    msg: str              # what happened, with indices and values
+    msg: str  # what happened, with indices and values
     addr: int | None = None
     tlp: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -36,9 +36,11 @@ class Violation:
         return int(self.t_ns // CLOCK_NS)
 
     def report(self) -> str:
-        lines = [f"checker {self.checker} failed at cycle {self.cycle} ({self.t_ns:.0f} ns)",
-                 f"  rule:    {self.rule}",
-                 f"  what:    {self.msg}"]
+        lines = [
+            f"checker {self.checker} failed at cycle {self.cycle} ({self.t_ns:.0f} ns)",
+            f"  rule:    {self.rule}",
+            f"  what:    {self.msg}",
+        ]
         if self.addr is not None:
             lines.append(f"  address: {self.addr:#x}")
         if self.tlp:
@@ -62,7 +64,7 @@ class Checker:
 
     def __init__(self, hub: CheckerSet):
         self.hub = hub
-        self.events = 0       # events this checker looked at (its share of the cost)
+        self.events = 0  # events this checker looked at (its share of the cost)
 
     def fail(self, t_ns: float, msg: str, addr: int | None = None, tlp: str | None = None, **extra: Any) -> None:
         self.hub.violation(Violation(self.name, self.rule, t_ns, msg, addr, tlp, extra))

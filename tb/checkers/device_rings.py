@@ -9,11 +9,6 @@ from __future__ import annotations
 from tb.checkers.base import Checker
 from tb.checkers.shadow import QueueView, u16
 
-# virtq_tx's descriptor window (hdl/virtio/virtq_tx.v, DESC_WINDOW): one fetch of up to this many
-# consecutive descriptors starting at one the engine needs; the others are prefetched and used only for
-# heads already published when the fetch was made (descriptors of published chains do not change)
-DESC_WINDOW = 16
-
 
 def _chain_regions(q: QueueView, returned: bool = False):
     """(start, end, what) of every buffer and indirect table of the chains the device still holds
@@ -33,14 +28,16 @@ class DeviceReadsPublished(Checker):
     name = "device_reads_published"
     window_end = -1
     window_left = 0
-    rule = ("the device reads avail.ring entries, descriptors and buffers only for entries published to it "
-            "(never beyond the avail.idx it had read)")
+    rule = (
+        "the device reads avail.ring entries, descriptors and buffers only for entries published to it "
+        "(never beyond the avail.idx it had read)"
+    )
 
     def on_dev_read(self, t_req: float, t: float, addr: int, data: bytes, tlp: str) -> None:
         self.events += 1
         hub = self.hub
         if t_req < hub.last_reset_t:
-            return      # issued before a device reset (the engine drains it): judged against queues now gone
+            return  # issued before a device reset (the engine drains it): judged against queues now gone
         q = hub.queue_at(addr)
         if q is None:
             if hub.allowed_region(addr, len(data)) is not None:
@@ -49,9 +46,13 @@ class DeviceReadsPublished(Checker):
                 for start, end, _what in _chain_regions(vq):
                     if start <= addr and addr + len(data) <= end:
                         return
-            if hub.queues or hub.drivers:
-                self.fail(t, f"device read {len(data)} bytes that no published descriptor describes "
-                             f"(and no test registered)", addr=addr, tlp=tlp)
+            if hub.queues or hub.driver_probed:
+                self.fail(
+                    t,
+                    f"device read {len(data)} bytes that no published descriptor describes (and no test registered)",
+                    addr=addr,
+                    tlp=tlp,
+                )
             return
         part, slot = q.part(addr)
         if part in ("avail_flags", "avail_idx"):
@@ -63,25 +64,48 @@ class DeviceReadsPublished(Checker):
                 s = (slot + k) % q.num
                 index = u16(consumed + (s - consumed) % q.num)
                 if seen is None or u16(seen - index) == 0 or u16(seen - index) > q.num:
-                    self.fail(t, f"device read avail.ring[{s}] (entry {index}) but the avail.idx it had read "
-                                 f"was {seen}: the entry is not published to it (used.idx {consumed})",
-                              addr=q.avail + 4 + 2 * s, tlp=tlp, queue=q.index)
+                    self.fail(
+                        t,
+                        f"device read avail.ring[{s}] (entry {index}) but the avail.idx it had read "
+                        f"was {seen}: the entry is not published to it (used.idx {consumed})",
+                        addr=q.avail_ring_addr(s),
+                        tlp=tlp,
+                        queue=q.index,
+                    )
                     return
             return
         if part == "desc":
+            # the TX engine's descriptor window (BAR2 TX_PARAMS, read from the device): one fetch of up to
+            # that many consecutive descriptors starting at one the engine needs; the others are prefetched
+            # and used only for heads already published when the fetch was made (descriptors of published
+            # chains do not change)
+            if hub.tx_params is None:
+                self.fail(
+                    t,
+                    "device read a descriptor, but its descriptor window is unknown: the bench never read "
+                    "BAR2 TX_PARAMS (tb.simulation.harness.DeviceTB.start reads it)",
+                    addr=addr,
+                    tlp=tlp,
+                )
+                return
             n = len(data) // 16
             if addr == self.window_end and self.window_left >= n:
                 # the rest of one descriptor-window fetch that the DMA engine split at a read boundary
                 self.window_end += len(data)
                 self.window_left -= n
                 return
-            self.window_end, self.window_left = addr + len(data), DESC_WINDOW - n
+            self.window_end, self.window_left = addr + len(data), hub.tx_params.desc_window - n
             owner = q.desc_owner.get(slot)
             if owner is None or owner.device_done:
                 held = sorted(d for d, c in q.desc_owner.items() if not c.device_done)
-                self.fail(t, f"device read descriptor {slot} of queue {q.index}, which belongs to no chain "
-                             f"published and not yet used (in flight: {held[:8]}...)",
-                          addr=addr, tlp=tlp, queue=q.index)
+                self.fail(
+                    t,
+                    f"device read descriptor {slot} of queue {q.index}, which belongs to no chain "
+                    f"published and not yet used (in flight: {held[:8]}...)",
+                    addr=addr,
+                    tlp=tlp,
+                    queue=q.index,
+                )
             # the rest of a multi-descriptor read is the engine's descriptor window (prefetch): it may cover
             # unpublished descriptors; that the device never uses them is shown by the buffer reads above
             return
@@ -94,13 +118,15 @@ class UsedRingOrder(Checker):
     descriptor chain which was used (written to)": 0 for a TX chain, which is all device-readable)."""
 
     name = "used_ring"
-    rule = ("each used element is written before the used.idx write that covers it, with a len no larger than "
-            "the device-writable bytes of its chain (0 for TX); used.idx never passes what the driver made "
-            "available")
+    rule = (
+        "each used element is written before the used.idx write that covers it, with a len no larger than "
+        "the device-writable bytes of its chain (0 for TX); used.idx never passes what the driver made "
+        "available"
+    )
 
     def __init__(self, hub):
         super().__init__(hub)
-        self.next_slot: dict[int, int] = {}     # queue -> the slot the next element belongs in
+        self.next_slot: dict[int, int] = {}  # queue -> the slot the next element belongs in
 
     def on_reset(self, t: float) -> None:
         self.next_slot.clear()
@@ -115,35 +141,56 @@ class UsedRingOrder(Checker):
             for slot, head, chain in q.completed_now:
                 want = self.next_slot.get(q.index, 0)
                 if slot != want:
-                    self.fail(t, f"used element written to slot {slot}, the next one is slot {want}",
-                              addr=addr, tlp=tlp, queue=q.index)
+                    self.fail(
+                        t,
+                        f"used element written to slot {slot}, the next one is slot {want}",
+                        addr=addr,
+                        tlp=tlp,
+                        queue=q.index,
+                    )
                 if chain is None:
-                    self.fail(t, f"used element in slot {slot} names id {head}, which is no published chain the "
-                                 "device holds", addr=addr, tlp=tlp, queue=q.index)
+                    self.fail(
+                        t,
+                        f"used element in slot {slot} names id {head}, which is no published chain the device holds",
+                        addr=addr,
+                        tlp=tlp,
+                        queue=q.index,
+                    )
                 else:
-                    ulen = self.hub.mem.read_int(q.used + 4 + 8 * slot + 4, 4)
+                    ulen = self.hub.mem.read_int(q.used_elem_addr(slot) + 4, 4)
                     if ulen > chain.writable:
-                        self.fail(t, f"used element in slot {slot} (id {head}) has len {ulen}, but the chain has "
-                                     f"{chain.writable} device-writable bytes: len counts the bytes the device "
-                                     "wrote into the chain (0 for a TX chain)",
-                                  addr=q.used + 4 + 8 * slot + 4, tlp=tlp, queue=q.index)
+                        self.fail(
+                            t,
+                            f"used element in slot {slot} (id {head}) has len {ulen}, but the chain has "
+                            f"{chain.writable} device-writable bytes: len counts the bytes the device "
+                            "wrote into the chain (0 for a TX chain)",
+                            addr=q.used_elem_addr(slot) + 4,
+                            tlp=tlp,
+                            queue=q.index,
+                        )
                 self.next_slot[q.index] = (slot + 1) % q.num
         elif part == "used_idx":
             old, new = q.used_prev, q.used_written
             if u16(new - old) > u16(q.elems_written - old):
-                self.fail(t, f"used.idx {old} -> {new} covers element(s) not written yet (elements written: "
-                             f"{q.elems_written})", addr=addr, tlp=tlp, queue=q.index)
+                self.fail(
+                    t,
+                    f"used.idx {old} -> {new} covers element(s) not written yet (elements written: {q.elems_written})",
+                    addr=addr,
+                    tlp=tlp,
+                    queue=q.index,
+                )
             if u16(q.avail_published - new) > q.num:
-                self.fail(t, f"used.idx {new} passes avail.idx {q.avail_published}", addr=addr, tlp=tlp,
-                          queue=q.index)
+                self.fail(t, f"used.idx {new} passes avail.idx {q.avail_published}", addr=addr, tlp=tlp, queue=q.index)
 
 
 class DmaWritesTargets(Checker):
     """3. Every device write lands in a used ring (or a device-writable buffer), never elsewhere."""
 
     name = "dma_write_target"
-    rule = ("the device never writes a device-readable buffer, the descriptor table or the avail ring: every DMA "
-            "write lands in the used ring or in a device-writable buffer")
+    rule = (
+        "the device never writes a device-readable buffer, the descriptor table or the avail ring: every DMA "
+        "write lands in the used ring or in a device-writable buffer"
+    )
 
     def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
         self.events += 1
@@ -165,5 +212,4 @@ class DmaWritesTargets(Checker):
                 if start < end and addr < stop:
                     what = f"the device-readable {region} of queue {q.index}"
                     break
-        self.fail(t, f"device wrote {len(data)} bytes into {what}", addr=addr, tlp=tlp,
-                  data=data[:16].hex())
+        self.fail(t, f"device wrote {len(data)} bytes into {what}", addr=addr, tlp=tlp, data=data[:16].hex())

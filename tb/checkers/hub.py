@@ -2,16 +2,22 @@
 
 Inputs (all with simulation time; cycles are 250 MHz user_clk periods):
 
-* host side, in the driver's program order (``tb.platform.sim.SimPlatform.observers``): every read and
-  write of host memory and every BAR access the driver makes;
-* device side (``tb.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the data its
-  completions returned (what the device saw), each DMA write;
-* the DUT's interrupt outputs (``tb.monitors.pcie.IrqMonitor``) and the frames on the wire (``tb.wire``).
+* host side, in the driver's program order (``tb.simulation.sim_platform.SimPlatform.observers``): every
+  read and write of host memory and every BAR access the driver makes;
+* the driver's trace events (``driver_event``, fed by the driver's EventLog listeners): what it did with
+  its queues (add_buf with token and num_free, get_buf, detach_buf, enable_cb / disable_cb and their
+  results) and with the net device queue (netif_stop / start / wake_queue);
+* device side (``tb.simulation.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the
+  data its completions returned (what the device saw), each DMA write;
+* the DUT's interrupt outputs (``tb.simulation.monitors.pcie.IrqMonitor``) and the frames on the wire
+  (``tb.simulation.wire``).
 
-From the BAR accesses the set learns what the device was told (queue PFNs and sizes, acked features,
-STATUS writes, MSI-X vectors, the device modes at BAR2+0x200), so the checkers do not rely on the driver
-under test to describe itself. The shared state (``HostShadow``, ``QueueView``) is updated before the
-checkers see an event.
+The checkers never import, wrap or read the driver: its ring layout, flags and register offsets are the
+checkers' own, written from the virtio specification (tb/checkers/spec.py). From the BAR accesses the set
+learns what the device was told (queue PFNs and sizes, acked features, STATUS writes, MSI-X vectors, the
+device modes at BAR2+0x200, the DMA self-test's buffers) and what it is (BAR2 TX_PARAMS: the TX engine's
+descriptor window and batch size, read by the bench at the start of a test). The shared state
+(``HostShadow``, ``QueueView``) is updated before the checkers see an event.
 
 A failure is recorded, written to the event log as a ``checker`` verdict and, unless the test declared it
 expected (``expect``, the fault-injection tests), raised from the set's own task so the test stops with the
@@ -26,14 +32,23 @@ from typing import Any
 
 from tb.checkers.base import Checker, CheckerError, Violation
 from tb.checkers.shadow import HostShadow, QueueView, u16
-from tb.driver.virtio_pci import (VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_PCI_GUEST_FEATURES, VIRTIO_PCI_QUEUE_NUM,
-                                  VIRTIO_PCI_QUEUE_PFN, VIRTIO_PCI_QUEUE_SEL, VIRTIO_PCI_STATUS)
+from tb.checkers.spec import (
+    LEGACY_PFN_SHIFT,
+    LEGACY_REG_DEVICE_STATUS,
+    LEGACY_REG_DRIVER_FEATURES,
+    LEGACY_REG_QUEUE_ADDRESS,
+    LEGACY_REG_QUEUE_MSIX_VECTOR,
+    LEGACY_REG_QUEUE_SELECT,
+    LEGACY_REG_QUEUE_SIZE,
+)
+from tb.device import debug_bar as dbg
+from tb.device.debug_bar import TxParams
+from tb.device.dev_ctrl import REG_FAULT, REG_MODE
 
 VIRTIO_BAR = 0
-DEBUG_BAR = 2
-REG_MODE = 0x200
-REG_FAULT = 0x208
-LEGACY_QUEUE_SIZE = 256       # what a queue is until the driver reads QUEUE_NUM
+DEBUG_BAR = dbg.DEBUG_BAR
+DEFAULT_QUEUE_SIZE = 256  # what a queue is until the driver reads its Queue Size
+SELFTEST_REGS = (dbg.REG_ST_SRC_LO, dbg.REG_ST_SRC_HI, dbg.REG_ST_DST_LO, dbg.REG_ST_DST_HI, dbg.REG_ST_LEN)
 
 
 def checkers_enabled() -> bool:
@@ -41,9 +56,13 @@ def checkers_enabled() -> bool:
 
 
 class CheckerSet:
-    def __init__(self, now: Callable[[], float], log=None,
-                 msix_vector_of: Callable[[int], int | None] | None = None,
-                 msix_enabled: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        now: Callable[[], float],
+        log=None,
+        msix_vector_of: Callable[[int], int | None] | None = None,
+        msix_enabled: Callable[[], bool] | None = None,
+    ):
         from tb.checkers import rules  # the checker classes
 
         self.now = now
@@ -53,24 +72,35 @@ class CheckerSet:
         self.mem = HostShadow()
         self.queues: dict[int, QueueView] = {}
         self.queue_sel = 0
-        self.last_reset_t = float("-inf")   # reads issued before a device reset belong to the old queues
+        self.last_reset_t = float("-inf")  # reads issued before a device reset belong to the old queues
         self.queue_num: dict[int, int] = {}
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
         self.noe_policy = 0
         self.fault = 0
-        self.allowed: list[tuple[int, int, str]] = []     # device-accessible regions outside the rings
-        self.drivers: list[Any] = []                      # attached driver models (VirtioNet)
+        self.tx_params: TxParams | None = None  # read from the device (BAR2 TX_PARAMS)
+        self.allowed: list[tuple[int, int, str]] = []  # device-accessible regions outside the rings
+        self.selftest_regs: dict[int, int] = {}  # the DMA self-test's registers as last written
+        self.driver_probed = False  # a driver traced the end of its probe
         self.violations: list[Violation] = []
-        self.expected: set[str] | None = None             # rules a fault test wants to see fire
+        self.expected: set[str] | None = None  # rules a fault test wants to see fire
         self._raise: Callable[[CheckerError], None] | None = None
         self.checkers: list[Checker] = [cls(self) for cls in rules.ALL]
         self.waived: dict[str, str] = {}
         self._hooks: dict[str, list] = {}
         self._build_hooks()
 
-    HOOKS = ("on_dev_read", "on_dev_write", "on_host_mem", "on_host_bar", "on_irq", "on_frame", "on_reset",
-             "finish")
+    HOOKS = (
+        "on_dev_read",
+        "on_dev_write",
+        "on_host_mem",
+        "on_host_bar",
+        "on_driver",
+        "on_irq",
+        "on_frame",
+        "on_reset",
+        "finish",
+    )
 
     def _build_hooks(self) -> None:
         live = [c for c in self.checkers if c.name not in self.waived]
@@ -111,9 +141,16 @@ class CheckerSet:
         first = not self.violations
         self.violations.append(v)
         if self.log is not None:
-            self.log.verdict(v.checker, False, msg=v.msg, rule=v.rule, t_ns=v.t_ns,
-                             addr=None if v.addr is None else f"{v.addr:#x}", tlp=v.tlp,
-                             **{k: str(x) for k, x in v.extra.items()})
+            self.log.verdict(
+                v.checker,
+                False,
+                msg=v.msg,
+                rule=v.rule,
+                t_ns=v.t_ns,
+                addr=None if v.addr is None else f"{v.addr:#x}",
+                tlp=v.tlp,
+                **{k: str(x) for k, x in v.extra.items()},
+            )
         if self.expected is None and first:
             err = CheckerError(v.report())
             if self._raise is not None:
@@ -134,13 +171,6 @@ class CheckerSet:
             if start <= addr and addr + length <= end:
                 return why
         return None
-
-    def attach_driver(self, net: Any) -> None:
-        self.drivers.append(net)
-        for c in self.checkers:
-            attach = getattr(c, "attach_driver", None)
-            if attach is not None:
-                attach(net)
 
     def attach_sent(self, sent: list[bytes]) -> None:
         """The frames a transmit run queued, in order (the wire scoreboard's expectation)."""
@@ -177,11 +207,11 @@ class CheckerSet:
         q.last_published = []
         for k in range(min(u16(new - old), q.num + 1)):
             idx = u16(old + k)
-            head = self.mem.read_int(q.avail + 4 + 2 * (idx % q.num), 2)
+            head = self.mem.read_int(q.avail_ring_addr(idx % q.num), 2)
             c = q.walk(self.mem, idx, head, t)
             q.add_chain(c)
             q.last_published.append(c)
-            if len(q.chains) > 4 * q.num:   # a broken driver publishing without end: keep memory bounded
+            if len(q.chains) > 4 * q.num:  # a broken driver publishing without end: keep memory bounded
                 q.drop_chain(next(iter(q.chains.values())))
         q.avail_published = new
 
@@ -194,34 +224,59 @@ class CheckerSet:
         t = self.now()
         if bar == VIRTIO_BAR:
             self._snoop_virtio(t, write, offset, size, value)
-        elif bar == DEBUG_BAR and write and offset == REG_MODE:
-            self.noe_policy = value & 3
-        elif bar == DEBUG_BAR and write and offset == REG_FAULT:
-            self.fault = value
+        elif bar == DEBUG_BAR:
+            self._snoop_debug(write, offset, value)
         for hook in self._hooks["on_host_bar"]:
             hook(t, write, bar, offset, size, value)
 
+    def _snoop_debug(self, write: bool, offset: int, value: int) -> None:
+        if not write:
+            if offset == dbg.REG_TX_PARAMS:
+                self.tx_params = TxParams.decode(value)
+            return
+        if offset == REG_MODE:
+            self.noe_policy = value & 3
+        elif offset == REG_FAULT:
+            self.fault = value
+        elif offset in SELFTEST_REGS:
+            self.selftest_regs[offset] = value
+        elif offset == dbg.REG_ST_CTRL and value & 1:
+            # the self-test is started: the device is given its two buffers
+            r = self.selftest_regs.get
+            length = r(dbg.REG_ST_LEN, 0)
+            self.allow(r(dbg.REG_ST_SRC_HI, 0) << 32 | r(dbg.REG_ST_SRC_LO, 0), length, "DMA self-test source")
+            self.allow(r(dbg.REG_ST_DST_HI, 0) << 32 | r(dbg.REG_ST_DST_LO, 0), length, "DMA self-test destination")
+
     def _snoop_virtio(self, t: float, write: bool, offset: int, size: int, value: int) -> None:
         if not write:
-            if offset == VIRTIO_PCI_QUEUE_NUM:
+            if offset == LEGACY_REG_QUEUE_SIZE:
                 self.queue_num[self.queue_sel] = value
             return
-        if offset == VIRTIO_PCI_QUEUE_SEL:
+        if offset == LEGACY_REG_QUEUE_SELECT:
             self.queue_sel = value
-        elif offset == VIRTIO_PCI_GUEST_FEATURES:
+        elif offset == LEGACY_REG_DRIVER_FEATURES:
             self.guest_features = value
-        elif offset == VIRTIO_PCI_QUEUE_PFN:
+        elif offset == LEGACY_REG_QUEUE_ADDRESS:
             if value:
-                num = self.queue_num.get(self.queue_sel, LEGACY_QUEUE_SIZE)
-                q = QueueView(self.queue_sel, num, value << 12)
+                num = self.queue_num.get(self.queue_sel, DEFAULT_QUEUE_SIZE)
+                q = QueueView(self.queue_sel, num, value << LEGACY_PFN_SHIFT)
                 self.queues[self.queue_sel] = q
                 self.mem.watch(q.base, q.end)
             else:
                 self.queues.pop(self.queue_sel, None)
-        elif offset == VIRTIO_MSI_QUEUE_VECTOR and size == 2 and self.msix_enabled():
+        elif offset == LEGACY_REG_QUEUE_MSIX_VECTOR and size == 2 and self.msix_enabled():
             self.queue_vector[self.queue_sel] = value
-        elif offset == VIRTIO_PCI_STATUS and size == 1 and value == 0:
+        elif offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
             self.reset(t)
+
+    # -- the driver's trace ------------------------------------------------------------------------------
+    def driver_event(self, event: Any) -> None:
+        """One trace event of the driver (tb.driver.trace.Event: kind and fields), as it emits it."""
+        if event.kind == "probe_done":
+            self.driver_probed = True
+        t = self.now()
+        for hook in self._hooks["on_driver"]:
+            hook(t, event.kind, event.fields)
 
     def reset(self, t: float) -> None:
         """STATUS = 0: the device forgets its queues; so do the checkers."""
@@ -231,7 +286,7 @@ class CheckerSet:
         self.guest_features = 0
         for hook in self._hooks["on_reset"]:
             hook(t)
-        if self.waived:   # the waived checkers start again from a clean device
+        if self.waived:  # the waived checkers start again from a clean device
             for c in self.checkers:
                 if c.name in self.waived and hasattr(c, "on_reset"):
                     c.on_reset(t)
@@ -242,9 +297,9 @@ class CheckerSet:
     def dev_read(self, t_req: float, addr: int, data: bytes, tlp: str) -> None:
         t = self.now()
         q = self.queue_at(addr)
-        if q is not None and addr <= q.avail + 2 and addr + len(data) >= q.avail + 4:
-            off = q.avail + 2 - addr
-            q.device_avail_seen = int.from_bytes(data[off:off + 2], "little")
+        if q is not None and addr <= q.avail_idx_addr and addr + len(data) >= q.avail_idx_addr + 2:
+            off = q.avail_idx_addr - addr
+            q.device_avail_seen = int.from_bytes(data[off : off + 2], "little")
         for hook in self._hooks["on_dev_read"]:
             hook(t_req, t, addr, data, tlp)
 
@@ -254,7 +309,7 @@ class CheckerSet:
         q = self.queue_at(addr)
         if q is not None:
             q.completed_now = []
-            part, slot = q.part(addr)
+            part, _slot = q.part(addr)
             if part == "used_elem":
                 self._used_elems(q, addr, len(data))
             elif part == "used_idx" and len(data) >= 2:
@@ -265,7 +320,7 @@ class CheckerSet:
 
     def _used_elems(self, q: QueueView, addr: int, length: int) -> None:
         """Assemble used elements from the writes that carry them (an element may come in two TLPs)."""
-        first = q.used + 4
+        first = q.used_elem_addr(0)
         for slot in range((addr - first) // 8, (addr + length - 1 - first) // 8 + 1):
             if not 0 <= slot < q.num:
                 continue

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
+from tb.checkers.spec import VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
+from tb.device.dev_ctrl import NoePolicy
 
-VIRTIO_F_NOTIFY_ON_EMPTY = 24
-NOE_ALWAYS = 1
 TX_QUEUE = 1
 # decision read completion -> interrupt request at the hard block: the read data crosses the RC interface,
 # the DMA engine, the engine's RAM and the register block (measured ~20 cycles); generous so it never
@@ -44,8 +44,8 @@ class Decision:
     empty: bool
     must: bool
     why: str
-    matched: bool = False      # an interrupt was attributed to it
-    covered: bool = False      # INTx was high when it was made (satisfied, but may still explain a rise)
+    matched: bool = False  # an interrupt was attributed to it
+    covered: bool = False  # INTx was high when it was made (satisfied, but may still explain a rise)
 
     @property
     def deadline(self) -> float:
@@ -54,9 +54,11 @@ class Decision:
 
 class InterruptLegality(Checker):
     name = "irq_legality"
-    rule = ("each TX interrupt is justified by the device's read after its used.idx write (avail.flags clear, "
-            "NOTIFY_ON_EMPTY negotiated and ring empty, or noe_policy ALWAYS and ring empty); where the spec says "
-            "MUST (flags read as 0, or empty with NOTIFY_ON_EMPTY), an interrupt follows")
+    rule = (
+        "each TX interrupt is justified by the device's read after its used.idx write (avail.flags clear, "
+        "NOTIFY_ON_EMPTY negotiated and ring empty, or noe_policy ALWAYS and ring empty); where the spec says "
+        "MUST (flags read as 0, or empty with NOTIFY_ON_EMPTY), an interrupt follows"
+    )
 
     def __init__(self, hub):
         super().__init__(hub)
@@ -66,7 +68,7 @@ class InterruptLegality(Checker):
         self.intx_level = 0
 
     def on_reset(self, t: float) -> None:
-        self._expire(t + WINDOW_CYCLES * CLOCK_NS)   # what was owed before the reset is judged now
+        self._expire(t + WINDOW_CYCLES * CLOCK_NS)  # what was owed before the reset is judged now
         self.after_used = False
         self.open.clear()
 
@@ -87,21 +89,32 @@ class InterruptLegality(Checker):
         used_idx = q.used_written
         empty = u16(avail_idx - used_idx) == 0
         noe = bool(self.hub.guest_features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
-        if not flags & 1:
+        if not flags & VIRTQ_AVAIL_F_NO_INTERRUPT:
             must, why = True, "avail.flags read as 0 (MUST)"
         elif empty and noe:
             must, why = True, "ring empty and NOTIFY_ON_EMPTY negotiated (MUST)"
-        elif empty and self.hub.noe_policy == NOE_ALWAYS:
+        elif empty and self.hub.noe_policy == NoePolicy.ALWAYS:
             must, why = False, "ring empty and noe_policy ALWAYS (MAY)"
         else:
-            self.last = Decision(t, flags, avail_idx, used_idx, empty, False,
-                                 "NO_INTERRUPT set and " + ("ring empty, NOTIFY_ON_EMPTY not negotiated, policy "
-                                                            f"{self.hub.noe_policy}" if empty else "ring not empty"))
+            self.last = Decision(
+                t,
+                flags,
+                avail_idx,
+                used_idx,
+                empty,
+                False,
+                "NO_INTERRUPT set and "
+                + (
+                    f"ring empty, NOTIFY_ON_EMPTY not negotiated, policy {self.hub.noe_policy}"
+                    if empty
+                    else "ring not empty"
+                ),
+            )
             return
         d = Decision(t, flags, avail_idx, used_idx, empty, must, why)
         self.last = d
         if must and self._intx_mode() and self.intx_level:
-            d.covered = True     # INTx already asserted: the ISR bit is all the device can add
+            d.covered = True  # INTx already asserted: the ISR bit is all the device can add
         self.open.append(d)
 
     def _intx_mode(self) -> bool:
@@ -130,9 +143,14 @@ class InterruptLegality(Checker):
                     d.matched = True
                     return
         last = self.last
-        seen = (f"the last decision (cycle {int(last.t // CLOCK_NS)}) read avail.flags={last.flags} "
-                f"avail.idx={last.avail_idx} with used.idx={last.used_idx}: {last.why}") if last else \
-            "no decision read since the last used.idx write"
+        seen = (
+            (
+                f"the last decision (cycle {int(last.t // CLOCK_NS)}) read avail.flags={last.flags} "
+                f"avail.idx={last.avail_idx} with used.idx={last.used_idx}: {last.why}"
+            )
+            if last
+            else "no decision read since the last used.idx write"
+        )
         self.fail(t, f"TX interrupt ({kind} {value:#x}) not justified: {seen}", addr=q.avail if q else None)
 
     def _expire(self, now: float) -> None:
@@ -142,10 +160,13 @@ class InterruptLegality(Checker):
                 keep.append(d)
             elif d.must and not d.matched and not d.covered:
                 q = self.hub.tx_queue()
-                self.fail(d.deadline, f"no TX interrupt within {WINDOW_CYCLES} cycles of the decision at cycle "
-                                      f"{int(d.t // CLOCK_NS)}: it read avail.flags={d.flags} avail.idx={d.avail_idx} "
-                                      f"with used.idx={d.used_idx}: {d.why}",
-                          addr=q.avail if q else None)
+                self.fail(
+                    d.deadline,
+                    f"no TX interrupt within {WINDOW_CYCLES} cycles of the decision at cycle "
+                    f"{int(d.t // CLOCK_NS)}: it read avail.flags={d.flags} avail.idx={d.avail_idx} "
+                    f"with used.idx={d.used_idx}: {d.why}",
+                    addr=q.avail if q else None,
+                )
         self.open = keep
 
     def finish(self, t: float) -> None:

@@ -7,5 +7,13 @@ from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
 from tb.checkers.interrupts import InterruptLegality
 from tb.checkers.scoreboard import WireScoreboard
 
-ALL = (DeviceReadsPublished, UsedRingOrder, DmaWritesTargets, InterruptLegality, DriverOrder, RingInvariants,
-       WireScoreboard, LostWakeup)
+ALL = (
+    DeviceReadsPublished,
+    UsedRingOrder,
+    DmaWritesTargets,
+    InterruptLegality,
+    DriverOrder,
+    RingInvariants,
+    WireScoreboard,
+    LostWakeup,
+)

@@ -41,9 +41,8 @@ class WireScoreboard(Checker):
             msg = f"wire frame {k}: the driver queued only {len(sent)} frames so far"
         else:
             want = sent[k]
-            first = next((i for i in range(min(len(want), len(data))) if want[i] != data[i]),
-                         min(len(want), len(data)))
-            msg = (f"wire frame {k}: {len(data)} bytes, expected {len(want)}; first difference at byte {first}")
+            first = next((i for i in range(min(len(want), len(data))) if want[i] != data[i]), min(len(want), len(data)))
+            msg = f"wire frame {k}: {len(data)} bytes, expected {len(want)}; first difference at byte {first}"
         self.fail(t, msg, seq=int.from_bytes(data[14:18], "big") if len(data) >= 18 else None)
 
     def finish(self, t: float) -> None:

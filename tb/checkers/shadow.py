@@ -5,9 +5,10 @@ write (seen as an RQ memory-write TLP) to a sparse image of host memory, and kee
 virtqueue areas, so a checker can ask what a ring field held at any past moment ("what was avail.flags when
 the device's read of it completed at cycle N?").
 
-``QueueView`` is one live virtqueue as the snooped registers describe it (legacy layout: base = PFN << 12,
-align 4096), plus what the checkers share about it: the chains the driver published (walked from the shadow
-when avail.idx was written), which of them the device has returned and which the driver reclaimed.
+``QueueView`` is one live virtqueue as the snooped registers describe it (the legacy layout of
+tb/checkers/spec.py: base = PFN << 12, align 4096), plus what the checkers share about it: the chains the
+driver published (walked from the shadow when avail.idx was written), which of them the device has returned
+and which the driver reclaimed.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ import bisect
 import struct
 from dataclasses import dataclass, field
 
-from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VringLayout
+from tb.checkers.spec import (
+    DESC_SIZE,
+    USED_ELEM_SIZE,
+    VIRTQ_DESC_F_INDIRECT,
+    VIRTQ_DESC_F_NEXT,
+    VIRTQ_DESC_F_WRITE,
+    SplitLayout,
+)
 
 PAGE = 4096
-VRING_DESC_F_WRITE = 2        # virtio spec, split virtqueue descriptor: the buffer is device-writable
 
 
 class HostShadow:
@@ -36,7 +43,7 @@ class HostShadow:
             page, off = divmod(addr, PAGE)
             n = min(length, PAGE - off)
             buf = self._pages.get(page)
-            out += buf[off:off + n] if buf is not None else bytes(n)
+            out += buf[off : off + n] if buf is not None else bytes(n)
             addr += n
             length -= n
         return bytes(out)
@@ -52,7 +59,7 @@ class HostShadow:
             buf = self._pages.get(page)
             if buf is None:
                 buf = self._pages[page] = bytearray(PAGE)
-            buf[off:off + n] = rest[:n]
+            buf[off : off + n] = rest[:n]
             a += n
             rest = rest[n:]
         rng = self._range_of(addr, len(data))
@@ -99,14 +106,14 @@ class HostShadow:
 class Chain:
     """One published buffer chain, as the descriptors in host memory described it when it was published."""
 
-    index: int                    # the avail index that published it (u16, as the ring counts)
+    index: int  # the avail index that published it (u16, as the ring counts)
     head: int
-    descs: list[int]              # ring descriptor indices (one for an INDIRECT chain)
+    descs: list[int]  # ring descriptor indices (one for an INDIRECT chain)
     buffers: list[tuple[int, int]]
     table: tuple[int, int] | None = None
     t_published: float = 0.0
-    device_done: bool = False     # the device wrote a used element for it
-    writable: int = 0             # bytes in device-writable buffers: the most used.len may say
+    device_done: bool = False  # the device wrote a used element for it
+    writable: int = 0  # bytes in device-writable buffers: the most used.len may say
 
 
 @dataclass
@@ -114,21 +121,21 @@ class QueueView:
     index: int
     num: int
     base: int
-    layout: VringLayout = field(init=False)
+    layout: SplitLayout = field(init=False)
     # published chains not yet reclaimed by the driver, by avail index
     chains: dict[int, Chain] = field(default_factory=dict)
-    last_published: list[Chain] = field(default_factory=list)   # what the latest avail.idx write published
+    last_published: list[Chain] = field(default_factory=list)  # what the latest avail.idx write published
     desc_owner: dict[int, Chain] = field(default_factory=dict)  # ring descriptor -> its chain in ``chains``
-    avail_published: int = 0      # last avail.idx the driver wrote
-    used_written: int = 0         # last used.idx the device wrote
-    device_avail_seen: int | None = None   # last avail.idx the device read
-    used_prev: int = 0            # used.idx before the device's latest used.idx write
-    elems_written: int = 0        # used elements the device has written completely (u16 count)
-    elem_mask: dict[int, int] = field(default_factory=dict)     # slot -> bytes written so far (bit mask)
-    completed_now: list = field(default_factory=list)           # (slot, id, Chain|None) the last write completed
+    avail_published: int = 0  # last avail.idx the driver wrote
+    used_written: int = 0  # last used.idx the device wrote
+    device_avail_seen: int | None = None  # last avail.idx the device read
+    used_prev: int = 0  # used.idx before the device's latest used.idx write
+    elems_written: int = 0  # used elements the device has written completely (u16 count)
+    elem_mask: dict[int, int] = field(default_factory=dict)  # slot -> bytes written so far (bit mask)
+    completed_now: list = field(default_factory=list)  # (slot, id, Chain|None) the last write completed
 
     def __post_init__(self) -> None:
-        self.layout = VringLayout(self.num)
+        self.layout = SplitLayout(self.num)
 
     # absolute addresses
     @property
@@ -145,7 +152,21 @@ class QueueView:
 
     @property
     def end(self) -> int:
-        return self.used + 6 + 8 * self.num
+        return self.base + self.layout.end
+
+    @property
+    def avail_idx_addr(self) -> int:
+        return self.base + self.layout.avail_idx
+
+    def avail_ring_addr(self, slot: int) -> int:
+        return self.base + self.layout.avail_ring(slot)
+
+    @property
+    def used_idx_addr(self) -> int:
+        return self.base + self.layout.used_idx
+
+    def used_elem_addr(self, slot: int) -> int:
+        return self.base + self.layout.used_elem(slot)
 
     def used_area(self) -> tuple[int, int]:
         """Where the device may write: used.flags, used.idx, the elements and avail_event."""
@@ -153,25 +174,24 @@ class QueueView:
 
     def part(self, addr: int) -> tuple[str, int]:
         """Name the ring field at ``addr``: ("desc", i), ("avail_ring", slot), ("used_elem", slot), ..."""
-        if self.desc <= addr < self.avail:
-            return "desc", (addr - self.desc) // 16
-        off = addr - self.avail
-        if 0 <= off < 2:
-            return "avail_flags", 0
-        if 2 <= off < 4:
-            return "avail_idx", 0
-        if 4 <= off < 4 + 2 * self.num:
-            return "avail_ring", (off - 4) // 2
-        if 4 + 2 * self.num <= off < 6 + 2 * self.num:
+        lay, off = self.layout, addr - self.base
+        if 0 <= off < lay.avail:
+            return "desc", off // DESC_SIZE
+        if lay.avail <= off < lay.avail_end:
+            if off < lay.avail_idx:
+                return "avail_flags", 0
+            if off < lay.avail_ring0:
+                return "avail_idx", 0
+            if off < lay.used_event:
+                return "avail_ring", (off - lay.avail_ring0) // 2
             return "used_event", 0
-        off = addr - self.used
-        if 0 <= off < 2:
-            return "used_flags", 0
-        if 2 <= off < 4:
-            return "used_idx", 0
-        if 4 <= off < 4 + 8 * self.num:
-            return "used_elem", (off - 4) // 8
-        if 4 + 8 * self.num <= off < 6 + 8 * self.num:
+        if lay.used <= off < lay.end:
+            if off < lay.used_idx:
+                return "used_flags", 0
+            if off < lay.used_elem0:
+                return "used_idx", 0
+            if off < lay.avail_event:
+                return "used_elem", (off - lay.used_elem0) // USED_ELEM_SIZE
             return "avail_event", 0
         return "", -1
 
@@ -188,23 +208,23 @@ class QueueView:
         for _ in range(self.num):
             if i >= self.num:
                 break
-            addr, length, flags, nxt = struct.unpack("<QIHH", mem.read(self.desc + 16 * i, 16))
+            addr, length, flags, nxt = struct.unpack("<QIHH", mem.read(self.base + self.layout.desc(i), DESC_SIZE))
             descs.append(i)
-            if flags & VRING_DESC_F_INDIRECT:
+            if flags & VIRTQ_DESC_F_INDIRECT:
                 table = (addr, length)
                 raw = mem.read(addr, min(length, 16 * 256))
                 k = 0
                 for _ in range(len(raw) // 16):
                     a, n, f, nx = struct.unpack_from("<QIHH", raw, 16 * k)
                     bufs.append((a, n))
-                    writable += n if f & VRING_DESC_F_WRITE else 0
-                    if not f & VRING_DESC_F_NEXT or nx >= len(raw) // 16:
+                    writable += n if f & VIRTQ_DESC_F_WRITE else 0
+                    if not f & VIRTQ_DESC_F_NEXT or nx >= len(raw) // 16:
                         break
                     k = nx
             else:
                 bufs.append((addr, length))
-                writable += length if flags & VRING_DESC_F_WRITE else 0
-            if not flags & VRING_DESC_F_NEXT:
+                writable += length if flags & VIRTQ_DESC_F_WRITE else 0
+            if not flags & VIRTQ_DESC_F_NEXT:
                 break
             i = nxt
         return Chain(index, head, descs, bufs, table, t, writable=writable)

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from tb.driver.virtio_ring import NullTracer, Tracer
 from tb.platform.base import DmaBuffer, Platform
 
 NETDEV_TX_OK = 0x00
@@ -30,14 +31,14 @@ class Skb:
     seq: int
     data: bytes
     buf: DmaBuffer
-    nr_frags: int = 0                         # extra descriptors beyond header + linear part
+    nr_frags: int = 0  # extra descriptors beyond header + linear part
     created_ns: float = 0.0
-    queued_ns: float | None = None            # accepted by start_xmit (NETDEV_TX_OK)
+    queued_ns: float | None = None  # accepted by start_xmit (NETDEV_TX_OK)
     orphaned_ns: float | None = None
     freed_ns: float | None = None
-    freed_in: str | None = None               # context of kfree_skb: start_xmit / tasklet / timer / remove
-    busy_count: int = 0                       # NETDEV_TX_BUSY returns for this skb
-    destructor_ns: float | None = None        # socket send space released
+    freed_in: str | None = None  # context of kfree_skb: start_xmit / tasklet / timer / remove
+    busy_count: int = 0  # NETDEV_TX_BUSY returns for this skb
+    destructor_ns: float | None = None  # socket send space released
 
     @property
     def len(self) -> int:
@@ -70,7 +71,7 @@ class SkbPool:
 @dataclass
 class StackStats:
     tx_busy: int = 0
-    tx_dropped: int = 0          # dropped by the driver (pre-patch parking path) or a full qdisc
+    tx_dropped: int = 0  # dropped by the driver (pre-patch parking path) or a full qdisc
     stops: int = 0
     starts: int = 0
     wakes: int = 0
@@ -80,10 +81,16 @@ class StackStats:
 class NetDevQueue:
     """The TX queue of a net_device with a FIFO qdisc in front of it."""
 
-    def __init__(self, platform: Platform, start_xmit: Callable[[Skb], Awaitable[int]],
-                 qdisc_limit: int = 1000):
+    def __init__(
+        self,
+        platform: Platform,
+        start_xmit: Callable[[Skb], Awaitable[int]],
+        qdisc_limit: int = 1000,
+        tracer: Tracer | None = None,
+    ):
         self.p = platform
         self.start_xmit = start_xmit
+        self.trace: Tracer = tracer or NullTracer()  # netif_* calls as events (the checkers' view of them)
         self.qdisc: deque[Skb] = deque()
         self.qdisc_limit = qdisc_limit
         self.stopped = False
@@ -91,7 +98,7 @@ class NetDevQueue:
         self.events: list[tuple[float, str]] = []
         self._running = False
         self._scheduled = platform.make_event()
-        self.space = platform.make_event()     # set whenever the qdisc has room (sender back-pressure)
+        self.space = platform.make_event()  # set whenever the qdisc has room (sender back-pressure)
         self.space.set()
 
     # -- the driver's side -----------------------------------------------------------------------------
@@ -99,11 +106,13 @@ class NetDevQueue:
         self.stopped = True
         self.stats.stops += 1
         self.events.append((self.p.now_ns(), "stop"))
+        self.trace.event("netif_stop_queue")
 
     def netif_start_queue(self) -> None:
         self.stopped = False
         self.stats.starts += 1
         self.events.append((self.p.now_ns(), "start"))
+        self.trace.event("netif_start_queue")
 
     def netif_wake_queue(self) -> None:
         """Clear the stopped bit and, if it was set, schedule the qdisc (net_tx_action)."""
@@ -111,6 +120,7 @@ class NetDevQueue:
             self.stopped = False
             self.stats.wakes += 1
             self.events.append((self.p.now_ns(), "wake"))
+            self.trace.event("netif_wake_queue")
             self._scheduled.set()
 
     def netif_queue_stopped(self) -> bool:

@@ -1,11 +1,14 @@
 """Driver event log: every ring access, notify, interrupt and driver step, with platform time.
 
-Checkers (ordering rules, reclaim sites) read it; tests dump it as JSON lines next to the wave file.
+Tests dump it as JSON lines next to the wave file. ``listeners`` get each event as it happens: that is how
+the simulation's checkers learn what the driver did (tb/checkers/hub.py ``driver_event``), without
+holding or reading the driver itself.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +35,14 @@ class EventLog:
         self.enabled = enabled
         self.source = source
         self.events: list[Event] = []
+        self.listeners: list[Callable[[Event], None]] = []
 
     def event(self, kind: str, **fields: Any) -> None:
         if self.enabled:
-            self.events.append(Event(self.p.now_ns(), kind, fields))
+            e = Event(self.p.now_ns(), kind, fields)
+            self.events.append(e)
+            for listener in self.listeners:
+                listener(e)
 
     def of_kind(self, *kinds: str) -> list[Event]:
         return [e for e in self.events if e.kind in kinds]

@@ -1,24 +1,30 @@
 """The virtio_net transmit path around Linux commit b0c39dbd, as a driver model.
 
-Variants (``VARIANTS``), differing exactly where the kernel versions differ:
+``VirtioNet`` is what every version shares (probe, remove, the TX interrupt callback, free_old_xmit_skbs,
+xmit_skb, the ring-full stop path after netif_stop_queue); each transmit variant is a subclass with its own
+``start_xmit``, to be read next to its kernel version (``VARIANTS`` maps the names scenarios use to the classes):
 
-- ``post``     b0c39dbd: reclaim only at the start of start_xmit; TX interrupts wanted only when the ring
-               is full; skb_orphan after the kick; VIRTIO_F_NOTIFY_ON_EMPTY not in the feature table.
-- ``pre``      its parent (reference §3.2, PRE-B): skb_orphan before queuing; skb_xmit_done schedules
-               xmit_tasklet, which reclaims when NOTIFY_ON_EMPTY was negotiated (free_in_tasklet); else
-               a timer (HZ/10, re-armed on every packet) reclaims.
-- ``pre-a``    v2.6.28-31 (reference §3.1): as ``pre`` but a refused skb is parked in last_xmit_skb (a
-               second one is dropped), kick on every call, destructor only at kfree_skb.
-- ``post-cap`` 48925e37: stop the queue early when add_buf's capacity drops below 2+MAX_SKB_FRAGS.
+- ``post``     ``VirtioNetPost``, b0c39dbd: reclaim only at the start of start_xmit; TX interrupts wanted
+               only when the ring is full; skb_orphan after the kick; VIRTIO_F_NOTIFY_ON_EMPTY not in the
+               feature table.
+- ``pre``      ``VirtioNetPre``, its parent (reference §3.2, PRE-B): skb_orphan before queuing;
+               skb_xmit_done schedules xmit_tasklet, which reclaims when NOTIFY_ON_EMPTY was negotiated
+               (free_in_tasklet); else a timer (HZ/10, re-armed on every packet) reclaims.
+- ``pre-a``    ``VirtioNetPreA``, v2.6.28-31 (reference §3.1): as ``pre`` but a refused skb is parked in
+               last_xmit_skb (a second one is dropped), kick on every call, destructor only at kfree_skb.
+- ``post-cap`` ``VirtioNetPostCap``, 48925e37: stop the queue early when add_buf's capacity drops below
+               2+MAX_SKB_FRAGS.
 
 The model never imports cocotb: it awaits the Platform only. Guest CPU time is charged explicitly
-(``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest.
+(``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest. It holds no
+test code: the deliberate faults and race seams are test-only subclasses (tb/faults/driver.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from tb.driver.netstack import (
     NETDEV_TX_BUSY,
@@ -58,97 +64,112 @@ VIRTIO_NET_S_LINK_UP = 1
 
 MAX_SKB_FRAGS = 18  # 65536 / PAGE_SIZE + 2
 
-VARIANTS = ("post", "pre", "pre-a", "post-cap")
-
-_POST_FEATURES = (VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GSO, VIRTIO_NET_F_MAC,
-                  VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_UFO, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
-                  VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN,
-                  VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ,
-                  VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_VLAN)
+_POST_FEATURES = (
+    VIRTIO_NET_F_CSUM,
+    VIRTIO_NET_F_GUEST_CSUM,
+    VIRTIO_NET_F_GSO,
+    VIRTIO_NET_F_MAC,
+    VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_UFO,
+    VIRTIO_NET_F_HOST_TSO6,
+    VIRTIO_NET_F_HOST_ECN,
+    VIRTIO_NET_F_GUEST_TSO4,
+    VIRTIO_NET_F_GUEST_TSO6,
+    VIRTIO_NET_F_GUEST_ECN,
+    VIRTIO_NET_F_GUEST_UFO,
+    VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_STATUS,
+    VIRTIO_NET_F_CTRL_VQ,
+    VIRTIO_NET_F_CTRL_RX,
+    VIRTIO_NET_F_CTRL_VLAN,
+)
 # the pre-patch table still asks for NOTIFY_ON_EMPTY (b0c39dbd removed it)
 _PRE_FEATURES = _POST_FEATURES + (VIRTIO_F_NOTIFY_ON_EMPTY,)
 
 
-def feature_table(variant: str) -> int:
-    bits = _PRE_FEATURES if variant in ("pre", "pre-a") else _POST_FEATURES
-    return sum(1 << b for b in bits)
+StartTask = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 @dataclass
 class GuestTiming:
     """Simulated guest CPU time per driver step, in ns. Bigger = slower guest relative to the device."""
 
-    xmit_ns: float = 200.0          # start_xmit body (header build, sg setup) per packet
-    reclaim_ns: float = 50.0        # per buffer freed in free_old_xmit_skbs
-    irq_ns: float = 100.0           # interrupt entry + handler dispatch
+    xmit_ns: float = 200.0  # start_xmit body (header build, sg setup) per packet
+    reclaim_ns: float = 50.0  # per buffer freed in free_old_xmit_skbs
+    irq_ns: float = 100.0  # interrupt entry + handler dispatch
     timer_period_ns: float = 100e6  # HZ/10; scenarios scale it down (and print the scale)
 
 
 @dataclass
 class XmitStats:
-    packets: int = 0                # NETDEV_TX_OK returns
+    packets: int = 0  # NETDEV_TX_OK returns
     bytes: int = 0
-    kicks: int = 0                  # kick() calls that wrote the notify register
-    tx_irqs: int = 0                # skb_xmit_done calls
-    tx_irq_spurious: int = 0        # TX vector interrupts with nothing used
+    kicks: int = 0  # kick() calls that wrote the notify register
+    tx_irqs: int = 0  # skb_xmit_done calls
+    tx_irq_spurious: int = 0  # TX vector interrupts with nothing used
     tx_packets_freed: int = 0
     tx_dropped: int = 0
     reclaim: ReclaimStats = field(default_factory=ReclaimStats)
-    unexpected_full: int = 0        # post-cap's dev_warn("Unexpected full queue")
+    unexpected_full: int = 0  # post-cap's dev_warn("Unexpected full queue")
 
 
 class VirtioNet:
-    """``struct virtnet_info`` with the TX path of the chosen variant."""
+    """``struct virtnet_info`` and what every transmit variant shares; a variant adds its ``start_xmit``.
 
-    def __init__(self, platform: Platform, variant: str = "post", use_msix: bool = True,
-                 timing: GuestTiming | None = None, tracer: EventLog | None = None,
-                 skip_enable_cb_recheck: bool = False):
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown transmit variant {variant!r}: one of {VARIANTS}")
+    ``vdev`` is the virtio device the bus hands to virtnet_probe (default: the legacy PCI transport over
+    ``platform``).
+    """
+
+    variant: ClassVar[str] = ""
+    # the driver's feature table (virtnet_driver.feature_table)
+    FEATURES: ClassVar[tuple[int, ...]] = _POST_FEATURES
+
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        vdev: VirtioPciLegacy | None = None,
+    ):
+        if not self.variant:
+            raise TypeError("VirtioNet is what the variants share: build one of VARIANTS (virtio_net())")
         self.p = platform
-        self.variant = variant
         self.timing = timing or GuestTiming()
         self.trace = tracer or EventLog(platform, enabled=False)
-        # test-only driver fault: enable_cb without the used.idx re-check (a lost wake-up)
-        self.skip_enable_cb_recheck = skip_enable_cb_recheck
-        # test-only interleaving point (reference §10.1): awaited in the stop path right before enable_cb's
-        # avail.flags write, so a test can place a device completion at any cycle around that write
-        self.race_hook: Callable[[], Awaitable[None]] | None = None
-        self.vdev = VirtioPciLegacy(platform, use_msix=use_msix, tracer=self.trace, allocator=_DmaAllocator(platform))
+        self.vdev = vdev or VirtioPciLegacy(
+            platform, use_msix=use_msix, tracer=self.trace, allocator=DmaAllocator(platform)
+        )
         self.stats = XmitStats()
-        self.send: list[Skb] = []       # vi->send: skbs the device holds
+        self.send: list[Skb] = []  # vi->send: skbs the device holds
         self.freed: list[Skb] = []
         self.mac = b""
         self.link_up = True
         self.free_in_tasklet = False
-        self.last_xmit_skb: Skb | None = None
         self.rvq: VirtQueue | None = None
         self.svq: VirtQueue | None = None
-        self.cvq: VirtQueue | None = None       # set up when CTRL_VQ is acked, never used on TX
-        self.queue = NetDevQueue(platform, self.start_xmit)
+        self.cvq: VirtQueue | None = None  # set up when CTRL_VQ is acked, never used on TX
+        self.queue = NetDevQueue(platform, self.hard_start_xmit, tracer=self.trace)
         self.tx_lock = TxLock(platform)
-        self.timer: KernelTimer | None = None
-        self.tasklet: Tasklet | None = None
         self._removed = False
         # called with every skb freed (the scenario returns its memory to the pool)
-        self.on_kfree_skb = None
+        self.on_kfree_skb: Callable[[Skb], None] | None = None
 
-    @property
-    def pre(self) -> bool:
-        return self.variant in ("pre", "pre-a")
+    @classmethod
+    def feature_table(cls) -> int:
+        return sum(1 << b for b in cls.FEATURES)
 
     # -- probe / remove ---------------------------------------------------------------------------------
-    async def probe(self, start_task) -> None:
+    async def probe(self, start_task: StartTask) -> None:
         """virtnet_probe (after virtio.c's feature negotiation); ``start_task`` starts a background task."""
-        features = await self.vdev.probe(feature_table(self.variant))
+        features = await self.vdev.probe(self.feature_table())
         if self.vdev.has_feature(VIRTIO_NET_F_MAC):
             self.mac = await self.vdev.config_get(0, 6)
         if self.vdev.has_feature(VIRTIO_NET_F_STATUS):
             status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
             self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
-        self.free_in_tasklet = self.pre and bool(features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
         # We expect two virtqueues, receive then send, and optionally a control queue
-        callbacks = [self.skb_recv_done, self.skb_xmit_done]
+        callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None] = [self.skb_recv_done, self.skb_xmit_done]
         names = ["input", "output"]
         if self.vdev.has_feature(VIRTIO_NET_F_CTRL_VQ):
             callbacks.append(None)
@@ -156,30 +177,28 @@ class VirtioNet:
         vqs = await self.vdev.find_vqs(callbacks, names)
         self.rvq, self.svq = vqs[0], vqs[1]
         self.cvq = vqs[2] if len(vqs) > 2 else None
-        if self.pre:
-            self.tasklet = Tasklet(self.p, self.xmit_tasklet)
-            start_task(self.tasklet.run())
-            if not self.free_in_tasklet:
-                self.timer = KernelTimer(self.p, self.xmit_free)
-                start_task(self.timer.run())
+        self.setup_tx_reclaim(features, start_task)
         start_task(self.queue.net_tx_action(lambda: self._removed))
         await self.vdev.driver_ok()
-        self.trace.event("probe_done", variant=self.variant, features=features,
-                         free_in_tasklet=self.free_in_tasklet)
+        self.trace.event("probe_done", variant=self.variant, features=features, free_in_tasklet=self.free_in_tasklet)
+
+    def setup_tx_reclaim(self, features: int, start_task: StartTask) -> None:
+        """What a variant sets up in virtnet_probe to reclaim TX buffers besides start_xmit (none after
+        b0c39dbd)."""
 
     async def remove(self) -> None:
         """virtnet_remove: reset the device (stops it using the rings), stop timers, purge send."""
         self._removed = True
         self.queue._scheduled.set()
         await self.vdev.reset()
-        if self.timer is not None:
-            self.timer.del_timer_sync()
-        if self.tasklet is not None:
-            self.tasklet.kill()
+        self.stop_tx_reclaim()
         for skb in list(self.send):
             self.kfree_skb(skb, "remove")
         self.send.clear()
         await self.vdev.del_vqs()
+
+    def stop_tx_reclaim(self) -> None:
+        """virtnet_remove's counterpart of ``setup_tx_reclaim``."""
 
     # -- callbacks (hard IRQ context) ---------------------------------------------------------------------
     async def skb_recv_done(self, rvq: VirtQueue) -> None:
@@ -193,10 +212,6 @@ class VirtioNet:
         await svq.disable_cb()
         # We were probably waiting for more output buffers.
         self.queue.netif_wake_queue()
-        if self.pre:
-            # Make sure we re-xmit last_xmit_skb: if there are no more packets queued, start_xmit won't be called.
-            assert self.tasklet is not None
-            self.tasklet.tasklet_schedule()
 
     # -- skb lifetime ---------------------------------------------------------------------------------
     def skb_orphan(self, skb: Skb) -> None:
@@ -245,49 +260,57 @@ class VirtioNet:
         step = -(-skb.len // pieces)
         for off in range(0, skb.len, step):
             sg.append(Sg(skb.buf.bus_addr + SKB_HDR_ROOM + off, min(step, skb.len - off)))
-        ret = await self.svq.add_buf(sg, len(sg), 0, skb)
-        if self.pre and ret >= 0 and not self.free_in_tasklet:
-            assert self.timer is not None
-            self.timer.mod_timer(self.p.now_ns() + self.timing.timer_period_ns)
-        return ret
+        return await self.svq.add_buf(sg, len(sg), 0, skb)
 
     async def kick(self) -> None:
         assert self.svq is not None
         if await self.svq.kick():
             self.stats.kicks += 1
 
-    async def start_xmit(self, skb: Skb) -> int:
-        """dev->hard_start_xmit, called by the qdisc with the tx lock held."""
+    async def hard_start_xmit(self, skb: Skb) -> int:
+        """dev_hard_start_xmit: the qdisc calls the variant's start_xmit with the tx lock held; the guest
+        CPU time of the call is charged first."""
         await self.tx_lock.acquire()
         try:
             await self.p.sleep_ns(self.timing.xmit_ns)
             self.trace.event("start_xmit", seq=skb.seq, variant=self.variant)
-            if self.variant == "post":
-                ret = await self._start_xmit_post(skb)
-            elif self.variant == "post-cap":
-                ret = await self._start_xmit_post_cap(skb)
-            elif self.variant == "pre":
-                ret = await self._start_xmit_pre(skb)
-            else:
-                ret = await self._start_xmit_pre_a(skb)
+            ret = await self.start_xmit(skb)
             self.trace.event("start_xmit_ret", seq=skb.seq, ret=ret)
             return ret
         finally:
             self.tx_lock.release()
+
+    async def start_xmit(self, skb: Skb) -> int:
+        """dev->hard_start_xmit of the variant."""
+        raise NotImplementedError
 
     def _accepted(self, skb: Skb) -> None:
         skb.queued_ns = self.p.now_ns()
         self.stats.packets += 1
         self.stats.bytes += skb.len
 
-    async def _enable_cb(self) -> bool:
+    async def restart_if_used_meanwhile(self) -> bool:
+        """The ring-full stop path after netif_stop_queue, the same in every variant: turn the TX callback
+        back on; if enable_cb says buffers were used meanwhile, turn it off again and restart the queue.
+        True: the caller retries (goto again); False: the queue stays stopped until skb_xmit_done."""
         assert self.svq is not None
-        if self.race_hook is not None:
-            await self.race_hook()
-        return await self.svq.enable_cb(recheck=not self.skip_enable_cb_recheck)
+        # Activate callback for using skbs: if this returns false it means some were used in the meantime.
+        if not await self.svq.enable_cb():
+            await self.svq.disable_cb()
+            self.queue.netif_start_queue()
+            return True
+        return False
 
-    async def _start_xmit_post(self, skb: Skb) -> int:
-        assert self.svq is not None
+
+class VirtioNetPost(VirtioNet):
+    """b0c39dbd "virtio_net: don't free buffers in xmit ring" (Rusty Russell, September 2009; in the
+    v2.6.32/33 merge window, reference §1): reclaim only at the start of start_xmit; TX interrupts wanted only
+    while the queue is stopped on a full ring; skb_orphan after the kick; NOTIFY_ON_EMPTY dropped from the
+    feature table. Reference §4."""
+
+    variant = "post"
+
+    async def start_xmit(self, skb: Skb) -> int:
         while True:  # again:
             # Free up any pending old buffers before queueing new ones.
             await self.free_old_xmit_skbs("start_xmit")
@@ -302,14 +325,19 @@ class VirtioNet:
             # Ring too full for this packet, remove it from queue again.
             self.send.remove(skb)
             self.queue.netif_stop_queue()
-            # Activate callback for using skbs: if this returns false it means some were used in the meantime.
-            if not await self._enable_cb():
-                await self.svq.disable_cb()
-                self.queue.netif_start_queue()
+            if await self.restart_if_used_meanwhile():
                 continue
             return NETDEV_TX_BUSY
 
-    async def _start_xmit_post_cap(self, skb: Skb) -> int:
+
+class VirtioNetPostCap(VirtioNetPost):
+    """48925e37 "virtio_net: avoid (most) NETDEV_TX_BUSY by stopping queue early" (after b0c39dbd, about
+    v2.6.34; release unverified, reference §1): add_buf's remaining capacity stops the queue before the ring
+    is full (below 2 + MAX_SKB_FRAGS descriptors), so a full ring is unexpected. Reference §4.1."""
+
+    variant = "post-cap"
+
+    async def start_xmit(self, skb: Skb) -> int:
         assert self.svq is not None
         while True:  # again:
             await self.free_old_xmit_skbs("start_xmit")
@@ -321,9 +349,7 @@ class VirtioNet:
                 self.queue.netif_stop_queue()
                 self.stats.unexpected_full += 1
                 self.trace.event("dev_warn", msg="Unexpected full queue")
-                if not await self._enable_cb():
-                    await self.svq.disable_cb()
-                    self.queue.netif_start_queue()
+                if await self.restart_if_used_meanwhile():
                     continue
                 return NETDEV_TX_BUSY
             await self.kick()
@@ -332,7 +358,7 @@ class VirtioNet:
             # Apparently nice girls don't return TX_BUSY; stop the queue before it gets out of hand.
             if capacity < 2 + MAX_SKB_FRAGS:
                 self.queue.netif_stop_queue()
-                if not await self._enable_cb():
+                if not await self.svq.enable_cb():
                     # More just got used, free them then recheck.
                     capacity += await self.free_old_xmit_skbs("start_xmit")
                     if capacity >= 2 + MAX_SKB_FRAGS:
@@ -340,9 +366,57 @@ class VirtioNet:
                         await self.svq.disable_cb()
             return NETDEV_TX_OK
 
-    async def _start_xmit_pre(self, skb: Skb) -> int:
-        """PRE-B, the immediate parent of b0c39dbd (orphan before queuing; tasklet or timer reclaim)."""
-        assert self.svq is not None
+
+class VirtioNetPre(VirtioNet):
+    """PRE-B, the immediate parent of b0c39dbd (2009, reference §3.2; its exact text is inferred from
+    b0c39dbd's diff and message): skb_orphan before queuing; NOTIFY_ON_EMPTY in the feature table;
+    skb_xmit_done schedules xmit_tasklet, which reclaims when NOTIFY_ON_EMPTY was negotiated
+    (free_in_tasklet), else a timer (HZ/10, re-armed on every packet) reclaims."""
+
+    variant = "pre"
+    # the pre-patch table still asks for NOTIFY_ON_EMPTY (b0c39dbd removed it)
+    FEATURES = _PRE_FEATURES
+
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        vdev: VirtioPciLegacy | None = None,
+    ):
+        super().__init__(platform, use_msix, timing, tracer, vdev)
+        self.timer: KernelTimer | None = None
+        self.tasklet: Tasklet | None = None
+
+    def setup_tx_reclaim(self, features: int, start_task: StartTask) -> None:
+        self.free_in_tasklet = bool(features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
+        self.tasklet = Tasklet(self.p, self.xmit_tasklet)
+        start_task(self.tasklet.run())
+        if not self.free_in_tasklet:
+            self.timer = KernelTimer(self.p, self.xmit_free)
+            start_task(self.timer.run())
+
+    def stop_tx_reclaim(self) -> None:
+        if self.timer is not None:
+            self.timer.del_timer_sync()
+        if self.tasklet is not None:
+            self.tasklet.kill()
+
+    async def skb_xmit_done(self, svq: VirtQueue) -> None:
+        await super().skb_xmit_done(svq)
+        # Make sure we re-xmit last_xmit_skb: if there are no more packets queued, start_xmit won't be called.
+        assert self.tasklet is not None
+        self.tasklet.tasklet_schedule()
+
+    async def xmit_skb(self, skb: Skb) -> int:
+        ret = await super().xmit_skb(skb)
+        if ret >= 0 and not self.free_in_tasklet:
+            assert self.timer is not None
+            self.timer.mod_timer(self.p.now_ns() + self.timing.timer_period_ns)
+        return ret
+
+    async def start_xmit(self, skb: Skb) -> int:
         self.skb_orphan(skb)
         while True:  # again:
             await self.free_old_xmit_skbs("start_xmit")
@@ -353,15 +427,56 @@ class VirtioNet:
                 return NETDEV_TX_OK
             self.send.remove(skb)
             self.queue.netif_stop_queue()
-            if not await self._enable_cb():
-                await self.svq.disable_cb()
-                self.queue.netif_start_queue()
+            if await self.restart_if_used_meanwhile():
                 continue
             return NETDEV_TX_BUSY
 
-    async def _start_xmit_pre_a(self, skb: Skb | None) -> int:
-        """PRE-A, v2.6.28-31: one refused skb parks in last_xmit_skb; the next refused one is dropped."""
-        assert self.svq is not None
+    # -- pre-patch reclaim paths --------------------------------------------------------------------------
+    async def xmit_tasklet(self) -> None:
+        """Softirq: reclaim if NOTIFY_ON_EMPTY was negotiated."""
+        await self.tx_lock.acquire()
+        try:
+            await self.resend_parked()
+            if self.free_in_tasklet:
+                await self.free_old_xmit_skbs("tasklet")
+        finally:
+            self.tx_lock.release()
+
+    async def resend_parked(self) -> None:
+        """xmit_tasklet's first step in the versions that park a refused skb (none in PRE-B)."""
+
+    async def xmit_free(self) -> None:
+        """The 100 ms timer (scaled): reclaim, and re-arm while the device still holds buffers."""
+        await self.tx_lock.acquire()
+        try:
+            await self.free_old_xmit_skbs("timer")
+            if self.send:
+                assert self.timer is not None
+                self.timer.mod_timer(self.p.now_ns() + self.timing.timer_period_ns)
+        finally:
+            self.tx_lock.release()
+
+
+class VirtioNetPreA(VirtioNetPre):
+    """PRE-A, v2.6.28 to v2.6.31 (reference §3.1, verified text): as PRE-B, but a refused skb is parked in
+    last_xmit_skb and NETDEV_TX_OK returned (a second refused skb is dropped); xmit_tasklet re-sends the
+    parked one; a kick on every call; no skb_orphan (the destructor runs at kfree_skb)."""
+
+    variant = "pre-a"
+
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        vdev: VirtioPciLegacy | None = None,
+    ):
+        super().__init__(platform, use_msix, timing, tracer, vdev)
+        self.last_xmit_skb: Skb | None = None
+
+    async def start_xmit(self, skb: Skb | None) -> int:
+        """One refused skb parks in last_xmit_skb; the next refused one is dropped."""
         while True:  # again:
             await self.free_old_xmit_skbs("start_xmit")
             parked_blocked = False
@@ -385,9 +500,7 @@ class VirtioNet:
                 return NETDEV_TX_OK
             # stop_queue:
             self.queue.netif_stop_queue()
-            if not await self._enable_cb():
-                await self.svq.disable_cb()
-                self.queue.netif_start_queue()
+            if await self.restart_if_used_meanwhile():
                 continue
             if skb is not None:
                 # only one skb can be parked: the new one was never queued, drop it
@@ -396,34 +509,31 @@ class VirtioNet:
             await self.kick()
             return NETDEV_TX_OK
 
-    # -- pre-patch reclaim paths --------------------------------------------------------------------------
-    async def xmit_tasklet(self) -> None:
-        """Softirq: re-send a parked skb (pre-a); reclaim if NOTIFY_ON_EMPTY was negotiated."""
-        await self.tx_lock.acquire()
-        try:
-            if self.variant == "pre-a" and self.last_xmit_skb is not None:
-                if await self.xmit_skb(self.last_xmit_skb) >= 0:
-                    self._accepted(self.last_xmit_skb)
-                    await self.kick()
-                    self.last_xmit_skb = None
-            if self.free_in_tasklet:
-                await self.free_old_xmit_skbs("tasklet")
-        finally:
-            self.tx_lock.release()
-
-    async def xmit_free(self) -> None:
-        """The 100 ms timer (scaled): reclaim, and re-arm while the device still holds buffers."""
-        await self.tx_lock.acquire()
-        try:
-            await self.free_old_xmit_skbs("timer")
-            if self.send:
-                assert self.timer is not None
-                self.timer.mod_timer(self.p.now_ns() + self.timing.timer_period_ns)
-        finally:
-            self.tx_lock.release()
+    async def resend_parked(self) -> None:
+        """Re-send a parked skb."""
+        if self.last_xmit_skb is not None and await self.xmit_skb(self.last_xmit_skb) >= 0:
+            self._accepted(self.last_xmit_skb)
+            await self.kick()
+            self.last_xmit_skb = None
 
 
-class _DmaAllocator:
+VARIANTS: dict[str, type[VirtioNet]] = {
+    cls.variant: cls for cls in (VirtioNetPost, VirtioNetPre, VirtioNetPreA, VirtioNetPostCap)
+}
+
+
+def virtio_net(platform: Platform, variant: str = "post", **kw: Any) -> VirtioNet:
+    """The driver of a transmit variant (a key of VARIANTS) over ``platform``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown transmit variant {variant!r}: one of {tuple(VARIANTS)}")
+    return VARIANTS[variant](platform, **kw)
+
+
+def feature_table(variant: str) -> int:
+    return VARIANTS[variant].feature_table()
+
+
+class DmaAllocator:
     """kmalloc(GFP_ATOMIC) for indirect tables: small DMA buffers from the platform, reused."""
 
     def __init__(self, platform: Platform, chunk: int = 64 * 1024):

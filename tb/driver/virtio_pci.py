@@ -71,16 +71,21 @@ class InterruptStats:
 class VirtioPciLegacy:
     """``struct virtio_pci_device`` with the ``virtio_config_ops`` of the legacy interface."""
 
-    def __init__(self, platform: Platform, use_msix: bool = True, tracer: Tracer | None = None,
-                 allocator: Allocator | None = None):
+    def __init__(
+        self,
+        platform: Platform,
+        use_msix: bool = True,
+        tracer: Tracer | None = None,
+        allocator: Allocator | None = None,
+    ):
         self.p = platform
-        self.use_msix = use_msix           # False: INTx only, as with pci=nomsi
+        self.use_msix = use_msix  # False: INTx only, as with pci=nomsi
         self.msix_enabled = False
         self.msix_vectors = 0
         self.msix_used_vectors = 0
         self.per_vq_vectors = False
         self.intx_enabled = False
-        self.find_vqs_failures: list[str] = []   # why each vp_find_vqs attempt before the last one failed
+        self.find_vqs_failures: list[str] = []  # why each vp_find_vqs attempt before the last one failed
         self.trace: Tracer = tracer or NullTracer()
         self.allocator = allocator
         self.vqs: list[VqInfo] = []
@@ -167,6 +172,7 @@ class VirtioPciLegacy:
 
     def _msix_handler(self, vector: int, vq: VirtQueue | None):
         """The handler of one vector: vp_config_changed (vq None), vring_interrupt (per-vq vector)."""
+
         async def handler() -> None:
             self.irq.msix[vector] = self.irq.msix.get(vector, 0) + 1
             self.trace.event("msix_irq", vector=vector, vq=None if vq is None else vq.index)
@@ -174,14 +180,17 @@ class VirtioPciLegacy:
                 await self._config_changed()
             else:
                 await vq.vring_interrupt()
+
         return handler
 
     def _msix_shared_handler(self, vector: int):
         """vp_vring_interrupt on the vector all virtqueues share."""
+
         async def handler() -> None:
             self.irq.msix[vector] = self.irq.msix.get(vector, 0) + 1
             self.trace.event("msix_irq", vector=vector, vq=None)
             await self.vp_vring_interrupt()
+
         return handler
 
     @property
@@ -192,8 +201,9 @@ class VirtioPciLegacy:
         return "intx" if self.intx_enabled else ""
 
     # -- virtqueues -----------------------------------------------------------------------------------
-    async def find_vqs(self, callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None],
-                       names: list[str]) -> list[VirtQueue]:
+    async def find_vqs(
+        self, callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None], names: list[str]
+    ) -> list[VirtQueue]:
         """vp_find_vqs: a vector per callback vq (+ config), else config + one shared vector, else INTx."""
         attempts = [(True, True), (True, False), (False, False)] if self.use_msix else [(False, False)]
         for n, (use_msix, per_vq_vectors) in enumerate(attempts):
@@ -207,8 +217,13 @@ class VirtioPciLegacy:
                 self.find_vqs_failures.append(f"{what}: {exc}")
         raise AssertionError("unreachable")
 
-    async def vp_try_to_find_vqs(self, callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None],
-                                 names: list[str], use_msix: bool, per_vq_vectors: bool) -> list[VirtQueue]:
+    async def vp_try_to_find_vqs(
+        self,
+        callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None],
+        names: list[str],
+        use_msix: bool,
+        per_vq_vectors: bool,
+    ) -> list[VirtQueue]:
         if not use_msix:
             # Old style: one normal interrupt for change and all vqs.
             self.p.request_intx(self.vp_interrupt)
@@ -288,9 +303,7 @@ class VirtioPciLegacy:
         if num == 0 or await self.ioread(VIRTIO_PCI_QUEUE_PFN, 4):
             raise VirtioError(f"queue {index} ({name}) not available")
         mem: DmaBuffer = self.p.dma_alloc(vring_size(num), align=4096)
-        vq = VirtQueue(index, num, mem, self.vp_notify, callback,
-                       indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC), allocator=self.allocator,
-                       tracer=self.trace, name=name)
+        vq = self.vring_new_virtqueue(index, num, mem, callback, name)
         await vq.init_ring()
         # activate the queue
         await self.iowrite(VIRTIO_PCI_QUEUE_PFN, mem.bus_addr >> VIRTIO_PCI_QUEUE_ADDR_SHIFT, 4)
@@ -301,6 +314,22 @@ class VirtioPciLegacy:
                 raise VirtioError(f"queue {index}: device refused MSI-X vector {msix_vector}")
         self.vqs.append(VqInfo(vq, msix_vector))
         return vq
+
+    def vring_new_virtqueue(
+        self, index: int, num: int, mem: DmaBuffer, callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str
+    ) -> VirtQueue:
+        """vring_new_virtqueue: the ring's driver-side state over ``mem``, notifying through vp_notify."""
+        return VirtQueue(
+            index,
+            num,
+            mem,
+            self.vp_notify,
+            callback,
+            indirect=self.has_feature(VIRTIO_RING_F_INDIRECT_DESC),
+            allocator=self.allocator,
+            tracer=self.trace,
+            name=name,
+        )
 
     async def vp_notify(self, vq: VirtQueue) -> None:
         """We write the queue's selector into the notification register to signal the other end."""

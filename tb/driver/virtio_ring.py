@@ -10,6 +10,15 @@ Every ring access is a real read or write of host memory through the platform's 
 is reported to an optional tracer, so monitors and checkers see the same memory traffic the device sees.
 The barriers are ordering points in the trace: host memory in simulation is sequentially consistent, and on
 hardware Python's own accesses are too coarse to reorder.
+
+Besides the memory traffic the tracer gets the queue's operations with their results, the only way the
+checkers learn what the driver did (they never read this object): ``add_buf`` (head, token, num_free,
+return value), ``detach_buf`` (head, num_free), ``get_buf`` (id, len, token, num_free, last_used_idx),
+``disable_cb`` and ``enable_cb`` (its result). A token is named by ``id()``, as the kernel would print
+the ``void *data`` pointer.
+
+This is the faithful code only: the deliberate faults the checker tests inject live in test-only
+subclasses (tb/faults/driver.py).
 """
 
 from __future__ import annotations
@@ -112,11 +121,18 @@ class Allocator(Protocol):
 class VirtQueue:
     """``struct vring_virtqueue``: one split ring in ``mem``, driven from the driver side."""
 
-    def __init__(self, index: int, num: int, mem: DmaBuffer,
-                 notify: Callable[[VirtQueue], Awaitable[None]],
-                 callback: Callable[[VirtQueue], Awaitable[None]] | None,
-                 indirect: bool = False, allocator: Allocator | None = None,
-                 tracer: Tracer | None = None, name: str = ""):
+    def __init__(
+        self,
+        index: int,
+        num: int,
+        mem: DmaBuffer,
+        notify: Callable[[VirtQueue], Awaitable[None]],
+        callback: Callable[[VirtQueue], Awaitable[None]] | None,
+        indirect: bool = False,
+        allocator: Allocator | None = None,
+        tracer: Tracer | None = None,
+        name: str = "",
+    ):
         if num & (num - 1) or num == 0:
             raise ValueError(f"virtqueue size {num} is not a power of 2")
         self.index = index
@@ -135,14 +151,9 @@ class VirtQueue:
         self.num_added = 0
         self.last_used_idx = 0
         self.broken = False
-        self.notifies = 0           # notify writes, forced ones included
-        self.forced_notifies = 0    # from add_buf on a full ring
+        self.notifies = 0  # notify writes, forced ones included
+        self.forced_notifies = 0  # from add_buf on a full ring
         self.data: list[Any] = [None] * num
-        # test-only driver faults that break a ring rule on purpose (tests/sim/test_checkers.py):
-        #   "publish_before_desc": add_buf publishes avail.ring + avail.idx, then writes the descriptors
-        #   "kick_before_publish": kick notifies before it writes avail.idx
-        #   "leak_desc":           detach_buf forgets the chain's last descriptor (num_free accounting)
-        self.faults: set[str] = set()
         self.indirect_bufs: dict[int, DmaBuffer] = {}
         # shadows of what the driver itself wrote (the kernel reads its own fields back from memory;
         # keeping them here avoids a round trip and changes nothing the device can see)
@@ -167,9 +178,13 @@ class VirtQueue:
 
     # -- memory helpers ------------------------------------------------------------------------------------
     async def _write_desc(self, i: int, addr: int, length: int, flags: int, nxt: int) -> None:
-        await self.mem.write(self.layout.desc_entry(i),
-                             addr.to_bytes(8, "little") + length.to_bytes(4, "little")
-                             + flags.to_bytes(2, "little") + nxt.to_bytes(2, "little"))
+        await self.mem.write(
+            self.layout.desc_entry(i),
+            addr.to_bytes(8, "little")
+            + length.to_bytes(4, "little")
+            + flags.to_bytes(2, "little")
+            + nxt.to_bytes(2, "little"),
+        )
         self._desc_flags[i] = flags
         self._desc_next[i] = nxt
         self.trace.event("desc_write", vq=self.index, desc=i, addr=addr, len=length, flags=flags, next=nxt)
@@ -196,13 +211,6 @@ class VirtQueue:
             return -ENOSPC
         self.num_free -= out + in_
         head = i = self.free_head
-        if "publish_before_desc" in self.faults:   # FAULT: the device may see the entry before its chain
-            self.data[head] = token
-            await self.mem.write_int(self.layout.avail_ring((self._avail_idx + self.num_added) % self.num), head, 2)
-            self._avail_idx = (self._avail_idx + self.num_added + 1) & 0xFFFF
-            await self.mem.write_int(self.layout.avail_idx, self._avail_idx, 2)
-            self.trace.event("avail_idx_write", vq=self.index, value=self._avail_idx, fault="publish_before_desc")
-            self.num_added = -1     # _add_head below counts this entry again; kick() publishes nothing new
         for k in range(out + in_):
             flags = VRING_DESC_F_NEXT | (VRING_DESC_F_WRITE if k >= out else 0)
             if k == out + in_ - 1:
@@ -225,8 +233,12 @@ class VirtQueue:
             if k == out + in_ - 1:
                 flags &= ~VRING_DESC_F_NEXT
                 nxt = 0
-            raw += (sg[k].addr.to_bytes(8, "little") + sg[k].length.to_bytes(4, "little")
-                    + flags.to_bytes(2, "little") + nxt.to_bytes(2, "little"))
+            raw += (
+                sg[k].addr.to_bytes(8, "little")
+                + sg[k].length.to_bytes(4, "little")
+                + flags.to_bytes(2, "little")
+                + nxt.to_bytes(2, "little")
+            )
         await table.write(0, bytes(raw))
         self.trace.event("indirect_table_write", vq=self.index, addr=table.bus_addr, entries=out + in_)
         self.num_free -= 1
@@ -238,25 +250,18 @@ class VirtQueue:
 
     async def _add_head(self, head: int, token: Any) -> int:
         self.data[head] = token
-        if self.num_added < 0:      # FAULT publish_before_desc: already in avail.ring and published
-            self.num_added = 0
-            return self.num_free
         # put entry in available array (but don't update avail->idx until they do sync)
         slot = (self._avail_idx + self.num_added) % self.num
         await self.mem.write_int(self.layout.avail_ring(slot), head, 2)
         self.trace.event("avail_ring_write", vq=self.index, slot=slot, head=head)
         self.num_added += 1
         # If we're indirect, we can fit many (assuming not OOM).
-        if self.indirect:
-            return self.num if self.num_free else 0
-        return self.num_free
+        ret = (self.num if self.num_free else 0) if self.indirect else self.num_free
+        self.trace.event("add_buf", vq=self.index, head=head, token=id(token), num_free=self.num_free, ret=ret)
+        return ret
 
     async def kick(self) -> bool:
         """vring_kick: publish the added entries; notify unless the device said NO_NOTIFY."""
-        notified = False
-        if "kick_before_publish" in self.faults and self.num_added:   # FAULT: notify, then publish
-            await self.notify()
-            notified = True
         # Descriptors and available array need to be set before we expose the new available array entries.
         self.trace.event("virtio_wmb", vq=self.index)
         self._avail_idx = (self._avail_idx + self.num_added) & 0xFFFF
@@ -267,10 +272,10 @@ class VirtQueue:
         self.trace.event("virtio_mb", vq=self.index)
         used_flags = await self.mem.read_int(self.layout.used_flags, 2)
         self.trace.event("used_flags_read", vq=self.index, value=used_flags)
-        if not used_flags & VRING_USED_F_NO_NOTIFY and not notified:
+        if not used_flags & VRING_USED_F_NO_NOTIFY:
             await self.notify()
             return True
-        return notified
+        return False
 
     async def notify(self, forced: bool = False) -> None:
         self.notifies += 1
@@ -299,8 +304,8 @@ class VirtQueue:
         self._desc_next[i] = self.free_head
         self.free_head = head
         # Plus final descriptor
-        if "leak_desc" not in self.faults:      # FAULT leak_desc: the accounting loses one per chain
-            self.num_free += 1
+        self.num_free += 1
+        self.trace.event("detach_buf", vq=self.index, head=head, num_free=self.num_free)
 
     async def get_buf(self) -> tuple[Any, int] | None:
         """vring_get_buf: (token, len) of the next used buffer, or None."""
@@ -315,8 +320,7 @@ class VirtQueue:
         raw = await self.mem.read(self.layout.used_elem(slot), 8)
         head = int.from_bytes(raw[0:4], "little")
         length = int.from_bytes(raw[4:8], "little")
-        self.trace.event("used_elem_read", vq=self.index, slot=slot, id=head, len=length,
-                         used_idx=used_idx)
+        self.trace.event("used_elem_read", vq=self.index, slot=slot, id=head, len=length, used_idx=used_idx)
         if head >= self.num:
             self.broken = True
             self.trace.event("vq_broken", vq=self.index, reason=f"id {head} out of range")
@@ -329,6 +333,15 @@ class VirtQueue:
         # detach_buf clears data, so grab it now.
         await self.detach_buf(head)
         self.last_used_idx = (self.last_used_idx + 1) & 0xFFFF
+        self.trace.event(
+            "get_buf",
+            vq=self.index,
+            id=head,
+            len=length,
+            token=id(token),
+            num_free=self.num_free,
+            last_used_idx=self.last_used_idx,
+        )
         return token, length
 
     async def disable_cb(self) -> None:
@@ -336,22 +349,18 @@ class VirtQueue:
         self._avail_flags |= VRING_AVAIL_F_NO_INTERRUPT
         await self.mem.write_int(self.layout.avail_flags, self._avail_flags, 2)
         self.trace.event("avail_flags_write", vq=self.index, value=self._avail_flags)
+        self.trace.event("disable_cb", vq=self.index)
 
-    async def enable_cb(self, recheck: bool = True) -> bool:
-        """vring_enable_cb: clear NO_INTERRUPT, then make sure nothing was used meanwhile.
-
-        ``recheck=False`` skips the re-check: a deliberate driver fault (lost wake-up) for checker tests.
-        """
+    async def enable_cb(self) -> bool:
+        """vring_enable_cb: clear NO_INTERRUPT, then make sure nothing was used meanwhile."""
         # We optimistically turn back on interrupts, then check if there was more to do.
         self._avail_flags &= ~VRING_AVAIL_F_NO_INTERRUPT
         await self.mem.write_int(self.layout.avail_flags, self._avail_flags, 2)
         self.trace.event("avail_flags_write", vq=self.index, value=self._avail_flags)
-        if not recheck:
-            return True
         self.trace.event("virtio_mb", vq=self.index)
-        if await self.more_used():
-            return False
-        return True
+        ret = not await self.more_used()
+        self.trace.event("enable_cb", vq=self.index, ret=ret)
+        return ret
 
     async def vring_interrupt(self) -> bool:
         """vring_interrupt: IRQ_HANDLED (True) if there was used work and the callback ran."""

@@ -1,7 +1,7 @@
 """The host interface the driver model runs on.
 
 The driver (tb.driver) and the bring-up checks await only this interface. Implementations:
-``tb.platform.sim.SimPlatform`` (cocotbext-pcie root complex in a cocotb simulation) and, for a board or a
+``tb.simulation.sim_platform.SimPlatform`` (cocotbext-pcie root complex in a cocotb simulation) and, for a board or a
 VM, a Linux PCI platform. So nothing here may import cocotb.
 
 Conventions: BAR and config accesses are little-endian integers of 1, 2, 4 or 8 bytes at any byte offset
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-IrqHandler = Callable[[], Awaitable[None]]
+IrqHandler = Callable[[], Awaitable[object]]  # what a handler returns (IRQ_HANDLED...) is its own
 
 ACCESS_SIZES = (1, 2, 4, 8)
 
@@ -86,8 +86,8 @@ class IrqCount:
     raised: int | None = None
     handled: int = 0
     kernel: int | None = None
-    line: str = ""          # where ``kernel`` was read (the /proc/interrupts row)
-    shared: bool = False    # that row also counts other devices' interrupts (a shared INTx line)
+    line: str = ""  # where ``kernel`` was read (the /proc/interrupts row)
+    shared: bool = False  # that row also counts other devices' interrupts (a shared INTx line)
 
 
 class Event(Protocol):

@@ -31,18 +31,18 @@ from typing import Any
 
 from tb.platform.base import IrqCount, IrqHandler
 
-EVENTFD = "eventfd"      # a read returns the number of signals since the last read
-UIO_COUNT = "uio"        # a read returns the total count (4 bytes); raised = the difference to the last one
+EVENTFD = "eventfd"  # a read returns the number of signals since the last read
+UIO_COUNT = "uio"  # a read returns the total count (4 bytes); raised = the difference to the last one
 
 
 # -- /proc/interrupts ----------------------------------------------------------------------------------------
 @dataclass
 class KernelIrqLine:
-    irq: str                 # "41", or "NMI" for the architecture's rows
-    count: int               # summed over the CPUs
-    names: list[str]         # the description's words, the actions' names among them ("vfio-msix[2](...)")
-    text: str                # the description after the counts (chip, hwirq, names)
-    shared: bool = False     # more than one action on the line ("uio_pci_generic, virtio2")
+    irq: str  # "41", or "NMI" for the architecture's rows
+    count: int  # summed over the CPUs
+    names: list[str]  # the description's words, the actions' names among them ("vfio-msix[2](...)")
+    text: str  # the description after the counts (chip, hwirq, names)
+    shared: bool = False  # more than one action on the line ("uio_pci_generic, virtio2")
 
 
 def parse_proc_interrupts(text: str) -> list[KernelIrqLine]:
@@ -62,9 +62,16 @@ def parse_proc_interrupts(text: str) -> list[KernelIrqLine]:
             if not tok.isdigit():
                 break
             counts.append(int(tok))
-        desc = tokens[len(counts):]
-        out.append(KernelIrqLine(head.strip(), sum(counts), [t.rstrip(",") for t in desc], " ".join(desc),
-                                 any(t.endswith(",") for t in desc)))
+        desc = tokens[len(counts) :]
+        out.append(
+            KernelIrqLine(
+                head.strip(),
+                sum(counts),
+                [t.rstrip(",") for t in desc],
+                " ".join(desc),
+                any(t.endswith(",") for t in desc),
+            )
+        )
     return out
 
 
@@ -88,22 +95,26 @@ class KernelLineKey:
 # -- sources and the dispatcher ------------------------------------------------------------------------------
 @dataclass
 class IrqSource:
-    name: str                                    # "msix2", "intx"
+    name: str  # "msix2", "intx"
     fd: int
     kind: str = EVENTFD
     kernel: KernelLineKey | None = None
-    after: Callable[[], None] | None = None      # after the handlers ran (INTx: unmask)
-    last_total: int = 0                          # UIO_COUNT: the total at the previous read
+    after: Callable[[], None] | None = None  # after the handlers ran (INTx: unmask)
+    last_total: int = 0  # UIO_COUNT: the total at the previous read
     kernel_base: int | None = field(default=None, init=False)
     kernel_row: str = field(default="", init=False)
 
 
 class IrqDispatcher:
-    def __init__(self, handlers: Callable[[str], list[IrqHandler]], proc_interrupts: str = "/proc/interrupts",
-                 max_rounds: int = 64):
+    def __init__(
+        self,
+        handlers: Callable[[str], list[IrqHandler]],
+        proc_interrupts: str = "/proc/interrupts",
+        max_rounds: int = 64,
+    ):
         self._handlers = handlers
         self.proc_interrupts = Path(proc_interrupts)
-        self.max_rounds = max_rounds            # rounds per window; what still fires waits for the next one
+        self.max_rounds = max_rounds  # rounds per window; what still fires waits for the next one
         self._sources: dict[str, IrqSource] = {}
         self._by_fd: dict[int, IrqSource] = {}
         self._totals: dict[str, IrqCount] = {}
@@ -113,7 +124,7 @@ class IrqDispatcher:
         self._busy = False
         self._idle: asyncio.Task | None = None
         self.errors: list[str] = []
-        self.windows = 0                         # windows that found something pending
+        self.windows = 0  # windows that found something pending
         self.trace: Callable[..., None] | None = None
 
     # -- sources -------------------------------------------------------------------------------------------
@@ -217,8 +228,9 @@ class IrqDispatcher:
                 row = src.kernel.find(rows)
                 if row is not None:
                     kernel = (kernel or 0) + row.count - src.kernel_base
-            out[name] = IrqCount(raised=total.raised, handled=total.handled, kernel=kernel, line=total.line,
-                                 shared=total.shared)
+            out[name] = IrqCount(
+                raised=total.raised, handled=total.handled, kernel=kernel, line=total.line, shared=total.shared
+            )
         return out
 
     # -- the window ----------------------------------------------------------------------------------------
@@ -292,5 +304,7 @@ class IrqDispatcher:
 
 
 def describe_counts(counts: dict[str, IrqCount]) -> dict[str, Any]:
-    return {k: {"raised": v.raised, "handled": v.handled, "kernel": v.kernel, "line": v.line, "shared": v.shared}
-            for k, v in counts.items()}
+    return {
+        k: {"raised": v.raised, "handled": v.handled, "kernel": v.kernel, "line": v.line, "shared": v.shared}
+        for k, v in counts.items()
+    }

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tb.platform.base import DmaBuffer, IrqCount, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.platform.base import DmaBuffer, Event, IrqCount, IrqHandler, Platform, PlatformError, PlatformTimeout
 from tb.platform.irq import IrqDispatcher
 from tb.platform.takeover import TAKEOVER_DRIVERS, TakeoverRefused, assess, check_takeover
 
@@ -75,8 +75,10 @@ def normalize_bdf(bdf: str) -> str:
 
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
-        raise TakeoverRefused(f"{what} needs root (sysfs driver binding, /proc/self/pagemap physical addresses, "
-                              "locked hugepages, device files): run as root, e.g. with sudo; nothing was changed")
+        raise TakeoverRefused(
+            f"{what} needs root (sysfs driver binding, /proc/self/pagemap physical addresses, "
+            "locked hugepages, device files): run as root, e.g. with sudo; nothing was changed"
+        )
 
 
 # -- pagemap -----------------------------------------------------------------------------------------------
@@ -97,8 +99,9 @@ def virt_to_phys(vaddr: int, pagemap: str = "/proc/self/pagemap") -> int:
     if not present:
         raise PlatformError(f"pagemap: page at {vaddr:#x} is not present (not populated or swapped)")
     if pfn == 0:
-        raise PlatformError("pagemap shows PFN 0: physical addresses are hidden from processes without "
-                            "CAP_SYS_ADMIN: run as root")
+        raise PlatformError(
+            "pagemap shows PFN 0: physical addresses are hidden from processes without CAP_SYS_ADMIN: run as root"
+        )
     return pfn * PAGE_SIZE + vaddr % PAGE_SIZE
 
 
@@ -129,13 +132,13 @@ class DmaArena:
         if length and offset // self.seg_size == (offset + length - 1) // self.seg_size:
             seg, off = divmod(offset, self.seg_size)
             if offset + length <= self.size:
-                return bytes(self.segments[seg][off:off + length])
-        return b"".join(bytes(m[o:o + n]) for m, o, n in self._pieces(offset, length))
+                return bytes(self.segments[seg][off : off + length])
+        return b"".join(bytes(m[o : o + n]) for m, o, n in self._pieces(offset, length))
 
     def write(self, offset: int, data: bytes) -> None:
         pos = 0
         for m, o, n in self._pieces(offset, len(data)):
-            m[o:o + n] = data[pos:pos + n]
+            m[o : o + n] = data[pos : pos + n]
             pos += n
 
     def alloc(self, size: int, align: int) -> int | None:
@@ -208,8 +211,10 @@ class DmaAllocator:
             if off is not None:
                 return LinuxDmaBuffer(arena, off, size, self.window)
         free = ", ".join(f"{a.bus_base:#x}:{a.size - a.used}" for a in self.arenas)
-        raise PlatformError(f"no physically contiguous DMA memory for {size} bytes (aligned {align}); "
-                            f"free per arena: {free or 'none'}; reserve more hugepages (--hugepages)")
+        raise PlatformError(
+            f"no physically contiguous DMA memory for {size} bytes (aligned {align}); "
+            f"free per arena: {free or 'none'}; reserve more hugepages (--hugepages)"
+        )
 
 
 class HugeTlbSysfs:
@@ -236,12 +241,16 @@ class HugeTlbSysfs:
         try:
             (self.dir / "nr_hugepages").write_text(f"{want}\n")
         except OSError as exc:
-            raise PlatformError(f"cannot reserve hugepages ({self.dir}/nr_hugepages <- {want}): {exc}; "
-                                f"as root: echo {want} > /proc/sys/vm/nr_hugepages") from exc
+            raise PlatformError(
+                f"cannot reserve hugepages ({self.dir}/nr_hugepages <- {want}): {exc}; "
+                f"as root: echo {want} > /proc/sys/vm/nr_hugepages"
+            ) from exc
         got = self.free()
         if got < pages:
-            raise PlatformError(f"asked the kernel for {want} hugepages of 2 MiB, only {got} free (need {pages}): "
-                                "memory too fragmented or too small; reserve them at boot (hugepages=N)")
+            raise PlatformError(
+                f"asked the kernel for {want} hugepages of 2 MiB, only {got} free (need {pages}): "
+                "memory too fragmented or too small; reserve them at boot (hugepages=N)"
+            )
 
 
 class HugePagePool:
@@ -250,7 +259,7 @@ class HugePagePool:
     def __init__(self, pages: int, sysfs: str = "/sys", pagemap: str = "/proc/self/pagemap"):
         HugeTlbSysfs(sysfs).ensure_free(pages)
         self.maps: list[mmap.mmap] = []
-        self.pages: list[tuple[int, int, memoryview]] = []   # (phys, vaddr, memory)
+        self.pages: list[tuple[int, int, memoryview]] = []  # (phys, vaddr, memory)
         flags = mmap.MAP_SHARED | MAP_HUGETLB | MAP_POPULATE | MAP_LOCKED  # fd -1 adds MAP_ANONYMOUS
         try:
             for _ in range(pages):
@@ -265,8 +274,9 @@ class HugePagePool:
                 self.pages.append((phys, vaddr, memoryview(m)))
         except OSError as exc:
             self.close()
-            raise PlatformError(f"mmap of locked 2 MiB hugepages failed: {exc} "
-                                "(free hugepages, RLIMIT_MEMLOCK)") from exc
+            raise PlatformError(
+                f"mmap of locked 2 MiB hugepages failed: {exc} (free hugepages, RLIMIT_MEMLOCK)"
+            ) from exc
         except BaseException:
             self.close()
             raise
@@ -315,8 +325,7 @@ class PciSysfs:
         self.original_driver: str | None = None
         self._taken = False
         if not self.dev.exists():
-            raise TakeoverRefused(f"no PCI function {self.bdf} ({self.dev} missing): see lspci -D; nothing was "
-                                  "changed")
+            raise TakeoverRefused(f"no PCI function {self.bdf} ({self.dev} missing): see lspci -D; nothing was changed")
 
     # overridable for tests (a fake tree has no kernel behind it)
     def write(self, path: Path, text: str) -> None:
@@ -365,16 +374,20 @@ class PciSysfs:
             return
         if current is not None:
             if allow_unbind is not None and current not in allow_unbind:
-                raise PlatformError(f"{self.bdf} is bound to {current!r}, which this tool does not take over by "
-                                    f"default (it may be in use): unbind it yourself or pass --force-unbind")
+                raise PlatformError(
+                    f"{self.bdf} is bound to {current!r}, which this tool does not take over by "
+                    f"default (it may be in use): unbind it yourself or pass --force-unbind"
+                )
             self.write(self.dev / "driver/unbind", self.bdf)
         self.write(self.dev / "driver_override", driver)
         self._taken = True
         self.write(self.sysfs / "bus/pci/drivers_probe", self.bdf)
         now = self.driver()
         if now != driver:
-            raise PlatformError(f"{self.bdf}: drivers_probe left it bound to {now!r}, not {driver!r} "
-                                f"(is the {driver} module loaded? dmesg says why it refused)")
+            raise PlatformError(
+                f"{self.bdf}: drivers_probe left it bound to {now!r}, not {driver!r} "
+                f"(is the {driver} module loaded? dmesg says why it refused)"
+            )
 
     def restore_driver(self) -> None:
         """Give the function back to the driver it had before ``bind_driver`` (or leave it unbound)."""
@@ -452,8 +465,15 @@ class LinuxPciPlatform(Platform):
     name = "linux"
     driver_name = ""
 
-    def __init__(self, bdf: str, sysfs: str = "/sys", proc: str = "/proc", hugepages: int = 24,
-                 any_device: bool = False, force_unbind: bool = False):
+    def __init__(
+        self,
+        bdf: str,
+        sysfs: str = "/sys",
+        proc: str = "/proc",
+        hugepages: int = 24,
+        any_device: bool = False,
+        force_unbind: bool = False,
+    ):
         self.sysfs_root = sysfs
         self.proc_root = proc
         self.hugepages = hugepages
@@ -584,7 +604,7 @@ class LinuxPciPlatform(Platform):
     def _handlers_of(self, source: str) -> list[IrqHandler]:
         if source == "intx":
             return self._intx_handlers
-        return self._msix_handlers.get(int(source[len("msix"):]), [])
+        return self._msix_handlers.get(int(source[len("msix") :]), [])
 
     def request_irq(self, vector: int, handler: IrqHandler) -> None:
         self._msix_handlers.setdefault(vector, []).append(handler)
@@ -637,7 +657,8 @@ class LinuxPciPlatform(Platform):
     def make_event(self) -> asyncio.Event:
         return asyncio.Event()
 
-    async def wait_event(self, event: asyncio.Event, timeout_ns: float) -> None:
+    async def wait_event(self, event: Event, timeout_ns: float) -> None:
+        assert isinstance(event, asyncio.Event), "an event of make_event()"
         try:
             await asyncio.wait_for(event.wait(), timeout_ns / 1e9)
         except TimeoutError as exc:
@@ -655,8 +676,10 @@ def open_platform(bdf: str, backend: str, **kwargs: Any) -> LinuxPciPlatform:
     taken (kwargs ``any_device``, ``force_unbind``)."""
     if backend == "vfio":
         from tb.platform.vfio import VfioPlatform
+
         return VfioPlatform(bdf, **kwargs).open()
     if backend == "uio":
         from tb.platform.uio import UioPlatform
+
         return UioPlatform(bdf, **kwargs).open()
     raise PlatformError(f"unknown backend {backend!r}: one of {BACKENDS}")

@@ -9,22 +9,88 @@ The device follows hdl/virtio/README.md at transaction level: on a notify it pop
 (after ``latency_ns`` per packet), "sends" the frame (header stripped; a frame above ``MAX_FRAME_LEN`` or
 below ``MIN_FRAME_LEN`` bytes is dropped and counted instead, as the RTL does), writes the used element
 and used.idx, then decides on the interrupt with the same rules and modes as the RTL (noe_policy,
-offer_noe, kick suppression). It models the register block of BAR0 and an MSI-X table in BAR1; no debug BAR.
+offer_noe, kick suppression: tb.device.dev_ctrl.DeviceModes; no pacing timer). It models the register
+block of BAR0 and an MSI-X table in BAR1; no debug BAR.
+
+The ring layout, flags and register offsets are the model's own, written from the virtio specification
+(2.7 Split Virtqueues, 4.1.4.8 legacy PCI layout), not taken from the driver it serves:
+tests/unit/test_layouts.py holds them to the driver's, the checkers' and the ring builder's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
-from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
+from tb.device.dev_ctrl import DeviceModes, NoePolicy
+from tb.platform.base import DmaBuffer, Event, IrqHandler, Platform, PlatformError, PlatformTimeout
 
-NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
 # the TX engine's frame limits (virtio_net_usp MAX_FRAME_LEN, virtq_tx MIN_FRAME_LEN): bytes after the header
 MAX_FRAME_LEN = 1518
 MIN_FRAME_LEN = 14
+
+# virtio spec 4.1.4.8, the legacy register block in BAR0 (the MSI-X vectors only while MSI-X is enabled;
+# the device-specific configuration follows them, or follows the ISR without MSI-X)
+REG_DEVICE_FEATURES = 0x00
+REG_DRIVER_FEATURES = 0x04
+REG_QUEUE_ADDRESS = 0x08
+REG_QUEUE_SIZE = 0x0C
+REG_QUEUE_SELECT = 0x0E
+REG_QUEUE_NOTIFY = 0x10
+REG_DEVICE_STATUS = 0x12
+REG_ISR_STATUS = 0x13
+REG_CONFIG_MSIX_VECTOR = 0x14
+REG_QUEUE_MSIX_VECTOR = 0x16
+CONFIG_WITH_MSIX, CONFIG_WITHOUT_MSIX = 0x18, 0x14
+NO_VECTOR = 0xFFFF
+LEGACY_PFN_SHIFT = 12
+STATUS_DRIVER_OK = 4
+ISR_QUEUE = 1
+# feature bits the model offers (5.1.3, 6.3)
+F_MAC, F_STATUS, F_MRG_RXBUF, F_NOTIFY_ON_EMPTY, F_INDIRECT_DESC = 5, 16, 15, 24, 28
+# 2.7.5 / 2.7.6 / 2.7.8
+VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_INDIRECT = 1, 2, 4
+VIRTQ_AVAIL_F_NO_INTERRUPT = 1
+VIRTQ_USED_F_NO_NOTIFY = 1
+
+
+@dataclass(frozen=True)
+class RingAddrs:
+    """Where the parts of a legacy split virtqueue of ``size`` entries at ``base`` are (2.7.2: descriptors,
+    the available ring right after them, the used ring at the next 4096-byte boundary)."""
+
+    base: int
+    size: int
+
+    @property
+    def desc(self) -> int:
+        return self.base
+
+    @property
+    def avail(self) -> int:
+        return self.base + 16 * self.size
+
+    @property
+    def used(self) -> int:
+        avail_bytes = 2 + 2 + 2 * self.size + 2  # flags, idx, ring, used_event
+        return (self.avail + avail_bytes + 4095) // 4096 * 4096
+
+    def avail_ring(self, slot: int) -> int:
+        return self.avail + 4 + 2 * slot
+
+    def used_elem(self, slot: int) -> int:
+        return self.used + 4 + 8 * slot
+
+
+@dataclass
+class ModelTiming:
+    """The model device's own time (not a mode of the RTL)."""
+
+    latency_ns: float = 100.0  # device time per packet (pop, fetch, send, push)
+    stall_until_ns: float = 0.0  # the wire is blocked until then (the FULL scenario)
 
 
 class _JumpSelector(selectors.BaseSelector):
@@ -100,13 +166,13 @@ class HostMemory:
         off = addr - self.base
         if off < 0 or off + length > len(self.mem):
             raise PlatformError(f"DMA read outside host memory: {addr:#x}+{length}")
-        return bytes(self.mem[off:off + length])
+        return bytes(self.mem[off : off + length])
 
     def write(self, addr: int, data: bytes) -> None:
         off = addr - self.base
         if off < 0 or off + len(data) > len(self.mem):
             raise PlatformError(f"DMA write outside host memory: {addr:#x}+{len(data)}")
-        self.mem[off:off + len(data)] = data
+        self.mem[off : off + len(data)] = data
 
 
 class ModelDmaBuffer(DmaBuffer):
@@ -121,16 +187,6 @@ class ModelDmaBuffer(DmaBuffer):
 
     async def write(self, offset: int, data: bytes) -> None:
         self.host.write(self.bus_addr + offset, data)
-
-
-@dataclass
-class DeviceModes:
-    noe_policy: int = NOE_WHEN_ACKED
-    offer_noe: bool = True
-    kick_suppress: bool = False
-    offer_indirect: bool = True
-    latency_ns: float = 100.0          # device time per packet (pop, fetch, send, push)
-    stall_until_ns: float = 0.0        # the wire is blocked until then (the FULL scenario)
 
 
 @dataclass
@@ -153,9 +209,12 @@ class ModelVirtioNet:
     QUEUE_SIZE = 256
     MAC = bytes([0x02, 0, 0, 0, 0, 0x01])
 
-    def __init__(self, platform: ModelPlatform, modes: DeviceModes):
+    def __init__(self, platform: ModelPlatform, modes: DeviceModes, timing: ModelTiming):
+        if modes.pacing_timer:
+            raise PlatformError("the model device has no pacing timer (DeviceModes.pacing_timer)")
         self.p = platform
         self.modes = modes
+        self.timing = timing
         self.c = DeviceCounters()
         self._reset_state()
         self._kick = asyncio.Event()
@@ -167,57 +226,67 @@ class ModelVirtioNet:
         self.pfn = [0, 0]
         self.status = 0
         self.isr = 0
-        self.config_vector = 0xFFFF
-        self.queue_vector = [0xFFFF, 0xFFFF]
+        self.config_vector = NO_VECTOR
+        self.queue_vector = [NO_VECTOR, NO_VECTOR]
         self.last_avail = 0
         self.used_idx = 0
 
     @property
     def host_features(self) -> int:
-        return ((1 << 5) | (1 << 16) | ((1 << 24) if self.modes.offer_noe else 0)
-                | ((1 << 28) if self.modes.offer_indirect else 0))
+        return (
+            (1 << F_MAC)
+            | (1 << F_STATUS)
+            | ((1 << F_NOTIFY_ON_EMPTY) if self.modes.offer_noe else 0)
+            | ((1 << F_INDIRECT_DESC) if self.modes.offer_indirect else 0)
+        )
 
     # -- registers -----------------------------------------------------------------------------------
     def reg_read(self, off: int, size: int) -> int:
         msix = self.p.msix_enabled
-        cfg_base = 0x18 if msix else 0x14
+        cfg_base = CONFIG_WITH_MSIX if msix else CONFIG_WITHOUT_MSIX
         if off >= cfg_base:
             cfg = self.MAC + (1).to_bytes(2, "little") + bytes(8)
-            return int.from_bytes(cfg[off - cfg_base:off - cfg_base + size].ljust(size, b"\0"), "little")
-        regs = {0x00: self.host_features, 0x04: self.guest_features, 0x08: self.pfn[self.queue_sel]
-                if self.queue_sel < 2 else 0, 0x0C: self.QUEUE_SIZE if self.queue_sel < 2 else 0,
-                0x0E: self.queue_sel, 0x10: 0, 0x12: self.status}
-        if off == 0x13:
+            return int.from_bytes(cfg[off - cfg_base : off - cfg_base + size].ljust(size, b"\0"), "little")
+        regs = {
+            REG_DEVICE_FEATURES: self.host_features,
+            REG_DRIVER_FEATURES: self.guest_features,
+            REG_QUEUE_ADDRESS: self.pfn[self.queue_sel] if self.queue_sel < 2 else 0,
+            REG_QUEUE_SIZE: self.QUEUE_SIZE if self.queue_sel < 2 else 0,
+            REG_QUEUE_SELECT: self.queue_sel,
+            REG_QUEUE_NOTIFY: 0,
+            REG_DEVICE_STATUS: self.status,
+        }
+        if off == REG_ISR_STATUS:
             isr, self.isr = self.isr, 0
             self.p.set_intx(False)
             return isr
-        if msix and off == 0x14:
+        if msix and off == REG_CONFIG_MSIX_VECTOR:
             return self.config_vector
-        if msix and off == 0x16:
-            return self.queue_vector[self.queue_sel] if self.queue_sel < 2 else 0xFFFF
+        if msix and off == REG_QUEUE_MSIX_VECTOR:
+            return self.queue_vector[self.queue_sel] if self.queue_sel < 2 else NO_VECTOR
         return regs.get(off, 0) & ((1 << (8 * size)) - 1)
 
     def reg_write(self, off: int, value: int, size: int) -> None:
-        if off == 0x04:
+        if off == REG_DRIVER_FEATURES:
             self.guest_features = value & self.host_features
-        elif off == 0x08 and self.queue_sel < 2:
+        elif off == REG_QUEUE_ADDRESS and self.queue_sel < 2:
             self.pfn[self.queue_sel] = value
-        elif off == 0x0E:
+        elif off == REG_QUEUE_SELECT:
             self.queue_sel = value
-        elif off == 0x10:
+        elif off == REG_QUEUE_NOTIFY:
             if value == 1:
                 self.c.notifies += 1
                 self._kick.set()
-        elif off == 0x12:
+        elif off == REG_DEVICE_STATUS:
             if value == 0:
                 self._reset_state()
                 self.p.set_intx(False)
             else:
                 self.status = value | (self.status & 0x40)
-        elif off == 0x14 and self.p.msix_enabled:
-            self.config_vector = value if value < self.p.msix_vectors else 0xFFFF
-        elif off == 0x16 and self.p.msix_enabled and self.queue_sel < 2:
-            self.queue_vector[self.queue_sel] = value if value < self.p.msix_vectors else 0xFFFF
+        elif off == REG_CONFIG_MSIX_VECTOR and self.p.msix_enabled:
+            self.config_vector = value if value < self.p.msix_vectors else NO_VECTOR
+        elif off == REG_QUEUE_MSIX_VECTOR and self.p.msix_enabled and self.queue_sel < 2:
+            self.queue_vector[self.queue_sel] = value if value < self.p.msix_vectors else NO_VECTOR
 
     # -- the TX engine -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -234,18 +303,17 @@ class ModelVirtioNet:
         while True:
             await self._kick.wait()
             self._kick.clear()
-            if not (self.status & 4) or not self.pfn[1]:
+            if not (self.status & STATUS_DRIVER_OK) or not self.pfn[1]:
                 continue
             await self._process()
 
     async def _process(self) -> None:
         q = self.QUEUE_SIZE
-        base = self.pfn[1] << 12
-        avail = base + 16 * q
-        used = (avail + 2 * (3 + q) + 4095) & ~4095
-        hdr_len = 12 if self.guest_features >> 15 & 1 else 10
+        ring = RingAddrs(self.pfn[1] << LEGACY_PFN_SHIFT, q)
+        avail, used = ring.avail, ring.used
+        hdr_len = 12 if self.guest_features >> F_MRG_RXBUF & 1 else 10
         if self.modes.kick_suppress:
-            self.p.host.write(used, (1).to_bytes(2, "little"))
+            self.p.host.write(used, VIRTQ_USED_F_NO_NOTIFY.to_bytes(2, "little"))
         while True:
             avail_idx = self._rd16(avail + 2)
             if avail_idx == self.last_avail:
@@ -253,13 +321,13 @@ class ModelVirtioNet:
                     # going idle: clear NO_NOTIFY, barrier, re-check
                     self.p.host.write(used, (0).to_bytes(2, "little"))
                     if self._rd16(avail + 2) != self.last_avail:
-                        self.p.host.write(used, (1).to_bytes(2, "little"))
+                        self.p.host.write(used, VIRTQ_USED_F_NO_NOTIFY.to_bytes(2, "little"))
                         continue
                 return
-            head = self._rd16(avail + 4 + 2 * (self.last_avail % q))
+            head = self._rd16(ring.avail_ring(self.last_avail % q))
             self.last_avail = (self.last_avail + 1) & 0xFFFF
-            data = self._read_chain(base, head)
-            await asyncio.sleep(max(self.modes.latency_ns, self.modes.stall_until_ns - self.p.now_ns()))
+            data = self._read_chain(ring.desc, head)
+            await asyncio.sleep(max(self.timing.latency_ns, self.timing.stall_until_ns - self.p.now_ns()))
             frame = data[hdr_len:]
             if len(data) > hdr_len + MAX_FRAME_LEN:
                 self.c.drop_oversize += 1
@@ -270,7 +338,7 @@ class ModelVirtioNet:
                 self.c.wire.append(frame)
             slot = self.used_idx % q
             # used.len: bytes the device wrote into the chain, none for TX
-            self.p.host.write(used + 4 + 8 * slot, head.to_bytes(4, "little") + (0).to_bytes(4, "little"))
+            self.p.host.write(ring.used_elem(slot), head.to_bytes(4, "little") + (0).to_bytes(4, "little"))
             self.used_idx = (self.used_idx + 1) & 0xFFFF
             self.p.host.write(used + 2, self.used_idx.to_bytes(2, "little"))
             self._decide_interrupt(avail)
@@ -285,11 +353,11 @@ class ModelVirtioNet:
             length = int.from_bytes(raw[8:12], "little")
             flags = int.from_bytes(raw[12:14], "little")
             nxt = int.from_bytes(raw[14:16], "little")
-            if flags & 4:  # INDIRECT
+            if flags & VIRTQ_DESC_F_INDIRECT:
                 table, limit, i = addr, length // 16, 0
                 continue
             out += self.p.host.read(addr, length)
-            if not flags & 1:
+            if not flags & VIRTQ_DESC_F_NEXT:
                 return bytes(out)
             if nxt >= limit:
                 raise PlatformError(f"model device: next {nxt} out of range")
@@ -299,20 +367,20 @@ class ModelVirtioNet:
     def _decide_interrupt(self, avail: int) -> None:
         flags = self._rd16(avail)
         empty = self._rd16(avail + 2) == self.last_avail
-        noe_acked = bool(self.guest_features >> 24 & 1)
+        noe_acked = bool(self.guest_features >> F_NOTIFY_ON_EMPTY & 1)
         pol = self.modes.noe_policy
-        if not flags & 1:
+        if not flags & VIRTQ_AVAIL_F_NO_INTERRUPT:
             self.c.irq_normal += 1
-        elif empty and (pol == NOE_ALWAYS or (pol == NOE_WHEN_ACKED and noe_acked)):
+        elif empty and (pol == NoePolicy.ALWAYS or (pol == NoePolicy.WHEN_ACKED and noe_acked)):
             self.c.irq_noe += 1
         else:
             self.c.irq_suppressed += 1
             return
         if self.p.msix_enabled:
-            if self.queue_vector[1] != 0xFFFF:
+            if self.queue_vector[1] != NO_VECTOR:
                 self.p.raise_msix(self.queue_vector[1])
         else:
-            self.isr |= 1
+            self.isr |= ISR_QUEUE
             self.p.set_intx(True)
 
 
@@ -321,7 +389,9 @@ class ModelPlatform(Platform):
 
     name = "model"
 
-    def __init__(self, modes: DeviceModes | None = None, reg_access_ns: float = 300.0):
+    def __init__(
+        self, modes: DeviceModes | None = None, timing: ModelTiming | None = None, reg_access_ns: float = 300.0
+    ):
         self.host = HostMemory()
         self.reg_access_ns = reg_access_ns
         self.msix_enabled = False
@@ -329,7 +399,7 @@ class ModelPlatform(Platform):
         self._msix_handlers: dict[int, list[IrqHandler]] = {}
         self._intx_handlers: list[IrqHandler] = []
         self._intx = False
-        self.device = ModelVirtioNet(self, modes or DeviceModes())
+        self.device = ModelVirtioNet(self, modes or DeviceModes(), timing or ModelTiming())
         self.config = {0x00: 0x1AF4, 0x02: 0x1000, 0x08: 0x02000000, 0x2C: 0x1AF4, 0x2E: 0x0001, 0x04: 0}
         self._tasks: list[asyncio.Task] = []
 
@@ -412,13 +482,14 @@ class ModelPlatform(Platform):
     def make_event(self) -> asyncio.Event:
         return asyncio.Event()
 
-    async def wait_event(self, event: asyncio.Event, timeout_ns: float) -> None:
+    async def wait_event(self, event: Event, timeout_ns: float) -> None:
+        assert isinstance(event, asyncio.Event), "an event of make_event()"
         try:
             await asyncio.wait_for(event.wait(), timeout_ns)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise PlatformTimeout(f"no event within {timeout_ns} ns") from exc
 
-    def start_task(self, coro) -> Callable[[], None]:
+    def start_task(self, coro: Coroutine[Any, Any, Any]) -> Callable[[], bool]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
         return task.cancel

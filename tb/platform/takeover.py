@@ -26,22 +26,45 @@ from pathlib import Path
 from tb.platform.base import PlatformError
 
 VIRTIO_VENDOR = 0x1AF4
-VIRTIO_NET_DEVICES = (0x1000, 0x1041)     # transitional, modern (0x1040 + VIRTIO_ID_NET)
+VIRTIO_NET_DEVICES = (0x1000, 0x1041)  # transitional, modern (0x1040 + VIRTIO_ID_NET)
 CLASS_ETHERNET = 0x0200
 TAKEOVER_DRIVERS = ("virtio-pci", "vfio-pci", "uio_pci_generic")
 IFF_UP = 0x1
 
 # PCI base class / subclass names for the refusal line (PCI Code and ID Assignment spec)
 _CLASS_NAMES = {
-    0x0100: "SCSI controller", 0x0101: "IDE controller", 0x0104: "RAID controller", 0x0106: "SATA controller",
-    0x0108: "NVMe controller", 0x0200: "Ethernet controller", 0x0280: "network controller",
-    0x0300: "VGA controller", 0x0380: "display controller", 0x0403: "audio device", 0x0600: "host bridge",
-    0x0601: "ISA bridge", 0x0604: "PCI bridge", 0x0680: "bridge", 0x0c03: "USB controller",
-    0x0c05: "SMBus controller", 0x00ff: "unclassified device",
+    0x0100: "SCSI controller",
+    0x0101: "IDE controller",
+    0x0104: "RAID controller",
+    0x0106: "SATA controller",
+    0x0108: "NVMe controller",
+    0x0200: "Ethernet controller",
+    0x0280: "network controller",
+    0x0300: "VGA controller",
+    0x0380: "display controller",
+    0x0403: "audio device",
+    0x0600: "host bridge",
+    0x0601: "ISA bridge",
+    0x0604: "PCI bridge",
+    0x0680: "bridge",
+    0x0C03: "USB controller",
+    0x0C05: "SMBus controller",
+    0x00FF: "unclassified device",
 }
 # virtio device types (virtio spec 5): transitional device id 0x1000 + n - 1, modern 0x1040 + n
-_VIRTIO_TYPES = {1: "network", 2: "block", 3: "console", 4: "entropy source", 5: "memory balloon",
-                 8: "SCSI host", 9: "9p transport", 16: "GPU", 18: "input", 19: "vsock", 26: "file system"}
+_VIRTIO_TYPES = {
+    1: "network",
+    2: "block",
+    3: "console",
+    4: "entropy source",
+    5: "memory balloon",
+    8: "SCSI host",
+    9: "9p transport",
+    16: "GPU",
+    18: "input",
+    19: "vsock",
+    26: "file system",
+}
 _TRANSITIONAL_TYPE = {0x1000: 1, 0x1001: 2, 0x1002: 5, 0x1003: 3, 0x1004: 8, 0x1005: 4, 0x1009: 9}
 
 
@@ -54,7 +77,7 @@ class PciIdentity:
     bdf: str
     vendor: int
     device: int
-    cls: int                      # 24 bits: base class, subclass, programming interface
+    cls: int  # 24 bits: base class, subclass, programming interface
     revision: int
     subsys_vendor: int
     subsys_device: int
@@ -78,17 +101,19 @@ class PciIdentity:
         return _CLASS_NAMES.get(self.cls >> 8, f"class {self.cls >> 16:02x}xx device")
 
     def describe(self) -> str:
-        return (f"{self.vendor:04x}:{self.device:04x} class {self.cls:06x} ({self.kind()}), "
-                f"{'bound to ' + self.driver if self.driver else 'no driver'}")
+        return (
+            f"{self.vendor:04x}:{self.device:04x} class {self.cls:06x} ({self.kind()}), "
+            f"{'bound to ' + self.driver if self.driver else 'no driver'}"
+        )
 
 
 @dataclass
 class VirtioUse:
     """What the host does with a function through virtio-pci (the virtio device on top of it)."""
 
-    virtio_dev: str = ""                           # virtio3
-    virtio_driver: str | None = None               # virtio_net, virtio_blk, 9pnet_virtio, virtio_rng
-    interfaces: dict[str, bool] = field(default_factory=dict)   # name -> up
+    virtio_dev: str = ""  # virtio3
+    virtio_driver: str | None = None  # virtio_net, virtio_blk, 9pnet_virtio, virtio_rng
+    interfaces: dict[str, bool] = field(default_factory=dict)  # name -> up
     busy: list[str] = field(default_factory=list)  # reasons it is in use (up, routes, mounts, holders)
 
     def idle_summary(self) -> str:
@@ -114,9 +139,16 @@ def _driver(dev: Path) -> str | None:
 def read_identity(dev: Path, bdf: str) -> PciIdentity:
     """Identity from sysfs files (no config-space access, no binding involved)."""
     try:
-        return PciIdentity(bdf, _read_hex(dev / "vendor"), _read_hex(dev / "device"), _read_hex(dev / "class"),
-                           _read_hex(dev / "revision") if (dev / "revision").exists() else 0,
-                           _read_hex(dev / "subsystem_vendor"), _read_hex(dev / "subsystem_device"), _driver(dev))
+        return PciIdentity(
+            bdf,
+            _read_hex(dev / "vendor"),
+            _read_hex(dev / "device"),
+            _read_hex(dev / "class"),
+            _read_hex(dev / "revision") if (dev / "revision").exists() else 0,
+            _read_hex(dev / "subsystem_vendor"),
+            _read_hex(dev / "subsystem_device"),
+            _driver(dev),
+        )
     except (OSError, ValueError) as exc:
         raise PlatformError(f"{bdf}: reading its identity from {dev} failed: {exc}") from exc
 
@@ -142,8 +174,11 @@ def _routes(proc: Path, ifname: str) -> int:
 def _mounts(proc: Path) -> list[tuple[str, str, str]]:
     """(source, mount point, fs type) of /proc/mounts."""
     try:
-        return [tuple(line.split()[:3]) for line in (proc / "mounts").read_text().splitlines()
-                if len(line.split()) >= 3]  # type: ignore[misc]
+        return [
+            (f[0], f[1], f[2])
+            for f in (line.split() for line in (proc / "mounts").read_text().splitlines())
+            if len(f) >= 3
+        ]
     except OSError:
         return []
 
@@ -162,7 +197,7 @@ def _block_use(blk: Path, name: str, mounts: list[tuple[str, str, str]], swaps: 
     for part in parts:
         node = f"/dev/{part}"
         for source, where, fstype in mounts:
-            if source == node or os.path.basename(os.path.realpath(source)) == part and source.startswith("/dev/"):
+            if source == node or (os.path.basename(os.path.realpath(source)) == part and source.startswith("/dev/")):
                 out.append(f"{node} is mounted on {where} ({fstype})")
         if node in swaps:
             out.append(f"{node} is swap")
@@ -186,7 +221,7 @@ def virtio_use(dev: Path, proc: Path) -> VirtioUse:
         try:
             up = bool(_read_hex(net / "flags") & IFF_UP)
         except (OSError, ValueError):
-            up = True   # unknown state counts as in use
+            up = True  # unknown state counts as in use
         use.interfaces[net.name] = up
         if up:
             use.busy.append(f"interface {net.name} is up")
@@ -218,18 +253,26 @@ def check_takeover(a: Assessment, any_device: bool = False, force_unbind: bool =
     if ident.is_bridge:
         raise TakeoverRefused(f"{head}: a bridge is never a device under test{unchanged}")
     if not ident.is_virtio_net and not any_device:
-        raise TakeoverRefused(f"{head}, is not a virtio-net function (1af4:1000 or 1af4:1041, class 0200xx)"
-                              f"{unchanged} (--any-device binds it anyway and stops after reading its identity)")
+        raise TakeoverRefused(
+            f"{head}, is not a virtio-net function (1af4:1000 or 1af4:1041, class 0200xx)"
+            f"{unchanged} (--any-device binds it anyway and stops after reading its identity)"
+        )
     if ident.driver is not None and ident.driver not in TAKEOVER_DRIVERS:
-        raise TakeoverRefused(f"{head}: the tool takes a function only from virtio-pci, vfio-pci or "
-                              f"uio_pci_generic, never from {ident.driver}{unchanged} (if it is really free, "
-                              "unbind it yourself first)")
+        raise TakeoverRefused(
+            f"{head}: the tool takes a function only from virtio-pci, vfio-pci or "
+            f"uio_pci_generic, never from {ident.driver}{unchanged} (if it is really free, "
+            "unbind it yourself first)"
+        )
     use = a.use
     if ident.driver == "virtio-pci" and use is not None:
         by = f" ({use.virtio_dev} driven by {use.virtio_driver})" if use.virtio_driver else ""
         if use.busy:
-            raise TakeoverRefused(f"{head}, in use{by}: {'; '.join(use.busy)}{unchanged} (not even "
-                                  "--force-unbind takes a function the host is using)")
+            raise TakeoverRefused(
+                f"{head}, in use{by}: {'; '.join(use.busy)}{unchanged} (not even "
+                "--force-unbind takes a function the host is using)"
+            )
         if use.virtio_driver and not force_unbind:
-            raise TakeoverRefused(f"{head}{by}, idle ({use.idle_summary()}){unchanged}: pass --force-unbind "
-                                  f"to take it from {use.virtio_driver}")
+            raise TakeoverRefused(
+                f"{head}{by}, idle ({use.idle_summary()}){unchanged}: pass --force-unbind "
+                f"to take it from {use.virtio_driver}"
+            )

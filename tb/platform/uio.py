@@ -36,8 +36,9 @@ from tb.platform.linux import (
 
 UIO_DRIVER = "uio_pci_generic"
 PCI_COMMAND_INTX_DISABLE_HI = 0x4  # PCI_COMMAND_INTX_DISABLE (0x400) in the command register's high byte
-MSIX_REASON = ("uio_pci_generic delivers INTx only (no MSI/MSI-X support in the uio interface): "
-               "use --backend vfio for MSI-X")
+MSIX_REASON = (
+    "uio_pci_generic delivers INTx only (no MSI/MSI-X support in the uio interface): use --backend vfio for MSI-X"
+)
 
 
 class _Bar:
@@ -81,8 +82,10 @@ class UioPlatform(LinuxPciPlatform):
         uio_dir = self.pci.dev / "uio"
         names = sorted(p.name for p in uio_dir.iterdir()) if uio_dir.is_dir() else []
         if not names:
-            raise PlatformError(f"{self.bdf} is bound to {UIO_DRIVER} but has no uio device under {uio_dir} "
-                                "(the function may have no INTx pin, or INTx masking is unsupported: see dmesg)")
+            raise PlatformError(
+                f"{self.bdf} is bound to {UIO_DRIVER} but has no uio device under {uio_dir} "
+                "(the function may have no INTx pin, or INTx masking is unsupported: see dmesg)"
+            )
         self.uio_name = names[0]
         base = _read_int(uio_dir / self.uio_name / "event")
         try:
@@ -90,8 +93,14 @@ class UioPlatform(LinuxPciPlatform):
         except OSError as exc:
             raise PlatformError(f"open /dev/{self.uio_name}: {exc} (is devtmpfs mounted on /dev?)") from exc
         irq = _read_int(self.pci.dev / "irq")
-        self._source = IrqSource("intx", self.uio_fd, UIO_COUNT, KernelLineKey(name=UIO_DRIVER, irq=irq),
-                                 after=self._unmask, last_total=base or 0)
+        self._source = IrqSource(
+            "intx",
+            self.uio_fd,
+            UIO_COUNT,
+            KernelLineKey(name=UIO_DRIVER, irq=irq),
+            after=self._unmask,
+            last_total=base or 0,
+        )
         self.config_fd = os.open(self.pci.dev / "config", os.O_RDWR)
         for res in self.pci.resources():
             if res.size and (res.is_io or res.is_mem):
@@ -174,7 +183,7 @@ class UioPlatform(LinuxPciPlatform):
         if not self._irq_on:
             return
         self._irqcontrol(False)
-        self.irq.detach("intx")   # the descriptor stays open: it is the uio device
+        self.irq.detach("intx")  # the descriptor stays open: it is the uio device
 
     def _unmask(self) -> None:
         # INTx stays masked until the handlers ran (they read the ISR, which drops the line), like a

@@ -143,8 +143,9 @@ def irq_set(index: int, flags: int, start: int, count: int, fds: list[int] | Non
     return bytearray(struct.pack("<IIIII", 20 + len(data), flags, index, start, count) + data)
 
 
-def dma_map(vaddr: int, iova: int, size: int,
-            flags: int = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE) -> bytearray:
+def dma_map(
+    vaddr: int, iova: int, size: int, flags: int = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE
+) -> bytearray:
     """struct vfio_iommu_type1_dma_map { __u32 argsz, flags; __u64 vaddr, iova, size; }"""
     return bytearray(struct.pack("<IIQQQ", 32, flags, vaddr, iova, size))
 
@@ -202,13 +203,16 @@ class VfioPlatform(LinuxPciPlatform):
                 f"refusing {self.bdf} for vfio: it has no IOMMU group, so the kernel runs without an IOMMU "
                 "(boot with intel_iommu=on or amd_iommu=on; in QEMU add -M q35 -device intel-iommu); this "
                 "kernel's vfio needs one (no CONFIG_VFIO_NOIOMMU in Debian's): use --backend uio; nothing was "
-                "changed")
+                "changed"
+            )
         others = [(d, self.pci.driver_of(d)) for d in self.pci.group_members(group) if d != self.bdf]
         busy = [f"{d} ({drv})" for d, drv in others if drv not in GROUP_FRIENDLY_DRIVERS]
         if busy:
-            raise TakeoverRefused(f"refusing {self.bdf} for vfio: IOMMU group {group} also holds "
-                                  f"{', '.join(busy)}, and vfio needs every function of the group; nothing "
-                                  "was changed (use --backend uio)")
+            raise TakeoverRefused(
+                f"refusing {self.bdf} for vfio: IOMMU group {group} also holds "
+                f"{', '.join(busy)}, and vfio needs every function of the group; nothing "
+                "was changed (use --backend uio)"
+            )
         self.group = group
 
     def _open_backend(self) -> None:
@@ -233,16 +237,23 @@ class VfioPlatform(LinuxPciPlatform):
         _ioctl(self.group_fd, VFIO_GROUP_GET_STATUS, status, "VFIO_GROUP_GET_STATUS")
         flags = struct.unpack("<II", status)[1]
         if not flags & VFIO_GROUP_FLAGS_VIABLE:
-            raise PlatformError(f"IOMMU group {group} is not viable: every device in it must be bound to "
-                                "vfio-pci or to no driver")
-        _ioctl(self.group_fd, VFIO_GROUP_SET_CONTAINER, bytearray(struct.pack("<i", self.container)),
-               "VFIO_GROUP_SET_CONTAINER")
+            raise PlatformError(
+                f"IOMMU group {group} is not viable: every device in it must be bound to vfio-pci or to no driver"
+            )
+        _ioctl(
+            self.group_fd,
+            VFIO_GROUP_SET_CONTAINER,
+            bytearray(struct.pack("<i", self.container)),
+            "VFIO_GROUP_SET_CONTAINER",
+        )
         try:
             _ioctl(self.container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU, "VFIO_SET_IOMMU(TYPE1)")
         except PlatformError as exc:
-            raise PlatformError(f"{exc}: without interrupt remapping type1 refuses the group (EPERM); "
-                                "enable it (QEMU: -device intel-iommu,intremap=on) or load vfio_iommu_type1 "
-                                "with allow_unsafe_interrupts=1") from exc
+            raise PlatformError(
+                f"{exc}: without interrupt remapping type1 refuses the group (EPERM); "
+                "enable it (QEMU: -device intel-iommu,intremap=on) or load vfio_iommu_type1 "
+                "with allow_unsafe_interrupts=1"
+            ) from exc
         name = bytearray(self.bdf.encode() + b"\0")
         self.device_fd = _ioctl(self.group_fd, VFIO_GROUP_GET_DEVICE_FD, name, "VFIO_GROUP_GET_DEVICE_FD")
         info = device_info()
@@ -251,12 +262,12 @@ class VfioPlatform(LinuxPciPlatform):
         for index in range(min(self.num_regions, VFIO_PCI_CONFIG_REGION_INDEX + 1)):
             buf = region_info(index)
             _ioctl(self.device_fd, VFIO_DEVICE_GET_REGION_INFO, buf, f"VFIO_DEVICE_GET_REGION_INFO({index})")
-            self.regions[index] = parse_region_info(buf)
+            self.regions[index] = parse_region_info(bytes(buf))
         # INTx, MSI, MSI-X (ERR and REQ answer EINVAL on functions without AER / without support)
         for index in range(min(self.num_irqs, VFIO_PCI_MSIX_IRQ_INDEX + 1)):
             buf = irq_info(index)
             _ioctl(self.device_fd, VFIO_DEVICE_GET_IRQ_INFO, buf, f"VFIO_DEVICE_GET_IRQ_INFO({index})")
-            self.irqs[index] = parse_irq_info(buf)
+            self.irqs[index] = parse_irq_info(bytes(buf))
         if VFIO_PCI_CONFIG_REGION_INDEX not in self.regions:
             raise PlatformError(f"{self.bdf}: vfio reports no config region")
         resources = self.pci.resources()
@@ -267,8 +278,9 @@ class VfioPlatform(LinuxPciPlatform):
             self._io_bar[bar] = bar < len(resources) and resources[bar].is_io
             if not self._io_bar[bar] and reg.flags & VFIO_REGION_INFO_FLAG_MMAP:
                 try:
-                    m = mmap.mmap(self.device_fd, reg.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE,
-                                  offset=reg.offset)
+                    m = mmap.mmap(
+                        self.device_fd, reg.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=reg.offset
+                    )
                 except OSError:
                     continue  # fall back to pread/pwrite on the region
                 holder = ctypes.c_char.from_buffer(m)
@@ -278,8 +290,12 @@ class VfioPlatform(LinuxPciPlatform):
     def _map_dma(self) -> None:
         assert self.pool is not None
         for phys, vaddr, _ in self.pool.pages:
-            _ioctl(self.container, VFIO_IOMMU_MAP_DMA, dma_map(vaddr, phys, HUGE_PAGE_SIZE),
-                   f"VFIO_IOMMU_MAP_DMA(iova {phys:#x})")
+            _ioctl(
+                self.container,
+                VFIO_IOMMU_MAP_DMA,
+                dma_map(vaddr, phys, HUGE_PAGE_SIZE),
+                f"VFIO_IOMMU_MAP_DMA(iova {phys:#x})",
+            )
             self._mapped.append((phys, HUGE_PAGE_SIZE))
 
     def _close_backend(self) -> None:
@@ -346,11 +362,17 @@ class VfioPlatform(LinuxPciPlatform):
         """Count what is left and read the kernel's lines (they go with the vectors), then disable, close."""
         msix = index == VFIO_PCI_MSIX_IRQ_INDEX
         fds = self._msix_fds if msix else [self._intx_fd]
-        for name in ([f"msix{v}" for v in range(len(fds))] if msix else ["intx"]):
+        for name in [f"msix{v}" for v in range(len(fds))] if msix else ["intx"]:
             self.irq.detach(name)
         try:
-            self._set_irqs(index, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, None,
-                           f"VFIO_DEVICE_SET_IRQS(disable {'MSI-X' if msix else 'INTx'})")
+            self._set_irqs(
+                index,
+                VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+                0,
+                0,
+                None,
+                f"VFIO_DEVICE_SET_IRQS(disable {'MSI-X' if msix else 'INTx'})",
+            )
         finally:
             for fd in fds:
                 if fd >= 0:
@@ -372,16 +394,23 @@ class VfioPlatform(LinuxPciPlatform):
             await self.disable_msix()
         fds = [os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) for _ in range(nvec)]
         try:
-            self._set_irqs(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-                           0, nvec, fds, f"VFIO_DEVICE_SET_IRQS(MSI-X, {nvec} vectors)")
+            self._set_irqs(
+                VFIO_PCI_MSIX_IRQ_INDEX,
+                VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+                0,
+                nvec,
+                fds,
+                f"VFIO_DEVICE_SET_IRQS(MSI-X, {nvec} vectors)",
+            )
         except PlatformError:
             for fd in fds:
                 os.close(fd)
             raise
         self._msix_fds = fds
         for vector, fd in enumerate(fds):
-            self.irq.attach(IrqSource(f"msix{vector}", fd, EVENTFD,
-                                      KernelLineKey(name=msix_vector_name(vector, self.bdf))))
+            self.irq.attach(
+                IrqSource(f"msix{vector}", fd, EVENTFD, KernelLineKey(name=msix_vector_name(vector, self.bdf)))
+            )
         return nvec
 
     async def disable_msix(self) -> None:
@@ -398,14 +427,21 @@ class VfioPlatform(LinuxPciPlatform):
             raise PlatformError(f"{self.bdf} has no INTx (interrupt pin 0)")
         fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         try:
-            self._set_irqs(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-                           0, 1, [fd], "VFIO_DEVICE_SET_IRQS(INTx)")
+            self._set_irqs(
+                VFIO_PCI_INTX_IRQ_INDEX,
+                VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+                0,
+                1,
+                [fd],
+                "VFIO_DEVICE_SET_IRQS(INTx)",
+            )
         except PlatformError:
             os.close(fd)
             raise
         self._intx_fd = fd
-        self.irq.attach(IrqSource("intx", fd, EVENTFD, KernelLineKey(name=intx_name(self.bdf)),
-                                  after=self._intx_unmask))
+        self.irq.attach(
+            IrqSource("intx", fd, EVENTFD, KernelLineKey(name=intx_name(self.bdf)), after=self._intx_unmask)
+        )
 
     def _intx_disable(self) -> None:
         if self._intx_fd >= 0:
@@ -413,5 +449,11 @@ class VfioPlatform(LinuxPciPlatform):
 
     def _intx_unmask(self) -> None:
         if self._intx_fd >= 0:
-            self._set_irqs(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
-                           0, 1, None, "VFIO_DEVICE_SET_IRQS(unmask INTx)")
+            self._set_irqs(
+                VFIO_PCI_INTX_IRQ_INDEX,
+                VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+                0,
+                1,
+                None,
+                "VFIO_DEVICE_SET_IRQS(unmask INTx)",
+            )

@@ -15,7 +15,7 @@ from typing import Any
 
 from tb.driver.netstack import SkbPool
 from tb.driver.trace import EventLog
-from tb.driver.virtio_net import GuestTiming, VirtioNet
+from tb.driver.virtio_net import GuestTiming, VirtioNet, virtio_net
 from tb.platform.base import Platform, PlatformTimeout
 
 ETH_TYPE_LOCAL_EXPERIMENTAL = 0x88B5
@@ -31,21 +31,19 @@ class XmitScenario:
     use_msix: bool = True
     min_len: int = 60
     max_len: int = 1514
-    nr_frags: int = 0             # extra data descriptors per packet (2 + nr_frags in all)
-    gap_ns: float = 0.0           # sender think time between frames
-    idle_tail_ns: float = 0.0     # after the last frame: stay idle this long before measuring (A5)
+    nr_frags: int = 0  # extra data descriptors per packet (2 + nr_frags in all)
+    gap_ns: float = 0.0  # sender think time between frames
+    idle_tail_ns: float = 0.0  # after the last frame: stay idle this long before measuring (A5)
     seed: int = 1
-    timeout_ns: float = 1e9       # the whole run must finish within this much platform time
-    skip_enable_cb_recheck: bool = False
-    driver_faults: tuple[str, ...] = ()   # test-only ring faults (VirtQueue.faults), applied after the probe
+    timeout_ns: float = 1e9  # the whole run must finish within this much platform time
 
 
 @dataclass
 class XmitResult:
     scenario: XmitScenario
-    sent: list[bytes]                         # frames in the order the driver accepted them
+    sent: list[bytes]  # frames in the order the driver accepted them
     packets: int
-    tx_irqs_delivered: int                    # interrupts on the TX vector (MSI-X) or INTx handled
+    tx_irqs_delivered: int  # interrupts on the TX vector (MSI-X) or INTx handled
     skb_xmit_done: int
     kicks: int
     forced_kicks: int
@@ -68,11 +66,19 @@ class XmitResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "variant": self.scenario.variant, "packets": self.packets,
-            "irq_per_pkt": round(self.irq_per_pkt, 4), "kick_per_pkt": round(self.kick_per_pkt, 4),
-            "tx_irqs": self.tx_irqs_delivered, "skb_xmit_done": self.skb_xmit_done,
-            "reclaim": dict(self.reclaim), "tx_busy": self.tx_busy, "tx_dropped": self.tx_dropped,
-            "stops": self.stops, "wakes": self.wakes, "elapsed_ns": self.elapsed_ns, **self.extra,
+            "variant": self.scenario.variant,
+            "packets": self.packets,
+            "irq_per_pkt": round(self.irq_per_pkt, 4),
+            "kick_per_pkt": round(self.kick_per_pkt, 4),
+            "tx_irqs": self.tx_irqs_delivered,
+            "skb_xmit_done": self.skb_xmit_done,
+            "reclaim": dict(self.reclaim),
+            "tx_busy": self.tx_busy,
+            "tx_dropped": self.tx_dropped,
+            "stops": self.stops,
+            "wakes": self.wakes,
+            "elapsed_ns": self.elapsed_ns,
+            **self.extra,
         }
 
 
@@ -86,14 +92,22 @@ def make_frame(rng: random.Random, seq: int, length: int, src_mac: bytes) -> byt
 class XmitRun:
     """Probe the driver and drive a scenario; split in two so a test can act between probe and traffic."""
 
-    def __init__(self, platform: Platform, scn: XmitScenario, start_task: StartTask,
-                 timing: GuestTiming | None = None, tracer: EventLog | None = None, checkers: Any = None):
+    def __init__(
+        self,
+        platform: Platform,
+        scn: XmitScenario,
+        start_task: StartTask,
+        timing: GuestTiming | None = None,
+        tracer: EventLog | None = None,
+        checkers: Any = None,
+        driver: VirtioNet | None = None,
+    ):
         self.p = platform
-        self.checkers = checkers      # simulation: tb.checkers.CheckerSet, told about the driver and the frames
+        self.checkers = checkers  # simulation: tb.checkers.CheckerSet, told which frames were queued
         self.scn = scn
         self.start_task = start_task
-        self.net = VirtioNet(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer,
-                             skip_enable_cb_recheck=scn.skip_enable_cb_recheck)
+        # the faithful driver of the scenario's variant, unless the caller brings its own (a test driver)
+        self.net = driver or virtio_net(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer)
         self.sent: list[bytes] = []
         self.pool: SkbPool | None = None
 
@@ -102,10 +116,7 @@ class XmitRun:
         # enough skbs for a full ring (256 with INDIRECT), the qdisc and some slack
         self.pool = SkbPool(self.p, slots=self.net.queue.qdisc_limit + 512)
         self.net.on_kfree_skb = self.pool.release
-        if self.net.svq is not None:
-            self.net.svq.faults.update(self.scn.driver_faults)
         if self.checkers is not None:
-            self.checkers.attach_driver(self.net)
             self.checkers.attach_sent(self.sent)
 
     async def traffic(self, wait_done: Callable[[int], Coroutine[Any, Any, None]] | None = None) -> XmitResult:
@@ -149,9 +160,11 @@ class XmitRun:
 
     def _stuck(self, what: str) -> str:
         net = self.net
-        return (f"no progress waiting for {what}: queue stopped={net.queue.stopped}, "
-                f"qdisc={len(net.queue.qdisc)}, in ring={len(net.send)}, "
-                f"accepted={net.stats.packets}/{self.scn.packets} (a lost wake-up leaves the queue stopped)")
+        return (
+            f"no progress waiting for {what}: queue stopped={net.queue.stopped}, "
+            f"qdisc={len(net.queue.qdisc)}, in ring={len(net.send)}, "
+            f"accepted={net.stats.packets}/{self.scn.packets} (a lost wake-up leaves the queue stopped)"
+        )
 
     def result(self, elapsed_ns: float) -> XmitResult:
         net = self.net
@@ -163,9 +176,18 @@ class XmitRun:
         else:
             delivered = vdev.irq.intx
         return XmitResult(
-            scenario=self.scn, sent=self.sent, packets=net.stats.packets,
-            tx_irqs_delivered=delivered, skb_xmit_done=net.stats.tx_irqs,
-            kicks=net.svq.notifies - net.svq.forced_notifies, forced_kicks=net.svq.forced_notifies,
-            reclaim=dict(net.stats.reclaim.by_context), tx_busy=net.queue.stats.tx_busy,
+            scenario=self.scn,
+            sent=self.sent,
+            packets=net.stats.packets,
+            tx_irqs_delivered=delivered,
+            skb_xmit_done=net.stats.tx_irqs,
+            kicks=net.svq.notifies - net.svq.forced_notifies,
+            forced_kicks=net.svq.forced_notifies,
+            reclaim=dict(net.stats.reclaim.by_context),
+            tx_busy=net.queue.stats.tx_busy,
             tx_dropped=net.stats.tx_dropped + net.queue.stats.tx_dropped,
-            stops=net.queue.stats.stops, wakes=net.queue.stats.wakes, elapsed_ns=elapsed_ns, driver=net)
+            stops=net.queue.stats.stops,
+            wakes=net.queue.stats.wakes,
+            elapsed_ns=elapsed_ns,
+            driver=net,
+        )

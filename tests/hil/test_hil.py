@@ -1,4 +1,4 @@
-"""The bring-up against QEMU's virtio-net-pci in a TCG guest (sim.hil), through uio and through vfio.
+"""The bring-up against QEMU's virtio-net-pci in a TCG guest (hil.orchestrator), through uio and through vfio.
 
 One guest per backend carries five NICs (default, default unpaced, vectors=0, vectors=2, tx=timer), a
 virtio-rng function and the host bridge; its plan runs the two refusals and a bring-up per NIC with the
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim import hil
-from tb.bringup import FAIL, PASS, format_table
+from hil import orchestrator as hil
+from tb.bringup.sequence import FAIL, PASS, format_table
 
 # interrupt mode Linux's vp_find_vqs ends up with, per backend and QEMU property
 MODES = {("vfio", ""): "msix-per-vq", ("vfio", "vectors=0"): "intx", ("vfio", "vectors=2"): "msix-shared",

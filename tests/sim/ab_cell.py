@@ -13,10 +13,10 @@ import time
 import cocotb
 from cocotb.utils import get_sim_time
 
-from tb.dev_ctrl import NOE_POLICIES, DeviceModes
+from tb.device.dev_ctrl import DeviceModes, NoePolicy
 from tb.driver.virtio_net import GuestTiming
 from tb.scenarios.xmit import XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 
 # the wire-limited device: tready low 7 cycles in 8 (2 Gb/s on a 64-bit 250 MHz stream), slower than the
 # guest's ~2 us per frame, so the ring fills and the device drains it in batches
@@ -32,7 +32,7 @@ async def ab_cell(dut):
     policy = os.environ["AB_POLICY"]
     packets = int(os.environ.get("AB_PACKETS", "1000"))
     b = TxBench(dut, pause=WIRE_LIMITED_PAUSE if device == "wire-limited" else None)
-    await b.start(DeviceModes(noe_policy=NOE_POLICIES[policy]))
+    await b.start(DeviceModes(noe_policy=NoePolicy[policy]))
     await b.tb.debug.clear_counters()
     wall0, sim0 = time.monotonic(), get_sim_time("ns")
     res = await b.run(XmitScenario(packets=packets, variant=variant, gap_ns=SENDER_GAP_NS, seed=1,

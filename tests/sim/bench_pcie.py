@@ -14,8 +14,8 @@ import cocotb
 from cocotb.triggers import Timer
 from cocotb.utils import get_sim_time
 
-from tb import debug_bar as dbg
-from tb.harness import DeviceTB
+from tb.device import debug_bar as dbg
+from tb.simulation.harness import DeviceTB
 
 CLOCK_NS = 4.0  # 250 MHz user clock
 

@@ -1,4 +1,4 @@
-"""The bring-up check sequence (tb.bringup.run_checks) on our RTL in simulation: ``python -m tb.bringup``.
+"""The bring-up check sequence (tb.bringup.sequence.run_checks) on our RTL in simulation: ``vnet-bringup``.
 
 Not collected by pytest (no test_ prefix): the CLI launches it through sim.runner and reads the report it
 writes to $BRINGUP_JSON; progress lines go to $BRINGUP_PROGRESS as they happen, the wire's frames to the
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import cocotb
 
-from tb.bringup import BringupConfig, exit_code, format_table, run_checks
-from tb.harness import DeviceTB
-from tb.wire import Wire
+from tb.bringup.sequence import BringupConfig, exit_code, format_table, run_checks
+from tb.simulation.harness import DeviceTB
+from tb.simulation.wire import Wire
 
 
 @cocotb.test()

@@ -352,20 +352,29 @@ def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None, waive: dict[st
     return hub
 
 
-def describe_queue(hub, base: int, qsize: int, features: int, noe_policy: int) -> None:
-    """What the register block would have told the checkers: the TX queue's size, PFN, vector, features."""
-    from tb.driver.virtio_pci import (VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_PCI_GUEST_FEATURES, VIRTIO_PCI_QUEUE_NUM,
-                                      VIRTIO_PCI_QUEUE_PFN, VIRTIO_PCI_QUEUE_SEL)
+def describe_queue(hub, base: int, qsize: int, features: int, noe_policy: int, dut=None) -> None:
+    """What the register block would have told the checkers: the TX queue's size, PFN, vector, features; and
+    what the debug BAR's TX_PARAMS would report of the block (``dut``'s DESC_WINDOW, MAX_BATCH and
+    INDIRECT_MAX parameters where it has them, else the device's build values)."""
+    from tb.device.debug_bar import REG_TX_PARAMS
+    from tb.checkers.spec import (LEGACY_PFN_SHIFT, LEGACY_REG_DRIVER_FEATURES, LEGACY_REG_QUEUE_ADDRESS,
+                                  LEGACY_REG_QUEUE_MSIX_VECTOR, LEGACY_REG_QUEUE_SELECT, LEGACY_REG_QUEUE_SIZE)
 
-    hub.host_bar(True, 0, VIRTIO_PCI_QUEUE_SEL, 2, TX_QUEUE)
-    hub.host_bar(False, 0, VIRTIO_PCI_QUEUE_NUM, 2, qsize)
-    hub.host_bar(True, 0, VIRTIO_MSI_QUEUE_VECTOR, 2, TX_VECTOR)
-    hub.host_bar(True, 0, VIRTIO_PCI_QUEUE_PFN, 4, base >> 12)
-    hub.host_bar(True, 0, VIRTIO_PCI_GUEST_FEATURES, 4, features)
+    hub.host_bar(True, 0, LEGACY_REG_QUEUE_SELECT, 2, TX_QUEUE)
+    hub.host_bar(False, 0, LEGACY_REG_QUEUE_SIZE, 2, qsize)
+    hub.host_bar(True, 0, LEGACY_REG_QUEUE_MSIX_VECTOR, 2, TX_VECTOR)
+    hub.host_bar(True, 0, LEGACY_REG_QUEUE_ADDRESS, 4, base >> LEGACY_PFN_SHIFT)
+    hub.host_bar(True, 0, LEGACY_REG_DRIVER_FEATURES, 4, features)
     hub.host_bar(True, 2, 0x200, 4, noe_policy)
+
+    def param(name: str, default: int) -> int:
+        return int(getattr(dut, name).value) if dut is not None and hasattr(dut, name) else default
+
+    params = param("INDIRECT_MAX", 64) << 16 | param("MAX_BATCH", 32) << 8 | param("DESC_WINDOW", 16)
+    hub.host_bar(False, 2, REG_TX_PARAMS, 4, params)
 
 
 def device_reset(hub) -> None:
-    from tb.driver.virtio_pci import VIRTIO_PCI_STATUS
+    from tb.checkers.spec import LEGACY_REG_DEVICE_STATUS
 
-    hub.host_bar(True, 0, VIRTIO_PCI_STATUS, 1, 0)
+    hub.host_bar(True, 0, LEGACY_REG_DEVICE_STATUS, 1, 0)

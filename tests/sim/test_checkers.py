@@ -1,16 +1,17 @@
 """The checkers are shown to fire, and the post-patch stop path is swept against the device's completion.
 
 ``fault_caught``: for each checker, a fault that breaks its rule, in the RTL (the test-only FAULT knobs at
-BAR2+0x208, tb/dev_ctrl.py) or in the driver (``VirtQueue.faults``). The test turns the fault on, sends
-traffic, and asserts the checker reported it with its rule, a cycle and (where one exists) the address.
-Every other simulation test runs with the same checkers on and must pass: together they show the checkers
+BAR2+0x208, tb/device/dev_ctrl.py) or in the driver (the test-only subclasses of tb/faults/driver.py). The
+test turns the fault on, sends traffic, and asserts the checker reported it with its rule, a cycle and
+(where one exists) the address. Every other simulation test runs with the same checkers on and must pass: together they show the checkers
 neither sleep nor cry wolf.
 
 ``race_sweep``: ring full, device stalled (wire paused); at the driver's ring-full stop path
 (netif_stop_queue -> enable_cb -> re-check used.idx, b0c39dbd's ``start_xmit``) the test releases one frame
 and places the device's used.idx write at every cycle offset from -40 to +40 around the driver's
 avail.flags write. Every offset must end with the queue running again (no lost wake-up) and every checker
-passing. ``race_sweep_skip_recheck`` runs the same sweep with the driver fault that skips the re-check: the
+passing (the driver's TX queue is the test-only FaultyVirtQueue, for its ``race_hook`` seam).
+``race_sweep_skip_recheck`` runs the same sweep with the driver fault that skips the re-check: the
 lost-wake-up checker must fire.
 """
 
@@ -24,12 +25,13 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
-from tb.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
+from tb.device.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
                          FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
                          FAULT_WRITE_TX_BUFFER, DeviceModes, set_fault)
+from tb.faults.driver import faulty_queue
 from tb.platform.base import PlatformError
 from tb.scenarios.xmit import XmitRun, XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -61,11 +63,9 @@ async def fault_caught(dut, fault):
     hub.expect(checker)
     # no INDIRECT: the driver faults act on direct chains; NOE offered and acked by nobody (post driver)
     await b.start(DeviceModes(offer_indirect=False))
-    x = b.xmit(XmitScenario(packets=24, variant="post", min_len=60, max_len=300, seed=5, timeout_ns=400_000))
+    x = b.xmit(XmitScenario(packets=24, variant="post", min_len=60, max_len=300, seed=5, timeout_ns=400_000),
+               driver_faults=(driver_fault,) if driver_fault else ())
     await x.probe()
-    assert x.net.svq is not None
-    if driver_fault:
-        x.net.svq.faults.add(driver_fault)
     if rtl_bits:
         await set_fault(b.p, rtl_bits)
     try:
@@ -115,9 +115,10 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
     # lands on a 2-cycle grid relative to the release, so one phase alone reaches every other offset only)
     targets = [(d, phase) for d in range(-40, 41) for phase in (0, 1)]
     scn = XmitScenario(packets=128 + len(targets) + 8, variant="post", min_len=60, max_len=60, seed=9,
-                       timeout_ns=50_000_000, skip_enable_cb_recheck=skip_recheck)
-    x = b.xmit(scn)
+                       timeout_ns=50_000_000)
+    x = b.xmit(scn, driver_faults=("skip_enable_cb_recheck",) if skip_recheck else (), race_seam=True)
     await x.probe()
+    svq = faulty_queue(x.net)
     state = {"k": -1, "latency": None}
     runs: list[tuple[float, float]] = []       # (release time, flag write time) per iteration
 
@@ -135,7 +136,7 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
         k = state["k"]
         if k > len(targets):
             b.wire.pause(False)      # the sweep is over: let the rest drain
-            x.net.race_hook = None
+            svq.race_hook = None
             return
         n_used = len(probe.times)
         t_hook = b.p.now_ns()
@@ -159,7 +160,7 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
             await Timer(f * CLOCK_NS, "ns")
         runs.append((t_hook + r * CLOCK_NS, b.p.now_ns()))
 
-    x.net.race_hook = race_hook
+    svq.race_hook = race_hook
     lost: list[str] = []
     task = cocotb.start_soon(x.traffic())
     t_end = b.p.now_ns() + 20_000_000

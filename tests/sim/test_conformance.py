@@ -33,11 +33,11 @@ import pytest
 from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
-from tb import debug_bar as dbg
-from tb.dev_ctrl import FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, DeviceModes
-from tb.platform.usp import PCIE_TYPE_ENDPOINT, PCIE_TYPE_LEGACY_ENDPOINT, UspConfig
+from tb.device import debug_bar as dbg
+from tb.device.dev_ctrl import FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, DeviceModes
+from tb.simulation.usp import PCIE_TYPE_ENDPOINT, PCIE_TYPE_LEGACY_ENDPOINT, UspConfig
 from tb.scenarios.xmit import XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 from tests.sim.spec_driver import (DESC_F_NEXT, NEEDS_RESET, NET_HDR_LEN, QUEUE_NOTIFY, TX_QUEUE, SpecNetDriver,
                                    frame_bytes)
 

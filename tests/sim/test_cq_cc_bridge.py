@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import random
 from collections import deque
 
@@ -32,7 +31,8 @@ from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.tlp import CplStatus, TlpAttr, TlpTc, TlpType
 from cocotbext.pcie.xilinx.us.interface import UsPcieFrame
 
-from tb.platform.usp import UspConfig, connect_usp
+from tb.simulation.seed import seed_for
+from tb.simulation.usp import UspConfig, connect_usp
 
 BARS = ((0, 1024), (1, 1024), (2, 4096), (3, 4096))
 IO_BARS = ((4, 256),)            # I/O BARs (configured on the model's function after connect_usp)
@@ -265,8 +265,7 @@ class TB:
     def __init__(self, dut, name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(name, self.log)
         self.rng = random.Random(self.seed)
         self.width = len(dut.s_axis_cq_tdata)
         self.log.info("PCIe data width %d", self.width)

@@ -22,7 +22,8 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, Timer, 
 from cocotbext.pcie.core.tlp import TlpType
 from cocotbext.pcie.xilinx.us.usp_model import LocalError
 
-from tb.platform.usp import UspConfig, connect_usp
+from tb.simulation.seed import seed_for
+from tb.simulation.usp import UspConfig, connect_usp
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -341,7 +342,7 @@ class TB:
 
 
 def make_tb(dut, salt: int = 0) -> TB:
-    seed = int(os.environ.get("SEED", cocotb.RANDOM_SEED)) % (1 << 32) + salt
+    seed = seed_for(f"dma/{salt}")
     return TB(dut, seed)
 
 

@@ -13,13 +13,14 @@ the DUT computed at the rising edge is settled, on both simulators.
 from __future__ import annotations
 
 import logging
-import os
 import random
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import (ClockCycles, Event, FallingEdge, First, Lock, ReadOnly, RisingEdge, ValueChange,
                              with_timeout)
+
+from tb.simulation.seed import seed_for
 
 PBA_OFFSET = 0x800
 BAR_SIZE = 0x1000
@@ -36,9 +37,7 @@ class TB:
     def __init__(self, dut, test_name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{test_name}")
-        # SEED=n reruns with the same stimulus (cocotb seeds the global generator from it too)
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(test_name, self.log)
         self.rng = random.Random(self.seed)
 
         self.vec_count = int(dut.VEC_COUNT.value)
@@ -66,7 +65,7 @@ class TB:
                      "cfg_interrupt_sent"):
             getattr(dut, name).value = 0
 
-        Clock(dut.clk, 4, unit="ns").start()
+        Clock(dut.clk, 4, unit="ns", impl="gpi").start()   # the C++ clock: no Python per edge
         cocotb.start_soon(self._reg_rsp_monitor())
         cocotb.start_soon(self._msix_hard_block())
         cocotb.start_soon(self._intx_hard_block())

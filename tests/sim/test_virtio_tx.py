@@ -16,12 +16,12 @@ import pytest
 from cocotb.triggers import Timer, with_timeout
 
 from sim import suite
-from tb.dev_ctrl import NOE_ALWAYS, NOE_WHEN_ACKED, DeviceModes
+from tb.device.dev_ctrl import DeviceModes, NoePolicy
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import VIRTIO_CONFIG_S_NEEDS_RESET, VirtioPciLegacy
 from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
 from tb.scenarios.xmit import XmitScenario
-from tb.txbench import TxBench
+from tb.simulation.txbench import TxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -80,7 +80,7 @@ async def a1_a2_a4_fast_device(dut, variant):
     """
     n = 120
     b = TxBench(dut)
-    await b.start(DeviceModes(noe_policy=NOE_WHEN_ACKED))
+    await b.start(DeviceModes(noe_policy=NoePolicy.WHEN_ACKED))
     res = await b.run(XmitScenario(packets=n, variant=variant, gap_ns=4000, seed=3))
     acked_noe = bool(res.driver.vdev.features >> 24 & 1)
     if variant == "pre":
@@ -98,7 +98,7 @@ async def a1_a2_a4_fast_device(dut, variant):
 async def a3_always_policy(dut):
     """QEMU <= 0.11 (ALWAYS): post-patch still ~1 interrupt per packet, but no reclaim in IRQ context."""
     b = TxBench(dut)
-    await b.start(DeviceModes(noe_policy=NOE_ALWAYS))
+    await b.start(DeviceModes(noe_policy=NoePolicy.ALWAYS))
     res = await b.run(XmitScenario(packets=100, variant="post", gap_ns=4000, seed=5))
     assert res.irq_per_pkt > 0.9, res.summary()
     assert set(res.reclaim) <= {"start_xmit"}, res.summary()
@@ -125,7 +125,7 @@ async def a5_idle_tail(dut, variant):
 MODE_CASES = {
     "post+kick_suppress": ("post", DeviceModes(kick_suppress=True)),
     "pre+pacing_timer": ("pre", DeviceModes(pacing_timer=True, pacing_interval=2500)),
-    "pre-a+always": ("pre-a", DeviceModes(noe_policy=NOE_ALWAYS)),
+    "pre-a+always": ("pre-a", DeviceModes(noe_policy=NoePolicy.ALWAYS)),
     "post-cap+kick_suppress": ("post-cap", DeviceModes(kick_suppress=True, offer_indirect=False)),
 }
 

@@ -20,13 +20,13 @@ and READ_PAST_AVAIL (test only).
 from __future__ import annotations
 
 import logging
-import os
 import random
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 
+from tb.simulation.seed import seed_for
 from tests.sim.dma_model import CLK_NS, DmaModel, ObservedMemory, attach_checkers, cycle_now, describe_queue, high
 from tests.sim.dma_model import device_reset
 from tests.sim.vring_builder import VRING_USED_F_NO_NOTIFY, HostMemory, SplitRing
@@ -40,8 +40,7 @@ class TB:
     def __init__(self, dut, name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
         self.qsize = int(dut.QUEUE_SIZE.value)
@@ -53,14 +52,14 @@ class TB:
                      "used_idx", "used_busy", "used_idx_req", "dec_req"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
-        Clock(dut.clk, CLK_NS, unit="ns").start()
+        Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, int(dut.RAM_DATA_WIDTH.value) // 8, self.log)
         self.hub = attach_checkers(self.dma, self.mem, waive={
             "irq_legality": "the interrupt decision is the used writer's (a test model here, test_virtq_used.py)",
             "wire_scoreboard": "no wire at this block"})
         self.hub.on_failure(lambda err: self.error(str(err)))
         self.ring = SplitRing(self.mem, HOST_BASE, self.qsize, 10, HOST_BASE + 0x10000, HOST_BASE + 0x90000, self.rng)
-        describe_queue(self.hub, HOST_BASE, self.qsize, 0, 0)
+        describe_queue(self.hub, HOST_BASE, self.qsize, 0, 0, dut=self.dut)
         self.dma.read_hooks.append(self._on_read)
         self.dma.read_done_hooks.append(self._on_read_done)
         self.heads: list[tuple[int, int]] = []      # (id, avail index) as handed out
@@ -344,7 +343,7 @@ async def test_kicks(dut):
     dut.notify_forget.value = 0
     device_reset(tb.hub)
     tb.ring = SplitRing(tb.mem, HOST_BASE + 0x8000, tb.qsize, 10, HOST_BASE + 0x10000, HOST_BASE + 0x90000, tb.rng)
-    describe_queue(tb.hub, tb.ring.base, tb.qsize, 0, 0)
+    describe_queue(tb.hub, tb.ring.base, tb.qsize, 0, 0, dut=tb.dut)
     dut.avail_base.value = tb.ring.avail
     dut.used_base.value = tb.ring.used
     new = tb.publish(2)

@@ -18,7 +18,6 @@ buffers taken and device-readable ones refused.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import struct
 
@@ -26,6 +25,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 
+from tb.simulation.seed import seed_for
 from tests.sim.dma_model import (CLK_NS, DmaModel, ObservedMemory, attach_checkers, cycle_now, describe_queue,
                                  device_reset, high)
 from tests.sim.vring_builder import (VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, HostMemory,
@@ -43,8 +43,7 @@ class TB:
     def __init__(self, dut, name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
         self.qsize = int(dut.QUEUE_SIZE.value)
@@ -56,12 +55,12 @@ class TB:
                      "s_axis_head_index", "s_axis_head_valid", "m_axis_seg_ready"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
-        Clock(dut.clk, CLK_NS, unit="ns").start()
+        Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, int(dut.RAM_DATA_WIDTH.value) // 8, self.log)
         self.hub = attach_checkers(self.dma, self.mem)
         self.hub.on_failure(lambda err: self.error(str(err)))
         self.ring = SplitRing(self.mem, HOST_BASE, self.qsize, 10, HOST_BASE + DATA_OFF, HOST_BASE + IND_OFF, self.rng)
-        describe_queue(self.hub, HOST_BASE, self.qsize, 1 << 28, 0)
+        describe_queue(self.hub, HOST_BASE, self.qsize, 1 << 28, 0, dut=self.dut)
         self.ready_prob = 1.0
         self.segs: list[tuple[int, int, int, int, int]] = []     # (addr, len, write, last, head)
         self.heads_sent = 0
@@ -354,7 +353,7 @@ async def test_error(dut, case):
     dut.feat_indirect.value = 1
     device_reset(tb.hub)
     tb.ring = SplitRing(tb.mem, HOST_BASE + 0x8000, tb.qsize, 10, HOST_BASE + DATA_OFF, HOST_BASE + IND_OFF, tb.rng)
-    describe_queue(tb.hub, tb.ring.base, tb.qsize, 1 << 28, 0)
+    describe_queue(tb.hub, tb.ring.base, tb.qsize, 1 << 28, 0, dut=tb.dut)
     dut.desc_base.value = tb.ring.desc
     tb.heads_sent = 0
     tb.chains_out = 0

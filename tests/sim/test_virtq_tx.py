@@ -3,7 +3,7 @@
 Around the queue: host memory holding a legacy split ring built by ``vring_builder`` (the driver's side), the
 transaction-level DMA model of ``dma_model`` (reads into the blocks' RAMs, writes from immediates or from the
 used writer's staging RAM, random latencies, out-of-order completions, back-pressure), the wire
-(``tb.axis_sink.AxisSink``) and monitors of the queue's pulses.
+(``tb.simulation.axis_sink.AxisSink``) and monitors of the queue's pulses.
 
 The ring rules are judged by the project's checkers (tb/checkers), fed from here (``dma_model.attach_checkers``):
 device_reads_published, used_ring, dma_write_target, irq_legality and the wire scoreboard run on every test;
@@ -29,8 +29,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 
-from tb.axis_sink import AxisSink
-from tb.driver.virtio_pci import VIRTIO_PCI_GUEST_FEATURES
+from tb.checkers.spec import LEGACY_REG_DRIVER_FEATURES as VIRTIO_PCI_GUEST_FEATURES
+from tb.simulation.axis_sink import AxisSink
+from tb.simulation.seed import seed_for
 from tests.sim.dma_model import (CLK_NS, TX_VECTOR, Access, DmaModel, ObservedMemory, attach_checkers, cycle_now,
                                  describe_queue, device_reset, high)
 from tests.sim.vring_builder import (VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
@@ -63,8 +64,7 @@ class TB:
     def __init__(self, dut, test_name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{test_name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(test_name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
 
@@ -85,7 +85,7 @@ class TB:
                      "kick_suppress", "pacing_timer", "pacing_interval", "push_batched", "push_batch",
                      "push_flush", "fault", "notify", "dev_reset"):
             getattr(dut, name).value = 0
-        Clock(dut.clk, CLK_NS, unit="ns").start()
+        Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, self.word_bytes, self.log)
         self.hub = attach_checkers(self.dma, self.mem)
         self.hub.on_failure(lambda err: self.error(str(err)))
@@ -173,7 +173,7 @@ class TB:
                               HOST_BASE + IND_OFF, self.rng)
         self.seen_avail_idx = None
         # what the driver tells the device first: the queue (the checkers learn it from these writes)
-        describe_queue(self.hub, self.ring.base, self.qsize, 0, 0)
+        describe_queue(self.hub, self.ring.base, self.qsize, 0, 0, dut=self.dut)
         return self.ring
 
     async def enable(self, ring: SplitRing, indirect: bool = False, noe: bool = False, noe_policy: int = 0,

@@ -3,7 +3,7 @@
 Around the block: host memory with a ``vring_builder`` ring (the driver's chains: header + frame over one or
 more buffers, direct or INDIRECT), a source of segments in ring order (what virtq_desc_walk emits: one per
 buffer, the last one marked), the DMA read engine (``dma_model``: random latencies, out-of-order completions,
-descriptor back-pressure), the wire (``tb.axis_sink.AxisSink`` with random back-pressure) and a model of the
+descriptor back-pressure), the wire (``tb.simulation.axis_sink.AxisSink`` with random back-pressure) and a model of the
 used writer: each completion is taken (with random back-pressure) and written to the used ring as the
 device would, so the driver reclaims and reuses descriptors and buffers.
 
@@ -24,7 +24,6 @@ rising edge.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import struct
 
@@ -32,7 +31,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, with_timeout
 
-from tb.axis_sink import AxisSink
+from tb.simulation.seed import seed_for
+from tb.simulation.axis_sink import AxisSink
 from tests.sim.dma_model import (CLK_NS, DmaModel, ObservedMemory, attach_checkers, cycle_now, describe_queue,
                                  device_reset, high)
 from tests.sim.vring_builder import HostMemory, SplitRing
@@ -49,8 +49,7 @@ class TB:
     def __init__(self, dut, name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
         self.max_frame = int(dut.MAX_FRAME_LEN.value)
@@ -63,7 +62,7 @@ class TB:
                      "s_axis_seg_head", "s_axis_seg_valid", "m_axis_cpl_ready"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
-        Clock(dut.clk, CLK_NS, unit="ns").start()
+        Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, int(dut.RAM_DATA_WIDTH.value) // 8, self.log)
         self.hub = attach_checkers(self.dma, self.mem, waive={
             "irq_legality": "the interrupt decision is virtq_used's; this block raises none",
@@ -76,7 +75,7 @@ class TB:
         self.hdr_len = 10
         self.ring = SplitRing(self.mem, HOST_BASE, QSIZE, self.hdr_len, HOST_BASE + DATA_OFF, HOST_BASE + IND_OFF,
                               self.rng)
-        describe_queue(self.hub, HOST_BASE, QSIZE, 1 << 28, 0)
+        describe_queue(self.hub, HOST_BASE, QSIZE, 1 << 28, 0, dut=self.dut)
         self.seg_prob = 1.0          # segment valid probability per cycle
         self.cpl_prob = 1.0          # completion ready probability per cycle
         self.segq: list[tuple[int, int, int, int]] = []       # (addr, len, last, head) still to present
@@ -391,7 +390,7 @@ async def test_read_error(dut):
     device_reset(tb.hub)
     tb.ring = SplitRing(tb.mem, HOST_BASE + 0x8000, QSIZE, tb.hdr_len, HOST_BASE + DATA_OFF, HOST_BASE + IND_OFF,
                         tb.rng)
-    describe_queue(tb.hub, tb.ring.base, QSIZE, 1 << 28, 0)
+    describe_queue(tb.hub, tb.ring.base, QSIZE, 1 << 28, 0, dut=tb.dut)
     tb.cpls.clear()
     tb.expected.clear()
     tb.hub.attach_sent(tb.expected)

@@ -19,13 +19,13 @@ decision, the staging back-pressure, errors and the stop.
 from __future__ import annotations
 
 import logging
-import os
 import random
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, FallingEdge, ReadOnly, RisingEdge, Timer, with_timeout
 
+from tb.simulation.seed import seed_for
 from tests.sim.dma_model import (CLK_NS, TX_VECTOR, DmaModel, ObservedMemory, attach_checkers, cycle_now,
                                  describe_queue, high)
 from tests.sim.vring_builder import VRING_AVAIL_F_NO_INTERRUPT, SplitRing
@@ -42,8 +42,7 @@ class TB:
     def __init__(self, dut, name: str):
         self.dut = dut
         self.log = logging.getLogger(f"cocotb.tb.{name}")
-        self.seed = int(os.environ.get("SEED", "0")) or random.getrandbits(32)
-        self.log.info("random seed %d (rerun with SEED=%d)", self.seed, self.seed)
+        self.seed = seed_for(name, self.log)
         self.rng = random.Random(self.seed)
         self.errors: list[str] = []
         self.qsize = int(dut.QUEUE_SIZE.value)
@@ -55,12 +54,12 @@ class TB:
                      "avail_rsp_idx", *(f"fault_{f}" for f in FAULTS)):
             getattr(dut, name).value = 0
         dut.rst.value = 1
-        Clock(dut.clk, CLK_NS, unit="ns").start()
+        Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, int(dut.RAM_DATA_WIDTH.value) // 8, self.log)
         self.hub = attach_checkers(self.dma, self.mem)
         self.hub.on_failure(lambda err: self.error(str(err)))
         self.ring = SplitRing(self.mem, HOST_BASE, self.qsize, 10, HOST_BASE + 0x10000, HOST_BASE + 0x90000, self.rng)
-        describe_queue(self.hub, HOST_BASE, self.qsize, 0, 0)
+        describe_queue(self.hub, HOST_BASE, self.qsize, 0, 0, dut=self.dut)
         self.dma.write_hooks.append(self._on_write)
         self.busy_prob = 0.0        # avail_rd_busy: the chance a stretch of busy cycles starts
         self.dec_latency = (2, 20)

@@ -1,4 +1,4 @@
-"""The bring-up sequence (tb.bringup) and its command line (tb.bringup_cli) without hardware: the whole
+"""The bring-up sequence (tb.bringup.sequence) and its command line (tb.bringup.cli) without hardware: the whole
 sequence on the model platform, Linux's vp_find_vqs order when the function has fewer MSI-X vectors (a
 shared vector, INTx, MSI-X disabled again after every failed attempt), rows that read what they report
 (used.idx from the ring, the link only when STATUS is offered), the argument checks and the artifacts."""
@@ -10,19 +10,20 @@ import sys
 
 import pytest
 
-from tb import bringup_cli
-from tb.bringup import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
-from tb.driver.virtio_net import VirtioNet
+from tb.bringup import cli as bringup_cli
+from tb.bringup.sequence import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
+from tb.driver.virtio_net import virtio_net
 from tb.driver.virtio_pci import VIRTIO_MSI_CONFIG_VECTOR
 from tb.platform.base import IrqCount, PlatformError
-from tb.platform.model import DeviceModes, ModelPlatform, ModelVirtioNet, run_virtual
+from tb.device.dev_ctrl import DeviceModes
+from tb.platform.model import ModelPlatform, ModelTiming, ModelVirtioNet, run_virtual
 from tb.scenarios.xmit import XmitRun, XmitScenario
 
 
 def model(vectors: int = 8, pin: int = 1, **modes) -> ModelPlatform:
     """The model device with the config space the sequence reads: an MSI-X capability of ``vectors``
     entries (none when 0) at 0x40 and INTx pin ``pin``."""
-    p = ModelPlatform(DeviceModes(latency_ns=50, **modes))
+    p = ModelPlatform(DeviceModes(**modes), ModelTiming(latency_ns=50))
     p.msix_vectors = vectors
     p.config[0x3D] = pin
     if vectors:
@@ -89,7 +90,7 @@ def test_used_idx_is_read_from_the_ring_not_computed():
     async def main():
         p = model()
         p.device.stop()
-        p.device = Overeager(p, p.device.modes)
+        p.device = Overeager(p, p.device.modes, p.device.timing)
         p.start()
         return await run_checks(p, p.start_task, BringupConfig(timeout_ns=2e6))
 
@@ -107,7 +108,7 @@ def test_link_is_not_applicable_without_status():
     async def main():
         p = model()
         p.device.stop()
-        p.device = NoStatus(p, p.device.modes)
+        p.device = NoStatus(p, p.device.modes, p.device.timing)
         p.start()
         return await run_checks(p, p.start_task, BringupConfig())
 
@@ -195,7 +196,7 @@ def test_a_refused_config_vector_disables_msix_before_the_next_attempt():
             reg_write(off, value, size)
 
         p.device.reg_write = refuse_config_vector
-        net = VirtioNet(p, "post")
+        net = virtio_net(p, "post")
         await net.probe(p.start_task)
         state = (net.vdev.irq_mode, list(net.vdev.find_vqs_failures), p.msix_enabled, seen)
         await net.remove()
@@ -212,7 +213,7 @@ def test_no_interrupt_at_all_is_an_error():
     async def main():
         p = model(0)
         p.request_intx = lambda h: (_ for _ in ()).throw(PlatformError("no INTx (interrupt pin 0)"))
-        net = VirtioNet(p, "post")
+        net = virtio_net(p, "post")
         with pytest.raises(PlatformError, match="interrupt pin 0"):
             await net.probe(p.start_task)
         return net.vdev.find_vqs_failures, p.msix_enabled
@@ -257,7 +258,7 @@ def test_counts_come_from_the_platform_and_are_checked_against_the_kernel():
 def test_a_shared_line_bounds_the_count_instead():
     """On a shared INTx line the kernel also counts the other devices' interrupts: the tool's count may be
     lower, never higher."""
-    from tb.bringup import BringupReport, check_kernel_counts
+    from tb.bringup.sequence import BringupReport, check_kernel_counts
 
     def row(raised: int, kernel: int, shared: bool) -> Check:
         r = BringupReport(runs=[{"name": "ab-pre", "tx_irq_source": "intx", "irq": {"intx": {
@@ -343,5 +344,5 @@ def test_console_script_is_declared():
     from pathlib import Path
 
     data = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    assert data["project"]["scripts"]["vnet-bringup"] == "tb.bringup_cli:main"
-    assert sys.modules["tb.bringup_cli"].main is bringup_cli.main
+    assert data["project"]["scripts"]["vnet-bringup"] == "tb.bringup.cli:main"
+    assert sys.modules["tb.bringup.cli"].main is bringup_cli.main

@@ -12,7 +12,9 @@ import pytest
 
 from tb.checkers import CheckerError, CheckerSet
 from tb.checkers.shadow import HostShadow, QueueView
-from tb.driver.virtio_ring import VRING_DESC_F_NEXT
+from tb.checkers.spec import VIRTQ_DESC_F_NEXT
+from tb.device.debug_bar import REG_TX_PARAMS
+from tb.driver.trace import Event
 
 PFN = 0x10
 BASE = PFN << 12
@@ -36,6 +38,7 @@ def make(collect: bool = True, msix_tx_data: int = 7) -> tuple[CheckerSet, Clock
     hub.host_bar(False, 0, 0x0C, 2, Q)         # QUEUE_NUM
     hub.host_bar(True, 0, 0x08, 4, PFN)        # QUEUE_PFN
     hub.host_bar(True, 0, 0x16, 2, 2)          # QUEUE_VECTOR 2
+    hub.host_bar(False, 2, REG_TX_PARAMS, 4, 64 << 16 | 16 << 8 | 16)   # the TX engine: window 16, batch 16
     return hub, clk, hub.queues[1]
 
 
@@ -43,7 +46,7 @@ def publish(hub: CheckerSet, q: QueueView, idx: int, head: int, buf: int = 0x40_
             desc_first: bool = True) -> None:
     """The driver's add_buf + kick for a two-descriptor chain head -> head+1."""
     def descs() -> None:
-        hub.host_mem(True, q.desc + 16 * head, struct.pack("<QIHH", buf, 10, VRING_DESC_F_NEXT, head + 1))
+        hub.host_mem(True, q.desc + 16 * head, struct.pack("<QIHH", buf, 10, VIRTQ_DESC_F_NEXT, head + 1))
         hub.host_mem(True, q.desc + 16 * (head + 1), struct.pack("<QIHH", buf + 64, 60, 0, 0))
     if desc_first:
         descs()
@@ -103,7 +106,7 @@ def test_used_len_beyond_writable_bytes_fires() -> None:
     assert v and "len 70" in v[0].msg and "0 device-writable bytes" in v[0].msg and v[0].addr == q.used + 8
     # a chain with a 64-byte device-writable buffer: len 64 is fine, 65 is not
     hub, clk, q = make()
-    hub.host_mem(True, q.desc + 16 * 4, struct.pack("<QIHH", 0x40_0000, 10, VRING_DESC_F_NEXT, 5))
+    hub.host_mem(True, q.desc + 16 * 4, struct.pack("<QIHH", 0x40_0000, 10, VIRTQ_DESC_F_NEXT, 5))
     hub.host_mem(True, q.desc + 16 * 5, struct.pack("<QIHH", 0x40_1000, 64, 2, 0))    # VRING_DESC_F_WRITE
     hub.host_mem(True, q.avail + 4, (4).to_bytes(2, "little"))
     hub.host_mem(True, q.avail + 2, (1).to_bytes(2, "little"))
@@ -266,3 +269,78 @@ def test_waive_until_reset() -> None:
     assert not hub.failed("driver_order")
     hub.host_bar(True, 0, 0x12, 1, 0)          # STATUS = 0: device reset, the waiver ends
     assert not hub.waived
+
+
+def trace(hub: CheckerSet, kind: str, **fields) -> None:
+    """One event of the driver's trace, as tb.driver.trace.EventLog hands it to its listeners."""
+    hub.driver_event(Event(hub.now(), kind, fields))
+
+
+def test_ring_invariants_from_the_trace() -> None:
+    """num_free comes from the driver's add_buf / get_buf events; a token queued twice or returned unqueued
+    fires; nothing is read from a driver object."""
+    hub, clk, q = make()
+    trace(hub, "add_buf", vq=1, head=0, token=0xA0, num_free=Q - 2, ret=Q - 2)
+    publish(hub, q, 0, 0)
+    assert not hub.failed("ring_invariants")
+    trace(hub, "add_buf", vq=1, head=2, token=0xA0, num_free=Q - 4, ret=Q - 4)       # the same token again
+    assert "already queued" in hub.failed("ring_invariants")[-1].msg
+    trace(hub, "get_buf", vq=1, id=7, len=0, token=0xB0, num_free=Q - 2, last_used_idx=1)
+    assert "not queued" in hub.failed("ring_invariants")[-1].msg
+    # a leak: the driver's num_free says one descriptor fewer than the published chains account for
+    n = len(hub.failed("ring_invariants"))
+    trace(hub, "add_buf", vq=1, head=2, token=0xC0, num_free=Q - 5, ret=Q - 5)
+    publish(hub, q, 1, 2)
+    assert len(hub.failed("ring_invariants")) == n + 1
+    assert "num_free" in hub.failed("ring_invariants")[-1].msg
+
+
+def test_lost_wakeup_from_the_trace() -> None:
+    """The queue's stopped state and the driver's last_used_idx come from netif_* and get_buf events."""
+    hub, clk, q = make()
+    lost = hub.by_name("lost_wakeup")
+    trace(hub, "netif_stop_queue")
+    hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "used.idx 1")
+    for t in range(0, 30_000, 1000):
+        clk.t = t
+        lost.poll(clk.t)
+    assert hub.failed("lost_wakeup"), "a stopped queue with a returned buffer for 30 us"
+    # woken in time: no report
+    hub2, clk2, q2 = make()
+    lost2 = hub2.by_name("lost_wakeup")
+    trace(hub2, "netif_stop_queue")
+    hub2.dev_write(q2.used + 2, (1).to_bytes(2, "little"), "used.idx 1")
+    for t in range(0, 30_000, 1000):
+        clk2.t = t
+        if t == 5000:
+            trace(hub2, "netif_wake_queue")
+            trace(hub2, "get_buf", vq=1, id=0, len=0, token=0xA0, num_free=Q, last_used_idx=1)
+        lost2.poll(clk2.t)
+    assert not hub2.failed("lost_wakeup")
+
+
+def test_descriptor_window_comes_from_the_device() -> None:
+    """Without the device's TX_PARAMS the prefetch window is unknown: a descriptor read says so."""
+    clk = Clock()
+    hub = CheckerSet(clk, msix_enabled=lambda: True)
+    hub.expect("unit")
+    hub.host_bar(True, 0, 0x0E, 2, 1)
+    hub.host_bar(False, 0, 0x0C, 2, Q)
+    hub.host_bar(True, 0, 0x08, 4, PFN)
+    q = hub.queues[1]
+    publish(hub, q, 0, 0)
+    hub.dev_read(0.0, q.desc, bytes(32), "desc read")
+    assert "TX_PARAMS" in hub.failed("device_reads_published")[-1].msg
+
+
+def test_selftest_buffers_are_learned_from_the_registers() -> None:
+    """The DMA self-test's buffers, as the BAR2 writes give them to the device, are the device's to use."""
+    hub, clk, q = make()
+    for reg, value in ((0x020, 0x7000_0000), (0x024, 0x1), (0x028, 0x7000_1000), (0x02C, 0x1), (0x030, 256)):
+        hub.host_bar(True, 2, reg, 4, value)
+    hub.host_bar(True, 2, 0x034, 4, 1)
+    hub.dev_read(0.0, 0x1_7000_0000, bytes(256), "self-test read")
+    hub.dev_write(0x1_7000_1000, bytes(256), "self-test write")
+    assert not hub.failed("device_reads_published") and not hub.failed("dma_write_target")
+    hub.dev_write(0x1_7000_2000, bytes(4), "elsewhere")
+    assert hub.failed("dma_write_target")

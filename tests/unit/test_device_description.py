@@ -1,6 +1,6 @@
 """One device description (hdl/device.toml) for the simulation model and the Vivado IP.
 
-The model's settings (tb/platform/usp.py) and the generated IP Tcl (sim/fpga.py) are compared field by field
+The model's settings (tb/simulation/usp.py) and the generated IP Tcl (sim/fpga.py) are compared field by field
 here, with the Tcl read back by a parser of its own: a value typed differently on either side, or a model
 setting the Tcl does not carry, fails. The RTL's defaults are checked against the description too.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from sim import fpga
-from tb.platform import device
-from tb.platform.usp import UspConfig, model_settings
+from sim import device
+from tb.simulation.usp import UspConfig, model_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DESC = device.load()

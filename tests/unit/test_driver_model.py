@@ -11,13 +11,19 @@ import asyncio
 import pytest
 
 from tb.driver.virtio_net import GuestTiming
-from tb.platform.model import NOE_ALWAYS, NOE_WHEN_ACKED, DeviceModes, ModelPlatform, run_virtual
+from tb.device.dev_ctrl import DeviceModes, NoePolicy
+from tb.platform.model import ModelPlatform, ModelTiming, run_virtual
 from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
 
 
-def run(scn: XmitScenario, modes: DeviceModes, timing: GuestTiming | None = None) -> tuple[XmitResult, ModelPlatform]:
+FAST_DEVICE = ModelTiming(latency_ns=50)
+SLOW_DEVICE = ModelTiming(latency_ns=100, stall_until_ns=500_000)    # stalled: the ring fills
+
+
+def run(scn: XmitScenario, modes: DeviceModes, timing: GuestTiming | None = None,
+        device: ModelTiming = FAST_DEVICE) -> tuple[XmitResult, ModelPlatform]:
     async def main():
-        p = ModelPlatform(modes)
+        p = ModelPlatform(modes, device)
         p.start()
         x = XmitRun(p, scn, p.start_task, timing)
         await x.probe()
@@ -33,7 +39,7 @@ def run(scn: XmitScenario, modes: DeviceModes, timing: GuestTiming | None = None
     return run_virtual(main())
 
 
-FAST = DeviceModes(latency_ns=50)
+FAST = DeviceModes()
 
 
 @pytest.mark.parametrize("variant", ["post", "pre", "pre-a", "post-cap"])
@@ -48,7 +54,7 @@ def test_a1_feature_ack():
     assert not res.driver.vdev.features >> 24 & 1, "post-patch acked NOTIFY_ON_EMPTY"
     res, _ = run(XmitScenario(packets=4, variant="pre"), FAST)
     assert res.driver.vdev.features >> 24 & 1, "pre-patch did not ack NOTIFY_ON_EMPTY"
-    res, _ = run(XmitScenario(packets=4, variant="pre"), DeviceModes(offer_noe=False, latency_ns=50))
+    res, _ = run(XmitScenario(packets=4, variant="pre"), DeviceModes(offer_noe=False))
     assert not res.driver.vdev.features >> 24 & 1
 
 
@@ -64,14 +70,14 @@ def test_a2_fast_host_pre_one_irq_per_packet_post_none():
 
 
 def test_a3_always_policy_post_still_interrupted_but_no_reclaim_in_irq():
-    post, _ = run(XmitScenario(packets=500, variant="post"), DeviceModes(noe_policy=NOE_ALWAYS, latency_ns=50))
+    post, _ = run(XmitScenario(packets=500, variant="post"), DeviceModes(noe_policy=NoePolicy.ALWAYS))
     assert post.irq_per_pkt > 0.9, post.summary()
     assert set(post.reclaim) == {"start_xmit"}, post.summary()
 
 
 def test_a5_idle_tail_timer_reclaims_pre_but_not_post():
     timing = GuestTiming(timer_period_ns=100_000)
-    modes = DeviceModes(offer_noe=False, latency_ns=50)
+    modes = DeviceModes(offer_noe=False)
     pre, _ = run(XmitScenario(packets=50, variant="pre", idle_tail_ns=300_000), modes, timing)
     assert pre.reclaim.get("timer", 0) >= 1, pre.summary()
     assert not pre.driver.send, "pre-patch timer left buffers in the ring"
@@ -82,8 +88,8 @@ def test_a5_idle_tail_timer_reclaims_pre_but_not_post():
 
 def test_a9_ring_full_busy_then_resubmitted():
     # a device slower than the guest: the 256-entry ring fills with 128 two-descriptor packets
-    slow = DeviceModes(noe_policy=NOE_WHEN_ACKED, offer_indirect=False, latency_ns=100, stall_until_ns=500_000)
-    res, p = run(XmitScenario(packets=400, variant="post"), slow)
+    slow = DeviceModes(noe_policy=NoePolicy.WHEN_ACKED, offer_indirect=False)
+    res, p = run(XmitScenario(packets=400, variant="post"), slow, device=SLOW_DEVICE)
     assert res.tx_busy >= 1, res.summary()
     assert res.tx_dropped == 0
     assert p.device.c.wire == res.sent
@@ -93,16 +99,16 @@ def test_a9_ring_full_busy_then_resubmitted():
 
 
 def test_a9_indirect_ring_holds_256():
-    slow = DeviceModes(latency_ns=100, stall_until_ns=500_000)
-    res, p = run(XmitScenario(packets=400, variant="post"), slow)
+    slow = DeviceModes()
+    res, p = run(XmitScenario(packets=400, variant="post"), slow, device=SLOW_DEVICE)
     busy = sorted((s for s in res.driver.freed + res.driver.send if s.busy_count), key=lambda s: s.seq)
     assert busy and busy[0].seq == 256, [s.seq for s in busy][:4]
     assert p.device.c.wire == res.sent
 
 
 def test_a12_post_cap_stops_early_without_busy():
-    slow = DeviceModes(offer_indirect=False, latency_ns=100, stall_until_ns=500_000)
-    res, p = run(XmitScenario(packets=400, variant="post-cap"), slow)
+    slow = DeviceModes(offer_indirect=False)
+    res, p = run(XmitScenario(packets=400, variant="post-cap"), slow, device=SLOW_DEVICE)
     assert res.tx_busy == 0, res.summary()
     assert res.stops >= 1
     assert p.device.c.wire == res.sent

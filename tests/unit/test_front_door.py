@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sim import preflight, results, suite
+from sim import results, suite
+from tb.simulation import preflight
 from sim.runner import rerun_command
 from tests.conftest import shard_items
 
@@ -57,9 +58,10 @@ def test_make_with_a_bad_variable_fails_fast_with_exit_2():
 
 def test_preflight_needs_only_the_standard_library():
     # it runs before the virtualenv exists: the system interpreter, no site packages
-    proc = subprocess.run([sys.executable, "-S", "-c", "import sim.preflight"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    for module in ("sim.preflight", "tb.simulation.preflight"):
+        proc = subprocess.run([sys.executable, "-S", "-c", f"import {module}"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
 
 
 # -- items and shards ----------------------------------------------------------------------------------------
@@ -127,6 +129,18 @@ def test_two_shards_merge_into_one_junit_file(tmp_path):
                           text=True, timeout=60)
     assert proc.returncode == 1 and "5 testcases, 2 failures" in proc.stdout   # failures make the merge fail
     assert ET.parse(tmp_path / "m.xml").getroot().get("tests") == "5"
+
+
+def test_parts_say_where_the_time_went(tmp_path):
+    reports = [_report("tests/sim/x.py::t[verilator-w64]", duration=30.0),
+               _report("tests/sim/x.py::t[icarus-w64]", duration=50.0),
+               _report("tests/synth/s.py::synth", duration=120.0), _report("tests/unit/u.py::u", duration=0.5)]
+    results.junit_from_reports(reports, [_cocotb("t1"), _cocotb("t2"), _cocotb("t3", sim="icarus")]).write(
+        tmp_path / "a.xml")
+    rows = {r[0]: r[1:] for r in results.parts([tmp_path / "a.xml"])}
+    assert rows == {"synthesis (yosys)": (1, 0, 120.0), "simulation, icarus": (1, 1, 50.0),
+                    "simulation, verilator": (1, 2, 30.0), "unit": (1, 0, 0.5)}
+    assert [r[0] for r in results.parts([tmp_path / "a.xml"])][0] == "synthesis (yosys)"   # longest first
 
 
 def test_durations_are_recorded_by_build_and_test(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tb.bringup import FAIL, PASS
+from tb.bringup.sequence import FAIL, PASS
 from tb.platform import vfio
 from tb.platform.base import PlatformError
 from tb.platform.linux import (
@@ -271,7 +271,7 @@ def test_udp_peer_writes_a_pcap_and_frames_compare(tmp_path):
     import time
 
     from hil.udp_peer import UdpPeer, read_pcap
-    from sim.hil import compare_frames
+    from hil.orchestrator import compare_frames
 
     peer = UdpPeer(tmp_path / "f.pcap").start()
     frames = [bytes([i]) * (60 + i) for i in range(5)]
@@ -290,7 +290,7 @@ def test_udp_peer_writes_a_pcap_and_frames_compare(tmp_path):
 
 
 def test_hil_says_why_it_cannot_run_when_not_root(monkeypatch):
-    from sim import hil
+    from hil import orchestrator as hil
 
     monkeypatch.setattr(hil.os, "geteuid", lambda: 1000)
     with pytest.raises(hil.HilUnavailable, match="not root"):

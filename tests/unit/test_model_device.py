@@ -7,13 +7,14 @@ counted, their chains still come back (used.len 0, as for every TX chain), the f
 
 from __future__ import annotations
 
-from tb.platform.model import MAX_FRAME_LEN, MIN_FRAME_LEN, DeviceModes, ModelPlatform, run_virtual
+from tb.device.dev_ctrl import DeviceModes
+from tb.platform.model import MAX_FRAME_LEN, MIN_FRAME_LEN, ModelPlatform, ModelTiming, run_virtual
 from tests.sim.spec_driver import NET_HDR_LEN, SpecNetDriver, frame_bytes
 
 
 def run_frames(pieces_list: list[list[bytes]]) -> tuple[ModelPlatform, list]:
     async def main():
-        p = ModelPlatform(DeviceModes(latency_ns=50))
+        p = ModelPlatform(DeviceModes(), ModelTiming(latency_ns=50))
         p.start()
         d = SpecNetDriver(p)
         await d.init()

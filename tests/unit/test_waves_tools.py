@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sim import gtkw
-from tb.eventlog import RunLog, read_events
+from sim.events import RunLog, read_events
 from tb.pcap import LINKTYPE_ETHERNET, PcapWriter, read_pcap
 
 SNIPPET = """

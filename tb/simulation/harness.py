@@ -11,25 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import random
-import zlib
 
 from tb.checkers import CheckerSet, checkers_enabled
-from tb.debug_bar import DebugBar
-from tb.eventlog import TestArtifacts
-from tb.platform.sim import SimPlatform
-from tb.platform.usp import UspConfig
+from tb.checkers.driver_side import LostWakeup
+from tb.device.debug_bar import DebugBar
+from tb.driver.trace import EventLog
+from tb.simulation.eventlog import DriverTrace, TestArtifacts
+from tb.simulation.seed import rng_for
+from tb.simulation.sim_platform import SimPlatform
+from tb.simulation.usp import UspConfig
 
 # PCIe Device Control encodings: 0 = 128 B ... 5 = 4096 B
 SIZE_ENCODING = {128 << k: k for k in range(6)}
-
-
-def test_seed(name: str) -> int:
-    """Seed for a test's random choices: SEED from the environment, else derived from cocotb's seed."""
-    import cocotb  # simulation only
-
-    base = int(os.environ.get("SEED", cocotb.RANDOM_SEED))
-    # crc32, not hash(): str hashes change from one Python process to the next
-    return (base ^ zlib.crc32(name.encode())) & 0xFFFFFFFF
 
 
 class DeviceTB:
@@ -37,13 +30,13 @@ class DeviceTB:
         self.dut = dut
         self.log = logging.getLogger("tb")
         self.log.setLevel(logging.INFO)
-        self.platform = SimPlatform(dut, cfg, log_level)   # None: what the build was made for
+        self.platform = SimPlatform(dut, cfg, log_level)  # None: what the build was made for
         self.rc = self.platform.rc
         self.debug = DebugBar(self.platform)
-        # the test's event log and pcap (tb/eventlog.py): TLPs, interrupt lines, driver steps, verdicts
+        # the test's event log and pcap (tb/simulation/eventlog.py): TLPs, interrupt lines, driver steps, verdicts
         self.artifacts = TestArtifacts.current()
         self.events = self.artifacts.log
-        from tb.monitors.pcie import IrqMonitor  # simulation only
+        from tb.simulation.monitors.pcie import IrqMonitor  # simulation only
 
         # the checkers (tb/checkers): on in every test built on DeviceTB unless TB_CHECKERS=0
         self.checkers: CheckerSet | None = None
@@ -69,7 +62,6 @@ class DeviceTB:
         p = self.platform
         hub = CheckerSet(p.now_ns, self.events, p.msix_vector_of, p.msix_enabled)
         p.observers.append(hub)
-        p.checkers = hub            # so helpers (DebugBar.selftest) can register what they hand the device
         failed = Event()
         errors: list[Exception] = []
 
@@ -80,11 +72,12 @@ class DeviceTB:
         async def watcher() -> None:
             await failed.wait()
             if os.environ.get("WAVES", "0") not in ("", "0"):
-                await Timer(1, "us")    # with waves on, the dump also shows what followed the violation
+                await Timer(1, "us")  # with waves on, the dump also shows what followed the violation
             raise errors[0]
 
-        async def poll() -> None:   # the lost-wake-up rule is about time passing: look every microsecond
+        async def poll() -> None:  # the lost-wake-up rule is about time passing: look every microsecond
             lost = hub.by_name("lost_wakeup")
+            assert isinstance(lost, LostWakeup)
             while True:
                 await Timer(1, "us")
                 lost.poll(p.now_ns())
@@ -95,24 +88,30 @@ class DeviceTB:
         return hub
 
     def rng(self, name: str) -> random.Random:
-        seed = test_seed(name)
-        self.log.info("random seed for %s: %d (rerun with SEED=... to reproduce)", name, seed)
-        return random.Random(seed)
+        """The generator of one test's random choices (tb/simulation/seed.py: printed, SEED= replays it)."""
+        return rng_for(name, self.log)
 
-    async def start(self, max_payload: int = 256, max_read_req: int = 512,
-                    split_on_all_rcb: bool = False) -> None:
+    def driver_trace(self) -> EventLog:
+        """A trace for a driver run: into the test's event log and, with the checkers on, to the checkers
+        (the only way they learn what the driver did)."""
+        trace = DriverTrace(self.platform, self.events)
+        if self.checkers is not None:
+            trace.listeners.append(self.checkers.driver_event)
+        return trace
+
+    async def start(self, max_payload: int = 256, max_read_req: int = 512, split_on_all_rcb: bool = False) -> None:
         """Reset (through the model), enumerate, enable memory and bus mastering, set MPS / MRRS."""
-        self.rc.max_payload_size = SIZE_ENCODING[512]       # root port allows up to what the device has
+        self.rc.max_payload_size = SIZE_ENCODING[512]  # root port allows up to what the device has
         self.rc.max_read_request_size = SIZE_ENCODING[4096]
         self.rc.split_on_all_rcb = split_on_all_rcb
         if self.platform.dev is None:
             await self.platform.power_on()
-        from tb.monitors.pcie import TlpMonitor
+        from tb.simulation.monitors.pcie import TlpMonitor
 
         # hooked between power-on and the first TLP: every TLP of the test is in the log
         tlps = TlpMonitor(self.platform.dev, self.events)
         if self.checkers is not None:
-            from tb.monitors.dma import DmaMonitor
+            from tb.simulation.monitors.dma import DmaMonitor
 
             tlps.listeners.append(DmaMonitor(self.checkers, self.platform.now_ns))
         self.artifacts.add_monitor(tlps)
@@ -120,6 +119,8 @@ class DeviceTB:
         await self.platform.enumerate()
         await self.platform.bus_master(True)
         await self.set_link(max_payload, max_read_req)
+        # what the device is (the checkers see this read: the TX engine's descriptor window and batch size)
+        self.tx_params = await self.debug.tx_params()
 
     async def set_link(self, max_payload: int, max_read_req: int) -> None:
         pdev = self.platform.pdev

@@ -7,26 +7,27 @@ race the first one's per-clock coroutines.
 
 from __future__ import annotations
 
-import dataclasses
 import os
+from collections.abc import Iterable
 
 import cocotb
 from cocotb.triggers import Timer, with_timeout
 
-from tb.dev_ctrl import DevCtrl, DeviceModes, parse_faults, set_fault
+from tb.device.dev_ctrl import DevCtrl, DeviceModes, set_fault
 from tb.driver.virtio_net import GuestTiming
-from tb.eventlog import DriverTrace
-from tb.harness import DeviceTB
-from tb.platform.usp import UspConfig
+from tb.faults import parse_faults
+from tb.faults.driver import faulty_driver, faulty_queue
 from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
-from tb.wire import Wire
+from tb.simulation.harness import DeviceTB
+from tb.simulation.usp import UspConfig
+from tb.simulation.wire import Wire
 
 
 class TxBench:
     """DeviceTB + the wire + the device modes + one driver run."""
 
     def __init__(self, dut, pause: list[int] | None = None, cfg: UspConfig | None = None):
-        self.tb = DeviceTB(dut, cfg)     # cfg None: the hard block as the build expects it
+        self.tb = DeviceTB(dut, cfg)  # cfg None: the hard block as the build expects it
         # every frame on the wire goes to <run dir>/<test>.pcap, every driver step to <test>.events.jsonl
         self.wire = Wire(dut, pause=pause, artifacts=self.tb.artifacts, checkers=self.tb.checkers)
         self.ctrl = DevCtrl(self.tb.platform)
@@ -41,20 +42,33 @@ class TxBench:
             self.tb.log.warning("TB_FAULT: RTL fault knobs %#x on (test-only, a checker should fail)", self.fault_bits)
             await set_fault(self.p, self.fault_bits)
 
-    def xmit(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitRun:
-        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix,
-                            seed=scn.seed)
-        if self.driver_faults:
-            scn = dataclasses.replace(scn, driver_faults=scn.driver_faults + self.driver_faults,
-                                      skip_enable_cb_recheck=scn.skip_enable_cb_recheck
-                                      or "skip_enable_cb_recheck" in self.driver_faults)
-        return XmitRun(self.p, scn, cocotb.start_soon, timing, tracer=DriverTrace(self.p, self.tb.events),
-                       checkers=self.tb.checkers)
+    def xmit(
+        self,
+        scn: XmitScenario,
+        timing: GuestTiming | None = None,
+        driver_faults: Iterable[str] = (),
+        race_seam: bool = False,
+    ) -> XmitRun:
+        """A driver run of ``scn``. ``driver_faults`` (and TB_FAULT's) break rules on purpose, ``race_seam``
+        offers the TX queue's ``race_hook``: both take the test-only driver (tb/faults/driver.py), whose
+        faults act on the TX queue from the end of the probe on; otherwise the faithful driver runs."""
+        self.tb.events.emit("tb", "xmit", variant=scn.variant, packets=scn.packets, msix=scn.use_msix, seed=scn.seed)
+        faults = tuple(driver_faults) + self.driver_faults
+        trace = self.tb.driver_trace()
+        if not faults and not race_seam:
+            return XmitRun(self.p, scn, cocotb.start_soon, timing, tracer=trace, checkers=self.tb.checkers)
+        if faults:
+            self.tb.log.warning("driver faults %s on (test-only, a checker should fail)", ", ".join(faults))
+        net = faulty_driver(self.p, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=trace)
+        return _FaultyRun(
+            self.p, scn, cocotb.start_soon, timing, tracer=trace, checkers=self.tb.checkers, driver=net, faults=faults
+        )
 
     async def wait_wire(self, n: int, timeout_us: float = 5000) -> None:
         async def _wait() -> None:
             while len(self.wire.good()) < n:
                 await Timer(500, "ns")
+
         await with_timeout(_wait(), timeout_us, "us")
 
     async def run(self, scn: XmitScenario, timing: GuestTiming | None = None) -> XmitResult:
@@ -67,3 +81,15 @@ class TxBench:
         res.extra.update(await self.ctrl.counters())
         self.tb.log.info("%s", res.summary())
         return res
+
+
+class _FaultyRun(XmitRun):
+    """A run of the test-only driver: its faults go on the TX queue once the probe is done."""
+
+    def __init__(self, *args, faults: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.faults = faults
+
+    async def probe(self) -> None:
+        await super().probe()
+        faulty_queue(self.net).faults.update(self.faults)

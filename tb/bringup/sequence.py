@@ -14,19 +14,18 @@ own, and on our own RTL (debug BAR ID "VNET" in BAR2) the debug registers, count
 Every number in the table is read: ring indices from the ring, interrupts as the platform counted them
 ("raised" from the kernel's descriptors, "handled" from handler runs, "kernel" from /proc/interrupts).
 The exit code is 0 only when no check failed. A check that does not apply says so (N/A) with the reason.
-The command line (targets, argument checks, artifacts) is tb.bringup_cli.
+The command line (targets, argument checks, artifacts) is tb.bringup.cli.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tb.debug_bar import COUNTERS as DBG_COUNTERS
-from tb.debug_bar import DBG_ID_VALUE, DEBUG_BAR, REG_ID, REG_SCRATCH, REG_VERSION, DebugBar
+from tb.device.debug_bar import COUNTERS as DBG_COUNTERS
+from tb.device.debug_bar import DBG_ID_VALUE, DEBUG_BAR, REG_ID, REG_SCRATCH, REG_VERSION, DebugBar
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import (
@@ -59,11 +58,34 @@ PCI_CAP_ID_MSIX = 0x11
 
 # feature bit names (virtio 1.x spec §5.1.3 and §6; legacy-only bits included)
 FEATURE_NAMES = {
-    0: "CSUM", 1: "GUEST_CSUM", 2: "CTRL_GUEST_OFFLOADS", 3: "MTU", 5: "MAC", 6: "GSO", 7: "GUEST_TSO4",
-    8: "GUEST_TSO6", 9: "GUEST_ECN", 10: "GUEST_UFO", 11: "HOST_TSO4", 12: "HOST_TSO6", 13: "HOST_ECN",
-    14: "HOST_UFO", 15: "MRG_RXBUF", 16: "STATUS", 17: "CTRL_VQ", 18: "CTRL_RX", 19: "CTRL_VLAN",
-    20: "CTRL_RX_EXTRA", 21: "GUEST_ANNOUNCE", 22: "MQ", 23: "CTRL_MAC_ADDR", 24: "NOTIFY_ON_EMPTY",
-    27: "ANY_LAYOUT", 28: "RING_INDIRECT_DESC", 29: "RING_EVENT_IDX", 30: "BAD_FEATURE",
+    0: "CSUM",
+    1: "GUEST_CSUM",
+    2: "CTRL_GUEST_OFFLOADS",
+    3: "MTU",
+    5: "MAC",
+    6: "GSO",
+    7: "GUEST_TSO4",
+    8: "GUEST_TSO6",
+    9: "GUEST_ECN",
+    10: "GUEST_UFO",
+    11: "HOST_TSO4",
+    12: "HOST_TSO6",
+    13: "HOST_ECN",
+    14: "HOST_UFO",
+    15: "MRG_RXBUF",
+    16: "STATUS",
+    17: "CTRL_VQ",
+    18: "CTRL_RX",
+    19: "CTRL_VLAN",
+    20: "CTRL_RX_EXTRA",
+    21: "GUEST_ANNOUNCE",
+    22: "MQ",
+    23: "CTRL_MAC_ADDR",
+    24: "NOTIFY_ON_EMPTY",
+    27: "ANY_LAYOUT",
+    28: "RING_INDIRECT_DESC",
+    29: "RING_EVENT_IDX",
+    30: "BAD_FEATURE",
 }
 F_MAC, F_STATUS = 5, 16
 
@@ -82,26 +104,26 @@ class Check:
 
 @dataclass
 class BringupConfig:
-    packets: int = 32                  # frames of the TX check
-    intx_packets: int = 8              # frames of the INTx check (when MSI-X was the first choice)
-    ab_packets: int = 32               # frames per A/B variant
-    gap_ns: float = 2000.0             # sender think time in the A/B runs (0: unpaced)
-    timeout_ns: float = 1e9            # per run, platform time
+    packets: int = 32  # frames of the TX check
+    intx_packets: int = 8  # frames of the INTx check (when MSI-X was the first choice)
+    ab_packets: int = 32  # frames per A/B variant
+    gap_ns: float = 2000.0  # sender think time in the A/B runs (0: unpaced)
+    timeout_ns: float = 1e9  # per run, platform time
     timing: GuestTiming | None = None  # None: the driver's defaults
     selftest_len: int = 1024
-    irq_grace_ns: float = 20_000.0     # after the last used entry, wait this long for a first TX interrupt
+    irq_grace_ns: float = 20_000.0  # after the last used entry, wait this long for a first TX interrupt
     # frames the wire carried so far (simulation), for the byte-exact check; None: checked elsewhere
     wire: Callable[[], list[bytes]] | None = None
     wire_note: str = "no wire tap on this platform"
-    kernel_tolerance: float = 0.02     # raised vs the kernel's count
-    trace: bool = False                # keep every driver run's event log in the report (report.events)
-    progress: Callable[[str], None] | None = None   # one line per step
+    kernel_tolerance: float = 0.02  # raised vs the kernel's count
+    trace: bool = False  # keep every driver run's event log in the report (report.events)
+    progress: Callable[[str], None] | None = None  # one line per step
 
 
 @dataclass
 class BringupReport:
     checks: list[Check] = field(default_factory=list)
-    runs: list[dict[str, Any]] = field(default_factory=list)   # in execution order, with their frames
+    runs: list[dict[str, Any]] = field(default_factory=list)  # in execution order, with their frames
     host_features: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)  # driver and interrupt events (cfg.trace)
     progress: Callable[[str], None] | None = None
@@ -118,8 +140,12 @@ class BringupReport:
             self.progress(f"[{time.monotonic() - self.t0:7.2f} s] {line}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"checks": [asdict(c) for c in self.checks], "runs": self.runs,
-                "host_features": self.host_features, "exit_code": exit_code(self.checks)}
+        return {
+            "checks": [asdict(c) for c in self.checks],
+            "runs": self.runs,
+            "host_features": self.host_features,
+            "exit_code": exit_code(self.checks),
+        }
 
 
 # -- table ---------------------------------------------------------------------------------------------------
@@ -180,16 +206,25 @@ async def check_identity(p: Platform, r: BringupReport) -> bool:
     cls = await p.config_read(0x08, 4) >> 8
     svid = await p.config_read(0x2C, 2)
     sid = await p.config_read(0x2E, 2)
-    ok = vendor == VIRTIO_VENDOR and device == VIRTIO_NET_LEGACY_DEVICE and sid == VIRTIO_ID_NET \
-        and cls >> 8 == 0x0200 and rev == 0
+    ok = (
+        vendor == VIRTIO_VENDOR
+        and device == VIRTIO_NET_LEGACY_DEVICE
+        and sid == VIRTIO_ID_NET
+        and cls >> 8 == 0x0200
+        and rev == 0
+    )
     detail = ""
     if not ok:
         detail = "expected 1af4:1000 rev 0 subsystem id 1 class 0200xx (legacy virtio-net)"
         if vendor == VIRTIO_VENDOR and device == VIRTIO_NET_MODERN_DEVICE:
             detail = "a modern-only virtio-net function: this driver speaks the legacy interface (BAR0)"
         detail += "; the sequence stops here, before any traffic"
-    r.add("PCI identity", PASS if ok else FAIL,
-          f"{vendor:04x}:{device:04x} rev {rev} subsys {svid:04x}:{sid:04x} class {cls:06x}", detail)
+    r.add(
+        "PCI identity",
+        PASS if ok else FAIL,
+        f"{vendor:04x}:{device:04x} rev {rev} subsys {svid:04x}:{sid:04x} class {cls:06x}",
+        detail,
+    )
     return ok
 
 
@@ -202,8 +237,12 @@ async def check_bars(p: Platform, r: BringupReport) -> None:
             parts.append(f"BAR{bar} {'io' if io else 'mem'} {size:#x}")
     bar0 = p.bar_size(0)
     ok = bar0 >= 0x20
-    r.add("BARs", PASS if ok else FAIL, ", ".join(parts) or "none",
-          "" if ok else "BAR0 must hold the 0x14-byte legacy block + device config")
+    r.add(
+        "BARs",
+        PASS if ok else FAIL,
+        ", ".join(parts) or "none",
+        "" if ok else "BAR0 must hold the 0x14-byte legacy block + device config",
+    )
 
 
 async def check_bus_master(p: Platform, r: BringupReport) -> None:
@@ -237,8 +276,10 @@ async def read_msix_capability(p: Platform) -> tuple[int, int, int] | None:
 async def check_interrupt_caps(p: Platform, r: BringupReport) -> None:
     msix = await read_msix_capability(p)
     pin = await p.config_read(PCI_INTERRUPT_PIN, 1)
-    parts = [f"MSI-X table of {msix[0]} vectors (BAR{msix[1]} +{msix[2]:#x})" if msix else "no MSI-X capability",
-             f"INTx pin {'?ABCD'[pin] if 0 < pin <= 4 else pin}" if pin else "no INTx pin"]
+    parts = [
+        f"MSI-X table of {msix[0]} vectors (BAR{msix[1]} +{msix[2]:#x})" if msix else "no MSI-X capability",
+        f"INTx pin {'?ABCD'[pin] if 0 < pin <= 4 else pin}" if pin else "no INTx pin",
+    ]
     ok = bool(msix or pin)
     detail = "" if ok else "the function cannot interrupt"
     platform_vectors = getattr(p, "msix_table_size", None)
@@ -253,11 +294,19 @@ async def check_features(p: Platform, r: BringupReport, regs: _Regs) -> int:
     await regs.reset()
     feats = await regs.rd(VIRTIO_PCI_HOST_FEATURES, 4)
     r.host_features = feats
-    r.add("features offered", PASS if feats & (1 << F_MAC) else FAIL, f"{feats:#010x}: {feature_names(feats)}",
-          "" if feats & (1 << F_MAC) else "no MAC feature")
+    r.add(
+        "features offered",
+        PASS if feats & (1 << F_MAC) else FAIL,
+        f"{feats:#010x}: {feature_names(feats)}",
+        "" if feats & (1 << F_MAC) else "no MAC feature",
+    )
     noe = bool(feats >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
-    r.add("NOTIFY_ON_EMPTY offered", PASS if noe else NA, "yes (bit 24)" if noe else "no",
-          "" if noe else "the pre-patch driver then reclaims on its timer; the A/B limits do not apply")
+    r.add(
+        "NOTIFY_ON_EMPTY offered",
+        PASS if noe else NA,
+        "yes (bit 24)" if noe else "no",
+        "" if noe else "the pre-patch driver then reclaims on its timer; the A/B limits do not apply",
+    )
     return feats
 
 
@@ -274,12 +323,20 @@ async def check_handshake(p: Platform, r: BringupReport, regs: _Regs) -> None:
     await regs.wr(VIRTIO_PCI_STATUS, 0x7, 1)
     seen.append(await regs.rd(VIRTIO_PCI_STATUS, 1))
     seen.append(await regs.reset())
-    expect = [0, VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
-              VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK, 0]
+    expect = [
+        0,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+        VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK,
+        0,
+    ]
     ok = seen == expect and guest == want
-    r.add("status handshake", PASS if ok else FAIL,
-          "status " + " -> ".join(f"{s:#x}" for s in seen) + f"; guest features {guest:#x} (wrote {want:#x})",
-          "" if ok else "expected 0 -> 0x1 -> 0x3 -> 0x7 -> 0 and the guest features read back")
+    r.add(
+        "status handshake",
+        PASS if ok else FAIL,
+        "status " + " -> ".join(f"{s:#x}" for s in seen) + f"; guest features {guest:#x} (wrote {want:#x})",
+        "" if ok else "expected 0 -> 0x1 -> 0x3 -> 0x7 -> 0 and the guest features read back",
+    )
 
 
 async def check_queues(p: Platform, r: BringupReport, regs: _Regs) -> None:
@@ -292,8 +349,12 @@ async def check_queues(p: Platform, r: BringupReport, regs: _Regs) -> None:
             break
     tx = sizes[1] if len(sizes) > 1 else 0
     ok = tx > 0 and not tx & (tx - 1) and sizes[0] > 0
-    r.add("queue sizes", PASS if ok else FAIL, ", ".join(f"q{i}={n}" for i, n in enumerate(sizes)),
-          "" if ok else "rx and tx queues must exist with power-of-two sizes")
+    r.add(
+        "queue sizes",
+        PASS if ok else FAIL,
+        ", ".join(f"q{i}={n}" for i, n in enumerate(sizes)),
+        "" if ok else "rx and tx queues must exist with power-of-two sizes",
+    )
 
 
 async def check_mac(p: Platform, r: BringupReport, regs: _Regs, feats: int) -> None:
@@ -308,14 +369,21 @@ async def check_mac(p: Platform, r: BringupReport, regs: _Regs, feats: int) -> N
 
 async def check_link(p: Platform, r: BringupReport, regs: _Regs, feats: int) -> None:
     if not feats & (1 << F_STATUS):
-        r.add("link", NA, "VIRTIO_NET_F_STATUS not offered: the device config has no status field "
-              "(the driver treats the link as up)")
+        r.add(
+            "link",
+            NA,
+            "VIRTIO_NET_F_STATUS not offered: the device config has no status field (the driver treats the link as up)",
+        )
         return
     await regs.reset()
     status = await regs.rd(VIRTIO_PCI_CONFIG_OFF_NO_MSIX + 6, 2)
     up = bool(status & 1)
-    r.add("link", PASS if up else FAIL, f"{'up' if up else 'down'} (status {status:#x})",
-          "" if up else "VIRTIO_NET_S_LINK_UP is clear")
+    r.add(
+        "link",
+        PASS if up else FAIL,
+        f"{'up' if up else 'down'} (status {status:#x})",
+        "" if up else "VIRTIO_NET_S_LINK_UP is clear",
+    )
 
 
 def _duration(ns: float) -> str:
@@ -332,19 +400,27 @@ def _delta(before: IrqCount | None, after: IrqCount) -> dict[str, Any]:
     b = before or IrqCount(raised=0, handled=0)
     raised = after.raised - (b.raised or 0) if after.raised is not None else None
     kernel = after.kernel - (b.kernel or 0) if after.kernel is not None else None
-    return {"raised": raised, "handled": after.handled - b.handled, "kernel": kernel, "line": after.line,
-            "shared": after.shared}
+    return {
+        "raised": raised,
+        "handled": after.handled - b.handled,
+        "kernel": kernel,
+        "line": after.line,
+        "shared": after.shared,
+    }
 
 
 def mode_text(info: dict[str, Any]) -> str:
     """How the run's queues interrupted, and why not the earlier choices of vp_find_vqs."""
     mode, failed = info.get("irq_mode", ""), info.get("irq_fallbacks", [])
-    text = {"msix-per-vq": "MSI-X, a vector per queue", "msix-shared": "MSI-X, one vector shared by the queues",
-            "intx": "INTx"}.get(mode, mode or "?")
+    text = {
+        "msix-per-vq": "MSI-X, a vector per queue",
+        "msix-shared": "MSI-X, one vector shared by the queues",
+        "intx": "INTx",
+    }.get(mode, mode or "?")
     if mode != "intx":
         text += f" (TX on {info.get('tx_irq_source', '?')})"
     reasons: dict[str, list[str]] = {}
-    for f in failed:   # "MSI-X per-vq vectors: why"
+    for f in failed:  # "MSI-X per-vq vectors: why"
         what, _, why = f.partition(": ")
         reasons.setdefault(why, []).append(what)
     for why, whats in reasons.items():
@@ -359,18 +435,21 @@ def vector_text(info: dict[str, Any]) -> str:
     return f"TX vector {src[4:]}" if src.startswith("msix") else "INTx"
 
 
-async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name: str, scn: XmitScenario,
-                   r: BringupReport | None = None) -> tuple[XmitResult, dict[str, Any]]:
+async def xmit_run(
+    p: Platform, start_task: StartTask, cfg: BringupConfig, name: str, scn: XmitScenario, r: BringupReport | None = None
+) -> tuple[XmitResult, dict[str, Any]]:
     """Probe the driver, send, wait until the device used every frame (used.idx), remove the driver.
 
     The run's interrupt counts are the platform's counts after minus before; used.idx is read from the
     ring before the first frame and after the device used the last one."""
+
     async def wait_used(run: XmitRun, used_before: int, n: int) -> None:
         deadline = p.now_ns() + scn.timeout_ns
         while (await _used_idx(run) - used_before) & 0xFFFF < n:
             if p.now_ns() > deadline:
-                raise PlatformError(f"used.idx {await _used_idx(run)} after {scn.timeout_ns / 1e6:.0f} ms, "
-                                    f"expected {used_before + n}")
+                raise PlatformError(
+                    f"used.idx {await _used_idx(run)} after {scn.timeout_ns / 1e6:.0f} ms, expected {used_before + n}"
+                )
             await p.sleep_ns(1000)
         # the device raises its interrupt after it wrote used.idx: give a callback still enabled (no
         # skb_xmit_done yet) time to see it before remove() resets the device
@@ -379,9 +458,11 @@ async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name:
             await p.sleep_ns(1000)
 
     if r is not None:
-        r.say(f"{name}: probing the {scn.variant}-b0c39dbd driver, {scn.packets} frames"
-              + (f", {_duration(scn.gap_ns)} apart" if scn.gap_ns else ", unpaced")
-              + ("" if scn.use_msix else ", INTx only"))
+        r.say(
+            f"{name}: probing the {scn.variant}-b0c39dbd driver, {scn.packets} frames"
+            + (f", {_duration(scn.gap_ns)} apart" if scn.gap_ns else ", unpaced")
+            + ("" if scn.use_msix else ", INTx only")
+        )
     driver_log = EventLog(p, enabled=cfg.trace, source="driver")
     irq_log = EventLog(p, enabled=cfg.trace, source="irq")
     set_trace = getattr(p, "set_trace", None)
@@ -394,8 +475,11 @@ async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name:
         await run.probe()
         vdev = run.net.vdev
         tx_vector = next((i.msix_vector for i in vdev.vqs if i.vq is run.net.svq), None)
-        info.update(irq_mode=vdev.irq_mode, irq_fallbacks=list(vdev.find_vqs_failures),
-                    tx_irq_source=f"msix{tx_vector}" if vdev.msix_enabled else "intx")
+        info.update(
+            irq_mode=vdev.irq_mode,
+            irq_fallbacks=list(vdev.find_vqs_failures),
+            tx_irq_source=f"msix{tx_vector}" if vdev.msix_enabled else "intx",
+        )
         used_before = await _used_idx(run)
         res = await run.traffic(lambda n: wait_used(run, used_before, n))
         used_after = await _used_idx(run)
@@ -405,8 +489,9 @@ async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name:
             set_trace(None)
         if r is not None and cfg.trace:
             for log in (driver_log, irq_log):
-                r.events += [{"run": name, "t_ns": e.t_ns, "source": log.source, "event": e.kind, **e.fields}
-                             for e in log.events]
+                r.events += [
+                    {"run": name, "t_ns": e.t_ns, "source": log.source, "event": e.kind, **e.fields} for e in log.events
+                ]
     after = p.irq_counts()
     irq = {src: _delta(before.get(src), c) for src, c in after.items()}
     tx = irq.get(info["tx_irq_source"])
@@ -416,16 +501,26 @@ async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name:
     kernel = tx["kernel"] if tx else None
     n = max(res.packets, 1)
     queued = {skb.seq: skb.queued_ns for skb in run.net.freed if skb.queued_ns is not None}
-    info.update({**res.summary(), "features": res.driver.vdev.features,
-                 "isr_reads": res.driver.vdev.irq.isr_reads, "intx_none": res.driver.vdev.irq.intx_none,
-                 "msix_by_vector": dict(res.driver.vdev.irq.msix), "used_idx": (used_before, used_after),
-                 "msix": info["irq_mode"].startswith("msix"), "irq": irq,
-                 "tx_raised": raised, "tx_handled": handled, "tx_kernel": kernel,
-                 "raised_per_pkt": None if raised is None else round(raised / n, 4),
-                 "handled_per_pkt": round(handled / n, 4),
-                 "kernel_per_pkt": None if kernel is None else round(kernel / n, 4),
-                 "frames": [f.hex() for f in res.sent],
-                 "frame_times_ns": [queued.get(i, 0.0) for i in range(len(res.sent))]})
+    info.update(
+        {
+            **res.summary(),
+            "features": res.driver.vdev.features,
+            "isr_reads": res.driver.vdev.irq.isr_reads,
+            "intx_none": res.driver.vdev.irq.intx_none,
+            "msix_by_vector": dict(res.driver.vdev.irq.msix),
+            "used_idx": (used_before, used_after),
+            "msix": info["irq_mode"].startswith("msix"),
+            "irq": irq,
+            "tx_raised": raised,
+            "tx_handled": handled,
+            "tx_kernel": kernel,
+            "raised_per_pkt": None if raised is None else round(raised / n, 4),
+            "handled_per_pkt": round(handled / n, 4),
+            "kernel_per_pkt": None if kernel is None else round(kernel / n, 4),
+            "frames": [f.hex() for f in res.sent],
+            "frame_times_ns": [queued.get(i, 0.0) for i in range(len(res.sent))],
+        }
+    )
     errors = getattr(p, "handler_errors", [])
     if errors:
         raise PlatformError(f"interrupt handler failed: {errors[0]}")
@@ -434,8 +529,11 @@ async def xmit_run(p: Platform, start_task: StartTask, cfg: BringupConfig, name:
 
 def _counts(info: dict[str, Any]) -> str:
     raised = info["tx_raised"]
-    return ((f"raised {raised}, " if raised is not None else "") + f"handled {info['tx_handled']}"
-            + (f", kernel {info['tx_kernel']}" if info["tx_kernel"] is not None else ""))
+    return (
+        (f"raised {raised}, " if raised is not None else "")
+        + f"handled {info['tx_handled']}"
+        + (f", kernel {info['tx_kernel']}" if info["tx_kernel"] is not None else "")
+    )
 
 
 def _tx_irqs(info: dict[str, Any]) -> int:
@@ -443,8 +541,7 @@ def _tx_irqs(info: dict[str, Any]) -> int:
     return info["tx_raised"] if info["tx_raised"] is not None else info["tx_handled"]
 
 
-async def check_wire(r: BringupReport, cfg: BringupConfig, sent: list[bytes], p: Platform,
-                     timeout_ns: float) -> None:
+async def check_wire(r: BringupReport, cfg: BringupConfig, sent: list[bytes], p: Platform, timeout_ns: float) -> None:
     if cfg.wire is None:
         r.add("wire byte-exact", NA, cfg.wire_note)
         return
@@ -454,8 +551,12 @@ async def check_wire(r: BringupReport, cfg: BringupConfig, sent: list[bytes], p:
     got = cfg.wire()
     bad = next((i for i, (a, b) in enumerate(zip(sent, got, strict=False)) if a != b), None)
     ok = len(got) == len(sent) and bad is None
-    r.add("wire byte-exact", PASS if ok else FAIL, f"{len(got)}/{len(sent)} frames on the wire",
-          "" if ok else (f"frame {bad} differs" if bad is not None else "count differs"))
+    r.add(
+        "wire byte-exact",
+        PASS if ok else FAIL,
+        f"{len(got)}/{len(sent)} frames on the wire",
+        "" if ok else (f"frame {bad} differs" if bad is not None else "count differs"),
+    )
 
 
 def check_kernel_counts(r: BringupReport, cfg: BringupConfig) -> None:
@@ -479,13 +580,25 @@ def check_kernel_counts(r: BringupReport, cfg: BringupConfig) -> None:
     if not pairs and not bad:
         r.add("irq counts vs kernel", NA, "no kernel interrupt count on this platform")
         return
-    lines = sorted({run["irq"][run["tx_irq_source"]]["line"] for run in r.runs
-                    if run.get("tx_irq_source") in run.get("irq", {})})
-    r.add("irq counts vs kernel", FAIL if bad else PASS,
-          "TX raised/kernel: " + ", ".join(pairs) + (f" ({', '.join(lines)})" if lines else "")
-          + ("; a shared line: the kernel's count includes other devices'" if shared else ""),
-          "; ".join(bad) + (" (the tool counted more than the kernel delivered)" if shared else
-                            " (more than 2 % apart: interrupts lost or invented)") if bad else "")
+    lines = sorted(
+        {run["irq"][run["tx_irq_source"]]["line"] for run in r.runs if run.get("tx_irq_source") in run.get("irq", {})}
+    )
+    r.add(
+        "irq counts vs kernel",
+        FAIL if bad else PASS,
+        "TX raised/kernel: "
+        + ", ".join(pairs)
+        + (f" ({', '.join(lines)})" if lines else "")
+        + ("; a shared line: the kernel's count includes other devices'" if shared else ""),
+        "; ".join(bad)
+        + (
+            " (the tool counted more than the kernel delivered)"
+            if shared
+            else " (more than 2 % apart: interrupts lost or invented)"
+        )
+        if bad
+        else "",
+    )
 
 
 async def check_debug_bar(p: Platform, r: BringupReport) -> bool:
@@ -504,8 +617,7 @@ async def check_debug_bar(p: Platform, r: BringupReport) -> bool:
     await p.sleep_ns(1000)
     c1 = await dbg.cycles()
     ok = scratch == 0xA5C3_5A3C and c1 > c0
-    r.add("debug BAR", PASS if ok else FAIL,
-          f"ID VNET version {version:#010x} scratch {scratch:#x} cycles +{c1 - c0}")
+    r.add("debug BAR", PASS if ok else FAIL, f"ID VNET version {version:#010x} scratch {scratch:#x} cycles +{c1 - c0}")
     return True
 
 
@@ -519,19 +631,27 @@ async def check_selftest(p: Platform, r: BringupReport, cfg: BringupConfig) -> N
     res = await DebugBar(p).selftest(src.bus_addr, dst.bus_addr, n, timeout_ns=max(cfg.timeout_ns, 1e6))
     got = await dst.read(0, n)
     ok = res.ok and got == pattern
-    r.add("DMA self-test", PASS if ok else FAIL, f"{n} bytes host->device->host: {res.describe()}",
-          "" if got == pattern else "destination differs from the source")
+    r.add(
+        "DMA self-test",
+        PASS if ok else FAIL,
+        f"{n} bytes host->device->host: {res.describe()}",
+        "" if got == pattern else "destination differs from the source",
+    )
 
 
 async def check_debug_counters(p: Platform, r: BringupReport) -> None:
     counters = await DebugBar(p).counters()
     moved = counters["rq_rd"] > 0 and counters["cq_req"] > 0
-    r.add("debug counters", PASS if moved else FAIL, " ".join(f"{k}={v}" for k, v in counters.items()
-                                                             if k in DBG_COUNTERS))
+    r.add(
+        "debug counters",
+        PASS if moved else FAIL,
+        " ".join(f"{k}={v}" for k, v in counters.items() if k in DBG_COUNTERS),
+    )
 
 
-async def _interrupt_checks(p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport,
-                            sent: list[bytes]) -> None:
+async def _interrupt_checks(
+    p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport, sent: list[bytes]
+) -> None:
     """TX through the ring (Linux's interrupt order), then MSI-X and INTx delivery."""
     scn = XmitScenario(packets=cfg.packets, variant="post", use_msix=True, timeout_ns=cfg.timeout_ns, seed=11)
     name = f"TX {cfg.packets} frames"
@@ -545,27 +665,36 @@ async def _interrupt_checks(p: Platform, start_task: StartTask, cfg: BringupConf
         u0, u1 = tx_info["used_idx"]
         used = (u1 - u0) & 0xFFFF
         ok = res.packets == cfg.packets and res.tx_dropped == 0 and used == cfg.packets
-        r.add(name, PASS if ok else FAIL,
-              f"used.idx {u0} -> {u1} (read from the ring), kicks {res.kicks}, busy {res.tx_busy}, "
-              f"{_duration(res.elapsed_ns)}; {mode_text(tx_info)}",
-              "" if ok else f"the device used {used} of {res.packets} frames the driver queued "
-                            f"({res.tx_dropped} dropped)")
+        r.add(
+            name,
+            PASS if ok else FAIL,
+            f"used.idx {u0} -> {u1} (read from the ring), kicks {res.kicks}, busy {res.tx_busy}, "
+            f"{_duration(res.elapsed_ns)}; {mode_text(tx_info)}",
+            ""
+            if ok
+            else f"the device used {used} of {res.packets} frames the driver queued ({res.tx_dropped} dropped)",
+        )
     if tx_info is None or res is None:
         r.add("interrupt MSI-X", NA, "not judged: the TX run failed (above)")
     elif tx_info["msix"]:
         ok = _tx_irqs(tx_info) >= 1 and res.skb_xmit_done >= 1
-        r.add("interrupt MSI-X", PASS if ok else FAIL,
-              f"{vector_text(tx_info)}: {_counts(tx_info)}, skb_xmit_done {res.skb_xmit_done}",
-              "" if ok else "no TX interrupt reached the driver")
+        r.add(
+            "interrupt MSI-X",
+            PASS if ok else FAIL,
+            f"{vector_text(tx_info)}: {_counts(tx_info)}, skb_xmit_done {res.skb_xmit_done}",
+            "" if ok else "no TX interrupt reached the driver",
+        )
     else:
-        r.add("interrupt MSI-X", NA, mode_text(tx_info).split("; ", 1)[-1] if tx_info["irq_fallbacks"]
-              else "INTx was asked for")
+        r.add(
+            "interrupt MSI-X",
+            NA,
+            mode_text(tx_info).split("; ", 1)[-1] if tx_info["irq_fallbacks"] else "INTx was asked for",
+        )
 
     intx_info = tx_info if tx_info is not None and tx_info["irq_mode"] == "intx" else None
     intx_res = res if intx_info is not None else None
     if intx_info is None:
-        scn = XmitScenario(packets=cfg.intx_packets, variant="post", use_msix=False, timeout_ns=cfg.timeout_ns,
-                           seed=12)
+        scn = XmitScenario(packets=cfg.intx_packets, variant="post", use_msix=False, timeout_ns=cfg.timeout_ns, seed=12)
         got = await _guard(r, "interrupt INTx", xmit_run(p, start_task, cfg, "intx", scn, r))
         if got is not None:
             intx_res, intx_info = got
@@ -573,19 +702,29 @@ async def _interrupt_checks(p: Platform, start_task: StartTask, cfg: BringupConf
             sent += intx_res.sent
     if intx_info is not None and intx_res is not None:
         ok = _tx_irqs(intx_info) >= 1 and intx_res.skb_xmit_done >= 1
-        r.add("interrupt INTx", PASS if ok else FAIL,
-              f"{_counts(intx_info)} (ISR reads {intx_info['isr_reads']}, {intx_info['intx_none']} not ours), "
-              f"skb_xmit_done {intx_res.skb_xmit_done}, {intx_res.packets} frames",
-              "" if ok else "no interrupt reached the driver")
+        r.add(
+            "interrupt INTx",
+            PASS if ok else FAIL,
+            f"{_counts(intx_info)} (ISR reads {intx_info['isr_reads']}, {intx_info['intx_none']} not ours), "
+            f"skb_xmit_done {intx_res.skb_xmit_done}, {intx_res.packets} frames",
+            "" if ok else "no interrupt reached the driver",
+        )
 
 
-async def _ab_checks(p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport,
-                     sent: list[bytes]) -> None:
+async def _ab_checks(
+    p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport, sent: list[bytes]
+) -> None:
     """The same traffic through the pre- and the post-patch driver, re-probed: TX interrupts per packet."""
     ab: dict[str, tuple[XmitResult, dict[str, Any]]] = {}
     for variant in ("pre", "post"):
-        scn = XmitScenario(packets=cfg.ab_packets, variant=variant, use_msix=True, gap_ns=cfg.gap_ns,
-                           timeout_ns=cfg.timeout_ns + cfg.ab_packets * cfg.gap_ns, seed=20)
+        scn = XmitScenario(
+            packets=cfg.ab_packets,
+            variant=variant,
+            use_msix=True,
+            gap_ns=cfg.gap_ns,
+            timeout_ns=cfg.timeout_ns + cfg.ab_packets * cfg.gap_ns,
+            seed=20,
+        )
         got = await _guard(r, f"A/B {variant}", xmit_run(p, start_task, cfg, f"ab-{variant}", scn, r))
         if got is not None:
             ab[variant] = got
@@ -598,8 +737,11 @@ async def _ab_checks(p: Platform, start_task: StartTask, cfg: BringupConfig, r: 
     post_noe = bool(post.driver.vdev.features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
     offered = bool(r.host_features >> VIRTIO_F_NOTIFY_ON_EMPTY & 1)
     ack_ok = pre_noe == offered and not post_noe
-    r.add("A/B NOTIFY_ON_EMPTY ack", PASS if ack_ok else FAIL,
-          f"pre {'acked' if pre_noe else 'not acked'}, post {'acked' if post_noe else 'not acked'}")
+    r.add(
+        "A/B NOTIFY_ON_EMPTY ack",
+        PASS if ack_ok else FAIL,
+        f"pre {'acked' if pre_noe else 'not acked'}, post {'acked' if post_noe else 'not acked'}",
+    )
     counted = "raised" if pre_i["tx_raised"] is not None else "handled"
     pre_n, post_n = _tx_irqs(pre_i), _tx_irqs(post_i)
     pre_pp = pre_n / max(pre.packets, 1)
@@ -608,22 +750,39 @@ async def _ab_checks(p: Platform, start_task: StartTask, cfg: BringupConfig, r: 
     def side(info: dict[str, Any], res: XmitResult) -> str:
         more = [f"handled {info['tx_handled']}"] if info["tx_raised"] is not None else []
         more += [f"kernel {info['tx_kernel']}"] if info["tx_kernel"] is not None else []
-        return (f"{_tx_irqs(info) / max(res.packets, 1):.3f} ({_tx_irqs(info)}/{res.packets}"
-                + (f"; {', '.join(more)}" if more else "") + ")")
+        return (
+            f"{_tx_irqs(info) / max(res.packets, 1):.3f} ({_tx_irqs(info)}/{res.packets}"
+            + (f"; {', '.join(more)}" if more else "")
+            + ")"
+        )
+
     pacing = f"{_duration(cfg.gap_ns)} apart" if cfg.gap_ns else "unpaced"
-    value = (f"{counted}/pkt pre {side(pre_i, pre)}, post {side(post_i, post)}, "
-             f"{post_after_first:.3f} after the first; {pacing}, {mode_text(post_i).split(' (')[0]}")
+    value = (
+        f"{counted}/pkt pre {side(pre_i, pre)}, post {side(post_i, post)}, "
+        f"{post_after_first:.3f} after the first; {pacing}, {mode_text(post_i).split(' (')[0]}"
+    )
     if offered and cfg.gap_ns:
         ok = pre_pp > 0.8 and post_after_first < 0.1
-        r.add("A/B TX irq per packet", PASS if ok else FAIL, value,
-              "" if ok else "expected pre > 0.8 (paced: the device empties the ring after each frame), "
-                            "post < 0.1 after the first")
+        r.add(
+            "A/B TX irq per packet",
+            PASS if ok else FAIL,
+            value,
+            ""
+            if ok
+            else "expected pre > 0.8 (paced: the device empties the ring after each frame), post < 0.1 after the first",
+        )
     elif offered:
         # unpaced, the device may find frames waiting and skip NOTIFY_ON_EMPTY: pre need only show them
         ok = pre_pp > post_after_first and post_after_first < 0.1
-        r.add("A/B TX irq per packet", PASS if ok else FAIL, value,
-              "" if ok else "expected post < 0.1 after the first and pre above post (NOTIFY_ON_EMPTY "
-                            "interrupts); unpaced, pre need not reach one per packet")
+        r.add(
+            "A/B TX irq per packet",
+            PASS if ok else FAIL,
+            value,
+            ""
+            if ok
+            else "expected post < 0.1 after the first and pre above post (NOTIFY_ON_EMPTY "
+            "interrupts); unpaced, pre need not reach one per packet",
+        )
     else:
         r.add("A/B TX irq per packet", NA, value, "NOTIFY_ON_EMPTY not offered: no limits")
 
@@ -658,28 +817,26 @@ async def run_checks(p: Platform, start_task: StartTask, cfg: BringupConfig | No
     return r
 
 
-def linux_config(packets: int, ab_packets: int, gap_us: float, run_timeout_s: float,
-                 progress: Callable[[str], None] | None = None) -> BringupConfig:
+def linux_config(
+    packets: int, ab_packets: int, gap_us: float, run_timeout_s: float, progress: Callable[[str], None] | None = None
+) -> BringupConfig:
     """The configuration for a real function: wall-clock time (the guest's CPU cost is real, so no simulated
     guest time is charged), driver event logs kept."""
-    return BringupConfig(packets=packets, intx_packets=max(packets // 4, 4), ab_packets=ab_packets,
-                         gap_ns=gap_us * 1e3, timeout_ns=run_timeout_s * 1e9,
-                         timing=GuestTiming(xmit_ns=0, reclaim_ns=0, irq_ns=0), irq_grace_ns=500e6,
-                         wire_note="the host compares the frames (sim.hil's UDP peer)", trace=True,
-                         progress=progress)
+    return BringupConfig(
+        packets=packets,
+        intx_packets=max(packets // 4, 4),
+        ab_packets=ab_packets,
+        gap_ns=gap_us * 1e3,
+        timeout_ns=run_timeout_s * 1e9,
+        timing=GuestTiming(xmit_ns=0, reclaim_ns=0, irq_ns=0),
+        irq_grace_ns=500e6,
+        wire_note="the host compares the frames (hil.orchestrator's UDP peer)",
+        trace=True,
+        progress=progress,
+    )
 
 
 def report_from_json(data: dict[str, Any]) -> BringupReport:
     r = BringupReport(runs=data.get("runs", []), host_features=data.get("host_features", 0))
     r.checks = [Check(**c) for c in data.get("checks", [])]
     return r
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tb.bringup_cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

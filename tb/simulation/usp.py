@@ -10,26 +10,39 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cocotbext.axi import AxiStreamBus
-from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+from cocotbext.axi import AxiStreamBus  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.core import RootComplex  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice  # type: ignore[import-untyped]  # ships no type information
 
-from tb.platform.device import DeviceDescription
-from tb.platform.device import load as load_description
-from tb.platform.usp_fast import EventDrivenUspDevice
+from sim.device import DeviceDescription
+from sim.device import load as load_description
+from tb.simulation.usp_fast import EventDrivenUspDevice
 
 # data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
 USP_LINK_FOR_WIDTH = {64: (3, 2), 128: (3, 4), 256: (3, 8)}
 
 # cfg_* ports the model drives or samples, connected when the DUT has them
 CFG_PORTS = (
-    "cfg_max_payload", "cfg_max_read_req", "cfg_rcb_status", "cfg_function_status",
-    "cfg_interrupt_msix_enable", "cfg_interrupt_msix_mask", "cfg_interrupt_msix_address",
-    "cfg_interrupt_msix_data", "cfg_interrupt_msix_int", "cfg_interrupt_msix_sent",
-    "cfg_interrupt_msix_fail", "cfg_interrupt_msi_function_number",
-    "cfg_interrupt_msix_vec_pending", "cfg_interrupt_msix_vec_pending_status",
-    "pcie_rq_seq_num0", "pcie_rq_seq_num_vld0", "pcie_rq_seq_num1", "pcie_rq_seq_num_vld1",
-    "cfg_local_error_out", "cfg_local_error_valid",
+    "cfg_max_payload",
+    "cfg_max_read_req",
+    "cfg_rcb_status",
+    "cfg_function_status",
+    "cfg_interrupt_msix_enable",
+    "cfg_interrupt_msix_mask",
+    "cfg_interrupt_msix_address",
+    "cfg_interrupt_msix_data",
+    "cfg_interrupt_msix_int",
+    "cfg_interrupt_msix_sent",
+    "cfg_interrupt_msix_fail",
+    "cfg_interrupt_msi_function_number",
+    "cfg_interrupt_msix_vec_pending",
+    "cfg_interrupt_msix_vec_pending_status",
+    "pcie_rq_seq_num0",
+    "pcie_rq_seq_num_vld0",
+    "pcie_rq_seq_num1",
+    "pcie_rq_seq_num_vld1",
+    "cfg_local_error_out",
+    "cfg_local_error_valid",
 )
 
 
@@ -69,7 +82,7 @@ class UspConfig:
     # BAR0 in I/O space: the legacy block (0x14 bytes, +4 with MSI-X) and the device config fit in 64 bytes
     bar0_io: bool = any(b.kind == "io" for b in _DESC.bars if b.index == 0)
     bar0_io_size: int = next((b.size for b in _DESC.bars if b.index == 0 and b.kind == "io"), 64)
-    interrupt_pin: int = _DESC.interrupt_pin_number      # 0 = none, 1 = INTA
+    interrupt_pin: int = _DESC.interrupt_pin_number  # 0 = none, 1 = INTA
     extended_tag: bool = _DESC.extended_tag
     # the link the description's data width runs at; a DUT built at another width gets USP_LINK_FOR_WIDTH
     data_width: int = _DESC.data_width
@@ -80,17 +93,28 @@ class UspConfig:
     @classmethod
     def from_description(cls, desc: DeviceDescription) -> UspConfig:
         return cls(
-            vendor_id=desc.vendor_id, device_id=desc.device_id, subsystem_vendor_id=desc.subsystem_vendor_id,
-            subsystem_id=desc.subsystem_id, revision_id=desc.revision_id, class_code=desc.class_code,
-            bars=tuple((b.index, b.size) for b in desc.bars), msix_vectors=desc.msix_vectors,
-            msix_bar=desc.msix_bar, msix_table_offset=desc.msix_table_offset,
-            msix_pba_offset=desc.msix_pba_offset, max_payload_size=desc.max_payload_supported,
+            vendor_id=desc.vendor_id,
+            device_id=desc.device_id,
+            subsystem_vendor_id=desc.subsystem_vendor_id,
+            subsystem_id=desc.subsystem_id,
+            revision_id=desc.revision_id,
+            class_code=desc.class_code,
+            bars=tuple((b.index, b.size) for b in desc.bars),
+            msix_vectors=desc.msix_vectors,
+            msix_bar=desc.msix_bar,
+            msix_table_offset=desc.msix_table_offset,
+            msix_pba_offset=desc.msix_pba_offset,
+            max_payload_size=desc.max_payload_supported,
             io_bars=tuple(b.index for b in desc.bars if b.kind == "io" and b.index != 0),
             bar0_io=any(b.kind == "io" for b in desc.bars if b.index == 0),
             bar0_io_size=next((b.size for b in desc.bars if b.index == 0 and b.kind == "io"), 64),
-            interrupt_pin=desc.interrupt_pin_number, extended_tag=desc.extended_tag,
-            data_width=desc.data_width, link_generation=desc.link_generation, link_lanes=desc.link_lanes,
-            user_clk_mhz=desc.user_clk_mhz)
+            interrupt_pin=desc.interrupt_pin_number,
+            extended_tag=desc.extended_tag,
+            data_width=desc.data_width,
+            link_generation=desc.link_generation,
+            link_lanes=desc.link_lanes,
+            user_clk_mhz=desc.user_clk_mhz,
+        )
 
     @classmethod
     def for_dut(cls, dut, **kw) -> UspConfig:
@@ -162,8 +186,9 @@ def _port(dut, name: str):
     return dut._get(name)  # None when the DUT has no such port
 
 
-def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING
-                ) -> tuple[RootComplex, UltraScalePlusPcieDevice]:
+def connect_usp(
+    dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING
+) -> tuple[RootComplex, UltraScalePlusPcieDevice]:
     """Create the root complex and the US+ model, connect them to ``dut``; return (rc, dev)."""
     cfg = cfg or UspConfig()
     settings = model_settings(cfg, len(dut.s_axis_cq_tdata))
@@ -192,7 +217,7 @@ def connect_usp(dut, cfg: UspConfig | None = None, log_level: int = logging.WARN
     f = dev.functions[0]
     for name, value in settings.items():
         if name.startswith("f.pcie_cap."):
-            setattr(f.pcie_cap, name[len("f.pcie_cap."):], value)
+            setattr(f.pcie_cap, name[len("f.pcie_cap.") :], value)
         elif name.startswith("f.") and name != "f.bars":
             setattr(f, name[2:], value)
     for index, size, io in settings["f.bars"]:

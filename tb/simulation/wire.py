@@ -1,7 +1,7 @@
 """The wire: the DUT's TX AXI-Stream into a cocotbext-axi sink, with back-pressure and a scoreboard.
 
 Simulation only. Every frame is recorded with the cycle its last beat left the device; ``check`` compares
-them with what the driver queued, in order, byte for byte. With ``artifacts`` (tb/eventlog.py) each frame
+them with what the driver queued, in order, byte for byte. With ``artifacts`` (tb/simulation/eventlog.py) each frame
 also goes to the test's pcap and event log, and ``check`` writes its verdict there.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cocotb.utils import get_sim_time
 
-from tb.axis_sink import AxisFrame, AxisSink
+from tb.simulation.axis_sink import AxisFrame, AxisSink
 
 
 @dataclass
@@ -22,11 +22,10 @@ class WireFrame:
 
 
 class Wire:
-    def __init__(self, dut, prefix: str = "m_axis_tx", pause: list[int] | None = None, artifacts=None,
-                 checkers=None):
+    def __init__(self, dut, prefix: str = "m_axis_tx", pause: list[int] | None = None, artifacts=None, checkers=None):
         self.artifacts = artifacts
-        self.checkers = checkers      # tb/checkers: the streaming scoreboard sees each frame as it leaves
-        if artifacts is not None:   # a later bench in the same test takes over the pcap
+        self.checkers = checkers  # tb/checkers: the streaming scoreboard sees each frame as it leaves
+        if artifacts is not None:  # a later bench in the same test takes over the pcap
             artifacts.add_monitor(self)
         self.frames: list[WireFrame] = []
         self.sink = AxisSink(dut, prefix, dut.user_clk, on_frame=self._collect)
@@ -44,7 +43,7 @@ class Wire:
         self.sink.pause = on
 
     def _collect(self, frame: AxisFrame) -> None:
-        self.sink.recv_nowait()          # frames are kept here, not in the sink's queue
+        self.sink.recv_nowait()  # frames are kept here, not in the sink's queue
         wf = WireFrame(bytes(frame.tdata), get_sim_time("ns"), bool(frame.tuser[-1] if frame.tuser else 0))
         self.frames.append(wf)
         if self.artifacts is not None:
@@ -60,8 +59,9 @@ class Wire:
     def _attach(self, index: int, wf: WireFrame) -> None:
         """Good frames go to the pcap; every frame to the event log (with the sender's sequence number)."""
         seq = int.from_bytes(wf.data[14:18], "big") if len(wf.data) >= 18 else None
-        self.artifacts.log.emit("wire", "frame", t_ns=wf.t_ns, index=index, length=len(wf.data),
-                                aborted=wf.aborted, seq=seq)
+        self.artifacts.log.emit(
+            "wire", "frame", t_ns=wf.t_ns, index=index, length=len(wf.data), aborted=wf.aborted, seq=seq
+        )
         if not wf.aborted:
             self.artifacts.pcap.write(wf.data, wf.t_ns)
 
@@ -73,10 +73,10 @@ class Wire:
         got = self.good()
         for i, (want, have) in enumerate(zip(sent, got)):
             if want != have:
-                first = next((k for k in range(min(len(want), len(have))) if want[k] != have[k]),
-                             min(len(want), len(have)))
-                msg = (f"wire frame {i}: {len(have)} bytes, expected {len(want)}; first difference at byte "
-                       f"{first}")
+                first = next(
+                    (k for k in range(min(len(want), len(have))) if want[k] != have[k]), min(len(want), len(have))
+                )
+                msg = f"wire frame {i}: {len(have)} bytes, expected {len(want)}; first difference at byte {first}"
                 t = [f for f in self.frames if not f.aborted][i].t_ns
                 self._verdict(False, msg, frame=i, frame_time_ns=t, frame_cycle=int(t // 4))
                 raise AssertionError(msg + f" (frame left the device at {t:.0f} ns, cycle {int(t // 4)})")

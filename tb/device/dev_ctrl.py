@@ -6,8 +6,9 @@ Run-time knobs of our RTL device (not part of virtio): a scenario sets them befo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
-from tb.debug_bar import DEBUG_BAR
+from tb.device.debug_bar import DEBUG_BAR
 from tb.platform.base import Platform
 
 REG_MODE = 0x200
@@ -17,8 +18,15 @@ REG_CNT_BASE = 0x210
 REG_LAST_ERROR = 0x22C
 REG_ERR_BASE = 0x240
 
-NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
-NOE_POLICIES = {"WHEN_ACKED": NOE_WHEN_ACKED, "ALWAYS": NOE_ALWAYS, "NEVER": NOE_NEVER}
+
+class NoePolicy(IntEnum):
+    """When the device raises the TX interrupt on an empty ring with NO_INTERRUPT set (MODE[1:0])."""
+
+    WHEN_ACKED = 0  # only when the driver acked VIRTIO_F_NOTIFY_ON_EMPTY (the legacy spec's MUST)
+    ALWAYS = 1  # whatever was acked (QEMU <= 0.11 ignored the ack)
+    NEVER = 2  # never: an interrupt only when NO_INTERRUPT is clear
+
+
 # the used-ring push policy (MODE bit 16): per_packet (QEMU 0.10/0.11, the default) or batched, with the batch
 # size (PUSH_BATCH, 1..PUSH_BATCH_MAX) and the flush timeout in cycles (PUSH_FLUSH) of the batched policy
 PUSH_POLICIES = {"per_packet": 0, "batched": 1}
@@ -49,21 +57,29 @@ ERROR_CAUSES = {
 
 @dataclass
 class DeviceModes:
-    noe_policy: int = NOE_WHEN_ACKED
+    """The run-time modes of our device (MODE and PACING_INTERVAL), one set for the RTL and the model."""
+
+    noe_policy: NoePolicy = NoePolicy.WHEN_ACKED
     offer_noe: bool = True
     offer_indirect: bool = True
     kick_suppress: bool = False
     pacing_timer: bool = False
-    pacing_interval: int = 37500        # cycles (150 us at 250 MHz)
-    push: str = "per_packet"            # used-ring push policy: "per_packet" or "batched"
-    push_batch: int = 0                 # batched: elements per push (0: the device's PUSH_BATCH_MAX)
-    push_flush: int = 1024              # batched: cycles before a partial batch is pushed (about 4 us)
+    pacing_interval: int = 37500  # cycles (150 us at 250 MHz)
+    push: str = "per_packet"  # used-ring push policy: "per_packet" or "batched"
+    push_batch: int = 0  # batched: elements per push (0: the device's PUSH_BATCH_MAX)
+    push_flush: int = 1024  # batched: cycles before a partial batch is pushed (about 4 us)
 
     def encode(self) -> int:
         if self.push not in PUSH_POLICIES:
             raise ValueError(f"push policy {self.push!r}: one of {sorted(PUSH_POLICIES)}")
-        return (self.noe_policy & 3) | self.offer_noe << 4 | self.offer_indirect << 5 \
-            | self.kick_suppress << 8 | self.pacing_timer << 12 | PUSH_POLICIES[self.push] << 16
+        return (
+            (self.noe_policy & 3)
+            | self.offer_noe << 4
+            | self.offer_indirect << 5
+            | self.kick_suppress << 8
+            | self.pacing_timer << 12
+            | PUSH_POLICIES[self.push] << 16
+        )
 
 
 class DevCtrl:
@@ -100,38 +116,28 @@ class DevCtrl:
 # BAR2+0x208 FAULT (hdl/virtio/virtio_dev_ctrl.v, hdl/virtio/README.md "Fault knobs"): each bit breaks one
 # virtio rule on purpose so tests/sim/test_checkers.py can show the checker for that rule fires. Reset 0.
 REG_FAULT = 0x208
-FAULT_IGNORE_NO_INTERRUPT = 1 << 0   # interrupt after every packet whatever avail.flags says
-FAULT_DROP_IRQ = 1 << 1              # never the cause-0 interrupt (avail.flags clear)
-FAULT_USED_IDX_FIRST = 1 << 2        # used.idx written before the used element
-FAULT_READ_PAST_AVAIL = 1 << 3       # fetch one avail.ring entry past avail.idx
-FAULT_WRITE_TX_BUFFER = 1 << 4       # write 2 bytes into the chain's (device-readable) header buffer
-FAULT_DROP_FRAME = 1 << 5            # every 4th frame not sent (used index & 3 == 3)
-FAULT_DUP_FRAME = 1 << 6             # every 4th frame sent twice
-FAULT_USED_IDX_AHEAD = 1 << 7        # used.idx written one too far
-FAULT_USED_LEN_READ = 1 << 8         # used.len = bytes read (header + frame) instead of 0
+FAULT_IGNORE_NO_INTERRUPT = 1 << 0  # interrupt after every packet whatever avail.flags says
+FAULT_DROP_IRQ = 1 << 1  # never the cause-0 interrupt (avail.flags clear)
+FAULT_USED_IDX_FIRST = 1 << 2  # used.idx written before the used element
+FAULT_READ_PAST_AVAIL = 1 << 3  # fetch one avail.ring entry past avail.idx
+FAULT_WRITE_TX_BUFFER = 1 << 4  # write 2 bytes into the chain's (device-readable) header buffer
+FAULT_DROP_FRAME = 1 << 5  # every 4th frame not sent (used index & 3 == 3)
+FAULT_DUP_FRAME = 1 << 6  # every 4th frame sent twice
+FAULT_USED_IDX_AHEAD = 1 << 7  # used.idx written one too far
+FAULT_USED_LEN_READ = 1 << 8  # used.len = bytes read (header + frame) instead of 0
 
 
 FAULT_KNOBS = {
-    "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT, "drop_irq": FAULT_DROP_IRQ,
-    "used_idx_first": FAULT_USED_IDX_FIRST, "read_past_avail": FAULT_READ_PAST_AVAIL,
-    "write_tx_buffer": FAULT_WRITE_TX_BUFFER, "drop_frame": FAULT_DROP_FRAME, "dup_frame": FAULT_DUP_FRAME,
-    "used_idx_ahead": FAULT_USED_IDX_AHEAD, "used_len_read": FAULT_USED_LEN_READ,
+    "ignore_no_interrupt": FAULT_IGNORE_NO_INTERRUPT,
+    "drop_irq": FAULT_DROP_IRQ,
+    "used_idx_first": FAULT_USED_IDX_FIRST,
+    "read_past_avail": FAULT_READ_PAST_AVAIL,
+    "write_tx_buffer": FAULT_WRITE_TX_BUFFER,
+    "drop_frame": FAULT_DROP_FRAME,
+    "dup_frame": FAULT_DUP_FRAME,
+    "used_idx_ahead": FAULT_USED_IDX_AHEAD,
+    "used_len_read": FAULT_USED_LEN_READ,
 }
-# driver faults (tb/driver/virtio_ring.py VirtQueue.faults; the last one is VirtioNet's)
-DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")
-
-
-def parse_faults(spec: str) -> tuple[int, tuple[str, ...]]:
-    """``TB_FAULT=used_idx_first,leak_desc`` -> (RTL FAULT bits, driver faults); unknown names are an error."""
-    bits, driver = 0, []
-    for name in filter(None, (n.strip() for n in spec.split(","))):
-        if name in FAULT_KNOBS:
-            bits |= FAULT_KNOBS[name]
-        elif name in DRIVER_FAULTS:
-            driver.append(name)
-        else:
-            raise ValueError(f"unknown fault {name!r}: RTL knobs {sorted(FAULT_KNOBS)}, driver {list(DRIVER_FAULTS)}")
-    return bits, tuple(driver)
 
 
 async def set_fault(platform: Platform, bits: int, bar: int = DEBUG_BAR) -> None:

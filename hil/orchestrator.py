@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hil.udp_peer import UdpPeer  # noqa: E402
-from tb.bringup import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
+from sim.toolchain import find_kernel  # noqa: E402
+from tb.bringup.sequence import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
 
 BUILD = ROOT / "build" / "hil"
 BACKENDS = ("uio", "vfio")
@@ -58,7 +59,7 @@ REQUIRED = {
 }
 GUEST_PYTHON = "/usr/bin/python3.11"
 HOST_BRIDGE = "0000:00:00.0"
-RNG_SLOT = 0x18      # the NICs sit at 0x10-0x17, clear of the 9p devices (and of q35's 0x1f)
+RNG_SLOT = 0x18  # the NICs sit at 0x10-0x17, clear of the 9p devices (and of q35's 0x1f)
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class Nic:
 
     name: str
     slot: int
-    options: str = ""               # extra virtio-net-pci properties ("vectors=0", "tx=timer")
-    args: tuple[str, ...] = ()      # extra bring-up arguments ("--gap-us", "0")
+    options: str = ""  # extra virtio-net-pci properties ("vectors=0", "tx=timer")
+    args: tuple[str, ...] = ()  # extra bring-up arguments ("--gap-us", "0")
 
     @property
     def bdf(self) -> str:
@@ -100,22 +101,45 @@ class Matrix:
     timeout_s: int
 
 
-REFUSALS = (Refusal("refuse-host-bridge", HOST_BRIDGE, "the host bridge"),
-            Refusal("refuse-virtio-rng", f"0000:00:{RNG_SLOT:02x}.0", "a virtio-rng function (not a NIC)"))
+REFUSALS = (
+    Refusal("refuse-host-bridge", HOST_BRIDGE, "the host bridge"),
+    Refusal("refuse-virtio-rng", f"0000:00:{RNG_SLOT:02x}.0", "a virtio-rng function (not a NIC)"),
+)
 UNPACED = ("--gap-us", "0")
 # make hil / make test: every configuration once, the default also unpaced
-STANDARD = Matrix("standard", (Nic("default", 0x10), Nic("unpaced", 0x11, args=UNPACED),
-                               Nic("vectors0", 0x12, "vectors=0"), Nic("vectors2", 0x13, "vectors=2"),
-                               Nic("txtimer", 0x14, "tx=timer")),
-                  REFUSALS, packets=32, ab_packets=32, gap_us=20_000, timeout_s=300)
+STANDARD = Matrix(
+    "standard",
+    (
+        Nic("default", 0x10),
+        Nic("unpaced", 0x11, args=UNPACED),
+        Nic("vectors0", 0x12, "vectors=0"),
+        Nic("vectors2", 0x13, "vectors=2"),
+        Nic("txtimer", 0x14, "tx=timer"),
+    ),
+    REFUSALS,
+    packets=32,
+    ab_packets=32,
+    gap_us=20_000,
+    timeout_s=300,
+)
 # make regress: four times the frames, paced and unpaced, on every configuration. (Paced means 20 ms: at
 # 5 ms a loaded TCG host sometimes takes longer than the gap to read the ISR, so two INTx completions share
 # one assertion, as they would for Linux; the A/B limits assume one interrupt per paced frame.)
-LONG = Matrix("long", tuple(Nic(f"{base}-{pace}", 0x10 + 2 * i + j, opt, ("--gap-us", gap))
-                            for i, (base, opt) in enumerate((("default", ""), ("vectors0", "vectors=0"),
-                                                            ("vectors2", "vectors=2"), ("txtimer", "tx=timer")))
-                            for j, (pace, gap) in enumerate((("paced", "20000"), ("unpaced", "0")))),
-              REFUSALS, packets=128, ab_packets=128, gap_us=20_000, timeout_s=600)
+LONG = Matrix(
+    "long",
+    tuple(
+        Nic(f"{base}-{pace}", 0x10 + 2 * i + j, opt, ("--gap-us", gap))
+        for i, (base, opt) in enumerate(
+            (("default", ""), ("vectors0", "vectors=0"), ("vectors2", "vectors=2"), ("txtimer", "tx=timer"))
+        )
+        for j, (pace, gap) in enumerate((("paced", "20000"), ("unpaced", "0")))
+    ),
+    REFUSALS,
+    packets=128,
+    ab_packets=128,
+    gap_us=20_000,
+    timeout_s=600,
+)
 MATRICES = {m.name: m for m in (STANDARD, LONG)}
 
 
@@ -123,22 +147,12 @@ class HilUnavailable(RuntimeError):
     """The rig cannot run here (not root, packages missing and not installable); the message says why."""
 
 
-def find_kernel() -> tuple[Path, str] | None:
-    """The newest /boot/vmlinuz-*-amd64 that has its modules installed."""
-    found = []
-    for vmlinuz in Path("/boot").glob("vmlinuz-*"):
-        kver = vmlinuz.name[len("vmlinuz-"):]
-        if (Path("/lib/modules") / kver / "modules.dep").is_file():
-            found.append((vmlinuz.stat().st_mtime, vmlinuz, kver))
-    if not found:
-        return None
-    _, vmlinuz, kver = max(found)
-    return vmlinuz, kver
-
-
 def missing_packages() -> list[str]:
-    missing = [pkg for what, pkg in REQUIRED.items()
-               if not (Path(what).exists() if what.startswith("/") else shutil.which(what))]
+    missing = [
+        pkg
+        for what, pkg in REQUIRED.items()
+        if not (Path(what).exists() if what.startswith("/") else shutil.which(what))
+    ]
     if find_kernel() is None:
         missing.append("linux-image-amd64")
     return missing
@@ -177,8 +191,10 @@ def uncompressed_kernel(vmlinuz: Path, kver: str) -> Path:
     if not config.is_file() or "CONFIG_PVH=y" not in config.read_text().splitlines():
         return vmlinuz
     data = vmlinuz.read_bytes()
-    for magic, open_stream in ((b"\xfd7zXZ\x00", lambda raw: lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(raw)),
-                               (b"\x1f\x8b\x08\x00", lambda raw: zlib.decompressobj(31).decompress(raw))):
+    for magic, open_stream in (
+        (b"\xfd7zXZ\x00", lambda raw: lzma.LZMADecompressor(lzma.FORMAT_XZ).decompress(raw)),
+        (b"\x1f\x8b\x08\x00", lambda raw: zlib.decompressobj(31).decompress(raw)),
+    ):
         at = data.find(magic)
         if at < 0:
             continue
@@ -212,12 +228,28 @@ def precompile(pycache: Path) -> Path:
     """
     env = dict(os.environ, PYTHONPYCACHEPREFIX=str(pycache), PYTHONPATH=str(ROOT))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([GUEST_PYTHON, "-S", "-c", "import tb.bringup, tb.bringup_cli, tb.platform.uio, "
-                    "tb.platform.vfio, tb.platform.takeover, tb.platform.irq, tb.pcap, hil.guest_plan"],
-                   check=True, timeout=120, env=env, cwd=ROOT)
+    subprocess.run(
+        [
+            GUEST_PYTHON,
+            "-S",
+            "-c",
+            "import tb.bringup.sequence, tb.bringup.cli, tb.platform.uio, "
+            "tb.platform.vfio, tb.platform.takeover, tb.platform.irq, tb.pcap, hil.guest_plan",
+        ],
+        check=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     out = BUILD / "pybundle.zip"
-    subprocess.run([GUEST_PYTHON, "-S", str(ROOT / "hil" / "pybundle.py"), str(out)], check=True, timeout=120,
-                   env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [GUEST_PYTHON, "-S", str(ROOT / "hil" / "pybundle.py"), str(out)],
+        check=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     return out
 
 
@@ -231,8 +263,10 @@ def prepare(install: bool = True) -> tuple[Path, Path]:
     """Tools, kernel, initramfs and the guest's compiled modules; (kernel image, initrd). Serialised by a lock
     so parallel runs (pytest-xdist) neither race apt-get nor the build."""
     if os.geteuid() != 0:
-        raise HilUnavailable("not root: the rig installs QEMU with apt-get and exports / to the guest over 9p "
-                             "(run as root, e.g. sudo make hil)")
+        raise HilUnavailable(
+            "not root: the rig installs QEMU with apt-get and exports / to the guest over 9p "
+            "(run as root, e.g. sudo make hil)"
+        )
     BUILD.mkdir(parents=True, exist_ok=True)
     with open(BUILD / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -281,34 +315,57 @@ class GuestRun:
     log: Path | None = None
     timed_out: bool = False
     entries: dict[str, EntryResult] = field(default_factory=dict)
-    checks: list[Check] = field(default_factory=list)   # the guest as a whole (boot, plan finished)
+    checks: list[Check] = field(default_factory=list)  # the guest as a whole (boot, plan finished)
 
     @property
     def ok(self) -> bool:
         return exit_code(self.checks) == 0 and all(e.ok for e in self.entries.values())
 
 
-def qemu_command(backend: str, vmlinuz: Path, initrd: Path, share: Path, nics: list[tuple[Nic, int, int]],
-                 guest_timeout: int) -> list[str]:
+def qemu_command(
+    backend: str, vmlinuz: Path, initrd: Path, share: Path, nics: list[tuple[Nic, int, int]], guest_timeout: int
+) -> list[str]:
     """``nics``: (nic, peer port, local port) each."""
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "2", "-nographic", "-no-reboot"]
-    kargs = ["console=ttyS0", "panic=-1", "quiet", "loglevel=4",
-             f"hil_script={ROOT / 'hil' / f'guest_{backend}.sh'}", f"hil_repo={ROOT}", f"hil_tmo={guest_timeout}",
-             f"hil_pycache={BUILD / 'pycache'}", f"hil_bundle={BUILD / 'pybundle.zip'}"]
+    kargs = [
+        "console=ttyS0",
+        "panic=-1",
+        "quiet",
+        "loglevel=4",
+        f"hil_script={ROOT / 'hil' / f'guest_{backend}.sh'}",
+        f"hil_repo={ROOT}",
+        f"hil_tmo={guest_timeout}",
+        f"hil_pycache={BUILD / 'pycache'}",
+        f"hil_bundle={BUILD / 'pybundle.zip'}",
+    ]
     if backend == "vfio":
         # the vIOMMU first: devices created after it sit behind it. intremap: type1 wants interrupt remapping
         cmd += ["-M", "q35", "-device", "intel-iommu,intremap=on"]
         kargs += ["intel_iommu=on"]
-    cmd += ["-kernel", str(vmlinuz), "-initrd", str(initrd), "-append", " ".join(kargs),
-            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-            # the repository on its own share: the guest's /tmp is a fresh tmpfs, and a checkout may live there
-            "-virtfs", f"local,path={ROOT},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={share},mount_tag=share,security_model=none"]
+    cmd += [
+        "-kernel",
+        str(vmlinuz),
+        "-initrd",
+        str(initrd),
+        "-append",
+        " ".join(kargs),
+        "-virtfs",
+        "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        # the repository on its own share: the guest's /tmp is a fresh tmpfs, and a checkout may live there
+        "-virtfs",
+        f"local,path={ROOT},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+        "-virtfs",
+        f"local,path={share},mount_tag=share,security_model=none",
+    ]
     for i, (nic, peer, local) in enumerate(nics):
         # romfile= : no iPXE option ROM to load at every boot
-        cmd += ["-netdev", f"socket,id=n{i},udp=127.0.0.1:{peer},localaddr=127.0.0.1:{local}",
-                "-device", f"virtio-net-pci,netdev=n{i},disable-modern=on,disable-legacy=off,mac={nic.mac},"
-                           f"addr={nic.slot:#x},romfile={',' + nic.options if nic.options else ''}"]
+        cmd += [
+            "-netdev",
+            f"socket,id=n{i},udp=127.0.0.1:{peer},localaddr=127.0.0.1:{local}",
+            "-device",
+            f"virtio-net-pci,netdev=n{i},disable-modern=on,disable-legacy=off,mac={nic.mac},"
+            f"addr={nic.slot:#x},romfile={',' + nic.options if nic.options else ''}",
+        ]
     cmd += ["-device", f"virtio-rng-pci,addr={RNG_SLOT:#x}"]
     return cmd
 
@@ -318,29 +375,41 @@ def compare_frames(sent: list[bytes], got: list[bytes]) -> Check:
     ok = bool(sent) and len(sent) == len(got) and bad is None
     detail = ""
     if bad is not None:
-        first = next((k for k in range(min(len(sent[bad]), len(got[bad]))) if sent[bad][k] != got[bad][k]),
-                     min(len(sent[bad]), len(got[bad])))
+        first = next(
+            (k for k in range(min(len(sent[bad]), len(got[bad]))) if sent[bad][k] != got[bad][k]),
+            min(len(sent[bad]), len(got[bad])),
+        )
         detail = f"frame {bad}: {len(got[bad])} bytes, expected {len(sent[bad])}, first difference at byte {first}"
     elif len(sent) != len(got):
         detail = f"the peer received {len(got)} frames, the driver queued {len(sent)}"
     elif not sent:
         detail = "no frames"
-    return Check("host capture byte-exact", PASS if ok else FAIL,
-                 f"{len(got)}/{len(sent)} frames on the UDP peer", detail)
+    return Check(
+        "host capture byte-exact", PASS if ok else FAIL, f"{len(got)}/{len(sent)} frames on the UDP peer", detail
+    )
 
 
 def binding_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    return [f"{bdf}: {before.get(bdf)} -> {after.get(bdf)}" for bdf in sorted(set(before) | set(after))
-            if before.get(bdf) != after.get(bdf)]
+    return [
+        f"{bdf}: {before.get(bdf)} -> {after.get(bdf)}"
+        for bdf in sorted(set(before) | set(after))
+        if before.get(bdf) != after.get(bdf)
+    ]
 
 
 def plan(matrix: Matrix, backend: str) -> list[dict[str, Any]]:
     """The guest's runs: the refusals first (bindings still as booted), then a bring-up per NIC."""
+
     def args(nic: Nic) -> list[str]:
-        common = {"--packets": str(matrix.packets), "--ab-packets": str(matrix.ab_packets),
-                  "--gap-us": f"{matrix.gap_us:g}", "--timeout": str(matrix.timeout_s // 2)}
+        common = {
+            "--packets": str(matrix.packets),
+            "--ab-packets": str(matrix.ab_packets),
+            "--gap-us": f"{matrix.gap_us:g}",
+            "--timeout": str(matrix.timeout_s // 2),
+        }
         common.update(zip(nic.args[::2], nic.args[1::2], strict=True))
         return [x for kv in common.items() for x in kv]
+
     runs = [{"name": r.name, "bdf": r.bdf, "backend": backend, "args": []} for r in matrix.refusals]
     runs += [{"name": n.name, "bdf": n.bdf, "backend": backend, "args": args(n)} for n in matrix.nics]
     return runs
@@ -350,28 +419,45 @@ def judge_refusal(e: EntryResult, r: Refusal) -> None:
     lines = [ln for ln in e.console.splitlines() if ln.strip() and not ln.startswith("HIL:")]
     refused = (e.report or {}).get("refused", "")
     ok = e.rc == 2 and bool(refused) and len(lines) == 1 and lines[0] == f"vnet-bringup: {refused}"
-    e.checks.append(Check("refused", PASS if ok else FAIL, refused or (lines[0] if lines else "no output"),
-                          "" if ok else f"expected exit 2 and one line, got exit {e.rc} and {len(lines)} lines"))
+    e.checks.append(
+        Check(
+            "refused",
+            PASS if ok else FAIL,
+            refused or (lines[0] if lines else "no output"),
+            "" if ok else f"expected exit 2 and one line, got exit {e.rc} and {len(lines)} lines",
+        )
+    )
     diff = binding_diff(e.bindings_before, e.bindings_after)
     mine = e.bindings_after.get(r.bdf, {})
-    e.checks.append(Check("bindings unchanged", FAIL if diff or not e.bindings_after else PASS,
-                          f"{r.bdf} ({r.what}) still {mine.get('driver') or 'without a driver'}",
-                          "; ".join(diff)))
+    e.checks.append(
+        Check(
+            "bindings unchanged",
+            FAIL if diff or not e.bindings_after else PASS,
+            f"{r.bdf} ({r.what}) still {mine.get('driver') or 'without a driver'}",
+            "; ".join(diff),
+        )
+    )
 
 
 def judge_nic(e: EntryResult) -> None:
     if e.report is not None and "checks" in e.report:
-        e.checks = [Check(**c) for c in e.report["checks"]
-                    if not (c["name"] == "wire byte-exact" and c["status"] == NA)]
+        e.checks = [
+            Check(**c) for c in e.report["checks"] if not (c["name"] == "wire byte-exact" and c["status"] == NA)
+        ]
         for r in e.report.get("runs", []):
             e.sent += [bytes.fromhex(h) for h in r.get("frames", [])]
         e.checks.append(compare_frames(e.sent, e.captured))
     else:
         e.checks.append(Check("bring-up", FAIL, f"no report (exit {e.rc})", e.console.strip()[-400:]))
     diff = binding_diff(e.bindings_before, e.bindings_after)
-    e.checks.append(Check("binding restored", FAIL if diff or not e.bindings_after else PASS,
-                          f"{e.bdf} back to {e.bindings_after.get(e.bdf, {}).get('driver') or 'no driver'}",
-                          "; ".join(diff)))
+    e.checks.append(
+        Check(
+            "binding restored",
+            FAIL if diff or not e.bindings_after else PASS,
+            f"{e.bdf} back to {e.bindings_after.get(e.bdf, {}).get('driver') or 'no driver'}",
+            "; ".join(diff),
+        )
+    )
     e.checks.append(Check("guest exit code", PASS if e.rc == 0 else FAIL, f"{e.rc} ({e.wall_s:.1f} s in the guest)"))
 
 
@@ -389,8 +475,7 @@ def read_entry(share: Path, name: str, bdf: str, nic: Nic | None) -> EntryResult
     return e
 
 
-def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = None,
-              install: bool = True) -> GuestRun:
+def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = None, install: bool = True) -> GuestRun:
     """Boot one guest for ``backend`` with the NICs of ``matrix``, run its plan, judge every run on the host."""
     timeout_s = timeout_s or matrix.timeout_s
     vmlinuz, initrd = prepare(install)
@@ -401,11 +486,17 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     (share / "plan.json").write_text(json.dumps(plan(matrix, backend), indent=1))
     run = GuestRun(backend, matrix, log=work / "qemu.log")
     peers = {nic.name: UdpPeer(work / f"{nic.name}.pcap").start() for nic in matrix.nics}
-    cmd = qemu_command(backend, vmlinuz, initrd, share,
-                       [(nic, peers[nic.name].port, free_udp_port()) for nic in matrix.nics],
-                       guest_timeout=max(timeout_s - 30, 60))
+    cmd = qemu_command(
+        backend,
+        vmlinuz,
+        initrd,
+        share,
+        [(nic, peers[nic.name].port, free_udp_port()) for nic in matrix.nics],
+        guest_timeout=max(timeout_s - 30, 60),
+    )
     (work / "qemu.cmd").write_text(" ".join(cmd) + "\n")
     t0 = time.monotonic()
+    assert run.log is not None
     with open(run.log, "wb") as log:
         try:
             subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)
@@ -425,9 +516,17 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     tail = run.log.read_text(errors="replace")[-1500:] if run.log.is_file() else ""
     ok = done.is_file() and not run.timed_out
     n_runs = len(matrix.refusals) + len(matrix.nics)
-    run.checks.append(Check("guest", PASS if ok else FAIL, f"boot + {n_runs} runs in {run.wall_s:.1f} s; log {run.log}",
-                            "" if ok else ("QEMU timed out: " if run.timed_out else "the plan did not finish: ")
-                            + tail.replace("\n", " | ")[-600:]))
+    run.checks.append(
+        Check(
+            "guest",
+            PASS if ok else FAIL,
+            f"boot + {n_runs} runs in {run.wall_s:.1f} s; log {run.log}",
+            ""
+            if ok
+            else ("QEMU timed out: " if run.timed_out else "the plan did not finish: ")
+            + tail.replace("\n", " | ")[-600:],
+        )
+    )
     return run
 
 
@@ -436,8 +535,10 @@ def _ppk(run: dict[str, Any]) -> str:
     """TX interrupts per packet of one driver run: raised/handled/kernel."""
     if not run:
         return "-"
+
     def f(v: Any) -> str:
         return "n/a" if v is None else f"{v:.3f}"
+
     return f"{f(run.get('raised_per_pkt'))}/{f(run.get('handled_per_pkt'))}/{f(run.get('kernel_per_pkt'))}"
 
 
@@ -449,20 +550,36 @@ def summary_rows(runs: list[GuestRun]) -> list[dict[str, Any]]:
             n_fail = sum(c.status == FAIL for c in e.checks)
             n_na = sum(c.status == NA for c in e.checks)
             pre, post = e.run("ab-pre"), e.run("ab-post")
-            rows.append({
-                "backend": g.backend, "run": e.name, "config": e.nic.describe() if e.nic else f"{e.bdf} refused",
-                "result": PASS if e.ok else FAIL, "rows": f"{n_pass}/{n_fail}/{n_na}",
-                "irq_mode": post.get("irq_mode", "") if e.nic else "",
-                "pre": _ppk(pre) if e.nic else "", "post": _ppk(post) if e.nic else "",
-                "kernel": f"{pre.get('tx_kernel')}/{post.get('tx_kernel')}" if e.nic and pre else "",
-                "wall_s": e.wall_s,
-            })
+            rows.append(
+                {
+                    "backend": g.backend,
+                    "run": e.name,
+                    "config": e.nic.describe() if e.nic else f"{e.bdf} refused",
+                    "result": PASS if e.ok else FAIL,
+                    "rows": f"{n_pass}/{n_fail}/{n_na}",
+                    "irq_mode": post.get("irq_mode", "") if e.nic else "",
+                    "pre": _ppk(pre) if e.nic else "",
+                    "post": _ppk(post) if e.nic else "",
+                    "kernel": f"{pre.get('tx_kernel')}/{post.get('tx_kernel')}" if e.nic and pre else "",
+                    "wall_s": e.wall_s,
+                }
+            )
     return rows
 
 
 def format_summary(rows: list[dict[str, Any]]) -> str:
-    head = ("backend", "run", "config", "result", "rows P/F/NA", "irq mode", "A/B pre raised/handled/kernel per pkt",
-            "post", "kernel TX irqs pre/post", "wall")
+    head = (
+        "backend",
+        "run",
+        "config",
+        "result",
+        "rows P/F/NA",
+        "irq mode",
+        "A/B pre raised/handled/kernel per pkt",
+        "post",
+        "kernel TX irqs pre/post",
+        "wall",
+    )
     keys = ("backend", "run", "config", "result", "rows", "irq_mode", "pre", "post", "kernel", "wall_s")
     cells = [[str(r[k]) if k != "wall_s" else f"{r[k]:.1f} s" for k in keys] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(head)]
@@ -473,7 +590,7 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.hil", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m hil.orchestrator", description=__doc__.split("\n\n")[0])
     ap.add_argument("--backends", default="uio,vfio", help="comma-separated: uio, vfio")
     ap.add_argument("--long", action="store_true", help="the longer matrix of make regress")
     ap.add_argument("--timeout", type=int, help="seconds per guest boot (default: the matrix's)")
@@ -494,8 +611,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     t0 = time.monotonic()
     for backend in backends:
-        print(f"hil: booting the {backend} guest with {len(matrix.nics)} NICs and a virtio-rng (TCG; "
-              f"{len(matrix.refusals)} refusals and {len(matrix.nics)} bring-ups, about a minute) ...", flush=True)
+        print(
+            f"hil: booting the {backend} guest with {len(matrix.nics)} NICs and a virtio-rng (TCG; "
+            f"{len(matrix.refusals)} refusals and {len(matrix.nics)} bring-ups, about a minute) ...",
+            flush=True,
+        )
         run = run_guest(backend, matrix, args.timeout, install=not args.no_install)
         runs.append(run)
         for e in run.entries.values():
@@ -503,17 +623,26 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(e.checks, title))
         print(format_table(run.checks, f"\n{backend} guest"))
     rows = summary_rows(runs)
-    print(f"\nhil summary ({matrix.name} matrix; TX interrupts per packet of the A/B runs, raised = read from "
-          "vfio's eventfds / uio's count, handled = handler runs, kernel = the guest's /proc/interrupts):")
+    print(
+        f"\nhil summary ({matrix.name} matrix; TX interrupts per packet of the A/B runs, raised = read from "
+        "vfio's eventfds / uio's count, handled = handler runs, kernel = the guest's /proc/interrupts):"
+    )
     print(format_summary(rows))
-    summary = {"matrix": matrix.name, "rows": rows,
-               "guests": {r.backend: {"ok": r.ok, "wall_s": round(r.wall_s, 1),
-                                      "checks": [c.__dict__ for c in r.checks]} for r in runs}}
+    summary = {
+        "matrix": matrix.name,
+        "rows": rows,
+        "guests": {
+            r.backend: {"ok": r.ok, "wall_s": round(r.wall_s, 1), "checks": [c.__dict__ for c in r.checks]}
+            for r in runs
+        },
+    }
     (BUILD / "summary.json").write_text(json.dumps(summary, indent=1))
     ok = all(r.ok for r in runs)
-    print(f"\nhil: {'PASS' if ok else 'FAIL'} ({', '.join(f'{r.backend} {r.wall_s:.0f} s' for r in runs)}, "
-          f"{time.monotonic() - t0:.0f} s in all); pcaps, guest logs and reports in {BUILD}/<backend>/, "
-          f"summary {BUILD / 'summary.json'}")
+    print(
+        f"\nhil: {'PASS' if ok else 'FAIL'} ({', '.join(f'{r.backend} {r.wall_s:.0f} s' for r in runs)}, "
+        f"{time.monotonic() - t0:.0f} s in all); pcaps, guest logs and reports in {BUILD}/<backend>/, "
+        f"summary {BUILD / 'summary.json'}"
+    )
     return 0 if ok else 1
 
 

@@ -30,8 +30,8 @@ from cocotb.utils import get_sim_time
 class AxisFrame:
     tdata: bytearray = field(default_factory=bytearray)
     tuser: list[int] = field(default_factory=list)
-    sim_time_start: int = 0       # ps, the first beat's edge
-    sim_time_end: int = 0         # ps, the last beat's edge
+    sim_time_start: int = 0  # ps, the first beat's edge
+    sim_time_end: int = 0  # ps, the last beat's edge
 
 
 def _high(signal) -> bool:
@@ -45,13 +45,14 @@ def _high(signal) -> bool:
 def _int(value) -> int:
     try:
         return int(value)
-    except ValueError:            # Icarus: X/Z in a lane tkeep leaves out
+    except ValueError:  # Icarus: X/Z in a lane tkeep leaves out
         return int(str(value).lower().replace("x", "0").replace("z", "0"), 2)
 
 
 class AxisSink:
-    def __init__(self, dut, prefix: str, clock, period_ps: int | None = None,
-                 on_frame: Callable[[AxisFrame], None] | None = None):
+    def __init__(
+        self, dut, prefix: str, clock, period_ps: int | None = None, on_frame: Callable[[AxisFrame], None] | None = None
+    ):
         self.tdata = getattr(dut, f"{prefix}_tdata")
         self.tvalid = getattr(dut, f"{prefix}_tvalid")
         self.tready = getattr(dut, f"{prefix}_tready")
@@ -133,7 +134,7 @@ class AxisSink:
             if self._pause:
                 self.tready.value = 0
                 await self._unpaused.wait()
-                await edge                     # back on the clock before tready may rise again
+                await edge  # back on the clock before tready may rise again
                 continue
             if not _high(self.tvalid):
                 await valid_rise
@@ -150,8 +151,8 @@ class AxisSink:
             raw = data.to_bytes(self.lanes, "little")
             if keep == self.full_keep:
                 frame.tdata += raw
-            elif keep & (keep + 1) == 0:          # low lanes only: the last beat of a frame
-                frame.tdata += raw[:keep.bit_length()]
+            elif keep & (keep + 1) == 0:  # low lanes only: the last beat of a frame
+                frame.tdata += raw[: keep.bit_length()]
             else:
                 frame.tdata += bytes(raw[i] for i in range(self.lanes) if keep >> i & 1)
             if self.tuser is not None:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import cocotb
 from cocotb.triggers import Event as CocotbEvent
 from cocotb.triggers import First, RisingEdge, Timer, ValueChange, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.core.caps import PciCapId
+from cocotbext.pcie.core import RootComplex  # type: ignore[import-untyped]  # ships no type information
+from cocotbext.pcie.core.caps import PciCapId  # type: ignore[import-untyped]  # ships no type information
 
 from tb.platform.base import DmaBuffer, IrqHandler, Platform, PlatformError, PlatformTimeout
-from tb.platform.usp import UspConfig, connect_usp
+from tb.simulation.usp import UspConfig, connect_usp
 
 # a BAR access that sees no completion within this much simulated time fails instead of hanging
 ACCESS_TIMEOUT_NS = 20_000
@@ -47,14 +47,14 @@ class SimDmaBuffer(DmaBuffer):
 
     async def read(self, offset: int, length: int) -> bytes:
         self._check(offset, length)
-        data = bytes(self._region.mem[offset:offset + length])
+        data = bytes(self._region.mem[offset : offset + length])
         for obs in self._observers:
             obs.host_mem(False, self.bus_addr + offset, data)
         return data
 
     async def write(self, offset: int, data: bytes) -> None:
         self._check(offset, len(data))
-        self._region.mem[offset:offset + len(data)] = data
+        self._region.mem[offset : offset + len(data)] = data
         for obs in self._observers:
             obs.host_mem(True, self.bus_addr + offset, bytes(data))
 
@@ -76,12 +76,12 @@ class SimPlatform(Platform):
 
     def __init__(self, dut, cfg: UspConfig | None = None, log_level: int = logging.WARNING):
         self.dut = dut
-        self.cfg = cfg or UspConfig.for_dut(dut)   # the build's BAR0 kind unless the test says otherwise
+        self.cfg = cfg or UspConfig.for_dut(dut)  # the build's BAR0 kind unless the test says otherwise
         self.log_level = log_level
-        self.log = logging.getLogger("tb.platform.sim")
+        self.log = logging.getLogger("tb.simulation.sim_platform")
         self.rc = RootComplex()  # replaced by power_on(); settings made before it are carried over
-        self.dev = None
-        self.pdev = None
+        self.dev: Any = None  # the hard-block model (cocotbext-pcie, untyped), after power_on()
+        self.pdev: Any = None  # the function as the root complex sees it, after enumerate()
         self._intx_handlers: list[IrqHandler] = []
         self._intx_level = 0
         self._intx_changed = CocotbEvent()
@@ -103,8 +103,10 @@ class SimPlatform(Platform):
 
         built = UspConfig.for_dut(self.dut).bar0_io
         if self.dut._get("BAR0_IO") is not None and built != self.cfg.bar0_io:
-            raise PlatformError(f"the hard block's BAR0 is {'I/O' if self.cfg.bar0_io else 'memory'} but the RTL "
-                                f"was built with BAR0_IO={int(built)}: the completer would refuse every access")
+            raise PlatformError(
+                f"the hard block's BAR0 is {'I/O' if self.cfg.bar0_io else 'memory'} but the RTL "
+                f"was built with BAR0_IO={int(built)}: the completer would refuse every access"
+            )
         self.dut.user_reset.value = 1
         clock = Clock(self.dut.user_clk, 4, unit="ns")
         clock.start()
@@ -170,11 +172,10 @@ class SimPlatform(Platform):
 
     async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
         self.check_access(offset, size)
-        for obs in self.observers:   # at issue: a posted write is ordered after what the driver did before
+        for obs in self.observers:  # at issue: a posted write is ordered after what the driver did before
             obs.host_bar(True, bar, offset, size, value)
         try:
-            await self.pdev.bar_window[bar].write(offset, value.to_bytes(size, "little"),
-                                                  timeout=ACCESS_TIMEOUT_NS)
+            await self.pdev.bar_window[bar].write(offset, value.to_bytes(size, "little"), timeout=ACCESS_TIMEOUT_NS)
         except Exception as exc:
             raise PlatformError(f"BAR{bar}+{offset:#x} write of {size} bytes failed: {exc}") from exc
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import cocotb
 from cocotb.triggers import RisingEdge, ValueChange
-from cocotbext.pcie.xilinx.us.tlp import Tlp_us
+from cocotbext.pcie.xilinx.us.tlp import Tlp_us  # type: ignore[import-untyped]  # ships no type information
 
-from tb.eventlog import RunLog
+from sim.events import RunLog
 
 # (device attribute, stream name as the README and the .gtkw files call it, decoder, direction)
 STREAMS = (
@@ -24,7 +24,7 @@ STREAMS = (
     ("rq_sink", "rq", Tlp_us.unpack_us_rq, "dev->host"),
     ("rc_source", "rc", Tlp_us.unpack_us_rc, "host->dev"),
 )
-DATA_PREVIEW = 16   # bytes of payload kept in the log
+DATA_PREVIEW = 16  # bytes of payload kept in the log
 
 
 def describe_tlp(tlp) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def describe_tlp(tlp) -> dict[str, Any]:
 class TlpMonitor:
     def __init__(self, dev, log: RunLog):
         self.log = log
-        # called with (stream name, decoded TLP) for every TLP: tb/monitors/dma.py feeds the checkers
+        # called with (stream name, decoded TLP) for every TLP: tb/simulation/monitors/dma.py feeds the checkers
         self.listeners: list = []
         self.counts = {name: 0 for _, name, _, _ in STREAMS}
         for attr, name, decode, direction in STREAMS:
@@ -99,7 +99,7 @@ class IrqMonitor:
 
     def __init__(self, dut, log: RunLog, listener=None):
         self.dut, self.log = dut, log
-        self.listener = listener        # called with ("msix", data) or ("intx", level): the checkers
+        self.listener = listener  # called with ("msix", data) or ("intx", level): the checkers
         self.msix = 0
         self.tasks = []
         if dut._get("cfg_interrupt_msix_int") is not None:

@@ -1,7 +1,7 @@
 """The device description (hdl/device.toml): the PCI identity and PCIe settings of the virtio-net function.
 
 One file feeds both places where these values must be typed: the simulation's UltraScale+ hard-block model
-(``tb.platform.usp.UspConfig``) and the Vivado customization of the ``pcie4_uscale_plus`` IP
+(``tb.simulation.usp.UspConfig``) and the Vivado customization of the ``pcie4_uscale_plus`` IP
 (``sim.fpga``). Loading validates every field up front, so a typo fails here with the field's name rather
 than as a device that enumerates wrong.
 
@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-DESCRIPTION = Path(__file__).resolve().parents[2] / "hdl" / "device.toml"
+DESCRIPTION = Path(__file__).resolve().parents[1] / "hdl" / "device.toml"
 
 BAR_KINDS = ("memory", "io")
 INTERRUPT_PINS = {"none": 0, "INTA": 1, "INTB": 2, "INTC": 3, "INTD": 4}
@@ -29,8 +29,8 @@ class DeviceDescriptionError(ValueError):
 @dataclass(frozen=True)
 class Bar:
     index: int
-    kind: str          # "memory" (32-bit, non-prefetchable) or "io"
-    size: int          # bytes, a power of two
+    kind: str  # "memory" (32-bit, non-prefetchable) or "io"
+    size: int  # bytes, a power of two
     contents: str = ""
 
 
@@ -73,7 +73,7 @@ def _get(table: dict, key: str, kind: type, where: str):
     if key not in table:
         raise DeviceDescriptionError(f"{where}: '{key}' is missing")
     value = table[key]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise DeviceDescriptionError(f"{where}: '{key}' = {value!r} must be {kind.__name__}")
     return value
 
@@ -91,8 +91,10 @@ def parse(text: str, source: str = "<text>") -> DeviceDescription:
         raise DeviceDescriptionError(f"{source}: {exc}") from exc
     ident, link, msix = (data.get(t, {}) for t in ("identity", "link", "msix"))
     w = f"{source} [identity]"
-    desc_ids = {k: _get(ident, k, int, w) for k in
-                ("vendor_id", "device_id", "subsystem_vendor_id", "subsystem_id", "revision_id", "class_code")}
+    desc_ids = {
+        k: _get(ident, k, int, w)
+        for k in ("vendor_id", "device_id", "subsystem_vendor_id", "subsystem_id", "revision_id", "class_code")
+    }
     for k in ("vendor_id", "device_id", "subsystem_vendor_id", "subsystem_id"):
         _check_range(desc_ids[k], 0, 0xFFFF, f"{w} {k}")
     _check_range(desc_ids["revision_id"], 0, 0xFF, f"{w} revision_id")
@@ -118,8 +120,7 @@ def parse(text: str, source: str = "<text>") -> DeviceDescription:
     bars: list[Bar] = []
     for i, b in enumerate(data.get("bar", [])):
         w = f"{source} [[bar]] #{i + 1}"
-        bar = Bar(_get(b, "index", int, w), _get(b, "kind", str, w), _get(b, "size", int, w),
-                  b.get("contents", ""))
+        bar = Bar(_get(b, "index", int, w), _get(b, "kind", str, w), _get(b, "size", int, w), b.get("contents", ""))
         if not 0 <= bar.index <= 5:
             raise DeviceDescriptionError(f"{w}: index = {bar.index} (0..5)")
         if bar.kind not in BAR_KINDS:
@@ -152,11 +153,21 @@ def parse(text: str, source: str = "<text>") -> DeviceDescription:
             raise DeviceDescriptionError(f"{w}: the table and the PBA overlap")
 
     return DeviceDescription(
-        **desc_ids, interrupt_pin=pin, link_speed=speed, link_lanes=lanes,
-        user_clk_mhz=_get(link, "user_clk_mhz", int, f"{source} [link]"), data_width=data_width,
-        max_payload_supported=mps, extended_tag=_get(link, "extended_tag", bool, f"{source} [link]"),
-        bars=tuple(bars), msix_vectors=vectors, msix_bar=msix_bar, msix_table_offset=table_offset,
-        msix_pba_offset=pba_offset, source=source)
+        **desc_ids,
+        interrupt_pin=pin,
+        link_speed=speed,
+        link_lanes=lanes,
+        user_clk_mhz=_get(link, "user_clk_mhz", int, f"{source} [link]"),
+        data_width=data_width,
+        max_payload_supported=mps,
+        extended_tag=_get(link, "extended_tag", bool, f"{source} [link]"),
+        bars=tuple(bars),
+        msix_vectors=vectors,
+        msix_bar=msix_bar,
+        msix_table_offset=table_offset,
+        msix_pba_offset=pba_offset,
+        source=source,
+    )
 
 
 def load(path: Path | str = DESCRIPTION) -> DeviceDescription:

@@ -1,0 +1,88 @@
+"""The virtio structures the checkers judge, written from the virtio specification (not from the driver).
+
+The checkers must not share a mistake with the driver they check, so nothing here comes from tb.driver:
+the names are the specification's (``VIRTQ_*``, "Device Features", "Queue Address"), the layout is its
+formula. tests/unit/test_layouts.py holds every layout implementation in the project to this one (the
+driver's, the model device's, the block tests' ring builder) for every queue size up to 32768.
+
+Sources (virtio 1.x specification):
+
+* 2.7 Split Virtqueues: ``struct virtq_desc`` (16 bytes: addr le64, len le32, flags le16, next le16),
+  ``struct virtq_avail`` (flags, idx, ring[Queue Size], used_event: all le16), ``struct virtq_used``
+  (flags, idx, ring[Queue Size] of ``struct virtq_used_elem`` {id le32, len le32}, avail_event);
+* 2.7.2 Legacy Interfaces, "A Note on Virtqueue Layout": the three parts in one physically contiguous
+  block, descriptor table first, the available ring right after it, the used ring at the next multiple of
+  the Queue Align (4096 for virtio-pci legacy);
+* 4.1.4.8 Legacy Interfaces, "A Note on PCI Device Layout": the legacy register block in BAR0;
+* 6.3 Legacy Interface: Reserved Feature Bits: VIRTIO_F_NOTIFY_ON_EMPTY (24).
+"""
+
+from __future__ import annotations
+
+# 2.7.5 The Virtqueue Descriptor Table
+VIRTQ_DESC_F_NEXT = 1  # the buffer continues via the next field
+VIRTQ_DESC_F_WRITE = 2  # the buffer is device write-only (otherwise device read-only)
+VIRTQ_DESC_F_INDIRECT = 4  # the buffer holds a list of buffer descriptors
+DESC_SIZE = 16  # struct virtq_desc
+
+# 2.7.6 The Virtqueue Available Ring, 2.7.8 The Virtqueue Used Ring
+VIRTQ_AVAIL_F_NO_INTERRUPT = 1
+VIRTQ_USED_F_NO_NOTIFY = 1
+USED_ELEM_SIZE = 8  # struct virtq_used_elem
+
+# 4.1.4.8: the legacy queue address is a page frame number
+LEGACY_QUEUE_ALIGN = 4096
+LEGACY_PFN_SHIFT = 12
+
+# 4.1.4.8 Legacy Interfaces: the virtio header in BAR0 (offsets in bytes, access width in brackets)
+LEGACY_REG_DEVICE_FEATURES = 0x00  # [32] RO
+LEGACY_REG_DRIVER_FEATURES = 0x04  # [32] RW
+LEGACY_REG_QUEUE_ADDRESS = 0x08  # [32] RW, page frame number of the selected queue (0: inactive)
+LEGACY_REG_QUEUE_SIZE = 0x0C  # [16] RO
+LEGACY_REG_QUEUE_SELECT = 0x0E  # [16] RW
+LEGACY_REG_QUEUE_NOTIFY = 0x10  # [16] RW
+LEGACY_REG_DEVICE_STATUS = 0x12  # [8]  RW, 0 = reset
+LEGACY_REG_ISR_STATUS = 0x13  # [8]  RO, read-to-clear
+LEGACY_REG_CONFIG_MSIX_VECTOR = 0x14  # [16] RW, only while MSI-X is enabled
+LEGACY_REG_QUEUE_MSIX_VECTOR = 0x16  # [16] RW, only while MSI-X is enabled
+
+# 6.3 Legacy Interface: Reserved Feature Bits; 6 Reserved Feature Bits
+VIRTIO_F_NOTIFY_ON_EMPTY = 24
+VIRTIO_F_INDIRECT_DESC = 28
+
+
+class SplitLayout:
+    """Byte offsets of a legacy split virtqueue of ``size`` entries from the start of its memory block.
+
+    Plain attributes, computed once: the checkers look addresses up on every memory access.
+    """
+
+    def __init__(self, size: int, align: int = LEGACY_QUEUE_ALIGN):
+        self.size = size
+        self.align = align
+        # the descriptor table: Queue Size descriptors
+        self.desc_table = 0
+        # the available ring follows it: flags, idx, ring[Queue Size], used_event
+        self.avail = self.desc_table + DESC_SIZE * size
+        self.avail_flags = self.avail
+        self.avail_idx = self.avail + 2
+        self.avail_ring0 = self.avail + 4
+        self.used_event = self.avail_ring0 + 2 * size
+        self.avail_end = self.used_event + 2
+        # the used ring starts at the next Queue Align boundary: flags, idx, ring[Queue Size], avail_event
+        self.used = -(-self.avail_end // align) * align
+        self.used_flags = self.used
+        self.used_idx = self.used + 2
+        self.used_elem0 = self.used + 4
+        self.avail_event = self.used_elem0 + USED_ELEM_SIZE * size
+        # one past the last byte the queue uses
+        self.end = self.avail_event + 2
+
+    def desc(self, i: int) -> int:
+        return self.desc_table + DESC_SIZE * i
+
+    def avail_ring(self, slot: int) -> int:
+        return self.avail_ring0 + 2 * slot
+
+    def used_elem(self, slot: int) -> int:
+        return self.used_elem0 + USED_ELEM_SIZE * slot

@@ -1,1 +1,0 @@
-"""Passive monitors that feed the per-test event log (tb/eventlog.py)."""
