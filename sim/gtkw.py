@@ -65,8 +65,11 @@ FILTERS = {
     "virtq_avail_state.txt": (["virtio/virtq_avail.v"], "S_", ""),
     "virtq_desc_walk_state.txt": (["virtio/virtq_desc_walk.v"], "S_", ""),
     "virtq_used_state.txt": (["virtio/virtq_used.v"], "S_", ""),
-    "tlp_req_type.txt": (["pcie/pcie_us_cq_cc_bridge.v", "pcie/pcie_us_dma_rd.v", "pcie/pcie_us_dma_wr.v"],
-                         "REQ_MEM", "REQ_"),
+    "tlp_req_type.txt": (
+        ["pcie/pcie_us_cq_cc_bridge.v", "pcie/pcie_us_dma_rd.v", "pcie/pcie_us_dma_wr.v"],
+        "REQ_MEM",
+        "REQ_",
+    ),
 }
 
 
@@ -102,25 +105,53 @@ def groups(data_w: int = 256, net_w: int = 64) -> list[tuple[str, list]]:
     # what a TX failure is read from first: the queue's blocks, then the device's DMA (RQ) and what came back (RC)
     q = "core_inst.virtq_tx_inst"
     return [
-        ("TX queue", [(f"{q}.q_state_reg", 2, "virtq_tx_qstate.txt"),
-                      (f"{q}.avail_inst.state_reg", 3, "virtq_avail_state.txt"),
-                      (f"{q}.avail_inst.avail_idx_reg", 16, None), (f"{q}.avail_inst.fetch_idx_reg", 16, None),
-                      (f"{q}.avail_inst.notify_pending_reg", None, None), (f"{q}.avail_inst.used_flags_reg", None, None),
-                      (f"{q}.walk_inst.state_reg", 3, "virtq_desc_walk_state.txt"), (f"{q}.walk_inst.head_reg", 16, None),
-                      (f"{q}.mover_inst.slots_used_reg", 5, None),
-                      (f"{q}.used_inst.state_reg", 3, "virtq_used_state.txt"), (f"{q}.used_inst.used_idx_reg", 16, None),
-                      (f"{q}.used_inst.stage_cnt_reg", 7, None)]),
+        (
+            "TX queue",
+            [
+                (f"{q}.q_state_reg", 2, "virtq_tx_qstate.txt"),
+                (f"{q}.avail_inst.state_reg", 3, "virtq_avail_state.txt"),
+                (f"{q}.avail_inst.avail_idx_reg", 16, None),
+                (f"{q}.avail_inst.fetch_idx_reg", 16, None),
+                (f"{q}.avail_inst.notify_pending_reg", None, None),
+                (f"{q}.avail_inst.used_flags_reg", None, None),
+                (f"{q}.walk_inst.state_reg", 3, "virtq_desc_walk_state.txt"),
+                (f"{q}.walk_inst.head_reg", 16, None),
+                (f"{q}.mover_inst.slots_used_reg", 5, None),
+                (f"{q}.used_inst.state_reg", 3, "virtq_used_state.txt"),
+                (f"{q}.used_inst.used_idx_reg", 16, None),
+                (f"{q}.used_inst.stage_cnt_reg", 7, None),
+            ],
+        ),
         ("PCIe RQ (device DMA requests)", _stream("m_axis_rq", data_w, True)),
         ("PCIe RC (completions to device)", _stream("s_axis_rc", data_w, False)),
-        ("Interrupts", [("cfg_interrupt_msix_int", None, None), ("cfg_interrupt_msix_sent", None, None),
-                        ("cfg_interrupt_msix_data", 32, None), ("cfg_interrupt_int", 4, None),
-                        ("cfg_interrupt_sent", None, None)]),
-        ("wire (m_axis_tx)", [("m_axis_tx_tvalid", None, None), ("m_axis_tx_tready", None, None),
-                              ("m_axis_tx_tlast", None, None), ("m_axis_tx_tdata", net_w, None)]),
-        ("virtio registers", [("core_inst.virtio_regs_inst.status_reg", 8, None),
-                              ("core_inst.virtio_regs_inst.guest_features_reg", 32, None),
-                              ("core_inst.virtio_regs_inst.tx_pfn_reg", 32, None),
-                              ("core_inst.virtio_regs_inst.isr_reg", 8, None)]),
+        (
+            "Interrupts",
+            [
+                ("cfg_interrupt_msix_int", None, None),
+                ("cfg_interrupt_msix_sent", None, None),
+                ("cfg_interrupt_msix_data", 32, None),
+                ("cfg_interrupt_int", 4, None),
+                ("cfg_interrupt_sent", None, None),
+            ],
+        ),
+        (
+            "wire (m_axis_tx)",
+            [
+                ("m_axis_tx_tvalid", None, None),
+                ("m_axis_tx_tready", None, None),
+                ("m_axis_tx_tlast", None, None),
+                ("m_axis_tx_tdata", net_w, None),
+            ],
+        ),
+        (
+            "virtio registers",
+            [
+                ("core_inst.virtio_regs_inst.status_reg", 8, None),
+                ("core_inst.virtio_regs_inst.guest_features_reg", 32, None),
+                ("core_inst.virtio_regs_inst.tx_pfn_reg", 32, None),
+                ("core_inst.virtio_regs_inst.isr_reg", 8, None),
+            ],
+        ),
         ("PCIe CQ (host requests)", _stream("s_axis_cq", data_w, True)),
         ("PCIe CC (completions to host)", _stream("m_axis_cc", data_w, False)),
     ]

@@ -141,7 +141,7 @@ localparam MAX_PKT_WORDS = (MAX_FRAME_LEN + WORD_BYTES - 1) / WORD_BYTES;
 localparam AXIS_BYTES = AXIS_NET_KEEP_WIDTH;
 localparam LANE_W = (WORD_BYTES > AXIS_BYTES) ? $clog2(WORD_BYTES / AXIS_BYTES) : 1;
 localparam CNT_W = $clog2(MAX_FRAME_LEN + 12 + 2);     // reads of one chain: at most one per frame byte
-localparam CQ_DEPTH = 4;
+localparam CPL_Q_DEPTH = 4;
 
 localparam [31:0] BUF_WORDS_32 = BUF_WORDS;
 localparam [31:0] MAX_PKT_WORDS_32 = MAX_PKT_WORDS;
@@ -238,11 +238,11 @@ reg             fifo_final0_reg, fifo_final0_next, fifo_final1_reg, fifo_final1_
 reg             tx_open_reg, tx_open_next;          // a beat of an unfinished frame went out
 
 // completion queue: in ring order; an entry whose frame is on its way waits for its final beat
-reg  [15:0]     cq_id [0:CQ_DEPTH-1];
-reg  [15:0]     cq_len [0:CQ_DEPTH-1];
-reg  [CQ_DEPTH-1:0] cq_wire_reg;
-reg  [1:0]      cq_wr_reg, cq_wr_next, cq_rd_reg, cq_rd_next;
-reg  [2:0]      cq_cnt_reg, cq_cnt_next;
+reg  [15:0]     cpl_q_id [0:CPL_Q_DEPTH-1];
+reg  [15:0]     cpl_q_len [0:CPL_Q_DEPTH-1];
+reg  [CPL_Q_DEPTH-1:0] cpl_q_wire_reg;
+reg  [1:0]      cpl_q_wr_reg, cpl_q_wr_next, cpl_q_rd_reg, cpl_q_rd_next;
+reg  [2:0]      cpl_q_cnt_reg, cpl_q_cnt_next;
 reg  [2:0]      wire_done_reg, wire_done_next;      // final beats gone out, not yet matched to an entry
 
 reg             err_valid_reg, err_valid_next;
@@ -264,10 +264,10 @@ reg  [15:0]     fin_len;
 reg  [63:0]     fin_hdr_addr;
 /* verilator lint_on UNUSEDSIGNAL */
 reg             pop;
-reg             cq_push;
-reg  [15:0]     cq_push_id, cq_push_len;
-reg             cq_push_wire;
-reg             cq_pop;
+reg             cpl_q_push;
+reg  [15:0]     cpl_q_push_id, cpl_q_push_len;
+reg             cpl_q_push_wire;
+reg             cpl_q_pop;
 reg  [UW-1:0]   free_words;
 reg             ram_rd_en;
 reg             fifo_push;
@@ -316,18 +316,18 @@ ram_inst (
 generate
     if (FAULT_ENABLE != 0) begin : g_fault_addr
         reg [63:0] rec_hdr_addr [0:PKT_SLOTS-1];
-        reg [63:0] cq_addr [0:CQ_DEPTH-1];
+        reg [63:0] cpl_q_addr [0:CPL_Q_DEPTH-1];
 
         always @(posedge clk) begin
             if (fin) begin
                 rec_hdr_addr[in_slot_reg] <= fin_hdr_addr;
             end
-            if (cq_push) begin
-                cq_addr[cq_wr_reg] <= rec_hdr_addr[out_slot_reg];
+            if (cpl_q_push) begin
+                cpl_q_addr[cpl_q_wr_reg] <= rec_hdr_addr[out_slot_reg];
             end
         end
 
-        assign m_axis_cpl_fault_addr = cq_addr[cq_rd_reg];
+        assign m_axis_cpl_fault_addr = cpl_q_addr[cpl_q_rd_reg];
     end else begin : g_no_fault_addr
         assign m_axis_cpl_fault_addr = 64'd0;
     end
@@ -363,15 +363,15 @@ assign m_axis_tx_tvalid = fifo_cnt_reg != 2'd0;
 assign m_axis_tx_tlast = fifo_last0_reg;
 assign m_axis_tx_tuser = fifo_user0_reg;
 
-assign m_axis_cpl_id = cq_id[cq_rd_reg];
-assign m_axis_cpl_len = {16'd0, cq_len[cq_rd_reg]};
-assign m_axis_cpl_valid = run && cq_cnt_reg != 3'd0 && (!cq_wire_reg[cq_rd_reg] || wire_done_reg != 3'd0);
+assign m_axis_cpl_id = cpl_q_id[cpl_q_rd_reg];
+assign m_axis_cpl_len = {16'd0, cpl_q_len[cpl_q_rd_reg]};
+assign m_axis_cpl_valid = run && cpl_q_cnt_reg != 3'd0 && (!cpl_q_wire_reg[cpl_q_rd_reg] || wire_done_reg != 3'd0);
 
 assign err_valid = err_valid_reg;
 assign err_cause = ERR_DMA_RD;
 assign idle = rd_out_reg == {CNT_W+PW{1'b0}} && !rd_valid_reg && fifo_cnt_reg == 2'd0 && !tx_rd_valid_reg
     && !tx_open_reg;
-assign busy = pkt_open_reg || slots_used_reg != {SCW{1'b0}} || tx_busy || cq_cnt_reg != 3'd0;
+assign busy = pkt_open_reg || slots_used_reg != {SCW{1'b0}} || tx_busy || cpl_q_cnt_reg != 3'd0;
 assign stat_frame = stat_frame_reg;
 assign stat_drop_oversize = stat_drop_oversize_reg;
 assign stat_drop_runt = stat_drop_runt_reg;
@@ -418,9 +418,9 @@ always @* begin
     fifo_final0_next = fifo_final0_reg;
     fifo_final1_next = fifo_final1_reg;
     tx_open_next = tx_open_reg;
-    cq_wr_next = cq_wr_reg;
-    cq_rd_next = cq_rd_reg;
-    cq_cnt_next = cq_cnt_reg;
+    cpl_q_wr_next = cpl_q_wr_reg;
+    cpl_q_rd_next = cpl_q_rd_reg;
+    cpl_q_cnt_next = cpl_q_cnt_reg;
     wire_done_next = wire_done_reg;
     err_valid_next = 1'b0;
     stat_frame_next = 1'b0;
@@ -438,11 +438,11 @@ always @* begin
     fin_len = 16'd0;
     fin_hdr_addr = hdr_addr_reg;
     pop = 1'b0;
-    cq_push = 1'b0;
-    cq_push_id = 16'd0;
-    cq_push_len = 16'd0;
-    cq_push_wire = 1'b0;
-    cq_pop = 1'b0;
+    cpl_q_push = 1'b0;
+    cpl_q_push_id = 16'd0;
+    cpl_q_push_len = 16'd0;
+    cpl_q_push_wire = 1'b0;
+    cpl_q_pop = 1'b0;
     free_words = {UW{1'b0}};
     ram_rd_en = 1'b0;
     fifo_push = 1'b0;
@@ -540,12 +540,12 @@ always @* begin
     end
 
     // -- output: the oldest slot leaves when its reads are in ---------------------------------------------
-    if (run && out_ready && cq_cnt_reg != CQ_DEPTH[2:0] && (out_verdict != V_SEND || !tx_busy)) begin
+    if (run && out_ready && cpl_q_cnt_reg != CPL_Q_DEPTH[2:0] && (out_verdict != V_SEND || !tx_busy)) begin
         pop = 1'b1;
-        cq_push = 1'b1;
-        cq_push_id = rec_head[out_slot_reg];
-        cq_push_len = rec_len[out_slot_reg];
-        cq_push_wire = out_verdict == V_SEND;
+        cpl_q_push = 1'b1;
+        cpl_q_push_id = rec_head[out_slot_reg];
+        cpl_q_push_len = rec_len[out_slot_reg];
+        cpl_q_push_wire = out_verdict == V_SEND;
         out_slot_next = out_slot_reg + 1'b1;
         if (out_verdict == V_SEND) begin
             tx_remain_next = rec_frame_len[out_slot_reg];
@@ -646,16 +646,16 @@ always @* begin
 
     // -- completions: in ring order, a sent frame's after its final beat left ---------------------------
     if (m_axis_cpl_valid && m_axis_cpl_ready) begin
-        cq_pop = 1'b1;
-        if (cq_wire_reg[cq_rd_reg]) begin
+        cpl_q_pop = 1'b1;
+        if (cpl_q_wire_reg[cpl_q_rd_reg]) begin
             wire_done_next = wire_done_next - 3'd1;
         end
-        cq_rd_next = cq_rd_reg + 2'd1;
+        cpl_q_rd_next = cpl_q_rd_reg + 2'd1;
     end
-    if (cq_push) begin
-        cq_wr_next = cq_wr_reg + 2'd1;
+    if (cpl_q_push) begin
+        cpl_q_wr_next = cpl_q_wr_reg + 2'd1;
     end
-    cq_cnt_next = cq_cnt_reg + {2'b00, cq_push} - {2'b00, cq_pop};
+    cpl_q_cnt_next = cpl_q_cnt_reg + {2'b00, cpl_q_push} - {2'b00, cpl_q_pop};
 
     if (clear) begin
         pkt_open_next = 1'b0;
@@ -672,9 +672,9 @@ always @* begin
         tx_rd_valid_next = 1'b0;
         fifo_cnt_next = 2'd0;
         tx_open_next = 1'b0;
-        cq_wr_next = 2'd0;
-        cq_rd_next = 2'd0;
-        cq_cnt_next = 3'd0;
+        cpl_q_wr_next = 2'd0;
+        cpl_q_rd_next = 2'd0;
+        cpl_q_cnt_next = 3'd0;
         wire_done_next = 3'd0;
     end
 end
@@ -723,9 +723,9 @@ always @(posedge clk) begin
     fifo_final0_reg <= fifo_final0_next;
     fifo_final1_reg <= fifo_final1_next;
     tx_open_reg <= tx_open_next;
-    cq_wr_reg <= cq_wr_next;
-    cq_rd_reg <= cq_rd_next;
-    cq_cnt_reg <= cq_cnt_next;
+    cpl_q_wr_reg <= cpl_q_wr_next;
+    cpl_q_rd_reg <= cpl_q_rd_next;
+    cpl_q_cnt_reg <= cpl_q_cnt_next;
     wire_done_reg <= wire_done_next;
     err_valid_reg <= err_valid_next;
     stat_frame_reg <= stat_frame_next;
@@ -754,10 +754,10 @@ always @(posedge clk) begin
     rd_out_reg <= rd_out_reg + {{CNT_W+PW-1{1'b0}}, issue_rd} - {{CNT_W+PW-1{1'b0}}, st_ok};
 
     // completion queue
-    if (cq_push) begin
-        cq_id[cq_wr_reg] <= cq_push_id;
-        cq_len[cq_wr_reg] <= cq_push_len;
-        cq_wire_reg[cq_wr_reg] <= cq_push_wire;
+    if (cpl_q_push) begin
+        cpl_q_id[cpl_q_wr_reg] <= cpl_q_push_id;
+        cpl_q_len[cpl_q_wr_reg] <= cpl_q_push_len;
+        cpl_q_wire_reg[cpl_q_wr_reg] <= cpl_q_push_wire;
     end
 
     if (rst || clear) begin
@@ -785,10 +785,10 @@ always @(posedge clk) begin
         tx_rd_valid_reg <= 1'b0;
         fifo_cnt_reg <= 2'd0;
         tx_open_reg <= 1'b0;
-        cq_wr_reg <= 2'd0;
-        cq_rd_reg <= 2'd0;
-        cq_cnt_reg <= 3'd0;
-        cq_wire_reg <= {CQ_DEPTH{1'b0}};
+        cpl_q_wr_reg <= 2'd0;
+        cpl_q_rd_reg <= 2'd0;
+        cpl_q_cnt_reg <= 3'd0;
+        cpl_q_wire_reg <= {CPL_Q_DEPTH{1'b0}};
         wire_done_reg <= 3'd0;
         err_valid_reg <= 1'b0;
         stat_frame_reg <= 1'b0;
