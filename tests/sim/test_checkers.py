@@ -64,7 +64,9 @@ async def fault_caught(dut, fault, push):
     assert hub is not None, "the checkers are off (TB_CHECKERS=0): this test needs them"
     hub.expect(checker)
     # no INDIRECT: the driver faults act on direct chains; NOE offered and acked by nobody (post driver)
-    await b.start(DeviceModes(offer_indirect=False, push=push))
+    # batched: 4 used elements per push, so the 24 packets complete in several batches and the driver
+    # reclaims while it still queues (a fault seen only at the next add, leak_desc, needs that)
+    await b.start(DeviceModes(offer_indirect=False, push=push, push_batch=4))
     x = b.xmit(XmitScenario(packets=24, variant="post", min_len=60, max_len=300, seed=5, timeout_ns=400_000),
                driver_faults=(driver_fault,) if driver_fault else ())
     await x.probe()
