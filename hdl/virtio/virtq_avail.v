@@ -291,6 +291,9 @@ always @(posedge clk) begin
             end
         end
     end
+    if (rst) begin
+        idx_word_reg <= 32'd0;
+    end
 end
 
 wire [15:0] rd_flags = idx_word_reg[15:0];
@@ -693,7 +696,6 @@ always @(posedge clk) begin
         fetch_idx_reg <= 16'd0;
         idx_busy_reg <= 1'b0;
         idx_purpose_reg <= RD_KICK;
-        idx_word_reg <= 32'd0;
         rsp_valid_reg <= 1'b0;
         rsp_dec_reg <= 1'b0;
         rsp_flags_reg <= 16'd0;
