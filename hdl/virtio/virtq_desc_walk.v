@@ -428,17 +428,28 @@ function [TBL_RAM_W-1:0] tbl_byte;
 endfunction
 /* verilator lint_on UNUSEDSIGNAL */
 
-// a window for head h0: start at the lowest queued head it can cover together with h0
+// a window for head h0: start at the lowest queued head it can cover together with h0 (the minimum of h0 and
+// every queued head within DESC_WINDOW below it, as a tree of log2(LOOKAHEAD) compare-select levels)
+reg  [LOOKAHEAD*QW-1:0] pick_tree;
 reg  [QW-1:0] pick_start;
-integer i;
+integer i, step;
 always @* begin
-    pick_start = h0_id[QW-1:0];
-    for (i = 1; i < LOOKAHEAD; i = i + 1) begin
-        if (i < {{32-HQ_W{1'b0}}, hq_cnt_reg} && hq_id[i][15:QW] == 0 && hq_id[i][QW-1:0] < pick_start
+    for (i = 0; i < LOOKAHEAD; i = i + 1) begin
+        if (i != 0 && i < {{32-HQ_W{1'b0}}, hq_cnt_reg} && hq_id[i][15:QW] == 0
                 && {1'b0, hq_id[i][QW-1:0]} + WINDOW_17[QW:0] > {1'b0, h0_id[QW-1:0]}) begin
-            pick_start = hq_id[i][QW-1:0];
+            pick_tree[i*QW +: QW] = hq_id[i][QW-1:0];
+        end else begin
+            pick_tree[i*QW +: QW] = h0_id[QW-1:0];
         end
     end
+    for (step = 1; step < LOOKAHEAD; step = step * 2) begin
+        for (i = 0; i + step < LOOKAHEAD; i = i + 2*step) begin
+            if (pick_tree[(i+step)*QW +: QW] < pick_tree[i*QW +: QW]) begin
+                pick_tree[i*QW +: QW] = pick_tree[(i+step)*QW +: QW];
+            end
+        end
+    end
+    pick_start = pick_tree[QW-1:0];
 end
 
 wire [16:0] win_to_end = QSIZE_17 - {{17-QW{1'b0}}, win_rd_start_reg};
