@@ -42,9 +42,14 @@ REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
 
 def load_durations() -> dict[str, float]:
-    """Recorded wall seconds per key (committed file, overlaid by the last local run)."""
+    """Recorded wall seconds per key (committed file, overlaid by the last local run).
+
+    With ``SHARD`` set, the committed file alone: the durations decide how quick tests are grouped into
+    items and which items each shard takes, so every shard (on any machine, before or after another shard
+    ran in the same checkout) must compute the same split from the same numbers."""
     out: dict[str, float] = {}
-    for path in (DURATIONS_COMMITTED, DURATIONS_LOCAL):
+    paths = (DURATIONS_COMMITTED,) if os.environ.get("SHARD") else (DURATIONS_COMMITTED, DURATIONS_LOCAL)
+    for path in paths:
         try:
             out.update(json.loads(path.read_text()))
         except (OSError, ValueError):

@@ -113,6 +113,19 @@ def _cocotb(name, ok=True, sim="verilator"):
             "label": "w256"}
 
 
+def test_shards_split_by_the_committed_durations_alone(tmp_path, monkeypatch):
+    # a shard run writes the local durations; the next shard in the same checkout must still split the same way
+    committed, local = tmp_path / "committed.json", tmp_path / "local.json"
+    committed.write_text('{"a": 1.0}')
+    local.write_text('{"a": 9.0, "b": 2.0}')
+    monkeypatch.setattr(suite, "DURATIONS_COMMITTED", committed)
+    monkeypatch.setattr(suite, "DURATIONS_LOCAL", local)
+    monkeypatch.delenv("SHARD", raising=False)
+    assert suite.load_durations() == {"a": 9.0, "b": 2.0}
+    monkeypatch.setenv("SHARD", "2/2")
+    assert suite.load_durations() == {"a": 1.0}
+
+
 def test_two_shards_merge_into_one_junit_file(tmp_path):
     a = results.junit_from_reports([_report("tests/sim/x.py::t[a]")], [_cocotb("t1"), _cocotb("t2", ok=False)])
     b = results.junit_from_reports([_report("tests/unit/u.py::u", "failed")], [_cocotb("t3", sim="icarus")])
