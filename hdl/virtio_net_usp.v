@@ -4,7 +4,8 @@
  *
  * The ports facing the hard block keep their Xilinx names, so this module drops into a Vivado design next
  * to the IP (configured for "dword" alignment, no straddle, client tags, MSI-X with an external table in
- * BAR1). Inside, the PCIe side is reduced to two narrow internal ports (hdl/README.md): a register bus
+ * BAR1). It is the UltraScale+ wrapper of the virtio-net core (hdl/virtio/virtio_net_core.v, which sees no
+ * Xilinx signal): the PCIe side is reduced to two narrow internal ports (hdl/README.md), a register bus
  * (completer: CQ -> registers -> CC) and a DMA port (requester: RQ/RC), plus the interrupt blocks.
  *
  *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_legacy_regs.v): a 32-bit memory BAR, or with
@@ -14,10 +15,10 @@
  *   BAR2  bring-up / debug registers (hdl/debug/debug_regs.v, 0x000-0x1FF) and the device modes and
  *         virtio counters (hdl/virtio/virtio_dev_ctrl.v, 0x200-0x3FF)
  *
- * The TX virtqueue engine (hdl/virtio/virtq_tx.v) and the debug BAR's DMA self-test share the DMA
- * engines through hdl/virtio/dma_client_mux.v; each has its own RAM.
+ * The core and the debug BAR's DMA self-test share the DMA engines through hdl/dma/dma_mux.v; each has its
+ * own RAM (the core's is split among its queues' blocks).
  *
- * FAULT_ENABLE = 0 (the default, what goes on a board) builds the TX engine without its test-only fault
+ * FAULT_ENABLE = 0 (the default, what goes on a board) builds the TX queue without its test-only fault
  * knobs: BAR2 0x208 FAULT reads 0 and ignores writes. The simulation builds set 1.
  *
  * The debug BUILD register reports the build options in bits 31:24: bit 24 FAULT_ENABLE, bit 25 BAR0_IO; the
@@ -142,14 +143,23 @@ localparam REG_ADDR_WIDTH = 12;
 localparam MSIX_VEC_WIDTH = MSIX_VECTORS > 1 ? $clog2(MSIX_VECTORS) : 1;
 
 // DMA port: byte addresses into a client RAM (the engines see one more bit: the client), lengths, tags
-localparam RAM_ADDR_WIDTH = 13;                 // per client: 8 KiB self-test RAM
-localparam RAM_BYTES = 1 << RAM_ADDR_WIDTH;
 localparam WORD_BYTES = AXIS_PCIE_DATA_WIDTH/8;
-localparam RAM_WORD_ADDR_WIDTH = RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
-localparam TX_RAM_ADDR_WIDTH = 12;              // 4 KiB TX engine RAM
-localparam TX_RAM_WORD_ADDR_WIDTH = TX_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
+localparam SELFTEST_RAM_ADDR_WIDTH = 13;        // client 0: the debug BAR's 8 KiB self-test RAM
+localparam SELFTEST_RAM_BYTES = 1 << SELFTEST_RAM_ADDR_WIDTH;
+localparam SELFTEST_WORD_WIDTH = SELFTEST_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
+localparam CORE_RAM_ADDR_WIDTH = 16;            // client 1: the virtio core (its queues' block RAMs)
+localparam RAM_ADDR_WIDTH = CORE_RAM_ADDR_WIDTH; // per client, the larger of the two
+localparam RAM_WORD_WIDTH = RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
+localparam CORE_WORD_WIDTH = CORE_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
 localparam LEN_WIDTH = 16;
-localparam DMA_TAG_WIDTH = 8;
+localparam DMA_TAG_WIDTH = 8;                   // the client number in the MSB, the client's 7 bits below
+localparam MIN_FRAME_LEN = 14;                  // an Ethernet header; the MAC pads short frames to the minimum
+localparam USED_BATCH_MAX = 32;                 // the TX queue's largest used-ring batch
+localparam TX_MAX_BATCH = 32;                   // avail.ring entries per ring read
+localparam TX_DESC_WINDOW = 16;                 // descriptors per prefetch read
+localparam TX_INDIRECT_MAX = 64;                // longest INDIRECT table
+// debug TX_PARAMS: {INDIRECT_MAX[15:0], MAX_BATCH[7:0], DESC_WINDOW[7:0]}
+localparam [31:0] TX_PARAMS = TX_INDIRECT_MAX*65536 + TX_MAX_BATCH*256 + TX_DESC_WINDOW;
 
 initial begin
     if (AXIS_PCIE_DATA_WIDTH != 64 && AXIS_PCIE_DATA_WIDTH != 128 && AXIS_PCIE_DATA_WIDTH != 256) begin
@@ -253,77 +263,27 @@ reg_bar_mux_inst (
     .m_reg_rsp_rdata(bar_rsp_rdata)
 );
 
-/*
- * BAR0: legacy virtio-pci registers
- */
-wire [7:0]  virtio_status;
-wire [31:0] guest_features;
-wire        tx_queue_enable;
-wire [63:0] tx_queue_base;
-wire        tx_notify;
-wire        dev_reset;
-wire        tx_irq_valid;
-/* verilator lint_off UNUSEDSIGNAL */
-wire        tx_irq_cause;               // counted through stat_irq_normal / stat_irq_noe instead
-/* verilator lint_on UNUSEDSIGNAL */
-wire        tx_idle;
-wire        tx_err_valid;
-wire [3:0]  tx_err_cause;
-wire        virtio_irq_valid;
-wire [MSIX_VEC_WIDTH-1:0] virtio_irq_vector;
-wire        virtio_irq_ready;
-wire        virtio_intx_level;
-wire        stat_config_irq;
+// BAR2: bring-up / debug registers at 0x000-0x1FF, the core's device modes and counters at 0x200-0x3FF;
+// the rest of the BAR reads 0
+wire [1:0] bar2_window = bar_req_addr[10:9];
+wire dbg_req_valid = bar_req_valid[2] && bar2_window == 2'd0;
+wire ctrl_req_valid = bar_req_valid[2] && bar2_window == 2'd1;
+wire dbg_rsp_valid, ctrl_rsp_valid;
+wire [31:0] dbg_rsp_rdata, ctrl_rsp_rdata;
+reg  bar2_null_rsp_reg;
 
-wire        stat_frame, stat_notify, stat_irq_normal, stat_irq_noe, stat_irq_suppressed;
-wire        stat_drop_oversize, stat_drop_runt;
+always @(posedge clk) begin
+    bar2_null_rsp_reg <= bar_req_valid[2] && bar2_window[1];
+    if (rst) begin
+        bar2_null_rsp_reg <= 1'b0;
+    end
+end
 
-wire [1:0]  noe_policy;
-wire        offer_noe;
-wire        offer_indirect;
-wire        kick_suppress;
-wire        pacing_timer;
-wire [31:0] pacing_interval;
-wire [8:0]  tx_fault;           // test only: BAR2 0x208 FAULT, the TX engine's fault knobs (FAULT_ENABLE)
-
-virtio_legacy_regs #(
-    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
-    .RX_QUEUE_SIZE(RX_QUEUE_SIZE),
-    .TX_QUEUE_SIZE(TX_QUEUE_SIZE),
-    .MSIX_VECTORS(MSIX_VECTORS),
-    .MSIX_VEC_WIDTH(MSIX_VEC_WIDTH),
-    .MAC_ADDR(MAC_ADDR)
-)
-virtio_regs_inst (
-    .clk(clk),
-    .rst(rst),
-    .reg_req_valid(bar_req_valid[0]),
-    .reg_req_write(bar_req_write),
-    .reg_req_addr(bar_req_addr),
-    .reg_req_be(bar_req_be),
-    .reg_req_wdata(bar_req_wdata),
-    .reg_rsp_valid(bar_rsp_valid[0]),
-    .reg_rsp_rdata(bar_rsp_rdata[0*32 +: 32]),
-    .offer_noe(offer_noe),
-    .offer_indirect(offer_indirect),
-    .status(virtio_status),
-    .guest_features(guest_features),
-    .tx_queue_enable(tx_queue_enable),
-    .tx_queue_base(tx_queue_base),
-    .tx_notify(tx_notify),
-    .dev_reset(dev_reset),
-    .tx_irq(tx_irq_valid),
-    .tx_error(tx_err_valid),
-    .msix_enabled(cfg_interrupt_msix_enable[0]),
-    .irq_valid(virtio_irq_valid),
-    .irq_vector(virtio_irq_vector),
-    .irq_ready(virtio_irq_ready),
-    .intx_level(virtio_intx_level),
-    .stat_config_irq(stat_config_irq)
-);
+assign bar_rsp_valid[2] = dbg_rsp_valid || ctrl_rsp_valid || bar2_null_rsp_reg;
+assign bar_rsp_rdata[2*32 +: 32] = dbg_rsp_valid ? dbg_rsp_rdata : ctrl_rsp_valid ? ctrl_rsp_rdata : 32'd0;
 
 /*
- * Interrupts
+ * Interrupts: MSI-X table (BAR1) and INTx
  */
 wire                       irq_valid;
 wire                       irq_ready;
@@ -372,112 +332,79 @@ pcie_intx intx_inst (
 );
 
 /*
- * DMA: read engine -> RAM -> write engine, both onto RQ through the mux
+ * DMA: two clients (0 the debug BAR's self-test, 1 the virtio core) on the read and write engines, both
+ * onto RQ through the RQ mux; the dma_mux routes descriptors, statuses and RAM ports by client
  */
-wire [63:0]               rd_desc_pcie_addr;
-wire [RAM_ADDR_WIDTH-1:0] rd_desc_ram_addr;
-wire [LEN_WIDTH-1:0]      rd_desc_len;
-wire [DMA_TAG_WIDTH-1:0]  rd_desc_tag;
-wire                      rd_desc_valid;
-wire                      rd_desc_ready;
-wire [DMA_TAG_WIDTH-1:0]  rd_status_tag;
-wire [3:0]                rd_status_error;
-wire                      rd_status_valid;
+// client side, [1] = the core
+wire [2*64-1:0]               cl_rd_desc_pcie_addr, cl_wr_desc_pcie_addr, cl_wr_desc_imm;
+wire [2*RAM_ADDR_WIDTH-1:0]   cl_rd_desc_ram_addr, cl_wr_desc_ram_addr;
+wire [2*LEN_WIDTH-1:0]        cl_rd_desc_len, cl_wr_desc_len;
+wire [2*DMA_TAG_WIDTH-1:0]    cl_rd_desc_tag, cl_wr_desc_tag;
+wire [1:0]                    cl_rd_desc_valid, cl_rd_desc_ready, cl_wr_desc_valid, cl_wr_desc_ready;
+wire [1:0]                    cl_wr_desc_imm_en;
+wire [DMA_TAG_WIDTH-1:0]      cl_rd_status_tag, cl_wr_status_tag;
+wire [3:0]                    cl_rd_status_error, cl_wr_status_error;
+wire [1:0]                    cl_rd_status_valid, cl_wr_status_valid;
+wire [1:0]                    cl_ram_wr_en, cl_ram_rd_en;
+wire [RAM_WORD_WIDTH-1:0]     cl_ram_wr_addr, cl_ram_rd_addr;
+wire [WORD_BYTES-1:0]         cl_ram_wr_be;
+wire [AXIS_PCIE_DATA_WIDTH-1:0] cl_ram_wr_data;
+wire [2*AXIS_PCIE_DATA_WIDTH-1:0] cl_ram_rd_data;
 
-wire [63:0]               wr_desc_pcie_addr;
-wire [RAM_ADDR_WIDTH-1:0] wr_desc_ram_addr;
-wire [63:0]               wr_desc_imm;
-wire                      wr_desc_imm_en;
-wire [LEN_WIDTH-1:0]      wr_desc_len;
-wire [DMA_TAG_WIDTH-1:0]  wr_desc_tag;
-wire                      wr_desc_valid;
-wire                      wr_desc_ready;
-wire [DMA_TAG_WIDTH-1:0]  wr_status_tag;
-wire [3:0]                wr_status_error;
-wire                      wr_status_valid;
+// engine side: one more RAM address bit, the client
+wire [63:0]                   eng_rd_desc_pcie_addr, eng_wr_desc_pcie_addr, eng_wr_desc_imm;
+wire [RAM_ADDR_WIDTH:0]       eng_rd_desc_ram_addr, eng_wr_desc_ram_addr;
+wire [LEN_WIDTH-1:0]          eng_rd_desc_len, eng_wr_desc_len;
+wire [DMA_TAG_WIDTH-1:0]      eng_rd_desc_tag, eng_wr_desc_tag;
+wire                          eng_rd_desc_valid, eng_rd_desc_ready, eng_wr_desc_valid, eng_wr_desc_ready;
+wire                          eng_wr_desc_imm_en;
+wire [DMA_TAG_WIDTH-1:0]      eng_rd_status_tag, eng_wr_status_tag;
+wire [3:0]                    eng_rd_status_error, eng_wr_status_error;
+wire                          eng_rd_status_valid, eng_wr_status_valid;
+wire                          eng_ram_wr_en, eng_ram_rd_en;
+wire [RAM_WORD_WIDTH:0]       eng_ram_wr_addr, eng_ram_rd_addr;
+wire [WORD_BYTES-1:0]         eng_ram_wr_be;
+wire [AXIS_PCIE_DATA_WIDTH-1:0] eng_ram_wr_data, eng_ram_rd_data;
 
 wire stat_rq_rd, stat_rq_wr, stat_rc_cpl, stat_rc_err;
 
-// TX engine's side of the DMA port (client 1)
-wire [63:0]                  tx_rd_desc_pcie_addr;
-wire [TX_RAM_ADDR_WIDTH-1:0] tx_rd_desc_ram_addr;
-wire [LEN_WIDTH-1:0]         tx_rd_desc_len;
-wire [DMA_TAG_WIDTH-1:0]     tx_rd_desc_tag;
-wire                         tx_rd_desc_valid;
-wire                         tx_rd_desc_ready;
-wire [63:0]                  tx_wr_desc_pcie_addr;
-wire [TX_RAM_ADDR_WIDTH-1:0] tx_wr_desc_ram_addr;
-wire [63:0]                  tx_wr_desc_imm;
-wire                         tx_wr_desc_imm_en;
-wire [LEN_WIDTH-1:0]         tx_wr_desc_len;
-wire [DMA_TAG_WIDTH-1:0]     tx_wr_desc_tag;
-wire                         tx_wr_desc_valid;
-wire                         tx_wr_desc_ready;
-
-wire [DMA_TAG_WIDTH-1:0]     mux_rd_status_tag;
-wire [3:0]                   mux_rd_status_error;
-wire [1:0]                   mux_rd_status_valid;
-wire [DMA_TAG_WIDTH-1:0]     mux_wr_status_tag;
-wire [3:0]                   mux_wr_status_error;
-wire [1:0]                   mux_wr_status_valid;
-
-assign rd_status_tag = mux_rd_status_tag;
-assign rd_status_error = mux_rd_status_error;
-assign rd_status_valid = mux_rd_status_valid[0];
-assign wr_status_tag = mux_wr_status_tag;
-assign wr_status_error = mux_wr_status_error;
-assign wr_status_valid = mux_wr_status_valid[0];
-
-// engine side: one more RAM address bit, the client
-wire [63:0]               eng_rd_desc_pcie_addr;
-wire [RAM_ADDR_WIDTH:0]   eng_rd_desc_ram_addr;
-wire [LEN_WIDTH-1:0]      eng_rd_desc_len;
-wire [DMA_TAG_WIDTH-1:0]  eng_rd_desc_tag;
-wire                      eng_rd_desc_valid;
-wire                      eng_rd_desc_ready;
-wire [DMA_TAG_WIDTH-1:0]  eng_rd_status_tag;
-wire [3:0]                eng_rd_status_error;
-wire                      eng_rd_status_valid;
-wire [63:0]               eng_wr_desc_pcie_addr;
-wire [RAM_ADDR_WIDTH:0]   eng_wr_desc_ram_addr;
-wire [63:0]               eng_wr_desc_imm;
-wire                      eng_wr_desc_imm_en;
-wire [LEN_WIDTH-1:0]      eng_wr_desc_len;
-wire [DMA_TAG_WIDTH-1:0]  eng_wr_desc_tag;
-wire                      eng_wr_desc_valid;
-wire                      eng_wr_desc_ready;
-wire [DMA_TAG_WIDTH-1:0]  eng_wr_status_tag;
-wire [3:0]                eng_wr_status_error;
-wire                      eng_wr_status_valid;
-
-dma_client_mux #(
+dma_mux #(
+    .PORTS(2),
     .RAM_ADDR_WIDTH(RAM_ADDR_WIDTH),
+    .RAM_DATA_WIDTH(AXIS_PCIE_DATA_WIDTH),
     .LEN_WIDTH(LEN_WIDTH),
     .TAG_WIDTH(DMA_TAG_WIDTH)
 )
-dma_client_mux_inst (
+dma_mux_inst (
     .clk(clk),
     .rst(rst),
-    .s_rd_desc_pcie_addr({tx_rd_desc_pcie_addr, rd_desc_pcie_addr}),
-    .s_rd_desc_ram_addr({{(RAM_ADDR_WIDTH-TX_RAM_ADDR_WIDTH){1'b0}}, tx_rd_desc_ram_addr, rd_desc_ram_addr}),
-    .s_rd_desc_len({tx_rd_desc_len, rd_desc_len}),
-    .s_rd_desc_tag({tx_rd_desc_tag, rd_desc_tag}),
-    .s_rd_desc_valid({tx_rd_desc_valid, rd_desc_valid}),
-    .s_rd_desc_ready({tx_rd_desc_ready, rd_desc_ready}),
-    .m_rd_status_tag(mux_rd_status_tag),
-    .m_rd_status_error(mux_rd_status_error),
-    .m_rd_status_valid(mux_rd_status_valid),
-    .s_wr_desc_pcie_addr({tx_wr_desc_pcie_addr, wr_desc_pcie_addr}),
-    .s_wr_desc_ram_addr({{(RAM_ADDR_WIDTH-TX_RAM_ADDR_WIDTH){1'b0}}, tx_wr_desc_ram_addr, wr_desc_ram_addr}),
-    .s_wr_desc_imm({tx_wr_desc_imm, wr_desc_imm}),
-    .s_wr_desc_imm_en({tx_wr_desc_imm_en, wr_desc_imm_en}),
-    .s_wr_desc_len({tx_wr_desc_len, wr_desc_len}),
-    .s_wr_desc_tag({tx_wr_desc_tag, wr_desc_tag}),
-    .s_wr_desc_valid({tx_wr_desc_valid, wr_desc_valid}),
-    .s_wr_desc_ready({tx_wr_desc_ready, wr_desc_ready}),
-    .m_wr_status_tag(mux_wr_status_tag),
-    .m_wr_status_error(mux_wr_status_error),
-    .m_wr_status_valid(mux_wr_status_valid),
+    .s_rd_desc_pcie_addr(cl_rd_desc_pcie_addr),
+    .s_rd_desc_ram_addr(cl_rd_desc_ram_addr),
+    .s_rd_desc_len(cl_rd_desc_len),
+    .s_rd_desc_tag(cl_rd_desc_tag),
+    .s_rd_desc_valid(cl_rd_desc_valid),
+    .s_rd_desc_ready(cl_rd_desc_ready),
+    .m_rd_status_tag(cl_rd_status_tag),
+    .m_rd_status_error(cl_rd_status_error),
+    .m_rd_status_valid(cl_rd_status_valid),
+    .s_wr_desc_pcie_addr(cl_wr_desc_pcie_addr),
+    .s_wr_desc_ram_addr(cl_wr_desc_ram_addr),
+    .s_wr_desc_imm(cl_wr_desc_imm),
+    .s_wr_desc_imm_en(cl_wr_desc_imm_en),
+    .s_wr_desc_len(cl_wr_desc_len),
+    .s_wr_desc_tag(cl_wr_desc_tag),
+    .s_wr_desc_valid(cl_wr_desc_valid),
+    .s_wr_desc_ready(cl_wr_desc_ready),
+    .m_wr_status_tag(cl_wr_status_tag),
+    .m_wr_status_error(cl_wr_status_error),
+    .m_wr_status_valid(cl_wr_status_valid),
+    .m_ram_wr_en(cl_ram_wr_en),
+    .m_ram_wr_addr(cl_ram_wr_addr),
+    .m_ram_wr_be(cl_ram_wr_be),
+    .m_ram_wr_data(cl_ram_wr_data),
+    .m_ram_rd_en(cl_ram_rd_en),
+    .m_ram_rd_addr(cl_ram_rd_addr),
+    .m_ram_rd_data(cl_ram_rd_data),
     .m_rd_desc_pcie_addr(eng_rd_desc_pcie_addr),
     .m_rd_desc_ram_addr(eng_rd_desc_ram_addr),
     .m_rd_desc_len(eng_rd_desc_len),
@@ -497,19 +424,15 @@ dma_client_mux_inst (
     .m_wr_desc_ready(eng_wr_desc_ready),
     .s_wr_status_tag(eng_wr_status_tag),
     .s_wr_status_error(eng_wr_status_error),
-    .s_wr_status_valid(eng_wr_status_valid)
+    .s_wr_status_valid(eng_wr_status_valid),
+    .s_ram_wr_en(eng_ram_wr_en),
+    .s_ram_wr_addr(eng_ram_wr_addr),
+    .s_ram_wr_be(eng_ram_wr_be),
+    .s_ram_wr_data(eng_ram_wr_data),
+    .s_ram_rd_en(eng_ram_rd_en),
+    .s_ram_rd_addr(eng_ram_rd_addr),
+    .s_ram_rd_data(eng_ram_rd_data)
 );
-
-// read engine -> RAMs (by the client bit), write engine <- the self-test RAM
-wire                           eng_ram_wr_en;
-wire [RAM_WORD_ADDR_WIDTH:0]   eng_ram_wr_addr;
-wire [WORD_BYTES-1:0]          eng_ram_wr_be;
-wire [AXIS_PCIE_DATA_WIDTH-1:0] eng_ram_wr_data;
-wire                           eng_ram_rd_en;
-/* verilator lint_off UNUSEDSIGNAL */
-wire [RAM_WORD_ADDR_WIDTH:0]   eng_ram_rd_addr;  // client bit unused: only client 0 writes from RAM
-/* verilator lint_on UNUSEDSIGNAL */
-wire [AXIS_PCIE_DATA_WIDTH-1:0] eng_ram_rd_data;
 
 wire [AXIS_PCIE_DATA_WIDTH-1:0]    rd_rq_tdata, wr_rq_tdata;
 wire [AXIS_PCIE_KEEP_WIDTH-1:0]    rd_rq_tkeep, wr_rq_tkeep;
@@ -625,193 +548,139 @@ rq_mux_inst (
 );
 
 // self-test RAM (client 0): written by the read engine, read by the write engine
+/* verilator lint_off UNUSEDSIGNAL */ // the self-test RAM takes the low address bits of the client's port
+wire [RAM_WORD_WIDTH-1:0] selftest_ram_wr_addr = cl_ram_wr_addr;
+wire [RAM_WORD_WIDTH-1:0] selftest_ram_rd_addr = cl_ram_rd_addr;
+/* verilator lint_on UNUSEDSIGNAL */
+
 dma_ram #(
     .DATA_WIDTH(AXIS_PCIE_DATA_WIDTH),
-    .ADDR_WIDTH(RAM_WORD_ADDR_WIDTH)
+    .ADDR_WIDTH(SELFTEST_WORD_WIDTH)
 )
 selftest_ram_inst (
     .clk(clk),
-    .wr_en(eng_ram_wr_en && !eng_ram_wr_addr[RAM_WORD_ADDR_WIDTH]),
-    .wr_addr(eng_ram_wr_addr[RAM_WORD_ADDR_WIDTH-1:0]),
-    .wr_be(eng_ram_wr_be),
-    .wr_data(eng_ram_wr_data),
-    .rd_en(eng_ram_rd_en),
-    .rd_addr(eng_ram_rd_addr[RAM_WORD_ADDR_WIDTH-1:0]),
-    .rd_data(eng_ram_rd_data)
-);
-
-// TX engine RAM (client 1): written by the read engine, read by the TX engine
-wire                              tx_ram_rd_en;
-wire [TX_RAM_WORD_ADDR_WIDTH-1:0] tx_ram_rd_addr;
-wire [AXIS_PCIE_DATA_WIDTH-1:0]   tx_ram_rd_data;
-
-dma_ram #(
-    .DATA_WIDTH(AXIS_PCIE_DATA_WIDTH),
-    .ADDR_WIDTH(TX_RAM_WORD_ADDR_WIDTH)
-)
-tx_ram_inst (
-    .clk(clk),
-    .wr_en(eng_ram_wr_en && eng_ram_wr_addr[RAM_WORD_ADDR_WIDTH]),
-    .wr_addr(eng_ram_wr_addr[TX_RAM_WORD_ADDR_WIDTH-1:0]),
-    .wr_be(eng_ram_wr_be),
-    .wr_data(eng_ram_wr_data),
-    .rd_en(tx_ram_rd_en),
-    .rd_addr(tx_ram_rd_addr),
-    .rd_data(tx_ram_rd_data)
+    .wr_en(cl_ram_wr_en[0]),
+    .wr_addr(selftest_ram_wr_addr[SELFTEST_WORD_WIDTH-1:0]),
+    .wr_be(cl_ram_wr_be),
+    .wr_data(cl_ram_wr_data),
+    .rd_en(cl_ram_rd_en[0]),
+    .rd_addr(selftest_ram_rd_addr[SELFTEST_WORD_WIDTH-1:0]),
+    .rd_data(cl_ram_rd_data[0 +: AXIS_PCIE_DATA_WIDTH])
 );
 
 /*
- * TX virtqueue engine (queue 1)
+ * The virtio-net core (client 1 of the DMA port; BAR0 and the device-control window of BAR2)
  */
-localparam VIRTIO_NET_F_MRG_RXBUF = 15;
-localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
-localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
-localparam MIN_FRAME_LEN = 14;      // an Ethernet header; the MAC pads short frames to the minimum
-localparam TX_MAX_BATCH = 16;       // avail.ring entries per ring read
-localparam TX_DESC_WINDOW = 16;     // descriptors per prefetch read
-localparam TX_INDIRECT_MAX = 64;    // longest INDIRECT table
-// debug TX_PARAMS: {INDIRECT_MAX[15:0], MAX_BATCH[7:0], DESC_WINDOW[7:0]}
-localparam [31:0] TX_PARAMS = TX_INDIRECT_MAX*65536 + TX_MAX_BATCH*256 + TX_DESC_WINDOW;
+wire [7:0]  virtio_status;
+wire        tx_idle;
+wire        virtio_irq_valid;
+wire [MSIX_VEC_WIDTH-1:0] virtio_irq_vector;
+wire        virtio_irq_ready;
+wire        virtio_intx_level;
 
-virtq_tx #(
-    .QUEUE_SIZE(TX_QUEUE_SIZE),
-    .RAM_ADDR_WIDTH(TX_RAM_ADDR_WIDTH),
+assign cl_rd_desc_tag[1*DMA_TAG_WIDTH + DMA_TAG_WIDTH-1] = 1'b0;
+assign cl_wr_desc_tag[1*DMA_TAG_WIDTH + DMA_TAG_WIDTH-1] = 1'b0;
+
+virtio_net_core #(
+    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
     .RAM_DATA_WIDTH(AXIS_PCIE_DATA_WIDTH),
     .LEN_WIDTH(LEN_WIDTH),
-    .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
+    .DMA_TAG_WIDTH(DMA_TAG_WIDTH-1),
     .AXIS_NET_DATA_WIDTH(AXIS_NET_DATA_WIDTH),
     .AXIS_NET_KEEP_WIDTH(AXIS_NET_KEEP_WIDTH),
+    .MSIX_VECTORS(MSIX_VECTORS),
+    .MSIX_VEC_WIDTH(MSIX_VEC_WIDTH),
+    .TX_QUEUE_SIZE(TX_QUEUE_SIZE),
+    .RX_QUEUE_SIZE(RX_QUEUE_SIZE),
+    .MAC_ADDR(MAC_ADDR),
     .MAX_FRAME_LEN(MAX_FRAME_LEN),
     .MIN_FRAME_LEN(MIN_FRAME_LEN),
+    .USED_BATCH_MAX(USED_BATCH_MAX),
     .MAX_BATCH(TX_MAX_BATCH),
     .DESC_WINDOW(TX_DESC_WINDOW),
     .INDIRECT_MAX(TX_INDIRECT_MAX),
-    .FAULT_ENABLE(FAULT_ENABLE)
+    .FAULT_ENABLE(FAULT_ENABLE),
+    .RAM_ADDR_WIDTH(CORE_RAM_ADDR_WIDTH)
 )
-virtq_tx_inst (
+core_inst (
     .clk(clk),
     .rst(rst),
-    .queue_enable(tx_queue_enable),
-    .queue_base(tx_queue_base),
-    .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
-    .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
-    .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),
-    .noe_policy(noe_policy),
-    .kick_suppress(kick_suppress),
-    .pacing_timer(pacing_timer),
-    .pacing_interval(pacing_interval),
-    .fault(tx_fault),
-    .notify(tx_notify),
-    .dev_reset(dev_reset),
-    .m_axis_read_desc_pcie_addr(tx_rd_desc_pcie_addr),
-    .m_axis_read_desc_ram_addr(tx_rd_desc_ram_addr),
-    .m_axis_read_desc_len(tx_rd_desc_len),
-    .m_axis_read_desc_tag(tx_rd_desc_tag),
-    .m_axis_read_desc_valid(tx_rd_desc_valid),
-    .m_axis_read_desc_ready(tx_rd_desc_ready),
-    .s_axis_read_desc_status_tag(mux_rd_status_tag),
-    .s_axis_read_desc_status_error(mux_rd_status_error),
-    .s_axis_read_desc_status_valid(mux_rd_status_valid[1]),
-    .ram_rd_en(tx_ram_rd_en),
-    .ram_rd_addr(tx_ram_rd_addr),
-    .ram_rd_data(tx_ram_rd_data),
-    .m_axis_write_desc_pcie_addr(tx_wr_desc_pcie_addr),
-    .m_axis_write_desc_ram_addr(tx_wr_desc_ram_addr),
-    .m_axis_write_desc_imm(tx_wr_desc_imm),
-    .m_axis_write_desc_imm_en(tx_wr_desc_imm_en),
-    .m_axis_write_desc_len(tx_wr_desc_len),
-    .m_axis_write_desc_tag(tx_wr_desc_tag),
-    .m_axis_write_desc_valid(tx_wr_desc_valid),
-    .m_axis_write_desc_ready(tx_wr_desc_ready),
-    .s_axis_write_desc_status_tag(mux_wr_status_tag),
-    .s_axis_write_desc_status_error(mux_wr_status_error),
-    .s_axis_write_desc_status_valid(mux_wr_status_valid[1]),
+    .bar0_req_valid(bar_req_valid[0]),
+    .ctrl_req_valid(ctrl_req_valid),
+    .reg_req_write(bar_req_write),
+    .reg_req_addr(bar_req_addr),
+    .reg_req_be(bar_req_be),
+    .reg_req_wdata(bar_req_wdata),
+    .bar0_rsp_valid(bar_rsp_valid[0]),
+    .bar0_rsp_rdata(bar_rsp_rdata[0*32 +: 32]),
+    .ctrl_rsp_valid(ctrl_rsp_valid),
+    .ctrl_rsp_rdata(ctrl_rsp_rdata),
+    .m_axis_read_desc_pcie_addr(cl_rd_desc_pcie_addr[1*64 +: 64]),
+    .m_axis_read_desc_ram_addr(cl_rd_desc_ram_addr[1*RAM_ADDR_WIDTH +: CORE_RAM_ADDR_WIDTH]),
+    .m_axis_read_desc_len(cl_rd_desc_len[1*LEN_WIDTH +: LEN_WIDTH]),
+    .m_axis_read_desc_tag(cl_rd_desc_tag[1*DMA_TAG_WIDTH +: DMA_TAG_WIDTH-1]),
+    .m_axis_read_desc_valid(cl_rd_desc_valid[1]),
+    .m_axis_read_desc_ready(cl_rd_desc_ready[1]),
+    .s_axis_read_desc_status_tag(cl_rd_status_tag[DMA_TAG_WIDTH-2:0]),
+    .s_axis_read_desc_status_error(cl_rd_status_error),
+    .s_axis_read_desc_status_valid(cl_rd_status_valid[1]),
+    .m_axis_write_desc_pcie_addr(cl_wr_desc_pcie_addr[1*64 +: 64]),
+    .m_axis_write_desc_ram_addr(cl_wr_desc_ram_addr[1*RAM_ADDR_WIDTH +: CORE_RAM_ADDR_WIDTH]),
+    .m_axis_write_desc_imm(cl_wr_desc_imm[1*64 +: 64]),
+    .m_axis_write_desc_imm_en(cl_wr_desc_imm_en[1]),
+    .m_axis_write_desc_len(cl_wr_desc_len[1*LEN_WIDTH +: LEN_WIDTH]),
+    .m_axis_write_desc_tag(cl_wr_desc_tag[1*DMA_TAG_WIDTH +: DMA_TAG_WIDTH-1]),
+    .m_axis_write_desc_valid(cl_wr_desc_valid[1]),
+    .m_axis_write_desc_ready(cl_wr_desc_ready[1]),
+    .s_axis_write_desc_status_tag(cl_wr_status_tag[DMA_TAG_WIDTH-2:0]),
+    .s_axis_write_desc_status_error(cl_wr_status_error),
+    .s_axis_write_desc_status_valid(cl_wr_status_valid[1]),
+    .ram_wr_en(cl_ram_wr_en[1]),
+    .ram_wr_addr(cl_ram_wr_addr[CORE_WORD_WIDTH-1:0]),
+    .ram_wr_be(cl_ram_wr_be),
+    .ram_wr_data(cl_ram_wr_data),
+    .ram_rd_en(cl_ram_rd_en[1]),
+    .ram_rd_addr(cl_ram_rd_addr[CORE_WORD_WIDTH-1:0]),
+    .ram_rd_data(cl_ram_rd_data[1*AXIS_PCIE_DATA_WIDTH +: AXIS_PCIE_DATA_WIDTH]),
+    .msix_enabled(cfg_interrupt_msix_enable[0]),
+    .irq_valid(virtio_irq_valid),
+    .irq_vector(virtio_irq_vector),
+    .irq_ready(virtio_irq_ready),
+    .intx_level(virtio_intx_level),
     .m_axis_tx_tdata(m_axis_tx_tdata),
     .m_axis_tx_tkeep(m_axis_tx_tkeep),
     .m_axis_tx_tvalid(m_axis_tx_tvalid),
     .m_axis_tx_tready(m_axis_tx_tready),
     .m_axis_tx_tlast(m_axis_tx_tlast),
     .m_axis_tx_tuser(m_axis_tx_tuser),
-    .irq_valid(tx_irq_valid),
-    .irq_cause(tx_irq_cause),
-    .err_valid(tx_err_valid),
-    .err_cause(tx_err_cause),
-    .idle(tx_idle),
-    .stat_frame(stat_frame),
-    .stat_notify(stat_notify),
-    .stat_irq_normal(stat_irq_normal),
-    .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed),
-    .stat_drop_oversize(stat_drop_oversize),
-    .stat_drop_runt(stat_drop_runt)
+    .s_axis_rx_tdata(s_axis_rx_tdata),
+    .s_axis_rx_tkeep(s_axis_rx_tkeep),
+    .s_axis_rx_tvalid(s_axis_rx_tvalid),
+    .s_axis_rx_tready(s_axis_rx_tready),
+    .s_axis_rx_tlast(s_axis_rx_tlast),
+    .s_axis_rx_tuser(s_axis_rx_tuser),
+    .virtio_status(virtio_status),
+    .tx_idle(tx_idle)
 );
 
 /*
- * BAR2: bring-up / debug registers at 0x000-0x1FF, device modes and virtio counters at 0x200-0x3FF;
- * the rest of the BAR reads 0.
+ * BAR2 0x000-0x1FF: bring-up / debug registers (client 0 of the DMA port: the self-test)
  */
 wire intx_test_level;
 wire dbg_irq_valid;
 wire [MSIX_VEC_WIDTH-1:0] dbg_irq_vector;
 wire dbg_irq_ready;
 
-wire [1:0] bar2_window = bar_req_addr[10:9];
-wire dbg_req_valid = bar_req_valid[2] && bar2_window == 2'd0;
-wire ctrl_req_valid = bar_req_valid[2] && bar2_window == 2'd1;
-wire dbg_rsp_valid, ctrl_rsp_valid;
-wire [31:0] dbg_rsp_rdata, ctrl_rsp_rdata;
-reg  bar2_null_rsp_reg;
-
-always @(posedge clk) begin
-    bar2_null_rsp_reg <= bar_req_valid[2] && bar2_window[1];
-    if (rst) begin
-        bar2_null_rsp_reg <= 1'b0;
-    end
-end
-
-assign bar_rsp_valid[2] = dbg_rsp_valid || ctrl_rsp_valid || bar2_null_rsp_reg;
-assign bar_rsp_rdata[2*32 +: 32] = dbg_rsp_valid ? dbg_rsp_rdata : ctrl_rsp_valid ? ctrl_rsp_rdata : 32'd0;
-
-virtio_dev_ctrl #(
-    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
-    .MAX_FRAME_LEN(MAX_FRAME_LEN),
-    .MIN_FRAME_LEN(MIN_FRAME_LEN),
-    .FAULT_ENABLE(FAULT_ENABLE)
-)
-dev_ctrl_inst (
-    .clk(clk),
-    .rst(rst),
-    .reg_req_valid(ctrl_req_valid),
-    .reg_req_write(bar_req_write),
-    .reg_req_addr(bar_req_addr),
-    .reg_req_be(bar_req_be),
-    .reg_req_wdata(bar_req_wdata),
-    .reg_rsp_valid(ctrl_rsp_valid),
-    .reg_rsp_rdata(ctrl_rsp_rdata),
-    .noe_policy(noe_policy),
-    .offer_noe(offer_noe),
-    .offer_indirect(offer_indirect),
-    .kick_suppress(kick_suppress),
-    .pacing_timer(pacing_timer),
-    .pacing_interval(pacing_interval),
-    .fault(tx_fault),
-    .stat_frame(stat_frame),
-    .stat_notify(stat_notify),
-    .stat_irq_normal(stat_irq_normal),
-    .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed),
-    .stat_config_irq(stat_config_irq),
-    .err_valid(tx_err_valid),
-    .err_cause(tx_err_cause),
-    .stat_drop_oversize(stat_drop_oversize),
-    .stat_drop_runt(stat_drop_runt)
-);
-
-// MSI-X requests: the virtio block first, then the debug BAR's test requests
+// MSI-X requests: the virtio core first, then the debug BAR's test requests
 assign irq_valid = virtio_irq_valid || dbg_irq_valid;
 assign irq_vector = virtio_irq_valid ? virtio_irq_vector : dbg_irq_vector;
 assign virtio_irq_ready = irq_ready;
 assign dbg_irq_ready = irq_ready && !virtio_irq_valid;
+
+assign cl_rd_desc_ram_addr[0*RAM_ADDR_WIDTH + SELFTEST_RAM_ADDR_WIDTH +: RAM_ADDR_WIDTH-SELFTEST_RAM_ADDR_WIDTH] =
+    {RAM_ADDR_WIDTH-SELFTEST_RAM_ADDR_WIDTH{1'b0}};
+assign cl_wr_desc_ram_addr[0*RAM_ADDR_WIDTH + SELFTEST_RAM_ADDR_WIDTH +: RAM_ADDR_WIDTH-SELFTEST_RAM_ADDR_WIDTH] =
+    {RAM_ADDR_WIDTH-SELFTEST_RAM_ADDR_WIDTH{1'b0}};
 
 debug_regs #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
@@ -819,10 +688,10 @@ debug_regs #(
     .NET_DATA_WIDTH(AXIS_NET_DATA_WIDTH),
     .MSIX_VECTORS(MSIX_VECTORS),
     .MSIX_VEC_WIDTH(MSIX_VEC_WIDTH),
-    .RAM_ADDR_WIDTH(RAM_ADDR_WIDTH),
+    .RAM_ADDR_WIDTH(SELFTEST_RAM_ADDR_WIDTH),
     .LEN_WIDTH(LEN_WIDTH),
     .DMA_TAG_WIDTH(DMA_TAG_WIDTH),
-    .SELFTEST_RAM_BYTES(RAM_BYTES),
+    .SELFTEST_RAM_BYTES(SELFTEST_RAM_BYTES),
     .BUILD_FLAGS({6'd0, BAR0_IO != 0, FAULT_ENABLE != 0}),
     .TX_PARAMS(TX_PARAMS)
 )
@@ -836,26 +705,26 @@ debug_regs_inst (
     .reg_req_wdata(bar_req_wdata),
     .reg_rsp_valid(dbg_rsp_valid),
     .reg_rsp_rdata(dbg_rsp_rdata),
-    .m_axis_read_desc_pcie_addr(rd_desc_pcie_addr),
-    .m_axis_read_desc_ram_addr(rd_desc_ram_addr),
-    .m_axis_read_desc_len(rd_desc_len),
-    .m_axis_read_desc_tag(rd_desc_tag),
-    .m_axis_read_desc_valid(rd_desc_valid),
-    .m_axis_read_desc_ready(rd_desc_ready),
-    .s_axis_read_desc_status_tag(rd_status_tag),
-    .s_axis_read_desc_status_error(rd_status_error),
-    .s_axis_read_desc_status_valid(rd_status_valid),
-    .m_axis_write_desc_pcie_addr(wr_desc_pcie_addr),
-    .m_axis_write_desc_ram_addr(wr_desc_ram_addr),
-    .m_axis_write_desc_imm(wr_desc_imm),
-    .m_axis_write_desc_imm_en(wr_desc_imm_en),
-    .m_axis_write_desc_len(wr_desc_len),
-    .m_axis_write_desc_tag(wr_desc_tag),
-    .m_axis_write_desc_valid(wr_desc_valid),
-    .m_axis_write_desc_ready(wr_desc_ready),
-    .s_axis_write_desc_status_tag(wr_status_tag),
-    .s_axis_write_desc_status_error(wr_status_error),
-    .s_axis_write_desc_status_valid(wr_status_valid),
+    .m_axis_read_desc_pcie_addr(cl_rd_desc_pcie_addr[0*64 +: 64]),
+    .m_axis_read_desc_ram_addr(cl_rd_desc_ram_addr[0*RAM_ADDR_WIDTH +: SELFTEST_RAM_ADDR_WIDTH]),
+    .m_axis_read_desc_len(cl_rd_desc_len[0*LEN_WIDTH +: LEN_WIDTH]),
+    .m_axis_read_desc_tag(cl_rd_desc_tag[0*DMA_TAG_WIDTH +: DMA_TAG_WIDTH]),
+    .m_axis_read_desc_valid(cl_rd_desc_valid[0]),
+    .m_axis_read_desc_ready(cl_rd_desc_ready[0]),
+    .s_axis_read_desc_status_tag(cl_rd_status_tag),
+    .s_axis_read_desc_status_error(cl_rd_status_error),
+    .s_axis_read_desc_status_valid(cl_rd_status_valid[0]),
+    .m_axis_write_desc_pcie_addr(cl_wr_desc_pcie_addr[0*64 +: 64]),
+    .m_axis_write_desc_ram_addr(cl_wr_desc_ram_addr[0*RAM_ADDR_WIDTH +: SELFTEST_RAM_ADDR_WIDTH]),
+    .m_axis_write_desc_imm(cl_wr_desc_imm[0*64 +: 64]),
+    .m_axis_write_desc_imm_en(cl_wr_desc_imm_en[0]),
+    .m_axis_write_desc_len(cl_wr_desc_len[0*LEN_WIDTH +: LEN_WIDTH]),
+    .m_axis_write_desc_tag(cl_wr_desc_tag[0*DMA_TAG_WIDTH +: DMA_TAG_WIDTH]),
+    .m_axis_write_desc_valid(cl_wr_desc_valid[0]),
+    .m_axis_write_desc_ready(cl_wr_desc_ready[0]),
+    .s_axis_write_desc_status_tag(cl_wr_status_tag),
+    .s_axis_write_desc_status_error(cl_wr_status_error),
+    .s_axis_write_desc_status_valid(cl_wr_status_valid[0]),
     .intx_test_level(intx_test_level),
     .irq_valid(dbg_irq_valid),
     .irq_vector(dbg_irq_vector),
@@ -881,12 +750,6 @@ debug_regs_inst (
 
 // the INTx line: the virtio ISR, or the debug BAR's test level
 assign intx_level = virtio_intx_level || intx_test_level;
-
-/*
- * Network RX: frames are accepted and dropped until the RX virtqueue lands (queue 0 is present in the
- * register map with its size; its data path comes later).
- */
-assign s_axis_rx_tready = 1'b1;
 
 endmodule
 

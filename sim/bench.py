@@ -3,6 +3,9 @@
 - PCIe foundation: wall time per BAR read, cycles per wall second during the DMA self-test and idle.
 - The headline transmit scenario (post-patch driver, fast device): simulated packets per wall second, with
   the checkers on (as every test runs) and off (TB_CHECKERS=0): what the checkers cost.
+- The throughput scenario (sim/tput.py): the TX ring kept full, 60 B and 1,514 B frames, both used-ring push
+  policies: wire utilization, cycles and device TLPs per packet against the minimum, packets and cycles per
+  wall second; with ``--old-tree`` (or BENCH_OLD_TREE) the previous engine's commit in the same table.
 - The size of the device: make synth's resource counts and logic depth (sim/synth.py; unchanged modules
   come from its cache), with the change since the last bench run, so a change that grows the design shows.
 
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
-from sim import runner, synth, toolchain
+from sim import runner, synth, toolchain, tput
 from sim.ab_matrix import OUT_DIR as AB_DIR
 
 OUT = runner.ROOT / "build" / "bench"
@@ -107,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=300)
     ap.add_argument("--sims", default=",".join(runner.sims()))
     ap.add_argument("--jobs", type=int, default=2, help="yosys jobs for the resource counts")
+    ap.add_argument("--tput-packets", type=int, default=2000, help="frames per throughput cell")
+    ap.add_argument("--tput-icarus-packets", type=int, default=500, help="frames per throughput cell on Icarus")
+    ap.add_argument(
+        "--old-tree",
+        type=Path,
+        default=Path(os.environ["BENCH_OLD_TREE"]) if os.environ.get("BENCH_OLD_TREE") else None,
+        help="a git worktree of the commit before the pipelined TX engine (its throughput, back to back)",
+    )
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     AB_DIR.mkdir(parents=True, exist_ok=True)
@@ -146,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, get in rows:
         print(f"{name:34}" + "".join(f"{get(r):>14.2f}" for r in report.values()))
+    sims = args.sims.split(",")
+    tput_packets = {s: args.tput_icarus_packets if s == "icarus" else args.tput_packets for s in sims}
+    tput_rows = tput.measure(sims, tput_packets, args.old_tree, log=phase)
+    print("\nthroughput, TX ring kept full (sim/tput.py: the minimum TLPs per packet and its formula):")
+    print(tput.table(tput_rows))
+    report["tput"] = {"rows": tput_rows}
     previous = OUT / "bench.json"
     before = json.loads(previous.read_text()).get("synth") if previous.exists() else None
     print("bench: resource counts (make synth) ...", flush=True)

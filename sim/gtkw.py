@@ -61,8 +61,10 @@ def filter_text(encodings: dict[int, str], source: str, strip: str = "") -> str:
 
 # filter file -> (RTL files, localparam prefix, prefix to strip in the display); values must not clash
 FILTERS = {
-    "virtq_tx_state.txt": (["virtio/virtq_tx.v"], "S_", ""),
-    "virtq_tx_av_purpose.txt": (["virtio/virtq_tx.v"], "AV_", ""),
+    "virtq_tx_qstate.txt": (["virtio/virtq_tx.v"], "Q_", ""),
+    "virtq_avail_state.txt": (["virtio/virtq_avail.v"], "S_", ""),
+    "virtq_desc_walk_state.txt": (["virtio/virtq_desc_walk.v"], "S_", ""),
+    "virtq_used_state.txt": (["virtio/virtq_used.v"], "S_", ""),
     "tlp_req_type.txt": (
         ["pcie/pcie_us_cq_cc_bridge.v", "pcie/pcie_us_dma_rd.v", "pcie/pcie_us_dma_wr.v"],
         "REQ_MEM",
@@ -100,18 +102,24 @@ def _stream(prefix: str, data_w: int, typed: bool) -> list:
 
 
 def groups(data_w: int = 256, net_w: int = 64) -> list[tuple[str, list]]:
-    # what a TX failure is read from first: the engine, then the device's DMA (RQ) and what came back (RC)
+    # what a TX failure is read from first: the queue's blocks, then the device's DMA (RQ) and what came back (RC)
+    q = "core_inst.virtq_tx_inst"
     return [
         (
-            "TX engine",
+            "TX queue",
             [
-                ("virtq_tx_inst.state_reg", 5, "virtq_tx_state.txt"),
-                ("virtq_tx_inst.av_purpose_reg", 2, "virtq_tx_av_purpose.txt"),
-                ("virtq_tx_inst.last_avail_reg", 16, None),
-                ("virtq_tx_inst.avail_idx_reg", 16, None),
-                ("virtq_tx_inst.used_idx_reg", 16, None),
-                ("virtq_tx_inst.notify_pending_reg", None, None),
-                ("virtq_tx_inst.used_flags_reg", None, None),
+                (f"{q}.q_state_reg", 2, "virtq_tx_qstate.txt"),
+                (f"{q}.avail_inst.state_reg", 3, "virtq_avail_state.txt"),
+                (f"{q}.avail_inst.avail_idx_reg", 16, None),
+                (f"{q}.avail_inst.fetch_idx_reg", 16, None),
+                (f"{q}.avail_inst.notify_pending_reg", None, None),
+                (f"{q}.avail_inst.used_flags_reg", None, None),
+                (f"{q}.walk_inst.state_reg", 3, "virtq_desc_walk_state.txt"),
+                (f"{q}.walk_inst.head_reg", 16, None),
+                (f"{q}.mover_inst.slots_used_reg", 5, None),
+                (f"{q}.used_inst.state_reg", 3, "virtq_used_state.txt"),
+                (f"{q}.used_inst.used_idx_reg", 16, None),
+                (f"{q}.used_inst.stage_cnt_reg", 7, None),
             ],
         ),
         ("PCIe RQ (device DMA requests)", _stream("m_axis_rq", data_w, True)),
@@ -138,10 +146,10 @@ def groups(data_w: int = 256, net_w: int = 64) -> list[tuple[str, list]]:
         (
             "virtio registers",
             [
-                ("virtio_regs_inst.status_reg", 8, None),
-                ("virtio_regs_inst.guest_features_reg", 32, None),
-                ("virtio_regs_inst.tx_pfn_reg", 32, None),
-                ("virtio_regs_inst.isr_reg", 8, None),
+                ("core_inst.virtio_regs_inst.status_reg", 8, None),
+                ("core_inst.virtio_regs_inst.guest_features_reg", 32, None),
+                ("core_inst.virtio_regs_inst.tx_pfn_reg", 32, None),
+                ("core_inst.virtio_regs_inst.isr_reg", 8, None),
             ],
         ),
         ("PCIe CQ (host requests)", _stream("s_axis_cq", data_w, True)),

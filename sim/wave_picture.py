@@ -9,7 +9,7 @@ The run directories are the ones ``make waves`` prints (each holds a dump and an
 acked) and post-patch, as two cocotb tests (two runs, or one when they share a simulator run); the event logs'
 ``xmit`` and first ``start_xmit`` events say where
 each burst starts, the dump gives ``cfg_interrupt_msix_int`` (the MSI-X request line; the TX vector is the
-only one firing here) and ``virtq_tx_inst.used_idx_reg`` (it steps when the engine writes used.idx).
+only one firing here) and the used writer's ``used_idx_reg`` (it steps when the queue has written used.idx).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sim.events import read_events
 
 TOP = "virtio_net_usp"
 IRQ = f"{TOP}.cfg_interrupt_msix_int"
-USED = f"{TOP}.virtq_tx_inst.used_idx_reg"
+USED = f"{TOP}.core_inst.virtq_tx_inst.used_inst.used_idx_reg"
 
 
 def burst_starts(events: list[dict]) -> list[tuple[str, float]]:

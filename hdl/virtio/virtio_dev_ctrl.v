@@ -8,6 +8,9 @@
  *                             [5]   offer_indirect: offer VIRTIO_RING_F_INDIRECT_DESC (28) (reset 1)
  *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
+ *                             [16]  push_batched: the used-ring push policy, 0 per_packet (one used element,
+ *                                   used.idx and interrupt decision per packet, as QEMU 0.10/0.11), 1 batched
+ *                                   (up to PUSH_BATCH elements per write, one decision per batch)
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
  *   0x208 FAULT           RW  test only: fault knobs of the TX engine (reset 0 = none; bits 31:9 read 0),
  *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs").
@@ -38,6 +41,12 @@
  *   0x238 MAX_FRAME       RO  the longest frame the TX engine sends (bytes without the virtio_net_hdr)
  *   0x23C MIN_FRAME       RO  the shortest frame the TX engine sends
  *   0x240 + 4*c           RO  queue errors of cause c (1..15)
+ *   0x280 PUSH_BATCH      RW  [7:0] batched policy: used elements per push, 1..PUSH_BATCH_MAX (0 reads as
+ *                             written and acts as 1; above the maximum acts as the maximum) (reset PUSH_BATCH_MAX)
+ *   0x284 PUSH_FLUSH      RW  [15:0] batched policy: a partial batch is pushed this many cycles after its
+ *                             first element (it is pushed at once when nothing more is known to come)
+ *                             (reset 1024: about 4 us)
+ *   0x288 PUSH_BATCH_MAX  RO  the largest batch the TX engine can push (USED_BATCH_MAX)
  *
  * Modes are not virtio state: a device reset (STATUS = 0) keeps them; only user_reset clears them.
  */
@@ -52,6 +61,8 @@ module virtio_dev_ctrl #
     // the TX engine's frame limits (reported in MAX_FRAME / MIN_FRAME)
     parameter MAX_FRAME_LEN = 1518,
     parameter MIN_FRAME_LEN = 14,
+    // the TX engine's largest used-ring batch (reported in PUSH_BATCH_MAX, the reset of PUSH_BATCH)
+    parameter USED_BATCH_MAX = 32,
     // test-only FAULT register: 0 = absent (reads 0, writes ignored, fault = 0)
     parameter FAULT_ENABLE = 0
 )
@@ -79,6 +90,9 @@ module virtio_dev_ctrl #
     output wire                       kick_suppress,
     output wire                       pacing_timer,
     output wire [31:0]                pacing_interval,
+    output wire                       push_batched,
+    output wire [7:0]                 push_batch,
+    output wire [15:0]                push_flush,
     output wire [8:0]                 fault,              // test only (0 without FAULT_ENABLE)
 
     /*
@@ -107,13 +121,19 @@ localparam [REG_ADDR_WIDTH-1:0]
     REG_CNT_DROP_RUNT   = 12'h234,
     REG_MAX_FRAME       = 12'h238,
     REG_MIN_FRAME       = 12'h23C,
-    REG_ERR_BASE        = 12'h240;
+    REG_ERR_BASE        = 12'h240,
+    REG_PUSH_BATCH      = 12'h280,
+    REG_PUSH_FLUSH      = 12'h284,
+    REG_PUSH_BATCH_MAX  = 12'h288;
 
 localparam CNT_COUNT = 7;
 localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
 localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_01FF : 32'h0000_0000;
 localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
 localparam [31:0] MIN_FRAME_32 = MIN_FRAME_LEN;
+localparam [31:0] BATCH_MAX_32 = USED_BATCH_MAX;
+localparam [31:0] PUSH_FLUSH_RESET = 32'd1024;
+localparam [31:0] MODE_MASK = 32'h0001_1133;
 
 function [31:0] apply_be;
     input [31:0] old;
@@ -132,6 +152,8 @@ reg  [31:0] rsp_rdata_reg, rsp_rdata_next;
 reg  [31:0] mode_reg, mode_next;
 reg  [31:0] pacing_interval_reg, pacing_interval_next;
 reg  [31:0] fault_reg, fault_next;    // test only; bits outside FAULT_MASK stay 0
+reg  [7:0]  push_batch_reg, push_batch_next;
+reg  [15:0] push_flush_reg, push_flush_next;
 reg  [3:0]  last_error_reg;
 reg         cnt_clear;
 
@@ -158,6 +180,13 @@ assign offer_indirect = mode_reg[5];
 assign kick_suppress = mode_reg[8];
 assign pacing_timer = mode_reg[12];
 assign pacing_interval = pacing_interval_reg;
+/* verilator lint_off UNUSEDSIGNAL */ // the register is 16 bits wide
+wire [31:0] push_flush_wr = apply_be({16'd0, push_flush_reg}, reg_req_wdata, reg_req_be);
+/* verilator lint_on UNUSEDSIGNAL */
+
+assign push_batched = mode_reg[16];
+assign push_batch = push_batch_reg;
+assign push_flush = push_flush_reg;
 assign fault = fault_reg[8:0];
 
 always @* begin
@@ -166,6 +195,8 @@ always @* begin
     mode_next = mode_reg;
     pacing_interval_next = pacing_interval_reg;
     fault_next = fault_reg;
+    push_batch_next = push_batch_reg;
+    push_flush_next = push_flush_reg;
     cnt_clear = 1'b0;
 
     if (reg_req_valid) begin
@@ -173,10 +204,12 @@ always @* begin
         rsp_rdata_next = 32'd0;
         if (reg_req_write) begin
             case (reg_req_addr)
-                REG_MODE: mode_next = apply_be(mode_reg, reg_req_wdata, reg_req_be) & 32'h0000_1133;
+                REG_MODE: mode_next = apply_be(mode_reg, reg_req_wdata, reg_req_be) & MODE_MASK;
                 REG_PACING_INTERVAL: pacing_interval_next = apply_be(pacing_interval_reg, reg_req_wdata, reg_req_be);
                 REG_FAULT: fault_next = apply_be(fault_reg, reg_req_wdata, reg_req_be) & FAULT_MASK;
                 REG_CNT_CLEAR: cnt_clear = 1'b1;
+                REG_PUSH_BATCH: push_batch_next = reg_req_be[0] ? reg_req_wdata[7:0] : push_batch_reg;
+                REG_PUSH_FLUSH: push_flush_next = push_flush_wr[15:0];
                 default: begin end
             endcase
         end else begin
@@ -189,6 +222,9 @@ always @* begin
                 REG_CNT_DROP_RUNT: rsp_rdata_next = drop_runt_cnt_reg;
                 REG_MAX_FRAME: rsp_rdata_next = MAX_FRAME_32;
                 REG_MIN_FRAME: rsp_rdata_next = MIN_FRAME_32;
+                REG_PUSH_BATCH: rsp_rdata_next = {24'd0, push_batch_reg};
+                REG_PUSH_FLUSH: rsp_rdata_next = {16'd0, push_flush_reg};
+                REG_PUSH_BATCH_MAX: rsp_rdata_next = BATCH_MAX_32;
                 default: begin
                     if (cnt_hit) begin
                         rsp_rdata_next = cnt_reg[cnt_index];
@@ -209,6 +245,8 @@ always @(posedge clk) begin
     mode_reg <= mode_next;
     pacing_interval_reg <= pacing_interval_next;
     fault_reg <= fault_next;
+    push_batch_reg <= push_batch_next;
+    push_flush_reg <= push_flush_next;
 
     for (k = 0; k < CNT_COUNT; k = k + 1) begin
         if (cnt_clear) begin
@@ -241,6 +279,8 @@ always @(posedge clk) begin
         mode_reg <= 32'h0000_0030;   // WHEN_ACKED, offer NOTIFY_ON_EMPTY and INDIRECT_DESC, immediate
         pacing_interval_reg <= PACING_INTERVAL_RESET;
         fault_reg <= 32'd0;
+        push_batch_reg <= BATCH_MAX_32[7:0];
+        push_flush_reg <= PUSH_FLUSH_RESET[15:0];
         last_error_reg <= 4'd0;
         drop_long_cnt_reg <= 32'd0;
         drop_runt_cnt_reg <= 32'd0;

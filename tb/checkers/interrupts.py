@@ -135,10 +135,13 @@ class InterruptLegality(Checker):
             return
         self.events += 1
         self._expire(t)
-        for d in self.open:
-            if not d.matched and d.t <= t:
-                d.matched = True
-                return
+        # a decision the line did not cover first: a covered one is satisfied already and only may explain a
+        # rise (its ISR bit landing after the driver's read cleared the line)
+        for covered in (False, True):
+            for d in self.open:
+                if not d.matched and d.t <= t and d.covered == covered:
+                    d.matched = True
+                    return
         last = self.last
         seen = (
             (

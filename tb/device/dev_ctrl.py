@@ -27,6 +27,13 @@ class NoePolicy(IntEnum):
     NEVER = 2  # never: an interrupt only when NO_INTERRUPT is clear
 
 
+# the used-ring push policy (MODE bit 16): per_packet (QEMU 0.10/0.11, the default) or batched, with the batch
+# size (PUSH_BATCH, 1..PUSH_BATCH_MAX) and the flush timeout in cycles (PUSH_FLUSH) of the batched policy
+PUSH_POLICIES = {"per_packet": 0, "batched": 1}
+REG_PUSH_BATCH = 0x280
+REG_PUSH_FLUSH = 0x284
+REG_PUSH_BATCH_MAX = 0x288
+
 COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "config_irqs", "errors")
 # frames the TX engine dropped (used element returned, nothing sent), per reason; its frame limits
 REG_DROP = {"drop_oversize": 0x230, "drop_runt": 0x234}
@@ -58,14 +65,20 @@ class DeviceModes:
     kick_suppress: bool = False
     pacing_timer: bool = False
     pacing_interval: int = 37500  # cycles (150 us at 250 MHz)
+    push: str = "per_packet"  # used-ring push policy: "per_packet" or "batched"
+    push_batch: int = 0  # batched: elements per push (0: the device's PUSH_BATCH_MAX)
+    push_flush: int = 1024  # batched: cycles before a partial batch is pushed (about 4 us)
 
     def encode(self) -> int:
+        if self.push not in PUSH_POLICIES:
+            raise ValueError(f"push policy {self.push!r}: one of {sorted(PUSH_POLICIES)}")
         return (
             (self.noe_policy & 3)
             | self.offer_noe << 4
             | self.offer_indirect << 5
             | self.kick_suppress << 8
             | self.pacing_timer << 12
+            | PUSH_POLICIES[self.push] << 16
         )
 
 
@@ -76,6 +89,10 @@ class DevCtrl:
 
     async def set_modes(self, modes: DeviceModes) -> None:
         await self.p.bar_write(self.bar, REG_PACING_INTERVAL, modes.pacing_interval, 4)
+        if modes.push == "batched":
+            batch = modes.push_batch or await self.p.bar_read(self.bar, REG_PUSH_BATCH_MAX, 4)
+            await self.p.bar_write(self.bar, REG_PUSH_BATCH, batch, 4)
+            await self.p.bar_write(self.bar, REG_PUSH_FLUSH, modes.push_flush, 4)
         await self.p.bar_write(self.bar, REG_MODE, modes.encode(), 4)
 
     async def modes_word(self) -> int:

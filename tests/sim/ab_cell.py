@@ -1,7 +1,7 @@
 """One cell of the A/B matrix, as a cocotb test module (run by sim/ab_matrix.py, not collected by pytest).
 
 The cell is chosen by environment variables: AB_VARIANT (pre | post | post-cap), AB_DEVICE (fast |
-wire-limited), AB_POLICY (WHEN_ACKED | ALWAYS), AB_PACKETS, AB_RESULT (the JSON file to write).
+wire-limited | batched: the fast device pushing used elements in batches), AB_POLICY (WHEN_ACKED | ALWAYS), AB_PACKETS, AB_RESULT (the JSON file to write).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ async def ab_cell(dut):
     policy = os.environ["AB_POLICY"]
     packets = int(os.environ.get("AB_PACKETS", "1000"))
     b = TxBench(dut, pause=WIRE_LIMITED_PAUSE if device == "wire-limited" else None)
-    await b.start(DeviceModes(noe_policy=NoePolicy[policy]))
+    push = "batched" if device == "batched" else "per_packet"
+    await b.start(DeviceModes(noe_policy=NoePolicy[policy], push=push))
     await b.tb.debug.clear_counters()
     wall0, sim0 = time.monotonic(), get_sim_time("ns")
     res = await b.run(XmitScenario(packets=packets, variant=variant, gap_ns=SENDER_GAP_NS, seed=1,

@@ -127,6 +127,10 @@ MODE_CASES = {
     "pre+pacing_timer": ("pre", DeviceModes(pacing_timer=True, pacing_interval=2500)),
     "pre-a+always": ("pre-a", DeviceModes(noe_policy=NoePolicy.ALWAYS)),
     "post-cap+kick_suppress": ("post-cap", DeviceModes(kick_suppress=True, offer_indirect=False)),
+    # the batched used-ring push policy (issue 15): used elements pushed several per write, one used.idx
+    # write and one interrupt decision per batch; flushed when the ring is empty or after push_flush cycles
+    "post+batched": ("post", DeviceModes(push="batched")),
+    "pre+batched+kick_suppress": ("pre", DeviceModes(push="batched", kick_suppress=True)),
 }
 
 

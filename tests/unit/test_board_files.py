@@ -17,7 +17,8 @@ def test_ila_probes_are_the_gtkwave_signals():
     assert [(p.signal, p.width) for p in probes] == plain
     assert [f"{gtkw.TOP}.{p.signal}" for p in probes] == gtkw.signal_names(256, 64)
     assert any(p.net == "virtio_net_inst/s_axis_cq_tvalid" for p in probes)
-    assert any(p.net == "virtio_net_inst/virtq_tx_inst/state_reg" and p.width == 5 for p in probes)
+    assert any(p.net == "virtio_net_inst/core_inst/virtq_tx_inst/avail_inst/state_reg" and p.width == 3
+               for p in probes)
 
 
 def test_ila_tcl_connects_every_probe_in_order():

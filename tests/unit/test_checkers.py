@@ -208,6 +208,44 @@ def test_intx_decision_under_a_high_line_justifies_a_later_rise() -> None:
     assert hub.failed("irq_legality") and "not justified" in hub.failed("irq_legality")[0].msg
 
 
+def test_intx_rise_goes_to_the_decision_the_line_did_not_cover() -> None:
+    """INTx, decisions close together (a pipelined device pushing per packet): decision 2 is covered by the
+    high line, the ISR read drops the line, decision 3 (line low, MUST) raises it again within its window.
+    The rise belongs to decision 3 (decision 2 was satisfied by the line): no failure; without the rise,
+    decision 3 is reported."""
+    for rise in (True, False):
+        clk = Clock()
+        hub = CheckerSet(clk, msix_enabled=lambda: False)
+        hub.expect("unit")
+        hub.host_bar(True, 0, 0x0E, 2, 1)
+        hub.host_bar(False, 0, 0x0C, 2, Q)
+        hub.host_bar(True, 0, 0x08, 4, PFN)
+        q = hub.queues[1]
+        for k in range(4):
+            publish(hub, q, k, 2 * k)
+        for n, (t_dec, line) in enumerate(((100.0, None), (140.0, None), (200.0, None)), 1):
+            hub.dev_write(q.used + 4 + 8 * (n - 1), struct.pack("<II", 2 * (n - 1), 0), f"elem {n - 1}")
+            hub.dev_write(q.used + 2, n.to_bytes(2, "little"), f"idx {n}")
+            clk.t = t_dec
+            hub.dev_read(t_dec - 10, q.avail, (0).to_bytes(2, "little") + (4).to_bytes(2, "little"), f"decision {n}")
+            if n == 1:
+                clk.t = 120.0
+                hub.irq("intx", 1)                # decision 1's interrupt; decision 2 comes under the high line
+            if n == 2:
+                clk.t = 170.0
+                hub.irq("intx", 0)                # the ISR read clears the line before decision 3
+        if rise:
+            clk.t = 240.0
+            hub.irq("intx", 1)                    # decision 3's interrupt
+        clk.t = 2000.0
+        hub.finish()
+        if rise:
+            assert not hub.failed("irq_legality"), [v.msg for v in hub.violations]
+        else:
+            v = hub.failed("irq_legality")
+            assert v and "decision at cycle 50" in v[0].msg, [x.msg for x in hub.violations]
+
+
 def test_scoreboard_names_duplicates_and_drops() -> None:
     hub, _clk, _q = make()
     sent = [bytes([k]) * 60 for k in range(4)]

@@ -28,16 +28,16 @@ def test_translate_filter_from_verilog():
 
 def test_filters_track_the_rtl(tmp_path):
     paths = gtkw.generate_filters(tmp_path)
-    state = paths["virtq_tx_state.txt"].read_text().splitlines()
-    assert "0 S_IDLE" in state and any(line.endswith(" S_USED_IDX") for line in state)
+    state = paths["virtq_used_state.txt"].read_text().splitlines()
+    assert "0 S_IDLE" in state and any(line.endswith(" S_IDX") for line in state)
     assert "1 MEM_WRITE" in paths["tlp_req_type.txt"].read_text().splitlines()
 
 
 def test_save_file_groups_and_filters():
     text = gtkw.save_file_text()
     assert text.count("@800200") == text.count("@1000200") == 8
-    assert "virtio_net_usp.virtq_tx_inst.state_reg[4:0]" in text
-    assert "sim/waves/virtq_tx_state.txt" in text
+    assert "virtio_net_usp.core_inst.virtq_tx_inst.avail_inst.state_reg[2:0]" in text
+    assert "sim/waves/virtq_avail_state.txt" in text
 
 
 def test_parse_time():
