@@ -112,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=300)
     ap.add_argument("--sims", default=",".join(runner.sims()))
     ap.add_argument("--jobs", type=int, default=2, help="yosys jobs for the resource counts")
-    ap.add_argument("--tput-packets", type=int, default=2000, help="frames per throughput cell")
-    ap.add_argument("--tput-icarus-packets", type=int, default=500, help="frames per throughput cell on Icarus")
+    # 1,000, not the 2,000 frames first planned: past the driver model's qdisc limit (1,000) the sender
+    # blocks once per frame, and the testbench then slows down and grows in memory much faster than the
+    # frame count (on the previous engine too; not yet understood, see sim/tput.py)
+    ap.add_argument("--tput-packets", type=int, default=1000, help="frames per throughput cell")
+    ap.add_argument("--tput-icarus-packets", type=int, default=300, help="frames per throughput cell on Icarus")
     ap.add_argument(
         "--old-tree",
         type=Path,
