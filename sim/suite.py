@@ -174,6 +174,8 @@ class Suite:
     verilator: str | None = None  # same for Verilator (None: all)
     # the variants Icarus runs in `make test` (None: all); every variant under REGRESS
     icarus_variants: Sequence[str] | None = None
+    # same for Verilator (a block test at one width on each simulator in `make test`: both widths covered)
+    verilator_variants: Sequence[str] | None = None
     # per (simulator, variant label): the `make test` subset, where it differs from the above
     subsets: Mapping[tuple[str, str], str] = field(default_factory=dict)
     # per variant label: tests that never run on that build (REGRESS included), e.g. a test of the other kind
@@ -188,12 +190,8 @@ class Suite:
         out: list[Case] = []
         for sim in runner.sims():
             for label, params in self.variants.items():
-                if (
-                    sim == "icarus"
-                    and not (REGRESS or only)
-                    and self.icarus_variants is not None
-                    and label not in self.icarus_variants
-                ):
+                per_sim = self.icarus_variants if sim == "icarus" else self.verilator_variants
+                if not (REGRESS or only) and per_sim is not None and label not in per_sim:
                     continue
                 subset = (
                     None
