@@ -21,7 +21,7 @@ help:
 	@echo ""
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
-	@echo "  test       the CI suite (~11 min on 2 cores): make lint, unit tests, every simulation test on Verilator and"
+	@echo "  test       the CI suite (~10 min on 2 cores): make lint, unit tests, every simulation test on Verilator and"
 	@echo "             one per feature on Icarus, make synth, and the QEMU bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
 	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops), no hard-block"
