@@ -218,12 +218,17 @@ class LostWakeup(Checker):
         self.since = None
 
     def on_driver(self, t: float, kind: str, fields: dict[str, Any]) -> None:
+        # a wake, a start or a reclaimed buffer ends a stretch: the queue did not *stay* stopped with buffers
+        # waiting. The poll below only samples every microsecond; a queue stopped and woken once per packet
+        # (a full ring, 40 cycles apart) would otherwise look stopped for good between two samples.
         if kind == "netif_stop_queue":
             self.stopped = True
         elif kind in ("netif_start_queue", "netif_wake_queue"):
             self.stopped = False
+            self.since = None
         elif kind == "get_buf" and fields["vq"] == TX_QUEUE:
             self.last_used_idx = fields["last_used_idx"]
+            self.since = None
 
     def poll(self, t: float) -> None:
         """Called periodically by the harness (every microsecond of simulated time)."""
