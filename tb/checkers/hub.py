@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tb.checkers.base import Checker, CheckerError, Violation
-from tb.checkers.shadow import HostShadow, QueueView, u16
+from tb.checkers.shadow import Chain, HostShadow, QueueView, u16
 from tb.checkers.spec import (
     LEGACY_PFN_SHIFT,
     LEGACY_REG_DEVICE_STATUS,
@@ -40,6 +40,7 @@ from tb.checkers.spec import (
     LEGACY_REG_QUEUE_MSIX_VECTOR,
     LEGACY_REG_QUEUE_SELECT,
     LEGACY_REG_QUEUE_SIZE,
+    RECEIVEQ,
 )
 from tb.device import debug_bar as dbg
 from tb.device.debug_bar import TxParams
@@ -80,6 +81,9 @@ class CheckerSet:
         self.fault = 0
         self.tx_params: TxParams | None = None  # read from the device (BAR2 TX_PARAMS)
         self.allowed: list[tuple[int, int, str]] = []  # device-accessible regions outside the rings
+        # the current device write, when it lands in a device-writable buffer of a chain the device holds:
+        # (queue, chain, offset in the chain's writable bytes); the chain's ``written`` already includes it
+        self.buffer_write: tuple[QueueView, Chain, int] | None = None
         self.selftest_regs: dict[int, int] = {}  # the DMA self-test's registers as last written
         self.driver_probed = False  # a driver traced the end of its probe
         self.violations: list[Violation] = []
@@ -98,6 +102,7 @@ class CheckerSet:
         "on_driver",
         "on_irq",
         "on_frame",
+        "on_rx_frame",
         "on_reset",
         "finish",
     )
@@ -307,6 +312,15 @@ class CheckerSet:
         t = self.now()
         self.mem.write(t, addr, data)
         q = self.queue_at(addr)
+        self.buffer_write = None
+        if q is None:
+            for vq in self.queues.values():
+                hit = vq.writable_at(addr, len(data))
+                if hit is not None:
+                    chain, off = hit
+                    chain.written[off] = max(chain.written.get(off, 0), off + len(data))
+                    self.buffer_write = (vq, chain, off)
+                    break
         if q is not None:
             q.completed_now = []
             part, _slot = q.part(addr)
@@ -360,3 +374,11 @@ class CheckerSet:
 
     def tx_queue(self) -> QueueView | None:
         return self.queues.get(1)
+
+    def rx_queue(self) -> QueueView | None:
+        return self.queues.get(RECEIVEQ)
+
+    def rx_frame(self, t: float, data: bytes, bad: bool) -> None:
+        """A frame the device took from the network side (s_axis_rx; ``bad``: tuser on its last beat)."""
+        for hook in self._hooks["on_rx_frame"]:
+            hook(t, data, bad)
