@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from hil.udp_peer import UdpPeer  # noqa: E402
 from sim.toolchain import find_kernel  # noqa: E402
-from tb.bringup.sequence import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
+from tb.bringup.sequence import FAIL, LOOPBACK_ETHERTYPE, NA, PASS, Check, exit_code, format_table  # noqa: E402
 
 BUILD = ROOT / "build" / "hil"
 BACKENDS = ("uio", "vfio")
@@ -485,7 +485,9 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     share.mkdir(parents=True)
     (share / "plan.json").write_text(json.dumps(plan(matrix, backend), indent=1))
     run = GuestRun(backend, matrix, log=work / "qemu.log")
-    peers = {nic.name: UdpPeer(work / f"{nic.name}.pcap").start() for nic in matrix.nics}
+    peers = {
+        nic.name: UdpPeer(work / f"{nic.name}.pcap", echo_ethertype=LOOPBACK_ETHERTYPE).start() for nic in matrix.nics
+    }
     cmd = qemu_command(
         backend,
         vmlinuz,
