@@ -7,7 +7,7 @@ QEMU delivers it to the guest's NIC as a received frame (the bring-up's loopback
 our RTL has its loopback mode). Only those frames: the A/B runs' frames are not echoed, so no RX interrupt
 joins the TX interrupts they count (under INTx both share one line).
 
-    python -m hil.udp_peer --port 40001 --out frames.pcap [--echo-ethertype 0x88b5]   (until interrupted)
+    python -m hil.udp_peer --port 40001 --out frames.pcap [--echo-ethertype 0x88b6]   (until interrupted)
 """
 
 from __future__ import annotations

@@ -45,9 +45,10 @@ from tb.scenarios.xmit import StartTask, XmitResult, XmitRun, XmitScenario
 
 PASS, FAIL, NA = "PASS", "FAIL", "N/A"
 
-# the loopback row's frames: IEEE 802 "local experimental" EtherType 1, which no host stack answers; the QEMU
-# rig's host-side peer echoes frames of this type back into the guest's NIC (hil/udp_peer.py) and only those
-LOOPBACK_ETHERTYPE = 0x88B5
+# the loopback row's frames: IEEE 802 "local experimental" EtherType 2 (the transmit scenario's frames use
+# EtherType 1, 0x88B5), which no host stack answers; the QEMU rig's host-side peer echoes frames of this type
+# back into the guest's NIC (hil/udp_peer.py) and only those
+LOOPBACK_ETHERTYPE = 0x88B6
 
 VIRTIO_VENDOR = 0x1AF4
 VIRTIO_NET_LEGACY_DEVICE = 0x1000

@@ -296,7 +296,7 @@ def test_udp_peer_echoes_only_the_loopback_ethertype(tmp_path):
 
     from hil.udp_peer import UdpPeer
 
-    loop, other = 0x88B5, 0x0800
+    loop, other = 0x88B6, 0x88B5
     peer = UdpPeer(tmp_path / "e.pcap", echo_ethertype=loop).start()
     frames = [bytes(12) + t.to_bytes(2, "big") + bytes([k]) * 50 for k, t in enumerate((loop, other, loop))]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
