@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tb.driver.virtio_ring import NullTracer, Tracer
-from tb.platform.base import DmaBuffer, Platform
+from tb.platform.base import DmaBuffer, Platform, PlatformTimeout
 
 NETDEV_TX_OK = 0x00
 NETDEV_TX_BUSY = 0x10
@@ -420,7 +420,7 @@ class SoftnetData:
             if not self.raised.is_set():
                 try:
                     await self.p.wait_event(self.raised, idle_ns)
-                except Exception:  # PlatformTimeout: re-check the stop condition
+                except PlatformTimeout:  # re-check the stop condition
                     continue
             self.raised.clear()
             await self.net_rx_action()
