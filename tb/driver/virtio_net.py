@@ -39,31 +39,30 @@ from tb.driver.netstack import (
 )
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net_h import (  # noqa: F401  (re-exported: the names users import from here)
+    MAX_SKB_FRAGS,
     VIRTIO_NET_F_CSUM,
-    VIRTIO_NET_F_GUEST_CSUM,
-    VIRTIO_NET_F_MAC,
-    VIRTIO_NET_F_GSO,
-    VIRTIO_NET_F_GUEST_TSO4,
-    VIRTIO_NET_F_GUEST_TSO6,
-    VIRTIO_NET_F_GUEST_ECN,
-    VIRTIO_NET_F_GUEST_UFO,
-    VIRTIO_NET_F_HOST_TSO4,
-    VIRTIO_NET_F_HOST_TSO6,
-    VIRTIO_NET_F_HOST_ECN,
-    VIRTIO_NET_F_HOST_UFO,
-    VIRTIO_NET_F_MRG_RXBUF,
-    VIRTIO_NET_F_STATUS,
-    VIRTIO_NET_F_CTRL_VQ,
     VIRTIO_NET_F_CTRL_RX,
     VIRTIO_NET_F_CTRL_VLAN,
+    VIRTIO_NET_F_CTRL_VQ,
+    VIRTIO_NET_F_GSO,
+    VIRTIO_NET_F_GUEST_CSUM,
+    VIRTIO_NET_F_GUEST_ECN,
+    VIRTIO_NET_F_GUEST_TSO4,
+    VIRTIO_NET_F_GUEST_TSO6,
+    VIRTIO_NET_F_GUEST_UFO,
+    VIRTIO_NET_F_HOST_ECN,
+    VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_TSO6,
+    VIRTIO_NET_F_HOST_UFO,
+    VIRTIO_NET_F_MAC,
+    VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_STATUS,
     VIRTIO_NET_S_LINK_UP,
-    MAX_SKB_FRAGS,
 )
 from tb.driver.virtio_net_rx import VirtioNetRx
 from tb.driver.virtio_pci import VIRTIO_F_NOTIFY_ON_EMPTY, VirtioPciLegacy
 from tb.driver.virtio_ring import Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
-
 
 _POST_FEATURES = (
     VIRTIO_NET_F_CSUM,

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from tb.driver.netstack import NapiStruct, SoftnetData
 from tb.driver.virtio_net_h import (
+    ETH_HLEN,
     GOOD_COPY_LEN,
     MAX_PACKET_LEN,
     MAX_SKB_FRAGS,
@@ -52,7 +53,6 @@ from tb.driver.virtio_net_h import (
     VIRTIO_NET_HDR_GSO_UDP,
     VIRTIO_NET_HDR_LEN,
     VIRTIO_NET_HDR_MRG_RXBUF_LEN,
-    ETH_HLEN,
     VirtioNetHdr,
 )
 from tb.driver.virtio_ring import Sg, VirtQueue
@@ -200,8 +200,9 @@ class VirtioNetRx:
     def rx_probe_features(self) -> None:
         """virtnet_probe: "If we can receive ANY GSO packets, we must allocate large ones." (2.6.31 tests
         GUEST_TSO4, GUEST_TSO6 and GUEST_ECN; GUEST_UFO joined the test later) and MRG_RXBUF."""
-        if any(self.vdev.has_feature(b) for b in (VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
-                                                   VIRTIO_NET_F_GUEST_ECN)):
+        if any(
+            self.vdev.has_feature(b) for b in (VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN)
+        ):
             self.big_packets = True
         if self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF):
             self.mergeable_rx_bufs = True
@@ -238,7 +239,10 @@ class VirtioNetRx:
                 self.kfree_rx_skb(skb)
                 break
             self.trace.event(
-                "rx_buf_post", vq=rvq.index, token=id(skb), buf="big" if self.big_packets else "small",
+                "rx_buf_post",
+                vq=rvq.index,
+                token=id(skb),
+                buf="big" if self.big_packets else "small",
                 sg=[(s.addr, s.length) for s in sg],
             )
             self.num += 1
@@ -269,8 +273,9 @@ class VirtioNetRx:
                 self.recv.remove(skb)
                 self.kfree_rx_skb(skb)
                 break
-            self.trace.event("rx_buf_post", vq=rvq.index, token=id(skb), buf="mergeable",
-                             sg=[(page.bus_addr, PAGE_SIZE)])
+            self.trace.event(
+                "rx_buf_post", vq=rvq.index, token=id(skb), buf="mergeable", sg=[(page.bus_addr, PAGE_SIZE)]
+            )
             self.num += 1
             posted += 1
         await self._fill_done(posted)
@@ -405,15 +410,18 @@ class VirtioNetRx:
         frame = b"".join([await buf.read(off, n) for buf, off, n in pieces if n > 0])
         self.rx_stats.rx_bytes += skb.len
         self.rx_stats.rx_packets += 1
-        if hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM:
-            # skb_partial_csum_set: the checksum field must lie inside the packet
-            if hdr.csum_start > skb.len - 2 or hdr.csum_start + hdr.csum_offset > skb.len - 2:
-                self.rx_stats.rx_frame_errors += 1
-                self._drop(skb, skb.len, "frame_err_csum")
-                return
+        # NEEDS_CSUM: skb_partial_csum_set fails when the checksum field does not lie inside the packet
+        if hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM and (
+            hdr.csum_start > skb.len - 2 or hdr.csum_start + hdr.csum_offset > skb.len - 2
+        ):
+            self.rx_stats.rx_frame_errors += 1
+            self._drop(skb, skb.len, "frame_err_csum")
+            return
         if hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE:
             if hdr.gso_type & ~VIRTIO_NET_HDR_GSO_ECN not in (
-                VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_UDP, VIRTIO_NET_HDR_GSO_TCPV6
+                VIRTIO_NET_HDR_GSO_TCPV4,
+                VIRTIO_NET_HDR_GSO_UDP,
+                VIRTIO_NET_HDR_GSO_TCPV6,
             ):
                 # printk(KERN_WARNING "%s: bad gso type %u.\n", ...)
                 self.rx_stats.rx_frame_errors += 1
@@ -429,8 +437,13 @@ class VirtioNetRx:
     def netif_receive_skb(self, skb: RxSkb, frame: bytes, hdr: VirtioNetHdr) -> None:
         """The stack takes the frame: into the sink, then the skb is freed (its memory is reused)."""
         self.trace.event(
-            "netif_receive_skb", token=id(skb), seq=len(self.rx_frames), len=len(frame),
-            crc32=zlib.crc32(frame), gso_type=hdr.gso_type, flags=hdr.flags,
+            "netif_receive_skb",
+            token=id(skb),
+            seq=len(self.rx_frames),
+            len=len(frame),
+            crc32=zlib.crc32(frame),
+            gso_type=hdr.gso_type,
+            flags=hdr.flags,
         )
         self.rx_frames.append(frame)
         if self.on_netif_receive_skb is not None:

@@ -29,10 +29,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from tb.driver.netstack import NapiStruct
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import VARIANTS, DmaAllocator, GuestTiming, VirtioNet
 from tb.driver.virtio_pci import VIRTIO_RING_F_INDIRECT_DESC, VirtioPciLegacy
-from tb.driver.netstack import NapiStruct
 from tb.driver.virtio_ring import VRING_AVAIL_F_NO_INTERRUPT, Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
 

@@ -515,8 +515,10 @@ class ModelVirtioNet:
             self.p.set_intx(True)
 
     def _rx_push_used(self, ring: RingAddrs, head: int, written: int) -> None:
-        self.p.host.write(ring.used_elem(self.rx_used_idx % self.QUEUE_SIZE),
-                          head.to_bytes(4, "little") + written.to_bytes(4, "little"))
+        self.p.host.write(
+            ring.used_elem(self.rx_used_idx % self.QUEUE_SIZE),
+            head.to_bytes(4, "little") + written.to_bytes(4, "little"),
+        )
         self.rx_used_idx = (self.rx_used_idx + 1) & 0xFFFF
         self.c.rx_used.append((head, written))
 
