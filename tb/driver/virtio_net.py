@@ -15,6 +15,10 @@ xmit_skb, the ring-full stop path after netif_stop_queue); each transmit variant
 - ``post-cap`` ``VirtioNetPostCap``, 48925e37: stop the queue early when add_buf's capacity drops below
                2+MAX_SKB_FRAGS.
 
+The receive path, the same in every variant, is 2.6.31's (tb/driver/virtio_net_rx.py, inherited by
+``VirtioNet``): probe fills the RX ring before DRIVER_OK, ``open`` enables NAPI, received frames go to
+``rx_frames``.
+
 The model never imports cocotb: it awaits the Platform only. Guest CPU time is charged explicitly
 (``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest. It holds no
 test code: the deliberate faults and race seams are test-only subclasses (tb/faults/driver.py).
