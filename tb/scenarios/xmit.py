@@ -113,6 +113,8 @@ class XmitRun:
 
     async def probe(self) -> None:
         await self.net.probe(self.start_task)
+        # the interface comes up (ip link set up): NAPI enabled, the receive ring polled once
+        await self.net.open()
         # enough skbs for a full ring (256 with INDIRECT), the qdisc and some slack
         self.pool = SkbPool(self.p, slots=self.net.queue.qdisc_limit + 512)
         self.net.on_kfree_skb = self.pool.release
