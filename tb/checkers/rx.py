@@ -16,16 +16,20 @@ header sizes are the specification's (tb/checkers/spec.py, virtio 5.1.6).
   byte-exact, never one the MAC marked bad; a frame skipped is a drop, and the device must count every drop
   (BAR2 RX drop counters, as the bench reads them at the end of a run: ``finish``). A chain returned with
   used.len 0 carries no packet (the device drops a frame that does not fit the chain and returns the chain
-  empty).
+  empty). On the driver's side (its trace events ``receive_skb``, ``netif_receive_skb``, ``rx_drop``), each
+  packet it takes from the ring is the next one the device published, and a frame it hands to the stack is
+  that packet's frame (length and CRC-32): nothing lost, reordered or altered between the ring and the stack.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from tb.checkers.base import Checker
 from tb.checkers.shadow import Chain, QueueView, u16
 from tb.checkers.spec import (
+    RECEIVEQ,
     VIRTIO_NET_F_MRG_RXBUF,
     VIRTIO_NET_HDR_GSO_NONE,
     VIRTIO_NET_HDR_LEN,
@@ -106,6 +110,11 @@ class RxDelivery(Checker):
         self.wire: list[WireFrame] = []
         self.next = 0  # the first wire frame not yet delivered or skipped
         self.delivered: list[bytes] = []  # the frames published to the driver, in order
+        # every packet published, in used-ring order: (used.len of its first chain, frame or None for a chain
+        # returned empty); the driver takes them in this order
+        self.published: list[tuple[int, bytes | None]] = []
+        self.taken = 0  # packets the driver took from the ring (receive_skb)
+        self.current: tuple[int, bytes | None] | None = None  # the packet the driver is working on
         self.skipped: list[int] = []  # wire frames passed over (drops the device must have counted)
         self.empty_returns = 0  # chains returned with used.len 0 (a frame that did not fit: dropped)
         self.slot_chain: dict[int, tuple[Chain | None, int]] = {}  # used slot -> (chain, id) as written
@@ -148,6 +157,7 @@ class RxDelivery(Checker):
             k += 1
             if ulen == 0:
                 self.empty_returns += 1
+                self.published.append((0, None))
                 continue
             if ulen < hdr_len:
                 self.fail(
@@ -186,6 +196,7 @@ class RxDelivery(Checker):
                     return
                 mlen = self.hub.mem.read_int(q.used_elem_addr(slot) + 4, 4)
                 frame += chain_bytes(self.hub, more, mlen)
+            self.published.append((ulen, bytes(frame)))
             self._match(t, bytes(frame), head, q)
 
     def _match(self, t: float, frame: bytes, head: int, q: QueueView) -> None:
@@ -232,6 +243,45 @@ class RxDelivery(Checker):
             got=frame[max(0, diff - 8) : diff + 8].hex(),
             want=want.data[max(0, diff - 8) : diff + 8].hex(),
         )
+
+    def on_driver(self, t: float, kind: str, fields: dict) -> None:
+        if kind == "receive_skb":
+            self.events += 1
+            if fields.get("vq") != RECEIVEQ:
+                return
+            if self.taken >= len(self.published):
+                self.fail(
+                    t,
+                    f"the driver took packet {self.taken} (len {fields.get('len')}) from the RX ring, but "
+                    f"the device published only {len(self.published)}",
+                )
+                return
+            self.current = self.published[self.taken]
+            self.taken += 1
+            if fields.get("len") != self.current[0]:
+                self.fail(
+                    t,
+                    f"the driver took packet {self.taken - 1} with len {fields.get('len')}, the device "
+                    f"published it with used.len {self.current[0]}",
+                )
+        elif kind == "netif_receive_skb":
+            cur, self.current = self.current, None
+            frame = None if cur is None else cur[1]
+            if frame is None:
+                self.fail(
+                    t,
+                    f"the stack got a frame ({fields.get('len')} bytes) from a packet the device never "
+                    "published with one",
+                )
+            elif fields.get("len") != len(frame) or fields.get("crc32") != zlib.crc32(frame):
+                self.fail(
+                    t,
+                    f"the stack got {fields.get('len')} bytes (CRC-32 {fields.get('crc32', 0):#010x}) from packet "
+                    f"{self.taken - 1}, which the device published as {len(frame)} bytes (CRC-32 "
+                    f"{zlib.crc32(frame):#010x})",
+                )
+        elif kind == "rx_drop":
+            self.current = None  # the driver dropped the packet it took (its reason is in the trace)
 
     # the drop counters, summed, as the bench reads them from the device (tb.device.dev_ctrl)
     def counted(self, t: float, drops: int) -> None:

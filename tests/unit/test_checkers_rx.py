@@ -218,3 +218,43 @@ def test_rx_interrupts_both_ways() -> None:
     clk2.t = 150.0
     hub2.irq("msix", 11)
     assert not hub2.failed("irq_legality"), [x.msg for x in hub2.violations]
+
+
+def driver(hub: CheckerSet, kind: str, **fields) -> None:
+    from tb.driver.trace import Event
+
+    hub.driver_event(Event(0.0, kind, fields))
+
+
+def test_driver_gets_what_the_device_published() -> None:
+    import zlib
+
+    hub, _clk = make()
+    for k in range(3):
+        post(hub, k, k, size=64 if k == 1 else BUF_LEN)
+    for k in range(3):
+        hub.rx_frame(0.0, frame(k), False)
+    hub.dev_write(BUF, bytes(10) + frame(0), "rx data")
+    used(hub, 0, 0, 70, 1)
+    used(hub, 1, 1, 0, 2)  # frame 1 did not fit its 64-byte chain: returned empty (and counted by the device)
+    hub.dev_write(BUF + 0x2000, bytes(10) + frame(2), "rx data")
+    used(hub, 2, 2, 70, 3)
+    driver(hub, "receive_skb", vq=0, len=70)
+    driver(hub, "netif_receive_skb", len=60, crc32=zlib.crc32(frame(0)))
+    driver(hub, "receive_skb", vq=0, len=0)
+    driver(hub, "rx_drop", len=0, reason="short_packet")
+    driver(hub, "receive_skb", vq=0, len=70)
+    driver(hub, "netif_receive_skb", len=60, crc32=zlib.crc32(frame(2)))
+    assert not hub.violations, [v.msg for v in hub.violations]
+    driver(hub, "receive_skb", vq=0, len=70)  # a fourth packet nobody published
+    assert "published only 3" in hub.failed("rx_delivery")[0].msg
+    # a frame altered between the ring and the stack
+    hub2, _c = make()
+    post(hub2, 0, 0)
+    hub2.rx_frame(0.0, frame(0), False)
+    hub2.dev_write(BUF, bytes(10) + frame(0), "rx data")
+    used(hub2, 0, 0, 70, 1)
+    driver(hub2, "receive_skb", vq=0, len=70)
+    driver(hub2, "netif_receive_skb", len=60, crc32=zlib.crc32(frame(1)))
+    v = hub2.failed("rx_delivery")
+    assert v and "which the device published as 60 bytes" in v[0].msg, [x.msg for x in hub2.violations]
