@@ -5,7 +5,7 @@ from __future__ import annotations
 from tb.checkers.device_rings import DeviceReadsPublished, DmaWritesTargets, UsedRingOrder
 from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
 from tb.checkers.interrupts import InterruptLegality
-from tb.checkers.rx import RxDelivery, RxUsedLen
+from tb.checkers.rx import RxDelivery, RxLostWakeup, RxUsedLen
 from tb.checkers.scoreboard import WireScoreboard
 
 ALL = (
@@ -19,4 +19,5 @@ ALL = (
     LostWakeup,
     RxUsedLen,
     RxDelivery,
+    RxLostWakeup,
 )

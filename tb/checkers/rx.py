@@ -311,3 +311,62 @@ class RxDelivery(Checker):
     @staticmethod
     def _some(ns: list[int]) -> str:
         return ", ".join(map(str, ns[:8])) + (" ..." if len(ns) > 8 else "") if ns else "none skipped"
+
+
+class RxLostWakeup(Checker):
+    """NAPI's promise (virtnet_poll: napi_complete, enable_cb, and the re-check when it says used buffers came
+    in meanwhile): the receive path never sleeps while the device has published packets it has not taken."""
+
+    name = "rx_lost_wakeup"
+    rule = (
+        "the RX queue's NAPI never stays idle (completed, not scheduled) for more than 20 us while the device "
+        "has published RX buffers the driver has not taken (no lost wake-up)"
+    )
+    LIMIT_NS = 20_000.0
+
+    def __init__(self, hub):
+        super().__init__(hub)
+        self.scheduled = False  # NAPI_STATE_SCHED, from napi_schedule / napi_complete events
+        self.seen = False  # the driver runs a receive path (it traced NAPI at all)
+        self.last_used_idx = 0  # the driver's, for the RX queue, from its get_buf events
+        self.since: float | None = None
+
+    def on_reset(self, t: float) -> None:
+        self.scheduled = False
+        self.last_used_idx = 0
+        self.since = None
+
+    def on_driver(self, t: float, kind: str, fields: dict) -> None:
+        if kind == "napi_schedule":
+            self.scheduled, self.seen, self.since = True, True, None
+        elif kind in ("napi_complete", "napi_enable"):
+            self.scheduled, self.seen = False, True
+        elif kind == "napi_disable":
+            self.scheduled, self.seen = True, False  # closed: nothing is owed to a disabled NAPI
+        elif kind == "get_buf" and fields.get("vq") == RECEIVEQ:
+            self.last_used_idx = fields["last_used_idx"]
+            self.since = None
+
+    def poll(self, t: float) -> None:
+        """Called periodically by the harness (every microsecond of simulated time)."""
+        q = self.hub.rx_queue()
+        if q is None or not self.seen:
+            self.since = None
+            return
+        self.events += 1
+        waiting = u16(q.used_written - self.last_used_idx)
+        if self.scheduled or not waiting:
+            self.since = None
+            return
+        if self.since is None:
+            self.since = t
+        elif t - self.since > self.LIMIT_NS:
+            flags = self.hub.mem.read_int(q.avail, 2)
+            self.fail(
+                t,
+                f"RX NAPI idle since cycle {int(self.since // 4)} while {waiting} published RX buffer(s) wait "
+                f"(used.idx {q.used_written}, driver last_used_idx {self.last_used_idx}, avail.flags {flags}): "
+                "a lost wake-up",
+                addr=q.used_idx_addr,
+            )
+            self.since = None

@@ -258,3 +258,26 @@ def test_driver_gets_what_the_device_published() -> None:
     driver(hub2, "netif_receive_skb", len=60, crc32=zlib.crc32(frame(1)))
     v = hub2.failed("rx_delivery")
     assert v and "which the device published as 60 bytes" in v[0].msg, [x.msg for x in hub2.violations]
+
+
+def test_rx_lost_wakeup_when_napi_sleeps_on_published_buffers() -> None:
+    for recheck in (True, False):
+        hub, clk = make()
+        lost = hub.by_name("rx_lost_wakeup")
+        post(hub, 0, 0)
+        driver(hub, "napi_enable")
+        driver(hub, "napi_schedule", context="virtnet_open")
+        driver(hub, "napi_complete")  # the poll found nothing
+        hub.rx_frame(0.0, frame(0), False)
+        hub.dev_write(BUF, bytes(10) + frame(0), "rx data")
+        used(hub, 0, 0, 70, 1)  # lands between napi_complete and enable_cb: its interrupt is suppressed
+        if recheck:  # the faithful driver: enable_cb says "more used", the poll is scheduled again
+            driver(hub, "napi_schedule", context="virtnet_poll")
+            driver(hub, "get_buf", vq=0, id=0, len=70, token=1, num_free=Q, last_used_idx=1)
+        for us in range(1, 30):
+            clk.t = us * 1000.0
+            lost.poll(clk.t)
+        v = hub.failed("rx_lost_wakeup")
+        assert bool(v) != recheck, [x.msg for x in hub.violations]
+        if v:
+            assert "1 published RX buffer(s) wait" in v[0].msg, v[0].msg
