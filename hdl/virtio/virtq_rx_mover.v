@@ -703,10 +703,10 @@ always @* begin
             end
             pl_done_next = done_after;
             pl_chain_bytes_next = chain_after;
+            pl_in_chain_next = !(consumed && s_axis_seg_last);
             if (consumed) begin
                 seg_ready = 1'b1;
                 pl_seg_off_next = 32'd0;
-                pl_in_chain_next = !s_axis_seg_last;
                 if (s_axis_seg_last) begin
                     // the chain's end: its completion, then the frame goes on, is placed or is dropped
                     chains_after = (start_frame ? {NCW{1'b0}} : pl_chains_reg) + 1'b1;
