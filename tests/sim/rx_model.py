@@ -173,6 +173,7 @@ class RxJudge:
         self.len_errors = 0
         self.content_errors = 0
         self.writes = 0
+        self.multi = 0              # frames delivered over more than one chain
 
     def error(self, msg: str) -> None:
         self.log.error(msg)
@@ -231,6 +232,7 @@ class RxJudge:
                     self.len_errors += 1
                     self.error(f"chain {c.head} of a dropped frame returned with len {n}, expected 0")
             return
+        self.multi += len(group) > 1
         self._check_delivered(o.frame, group)
 
     def _check_delivered(self, frame: bytes, group: list[tuple[RxChain, int]]) -> None:

@@ -231,8 +231,10 @@ async def test_frames(dut, mix):
         tb.error(f"pulses {tb.stats}, {delivered} delivered, {tb.judge.dropped} dropped (chain too short)")
     if tb.bytes != sum(len(f) for f in tb.judge.delivered):
         tb.error(f"stat_frame_len summed {tb.bytes}, delivered {sum(len(f) for f in tb.judge.delivered)} bytes")
-    tb.log.info("%s: %d frames delivered, %d dropped (MAX_CHAINS), %d writes", mix, delivered, tb.judge.dropped,
-                tb.judge.writes)
+    if mrg and tb.judge.multi < 10:
+        tb.error(f"only {tb.judge.multi} frames over several chains")
+    tb.log.info("%s: %d frames delivered (%d over several chains), %d dropped (MAX_CHAINS), %d writes", mix, delivered,
+                tb.judge.multi, tb.judge.dropped, tb.judge.writes)
     tb.check()
 
 
