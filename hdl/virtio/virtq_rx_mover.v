@@ -291,10 +291,10 @@ reg  [OW:0]     op_wt_reg, op_wt_next;
 reg  [OW:0]     op_wc_reg, op_wc_next;
 reg  [OW:0]     op_rd_reg, op_rd_next;
 
-reg  [15:0]     cq_head [0:CPL_DEPTH-1];
-reg  [15:0]     cq_len [0:CPL_DEPTH-1];
-reg  [CW:0]     cq_wr_reg, cq_wr_next;
-reg  [CW:0]     cq_rd_reg, cq_rd_next;
+reg  [15:0]     cplq_head [0:CPL_DEPTH-1];
+reg  [15:0]     cplq_len [0:CPL_DEPTH-1];
+reg  [CW:0]     cplq_wr_reg, cplq_wr_next;
+reg  [CW:0]     cplq_rd_reg, cplq_rd_next;
 reg  [NCW-1:0]  rel_k_reg, rel_k_next;              // completions of the oldest frame handed over
 
 /*
@@ -348,8 +348,8 @@ reg  [63:0]     op_push_addr;
 reg  [15:0]     op_push_len;
 reg  [1:0]      op_push_kind;
 reg  [RAM_ADDR_WIDTH-1:0] op_push_ram;
-reg             cq_push;
-reg  [15:0]     cq_push_len;
+reg             cplq_push;
+reg  [15:0]     cplq_push_len;
 reg             fq_info;                            // the plan's result into fq[fq_pl]
 reg  [31:0]     rem;
 reg  [31:0]     seg_off_cur;
@@ -371,7 +371,7 @@ wire [FW-1:0] fq_rd_i = fq_rd_reg[FW-1:0];
 wire [FW:0] fq_cnt = fq_wr_reg - fq_rd_reg;
 wire frame_to_plan = fq_wr_reg != fq_pl_reg;
 wire [OW:0] op_used = op_wt_reg - op_rd_reg;
-wire [CW:0] cq_used = cq_wr_reg - cq_rd_reg;
+wire [CW:0] cplq_used = cplq_wr_reg - cplq_rd_reg;
 wire wr_free = !wr_valid_reg || m_axis_write_desc_ready;
 /* verilator lint_off WIDTHEXPAND */
 wire poll_due = pl_wait_reg % RX_POLL == 0;     // RX_POLL a power of 2: the low bits
@@ -436,8 +436,8 @@ assign m_axis_write_desc_len = wr_len_reg;
 assign m_axis_write_desc_tag = {TAG_WIDTH{1'b0}};
 assign m_axis_write_desc_valid = wr_valid_reg;
 
-assign m_axis_cpl_id = cq_head[cq_rd_reg[CW-1:0]];
-assign m_axis_cpl_len = rel_drop ? 32'd0 : {16'd0, cq_len[cq_rd_reg[CW-1:0]] + {15'd0, knob_used_len}};
+assign m_axis_cpl_id = cplq_head[cplq_rd_reg[CW-1:0]];
+assign m_axis_cpl_len = rel_drop ? 32'd0 : {16'd0, cplq_len[cplq_rd_reg[CW-1:0]] + {15'd0, knob_used_len}};
 assign m_axis_cpl_last = rel_last;
 assign m_axis_cpl_valid = run && rel_ready && rel_nbuf != {NCW{1'b0}};
 
@@ -486,8 +486,8 @@ always @* begin
     op_wt_next = op_wt_reg;
     op_wc_next = op_wc_reg;
     op_rd_next = op_rd_reg;
-    cq_wr_next = cq_wr_reg;
-    cq_rd_next = cq_rd_reg;
+    cplq_wr_next = cplq_wr_reg;
+    cplq_rd_next = cplq_rd_reg;
     rel_k_next = rel_k_reg;
     wr_addr_next = wr_addr_reg;
     wr_ram_next = wr_ram_reg;
@@ -524,8 +524,8 @@ always @* begin
     op_push_len = 16'd0;
     op_push_kind = OP_RAM;
     op_push_ram = {RAM_ADDR_WIDTH{1'b0}};
-    cq_push = 1'b0;
-    cq_push_len = 16'd0;
+    cplq_push = 1'b0;
+    cplq_push_len = 16'd0;
     fq_info = 1'b0;
     rem = 32'd0;
     seg_off_cur = 32'd0;
@@ -652,7 +652,7 @@ always @* begin
                 pl_fin_nbuf_next = pl_chains_reg;
                 pl_fin_next = FIN_END;
             end
-        end else if (s_axis_seg_valid && (!s_axis_seg_last || cq_used != CPL_DEPTH_C)) begin
+        end else if (s_axis_seg_valid && (!s_axis_seg_last || cplq_used != CPL_DEPTH_C)) begin
             if (start_frame || !pl_in_chain_reg) begin
                 pl_wait_next = {WTW{1'b0}};
             end
@@ -712,8 +712,8 @@ always @* begin
                     chains_after = (start_frame ? {NCW{1'b0}} : pl_chains_reg) + 1'b1;
                     pl_chains_next = chains_after;
                     pl_chain_bytes_next = 16'd0;
-                    cq_push = 1'b1;
-                    cq_push_len = chain_after;
+                    cplq_push = 1'b1;
+                    cplq_push_len = chain_after;
                     if (pl_drop_next) begin
                         stat_drop_chain_next = 1'b1;
                         op_push = 1'b0;
@@ -762,7 +762,7 @@ always @* begin
             fq_rd_next = fq_rd_reg + 1'b1;
             free_words = fq_words[fq_rd_i];
         end else if (m_axis_cpl_ready) begin
-            cq_rd_next = cq_rd_reg + 1'b1;
+            cplq_rd_next = cplq_rd_reg + 1'b1;
             rel_k_next = rel_k_reg + 1'b1;
             if (rel_last) begin
                 rel_k_next = {NCW{1'b0}};
@@ -778,8 +778,8 @@ always @* begin
     if (op_push) begin
         op_wt_next = op_wt_next + 1'b1;
     end
-    if (cq_push) begin
-        cq_wr_next = cq_wr_reg + 1'b1;
+    if (cplq_push) begin
+        cplq_wr_next = cplq_wr_reg + 1'b1;
     end
 
     if (clear) begin
@@ -797,8 +797,8 @@ always @* begin
         op_wt_next = {OW+1{1'b0}};
         op_wc_next = {OW+1{1'b0}};
         op_rd_next = {OW+1{1'b0}};
-        cq_wr_next = {CW+1{1'b0}};
-        cq_rd_next = {CW+1{1'b0}};
+        cplq_wr_next = {CW+1{1'b0}};
+        cplq_rd_next = {CW+1{1'b0}};
         rel_k_next = {NCW{1'b0}};
         wr_valid_next = 1'b0;
         wr_issued_next = 16'd0;
@@ -836,8 +836,8 @@ always @(posedge clk) begin
     op_wt_reg <= op_wt_next;
     op_wc_reg <= op_wc_next;
     op_rd_reg <= op_rd_next;
-    cq_wr_reg <= cq_wr_next;
-    cq_rd_reg <= cq_rd_next;
+    cplq_wr_reg <= cplq_wr_next;
+    cplq_rd_reg <= cplq_rd_next;
     rel_k_reg <= rel_k_next;
     wr_addr_reg <= wr_addr_next;
     wr_ram_reg <= wr_ram_next;
@@ -878,9 +878,9 @@ always @(posedge clk) begin
         op_kind[op_wt_reg[OW-1:0]] <= op_push_kind;
         op_ram[op_wt_reg[OW-1:0]] <= op_push_ram;
     end
-    if (cq_push) begin
-        cq_head[cq_wr_reg[CW-1:0]] <= s_axis_seg_head;
-        cq_len[cq_wr_reg[CW-1:0]] <= cq_push_len;
+    if (cplq_push) begin
+        cplq_head[cplq_wr_reg[CW-1:0]] <= s_axis_seg_head;
+        cplq_len[cplq_wr_reg[CW-1:0]] <= cplq_push_len;
     end
 
     if (rst) begin
@@ -904,8 +904,8 @@ always @(posedge clk) begin
         op_wt_reg <= {OW+1{1'b0}};
         op_wc_reg <= {OW+1{1'b0}};
         op_rd_reg <= {OW+1{1'b0}};
-        cq_wr_reg <= {CW+1{1'b0}};
-        cq_rd_reg <= {CW+1{1'b0}};
+        cplq_wr_reg <= {CW+1{1'b0}};
+        cplq_rd_reg <= {CW+1{1'b0}};
         rel_k_reg <= {NCW{1'b0}};
         wr_valid_reg <= 1'b0;
         wr_issued_reg <= 16'd0;
