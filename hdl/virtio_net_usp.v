@@ -147,7 +147,7 @@ localparam WORD_BYTES = AXIS_PCIE_DATA_WIDTH/8;
 localparam SELFTEST_RAM_ADDR_WIDTH = 13;        // client 0: the debug BAR's 8 KiB self-test RAM
 localparam SELFTEST_RAM_BYTES = 1 << SELFTEST_RAM_ADDR_WIDTH;
 localparam SELFTEST_WORD_WIDTH = SELFTEST_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
-localparam CORE_RAM_ADDR_WIDTH = 16;            // client 1: the virtio core (its queues' block RAMs)
+localparam CORE_RAM_ADDR_WIDTH = 17;            // client 1: the virtio core (its two queues' block RAMs)
 localparam RAM_ADDR_WIDTH = CORE_RAM_ADDR_WIDTH; // per client, the larger of the two
 localparam RAM_WORD_WIDTH = RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
 localparam CORE_WORD_WIDTH = CORE_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
@@ -573,6 +573,7 @@ selftest_ram_inst (
  */
 wire [7:0]  virtio_status;
 wire        tx_idle;
+wire        rx_idle;
 wire        virtio_irq_valid;
 wire [MSIX_VEC_WIDTH-1:0] virtio_irq_vector;
 wire        virtio_irq_ready;
@@ -660,7 +661,8 @@ core_inst (
     .s_axis_rx_tlast(s_axis_rx_tlast),
     .s_axis_rx_tuser(s_axis_rx_tuser),
     .virtio_status(virtio_status),
-    .tx_idle(tx_idle)
+    .tx_idle(tx_idle),
+    .rx_idle(rx_idle)
 );
 
 /*
@@ -735,7 +737,7 @@ debug_regs_inst (
     .cfg_msix_mask(cfg_interrupt_msix_mask[0]),
     .cfg_bus_master_enable(cfg_bus_master_enable),
     .cfg_intx_disable(cfg_intx_disable),
-    .dev_status({7'd0, tx_idle, virtio_status}),
+    .dev_status({6'd0, rx_idle, tx_idle, virtio_status}),
     .stat_rq_rd(stat_rq_rd),
     .stat_rq_wr(stat_rq_wr),
     .stat_rc_cpl(stat_rc_cpl),
