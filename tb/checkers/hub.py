@@ -44,7 +44,7 @@ from tb.checkers.spec import (
 )
 from tb.device import debug_bar as dbg
 from tb.device.debug_bar import TxParams
-from tb.device.dev_ctrl import REG_FAULT, REG_MODE
+from tb.device.dev_ctrl import MODE_LOOPBACK_BIT, REG_FAULT, REG_MODE
 
 VIRTIO_BAR = 0
 DEBUG_BAR = dbg.DEBUG_BAR
@@ -78,6 +78,7 @@ class CheckerSet:
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
         self.noe_policy = 0
+        self.loopback = False  # device mode: TX frames go into the RX queue, not on the wire
         self.fault = 0
         self.tx_params: TxParams | None = None  # read from the device (BAR2 TX_PARAMS)
         self.allowed: list[tuple[int, int, str]] = []  # device-accessible regions outside the rings
@@ -241,6 +242,7 @@ class CheckerSet:
             return
         if offset == REG_MODE:
             self.noe_policy = value & 3
+            self.loopback = bool(value >> MODE_LOOPBACK_BIT & 1)
         elif offset == REG_FAULT:
             self.fault = value
         elif offset in SELFTEST_REGS:

@@ -35,6 +35,8 @@ from tb.checkers.spec import (
     VIRTIO_NET_HDR_LEN,
     VIRTIO_NET_HDR_MRG_LEN,
 )
+from tb.device.debug_bar import DEBUG_BAR
+from tb.device.dev_ctrl import REG_CNT_CLEAR, REG_RX_CNT_BASE, RX_COUNTERS
 
 
 def _covered(written: dict[int, int]) -> list[tuple[int, int]]:
@@ -120,6 +122,11 @@ class RxDelivery(Checker):
         self.slot_chain: dict[int, tuple[Chain | None, int]] = {}  # used slot -> (chain, id) as written
         self.drops_counted: int | None = None  # the device's RX drop counters, summed, as last read
         self.t_counted = float("-inf")
+        self.drop_regs: dict[int, int | None] = {
+            REG_RX_CNT_BASE + 4 * i: None for i, name in enumerate(RX_COUNTERS) if name.startswith("rx_drop_")
+        }
+        self.sent: list[bytes] | None = None  # loopback: the frames the driver queued enter the RX queue
+        self.sent_seen = 0
 
     def on_reset(self, t: float) -> None:
         # frames in the device when it was reset are lost with its state: what was taken so far and not
@@ -128,6 +135,28 @@ class RxDelivery(Checker):
 
     def on_rx_frame(self, t: float, data: bytes, bad: bool) -> None:
         self.wire.append(WireFrame(len(self.wire), t, bytes(data), bad))
+
+    def attach_sent(self, sent: list[bytes]) -> None:
+        """A transmit run's frames, in ring order: in loopback mode they are the RX queue's frames."""
+        self.sent, self.sent_seen = sent, 0
+
+    def _sync_loopback(self, t: float) -> None:
+        if self.sent is None or not self.hub.loopback:
+            return
+        for data in self.sent[self.sent_seen :]:
+            self.on_rx_frame(t, data, False)
+        self.sent_seen = len(self.sent)
+
+    def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
+        """The RX drop counters as the bench reads them (BAR2 0x318..); a counter clear forgets them."""
+        if bar != DEBUG_BAR:
+            return
+        if write and offset == REG_CNT_CLEAR:
+            self.drop_regs = dict.fromkeys(self.drop_regs)
+        elif not write and offset in self.drop_regs:
+            self.drop_regs[offset] = value
+            if all(v is not None for v in self.drop_regs.values()):
+                self.counted(t, sum(v or 0 for v in self.drop_regs.values()))
 
     def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
         q = self.hub.rx_queue()
@@ -200,6 +229,7 @@ class RxDelivery(Checker):
             self._match(t, bytes(frame), head, q)
 
     def _match(self, t: float, frame: bytes, head: int, q: QueueView) -> None:
+        self._sync_loopback(t)
         self.delivered.append(frame)
         for w in self.wire[self.next :]:
             if w.data == frame:
@@ -288,6 +318,7 @@ class RxDelivery(Checker):
         self.drops_counted, self.t_counted = drops, t
 
     def finish(self, t: float) -> None:
+        self._sync_loopback(t)
         undelivered = len(self.skipped) + (len(self.wire) - self.next)
         if not self.wire and not self.delivered:
             return

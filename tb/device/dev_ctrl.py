@@ -14,6 +14,7 @@ from tb.platform.base import Platform
 REG_MODE = 0x200
 REG_PACING_INTERVAL = 0x204
 REG_CNT_CLEAR = 0x20C
+MODE_LOOPBACK_BIT = 20  # MODE[20]: TX frames go into the RX queue inside the device
 REG_CNT_BASE = 0x210
 REG_LAST_ERROR = 0x22C
 REG_ERR_BASE = 0x240
@@ -105,7 +106,7 @@ class DeviceModes:
             | self.kick_suppress << 8
             | self.pacing_timer << 12
             | PUSH_POLICIES[self.push] << 16
-            | self.loopback << 20
+            | self.loopback << MODE_LOOPBACK_BIT
         )
 
 
