@@ -74,6 +74,7 @@ class CheckerSet:
         self.queues: dict[int, QueueView] = {}
         self.queue_sel = 0
         self.last_reset_t = float("-inf")  # reads issued before a device reset belong to the old queues
+        self.reset_pending: float | None = None  # STATUS = 0 written, not yet read back
         self.queue_num: dict[int, int] = {}
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
@@ -228,6 +229,9 @@ class CheckerSet:
 
     def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         t = self.now()
+        if not write and self.reset_pending is not None:
+            self.reset_pending = None
+            self.reset(t)
         if bar == VIRTIO_BAR:
             self._snoop_virtio(t, write, offset, size, value)
         elif bar == DEBUG_BAR:
@@ -274,7 +278,10 @@ class CheckerSet:
         elif offset == LEGACY_REG_QUEUE_MSIX_VECTOR and size == 2 and self.msix_enabled():
             self.queue_vector[self.queue_sel] = value
         elif offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
-            self.reset(t)
+            # the reset takes effect at the device when the posted write arrives: until the driver's next read
+            # of the device returns (PCIe orders that completion behind the device's earlier writes, and a
+            # device must have finished its DMA when its status reads 0) the old queues still judge DMA
+            self.reset_pending = t
 
     # -- the driver's trace ------------------------------------------------------------------------------
     def driver_event(self, event: Any) -> None:

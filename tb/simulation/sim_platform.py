@@ -115,6 +115,9 @@ class SimPlatform(Platform):
         settings = (self.rc.max_payload_size, self.rc.max_read_request_size, self.rc.split_on_all_rcb)
         self.rc, self.dev = connect_usp(self.dut, self.cfg, self.log_level)
         self.rc.max_payload_size, self.rc.max_read_request_size, self.rc.split_on_all_rcb = settings
+        # host page 0 is never a DMA buffer (as on a real machine): a legacy queue at bus address 0 would have
+        # PFN 0, which the device reads as "no queue" (the first ring the driver allocates is the RX queue's)
+        self.rc.mem_pool.alloc_region(4096)
         if self.dut._get("cfg_interrupt_sent") is not None:
             self.dut.cfg_interrupt_sent.value = 0
             cocotb.start_soon(self._intx_hard_block())
