@@ -26,8 +26,9 @@ class RxBench(TxBench):
     def _taken(self, t_ns: float, data: bytes, bad: bool) -> None:
         """A frame the device took from the wire: into the event log, then to the checkers."""
         seq = int.from_bytes(data[14:18], "big") if len(data) >= 18 else None
-        self.tb.events.emit("wire_rx", "frame", t_ns=t_ns, index=len(self.src.taken) - 1, length=len(data), bad=bad,
-                            seq=seq)
+        self.tb.events.emit(
+            "wire_rx", "frame", t_ns=t_ns, index=len(self.src.taken) - 1, length=len(data), bad=bad, seq=seq
+        )
         if self.tb.checkers is not None:
             self.tb.checkers.rx_frame(t_ns, data, bad)
 
