@@ -5,7 +5,7 @@ from __future__ import annotations
 from tb.checkers.device_rings import DeviceReadsPublished, DmaWritesTargets, UsedRingOrder
 from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
 from tb.checkers.interrupts import InterruptLegality
-from tb.checkers.rx import RxDelivery, RxLostWakeup, RxUsedLen
+from tb.checkers.rx import RxChainsWritable, RxDelivery, RxLostWakeup, RxUsedLen
 from tb.checkers.scoreboard import WireScoreboard
 
 ALL = (
@@ -20,4 +20,5 @@ ALL = (
     RxUsedLen,
     RxDelivery,
     RxLostWakeup,
+    RxChainsWritable,
 )

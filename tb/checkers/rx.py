@@ -401,3 +401,27 @@ class RxLostWakeup(Checker):
                 addr=q.used_idx_addr,
             )
             self.since = None
+
+
+class RxChainsWritable(Checker):
+    """The driver's side of the RX queue: every buffer it makes available there is device-writable (virtio
+    5.1.6.3: receive buffers are device-writable; a device-readable one gives the device nowhere to put a
+    packet, and ours stops the queue with error 7)."""
+
+    name = "rx_chains_writable"
+    rule = "every buffer the driver makes available on the RX queue is device-writable (VIRTQ_DESC_F_WRITE)"
+
+    def on_host_mem(self, t: float, write: bool, addr: int, data: bytes) -> None:
+        q = self.hub.rx_queue()
+        if not write or q is None or q.part(addr)[0] != "avail_idx":
+            return
+        for c in q.last_published:
+            self.events += 1
+            if len(c.write_bufs) != len(c.buffers):
+                ro = [f"{a:#x}+{n}" for a, n in c.buffers if (a, n) not in c.write_bufs]
+                self.fail(
+                    t,
+                    f"RX entry {c.index} (head {c.head}) has {len(ro)} device-readable buffer(s) ({', '.join(ro[:4])})",
+                    addr=q.avail_idx_addr,
+                    queue=q.index,
+                )

@@ -26,7 +26,9 @@ from cocotb.triggers import Timer
 from cocotb.utils import get_sim_time
 
 from sim import suite
-from tb.device.dev_ctrl import DeviceModes
+from tb.device.dev_ctrl import (FAULT_RX_DROP_SILENT, FAULT_RX_USED_LEN_PLUS1, FAULT_RX_WRITE_PAST_BUFFER, DeviceModes,
+                                set_fault)
+from tb.faults.driver import FaultyVirtQueue
 from tb.driver.virtio_net import GuestTiming
 from tb.scenarios.xmit import XmitScenario
 from tb.simulation.rxbench import RxBench
@@ -165,6 +167,52 @@ async def reset_mid_traffic(dut):
     assert x2.net.rx_frames == second
     c = await b.finish()
     b.tb.log.info("reset_mid_traffic: %d of %d received before the reset; counters %s", len(got), len(first), c)
+
+
+# -- every RX checker shown to fire ---------------------------------------------------------------------
+# fault -> (the checker that must report it, RTL FAULT bits, driver fault on the RX queue)
+RX_FAULTS = {
+    "rx_write_past_buffer": ("dma_write_target", FAULT_RX_WRITE_PAST_BUFFER, None),
+    "rx_used_len_plus1": ("rx_used_len", FAULT_RX_USED_LEN_PLUS1, None),
+    "rx_drop_silent": ("rx_delivery", FAULT_RX_DROP_SILENT, None),
+    "rx_no_write_flag": ("rx_chains_writable", 0, "rx_no_write_flag"),
+}
+
+
+@cocotb.test()
+@cocotb.parametrize(fault=[cocotb.Param(f, name=f) for f in RX_FAULTS])
+async def rx_fault_caught(dut, fault):
+    """Turn one RX fault on (an RTL knob, or the driver's), receive, and see its checker report it."""
+    checker, rtl_bits, driver_fault = RX_FAULTS[fault]
+    b = RxBench(dut, gap_cycles=3)
+    hub = b.tb.checkers
+    assert hub is not None, "the checkers are off (TB_CHECKERS=0): this test needs them"
+    hub.expect(checker)
+    await b.start(DeviceModes())
+    # the test-only driver (race_seam: its queues carry the fault sets), faithful until a fault is set
+    x = b.xmit(XmitScenario(packets=0, variant="post", seed=3), race_seam=True)
+    await x.probe()
+    await b.p.bar_read(0, 0x12, 1)
+    if rtl_bits:
+        await set_fault(b.p, rtl_bits)
+    if driver_fault:
+        # the ring was filled at probe; the refill after half of it came back publishes the faulty buffers
+        rvq = x.net.rvq
+        assert isinstance(rvq, FaultyVirtQueue)
+        rvq.faults.add(driver_fault)
+    n = 160
+    b.send(frames(b.tb.rng("rx_fault_caught"), n, 60, 600))
+    # until the checker fired, or the wire is drained and nothing more arrives for 20 us
+    t_end, last, quiet = b.p.now_ns() + 2_000_000, -1, 0
+    while not hub.failed(checker) and b.p.now_ns() < t_end and quiet < 10:
+        await Timer(2, "us")
+        quiet = quiet + 1 if (len(x.net.rx_frames), len(b.src.queue)) == (last, 0) else 0
+        last = len(x.net.rx_frames)
+    await Timer(5, "us")
+    await b.finish()
+    caught = hub.failed(checker)
+    assert caught, f"{checker} did not report fault {fault} ({len(x.net.rx_frames)} of {n} frames received)"
+    b.tb.log.info("fault %s caught:\n%s", fault, caught[0].report())
 
 
 # -- pytest entry ----------------------------------------------------------------------------------------

@@ -281,3 +281,12 @@ def test_rx_lost_wakeup_when_napi_sleeps_on_published_buffers() -> None:
         assert bool(v) != recheck, [x.msg for x in hub.violations]
         if v:
             assert "1 published RX buffer(s) wait" in v[0].msg, v[0].msg
+
+
+def test_rx_chain_with_a_device_readable_buffer_fires() -> None:
+    hub, _clk = make()
+    post(hub, 0, 0)
+    assert not hub.failed("rx_chains_writable")
+    post(hub, 1, 1, write=False)
+    v = hub.failed("rx_chains_writable")
+    assert v and "RX entry 1 (head 1) has 1 device-readable buffer" in v[0].msg, [x.msg for x in hub.violations]
