@@ -22,10 +22,11 @@ import random
 
 import cocotb
 import pytest
-from cocotb.triggers import Timer
+from cocotb.triggers import RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from sim import suite
+from tb.checkers.base import CLOCK_NS, Checker
 from tb.device.dev_ctrl import (FAULT_RX_DROP_SILENT, FAULT_RX_USED_LEN_PLUS1, FAULT_RX_WRITE_PAST_BUFFER, DeviceModes,
                                 set_fault)
 from tb.faults.driver import FaultyVirtQueue
@@ -215,9 +216,136 @@ async def rx_fault_caught(dut, fault):
     b.tb.log.info("fault %s caught:\n%s", fault, caught[0].report())
 
 
+# -- the NAPI re-check race -----------------------------------------------------------------------------
+class RxUsedIdxProbe(Checker):
+    """Times the device's used.idx writes on the RX queue (the sweep's 'packet published' moment)."""
+
+    name = "rx_race_probe"
+
+    def __init__(self, hub):
+        super().__init__(hub)
+        self.times: list[float] = []
+
+    def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
+        q = self.hub.rx_queue()
+        if q is not None and q.part(addr)[0] == "used_idx":
+            self.times.append(t)
+
+
+async def rx_sweep(dut, skip_recheck: bool):
+    """virtnet_poll's napi_complete -> enable_cb window vs a packet published at every cycle offset from -40 to
+    +40 around enable_cb's avail.flags write. Returns (bench, driver run, offset -> runs, lost-wake-up notes).
+
+    The seam is the RX queue's ``race_hook`` (the test-only driver, tb/faults/driver.py), awaited right before
+    enable_cb's flags write: it puts one 60-byte frame on the wire and holds the flags write back so that the
+    device's used.idx write for that frame lands ``offset`` cycles after it (negative: before it, when the
+    device still reads NO_INTERRUPT and only the driver's re-check of used.idx can find the packet)."""
+    b = RxBench(dut)
+    hub = b.tb.checkers
+    assert hub is not None, "the race sweep needs the checkers (TB_CHECKERS=0 is set)"
+    if skip_recheck:
+        hub.expect("rx_lost_wakeup")
+    probe = RxUsedIdxProbe(hub)
+    hub.add(probe)
+    await b.start(DeviceModes())
+    x = b.xmit(XmitScenario(packets=0, variant="post", seed=3), race_seam=True)
+    await x.probe()
+    await b.p.bar_read(0, 0x12, 1)
+    if skip_recheck:
+        x.net.rx_faults.add("skip_napi_recheck")  # type: ignore[attr-defined]
+    rvq = x.net.rvq
+    assert isinstance(rvq, FaultyVirtQueue)
+    rng = b.tb.rng("rx_race_sweep")
+    targets = [(d, phase) for d in range(-40, 41) for phase in (0, 1)]
+    state = {"k": -1, "latency": None, "sent": 0}
+    runs: list[tuple[float, float]] = []  # (frame put on the wire, flags write) per iteration
+
+    async def one_frame(delay_cycles: int) -> None:
+        if delay_cycles:
+            await Timer(delay_cycles * CLOCK_NS, "ns")
+        b.send(frames(rng, 1, 60, 60, tag=state["sent"] & 0xFF))
+        state["sent"] += 1
+
+    async def race_hook() -> None:
+        state["k"] += 1
+        k = state["k"]
+        if k > len(targets):
+            rvq.race_hook = None  # the sweep is over
+            return
+        n_used = len(probe.times)
+        t_hook = b.p.now_ns()
+        if state["latency"] is None:
+            # calibration: from a frame put on the wire to the device's used.idx write for it
+            cocotb.start_soon(one_frame(0))
+            while len(probe.times) == n_used:
+                await RisingEdge(dut.user_clk)
+            state["latency"] = round((probe.times[n_used] - t_hook) / CLOCK_NS)
+            b.tb.log.info("RX race sweep: frame on the wire -> used.idx write = %d cycles", state["latency"])
+            await Timer(2, "us")
+            return
+        offset, phase = targets[k - 1]
+        lat = state["latency"]
+        r = phase + max(0, offset - lat)
+        cocotb.start_soon(one_frame(r))
+        f = r + lat - offset
+        if f > 0:
+            await Timer(f * CLOCK_NS, "ns")
+        runs.append((t_hook + r * CLOCK_NS, b.p.now_ns()))
+
+    rvq.race_hook = race_hook
+    # the first poll after open has run already: one frame starts the chain of polls (each one's enable_cb
+    # runs the hook, which sends the next frame)
+    b.send(frames(rng, 1, 60, 60, tag=0xEE))
+    lost: list[str] = []
+    t_end = b.p.now_ns() + 20_000_000
+    while rvq.race_hook is not None or b.src.queue:
+        await Timer(5, "us")
+        if hub.failed("rx_lost_wakeup"):
+            lost.append(hub.failed("rx_lost_wakeup")[0].msg)
+            break
+        if b.p.now_ns() > t_end:
+            lost.append(f"no end after 20 ms, iteration {state['k']}")
+            break
+    offsets: dict[int, int] = {}
+    for t_frame, t_flag in runs:
+        w = next((t for t in probe.times if t >= t_frame), None)
+        if w is not None:
+            off = round((w - t_flag) / CLOCK_NS)
+            offsets[off] = offsets.get(off, 0) + 1
+    return b, x, offsets, lost
+
+
+@cocotb.test()
+async def rx_race_sweep(dut):
+    """NAPI's re-check vs a packet published at every cycle from -40 to +40 around enable_cb: none is lost."""
+    b, x, offsets, lost = await rx_sweep(dut, skip_recheck=False)
+    assert not lost, f"the sweep did not finish: {lost[0]}"
+    sent = [f.data for f in b.src.taken]
+    await b.wait_received(x.net, len(sent))
+    assert x.net.rx_frames == sent
+    missing = [o for o in range(-32, 33) if o not in offsets]
+    b.tb.log.info("RX race sweep offsets (cycles: runs): %s", dict(sorted(offsets.items())))
+    assert not missing, f"offsets never reached: {missing} (reached {sorted(offsets)})"
+    c = await b.finish()
+    assert c["rx_frames"] == len(sent) and drops(c) == 0, c
+    hub = b.tb.checkers
+    assert hub is not None and not hub.violations
+
+
+@cocotb.test()
+async def rx_race_sweep_skip_recheck(dut):
+    """The same sweep with virtnet_poll's re-check skipped: the RX lost-wake-up checker must fire."""
+    b, _x, offsets, lost = await rx_sweep(dut, skip_recheck=True)
+    hub = b.tb.checkers
+    assert hub is not None
+    caught = hub.failed("rx_lost_wakeup")
+    assert caught, f"no lost wake-up reported (offsets run: {sorted(offsets)}; ended: {lost})"
+    b.tb.log.info("skip-recheck sweep caught at offsets run so far %s:\n%s", sorted(offsets), caught[0].report())
+
+
 # -- pytest entry ----------------------------------------------------------------------------------------
 # Icarus (the 4-state reference): one test per feature in make test, everything under REGRESS
-SUITE = suite.Suite("tests.sim.test_virtio_rx", "virtio_net_usp", icarus=r"rx_from_wire/mrg=small$|bad_frames$")
+SUITE = suite.Suite("tests.sim.test_virtio_rx", "virtio_net_usp", icarus=r"rx_from_wire/mrg=small$|bad_frames$|rx_race_sweep$|rx_fault_caught/fault=rx_used_len_plus1$")
 
 
 @pytest.mark.sim
