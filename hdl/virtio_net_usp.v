@@ -141,6 +141,8 @@ module virtio_net_usp #
 
 localparam REG_ADDR_WIDTH = 12;
 localparam MSIX_VEC_WIDTH = MSIX_VECTORS > 1 ? $clog2(MSIX_VECTORS) : 1;
+// a BAR0 access after a reset waits at most this many cycles for the queues to stop their DMA
+localparam RESET_HOLD_MAX = 1536;
 
 // DMA port: byte addresses into a client RAM (the engines see one more bit: the client), lengths, tags
 localparam WORD_BYTES = AXIS_PCIE_DATA_WIDTH/8;
@@ -203,6 +205,8 @@ pcie_us_cq_cc_bridge #(
     .AXIS_PCIE_CQ_USER_WIDTH(AXIS_PCIE_CQ_USER_WIDTH),
     .AXIS_PCIE_CC_USER_WIDTH(AXIS_PCIE_CC_USER_WIDTH),
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    // a BAR0 access may wait up to RESET_HOLD_MAX cycles while a reset drains the queues (virtio_reset_hold)
+    .REG_TIMEOUT(RESET_HOLD_MAX + 64),
     .BAR_MASK(6'b000111),
     .BAR_IO_MASK({5'b00000, BAR0_IO != 0})
 )
@@ -601,6 +605,7 @@ virtio_net_core #(
     .DESC_WINDOW(TX_DESC_WINDOW),
     .INDIRECT_MAX(TX_INDIRECT_MAX),
     .FAULT_ENABLE(FAULT_ENABLE),
+    .RESET_HOLD_MAX(RESET_HOLD_MAX),
     .RAM_ADDR_WIDTH(CORE_RAM_ADDR_WIDTH)
 )
 core_inst (

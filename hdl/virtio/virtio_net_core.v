@@ -58,6 +58,8 @@ module virtio_net_core #
     parameter RX_MAX_SEGS = 32,
     // test-only fault knobs of the queues (BAR2 0x208): 0 = built out, 1 = present (simulation)
     parameter FAULT_ENABLE = 0,
+    // longest hold of a BAR0 access while the queues drain a reset (cycles; below the bridge's REG_TIMEOUT)
+    parameter RESET_HOLD_MAX = 1536,
     // derived, do not set: the core's RAM byte address on the DMA port
     parameter RAM_ADDR_WIDTH = 17,
     parameter RAM_WORD_WIDTH = RAM_ADDR_WIDTH - $clog2(RAM_DATA_WIDTH/8)
@@ -209,6 +211,43 @@ wire        q_err_valid = tx_err_valid || rx_err_valid;
 wire [3:0]  q_err_cause = tx_err_valid ? tx_err_cause : rx_err_cause;
 
 /*
+ * BAR0 accesses after a reset wait until the queues' DMA has stopped (virtio_reset_hold.v): the read a driver
+ * does to flush its STATUS = 0 write completes only after the last DMA write of the old rings
+ */
+wire                      bar0_held_valid;
+wire                      bar0_held_write;
+wire [REG_ADDR_WIDTH-1:0] bar0_held_addr;
+wire [3:0]                bar0_held_be;
+wire [31:0]               bar0_held_wdata;
+/* verilator lint_off UNUSEDSIGNAL */
+wire                      reset_holding;            // visible in waves
+wire                      reset_hold_expired;       // a reset whose DMA did not stop within RESET_HOLD_MAX
+/* verilator lint_on UNUSEDSIGNAL */
+
+virtio_reset_hold #(
+    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    .HOLD_MAX(RESET_HOLD_MAX)
+)
+reset_hold_inst (
+    .clk(clk),
+    .rst(rst),
+    .dev_reset(dev_reset),
+    .busy(!(tx_idle && rx_idle)),
+    .s_reg_req_valid(bar0_req_valid),
+    .s_reg_req_write(reg_req_write),
+    .s_reg_req_addr(reg_req_addr),
+    .s_reg_req_be(reg_req_be),
+    .s_reg_req_wdata(reg_req_wdata),
+    .m_reg_req_valid(bar0_held_valid),
+    .m_reg_req_write(bar0_held_write),
+    .m_reg_req_addr(bar0_held_addr),
+    .m_reg_req_be(bar0_held_be),
+    .m_reg_req_wdata(bar0_held_wdata),
+    .holding(reset_holding),
+    .stat_hold_expired(reset_hold_expired)
+);
+
+/*
  * BAR0: legacy virtio-pci registers
  */
 virtio_legacy_regs #(
@@ -222,11 +261,11 @@ virtio_legacy_regs #(
 virtio_regs_inst (
     .clk(clk),
     .rst(rst),
-    .reg_req_valid(bar0_req_valid),
-    .reg_req_write(reg_req_write),
-    .reg_req_addr(reg_req_addr),
-    .reg_req_be(reg_req_be),
-    .reg_req_wdata(reg_req_wdata),
+    .reg_req_valid(bar0_held_valid),
+    .reg_req_write(bar0_held_write),
+    .reg_req_addr(bar0_held_addr),
+    .reg_req_be(bar0_held_be),
+    .reg_req_wdata(bar0_held_wdata),
     .reg_rsp_valid(bar0_rsp_valid),
     .reg_rsp_rdata(bar0_rsp_rdata),
     .offer_noe(offer_noe),

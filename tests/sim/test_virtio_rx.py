@@ -162,11 +162,15 @@ async def reset_mid_traffic(dut):
     assert got == first[: len(got)], "frames before the reset are a prefix of what was sent"
     x2 = b.xmit(XmitScenario(packets=0, variant="post", seed=4))
     await x2.probe()
+    await b.p.bar_read(0, 0x12, 1)  # DRIVER_OK has reached the device
     second = frames(rng, 50, 60, 1514, tag=2)
     b.send(second)
     await b.wait_received(x2.net, 50)
     assert x2.net.rx_frames == second
     c = await b.finish()
+    # every frame of the first batch not received before the reset was dropped: as "stopped" once the queue
+    # was reset, or in the device when the reset cut it (counted as stopped too)
+    assert c["rx_frames"] == len(got) + 50 and drops(c) == len(first) - len(got), c
     b.tb.log.info("reset_mid_traffic: %d of %d received before the reset; counters %s", len(got), len(first), c)
 
 
