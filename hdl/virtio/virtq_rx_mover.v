@@ -262,6 +262,8 @@ reg  [1:0]      rx_seq_reg, rx_seq_next;            // test only (DROP_SILENT)
 reg  [WTW-1:0]  stall_reg, stall_next;
 reg  [RAM_WORD_WIDTH-1:0] alloc_ptr_reg, alloc_ptr_next;
 reg  [UW-1:0]   used_words_reg, used_words_next;
+reg             room_reg, room_next;                // a maximum frame and a frame slot free (registered)
+reg             run_q_reg;                          // run, a cycle late: tready from registers only
 
 /*
  * Planner
@@ -550,10 +552,12 @@ always @* begin
         skip_c = {UW{1'b0}};
         start_c = alloc_ptr_reg;
     end
-    can_open = fq_cnt != FRAME_SLOTS_F && used_words_reg + skip_c + MAX_PKT_WORDS_U <= BUF_WORDS_U;
+    can_open = room_reg;
 
-    // held only between frames, while there is no room, for at most RX_WAIT cycles
-    rx_ready = rx_in_frame_reg || !run || can_open || stall_reg >= RX_WAIT_W;
+    // held only between frames, while there is no room, for at most RX_WAIT cycles (a beat taken while
+    // the queue starts, before run_q follows, finds can_open or is dropped as an overrun: never stored
+    // without room)
+    rx_ready = rx_in_frame_reg || !run_q_reg || can_open || stall_reg >= RX_WAIT_W;
     rx_beat = s_axis_rx_tvalid && rx_ready;
     if (s_axis_rx_tvalid && !rx_ready) begin
         stall_next = stall_reg + 1'b1;
@@ -804,6 +808,14 @@ always @* begin
         wr_issued_next = 16'd0;
         wr_done_next = 16'd0;
     end
+
+    // room for the next frame, from the next state: tready comes from a register, not through the adders
+    if (BUF_WORDS_U - {1'b0, alloc_ptr_next} < MAX_PKT_WORDS_U) begin
+        room_next = fq_wr_next - fq_rd_next != FRAME_SLOTS_F
+            && used_words_next + BUF_WORDS_U - {1'b0, alloc_ptr_next} + MAX_PKT_WORDS_U <= BUF_WORDS_U;
+    end else begin
+        room_next = fq_wr_next - fq_rd_next != FRAME_SLOTS_F && used_words_next + MAX_PKT_WORDS_U <= BUF_WORDS_U;
+    end
 end
 
 always @(posedge clk) begin
@@ -820,6 +832,8 @@ always @(posedge clk) begin
     stall_reg <= stall_next;
     alloc_ptr_reg <= alloc_ptr_next;
     used_words_reg <= used_words_next;
+    room_reg <= room_next;
+    run_q_reg <= run;
     pl_active_reg <= pl_active_next;
     pl_in_chain_reg <= pl_in_chain_next;
     pl_done_reg <= pl_done_next;
@@ -895,6 +909,8 @@ always @(posedge clk) begin
         stall_reg <= {WTW{1'b0}};
         alloc_ptr_reg <= {RAM_WORD_WIDTH{1'b0}};
         used_words_reg <= {UW{1'b0}};
+        room_reg <= 1'b1;
+        run_q_reg <= 1'b0;
         pl_active_reg <= 1'b0;
         pl_in_chain_reg <= 1'b0;
         pl_drop_reg <= 1'b0;

@@ -32,8 +32,14 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 from tb.simulation.seed import seed_for
 from tests.sim.dma_model import CLK_NS, Access, DmaModel, ObservedMemory, cycle_now, high
 from tests.sim.rx_model import FILL, AxisSource, RxChain, RxJudge, place
-from tests.sim.vring_builder import (DATA_SLOT, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT,
-                                     VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, SplitRing)
+from tests.sim.vring_builder import (
+    DATA_SLOT,
+    VRING_AVAIL_F_NO_INTERRUPT,
+    VRING_DESC_F_INDIRECT,
+    VRING_DESC_F_NEXT,
+    VRING_DESC_F_WRITE,
+    SplitRing,
+)
 
 HOST_BASE = 0x1000_0000
 HOST_SIZE = 1 << 21
