@@ -83,13 +83,25 @@ async def rx_from_wire(dut, mrg):
 
 
 @cocotb.test()
-@cocotb.parametrize(size=[cocotb.Param(1514, "1514"), cocotb.Param(60, "60"), cocotb.Param(0, "mixed")])
-async def loopback(dut, size):
-    """The driver's transmit comes back through the device (MODE loopback): every frame received byte-exact."""
+@cocotb.parametrize(size=[cocotb.Param(1514, "1514"), cocotb.Param(60, "60"), cocotb.Param(0, "mixed")],
+                    push=[cocotb.Param("per_packet", "per_packet"), cocotb.Param("batched", "batched")])
+async def loopback(dut, size, push):
+    """The driver's transmit comes back through the device (MODE loopback): every frame received byte-exact,
+    with each used-ring push policy (both queues push the same way)."""
+    await _loopback(dut, size, push, msix=True)
+
+
+@cocotb.test()
+async def loopback_intx(dut):
+    """Loopback without MSI-X: RX and TX interrupts share INTx and the ISR's queue bit."""
+    await _loopback(dut, 0, "per_packet", msix=False)
+
+
+async def _loopback(dut, size: int, push: str, msix: bool) -> None:
     b = RxBench(dut)
     n = 200 if size == 60 else 120
     lo, hi = (size, size) if size else (60, 1514)
-    x = await probed(b, DeviceModes(loopback=True), packets=n, min_len=lo, max_len=hi)
+    x = await probed(b, DeviceModes(loopback=True, push=push), packets=n, min_len=lo, max_len=hi, use_msix=msix)
     await b.ctrl.clear_counters()
     t0 = get_sim_time("ns")
     res = await x.traffic(lambda k: b.wait_received(x.net, k))
@@ -99,8 +111,9 @@ async def loopback(dut, size):
     assert c["rx_frames"] == n and drops(c) == 0, c
     # occupancy of the RX path: frame bytes over the time the device took (64-bit stream at 250 MHz)
     beats = sum(-(-len(f) // 8) for f in res.sent)
-    b.tb.log.info("loopback %s: %d frames in %.1f us, RX stream busy %.1f %% of the cycles, %.2f Gb/s", size or "mixed",
-                  n, (t1 - t0) / 1000, 100 * beats * 4.0 / (t1 - t0), 8 * sum(map(len, res.sent)) / (t1 - t0))
+    b.tb.log.info("loopback %s %s %s: %d frames in %.1f us, RX stream busy %.1f %% of the cycles, %.2f Gb/s",
+                  size or "mixed", push, "MSI-X" if msix else "INTx", n, (t1 - t0) / 1000,
+                  100 * beats * 4.0 / (t1 - t0), 8 * sum(map(len, res.sent)) / (t1 - t0))
 
 
 @cocotb.test()
@@ -349,7 +362,7 @@ async def rx_race_sweep_skip_recheck(dut):
 
 # -- pytest entry ----------------------------------------------------------------------------------------
 # Icarus (the 4-state reference): one test per feature in make test, everything under REGRESS
-SUITE = suite.Suite("tests.sim.test_virtio_rx", "virtio_net_usp", icarus=r"loopback/size=1514$|bad_frames$|rx_race_sweep$|rx_fault_caught/fault=rx_used_len_plus1$")
+SUITE = suite.Suite("tests.sim.test_virtio_rx", "virtio_net_usp", icarus=r"loopback/size=1514/push=per_packet$|loopback_intx$|bad_frames$|rx_race_sweep$|rx_fault_caught/fault=rx_used_len_plus1$")
 
 
 @pytest.mark.sim
