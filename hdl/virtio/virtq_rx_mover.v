@@ -20,6 +20,8 @@
  * MAX_FRAME_LEN (stat_drop_oversize; nothing past the reservation is stored) or below MIN_FRAME_LEN
  * (stat_drop_runt); a frame that starts while the queue is not running (run = 0: no driver, a reset or an
  * error) is dropped (stat_drop_stopped). Every other frame enters the frame queue (FRAME_SLOTS frames).
+ * A clear (after a reset or an error) loses the frames held and not yet published: each is counted as
+ * stopped too (one count a cycle after the clear), unless the planner had counted it as a drop already.
  *
  * Planner. Takes the oldest stored frame and the segments of the next chains: the chain's byte stream is
  * header then frame; each segment becomes write ops (one per cycle): header bytes [0, 8) and [8, hdr_len)
@@ -249,6 +251,12 @@ reg  [FW:0]     fq_wr_reg, fq_wr_next;
 reg  [FW:0]     fq_pl_reg, fq_pl_next;
 reg  [FW:0]     fq_wf_reg, fq_wf_next;
 reg  [FW:0]     fq_rd_reg, fq_rd_next;
+// a frame's fate already counted (dropped by the planner: no buffer, too long for its chains); at clear the
+// frames held and not yet counted are counted as stopped, one a cycle (cut_reg of them left)
+reg  [FRAME_SLOTS-1:0] fq_counted_reg, fq_counted_next;
+reg  [FW:0]     cut_reg, cut_next;
+reg  [FW-1:0]   cut_slot;
+integer         cut_k;
 
 /*
  * Wire side
@@ -463,6 +471,9 @@ always @* begin
     fq_pl_next = fq_pl_reg;
     fq_wf_next = fq_wf_reg;
     fq_rd_next = fq_rd_reg;
+    fq_counted_next = fq_counted_reg;
+    cut_next = cut_reg;
+    cut_slot = {FW{1'b0}};
     rx_in_frame_next = rx_in_frame_reg;
     rx_mode_next = rx_mode_reg;
     rx_len_next = rx_len_reg;
@@ -607,6 +618,7 @@ always @* begin
                     alloc_ptr_next = beat_start + frame_words[RAM_WORD_WIDTH-1:0];
                     used_words_next = used_words_reg + push_words;
                     fq_wr_next = fq_wr_reg + 1'b1;
+                    fq_counted_next[fq_wr_i] = 1'b0;
                 end
             end
         end
@@ -651,6 +663,7 @@ always @* begin
             end
             if (!start_frame && pl_wait_reg >= RX_WAIT_W) begin
                 stat_drop_nobuf_next = 1'b1;
+                fq_counted_next[fq_pl_i] = 1'b1;
                 op_wt_next = op_wc_reg;
                 pl_fin_drop_next = 1'b1;
                 pl_fin_nbuf_next = pl_chains_reg;
@@ -720,6 +733,7 @@ always @* begin
                     cplq_push_len = chain_after;
                     if (pl_drop_next) begin
                         stat_drop_chain_next = 1'b1;
+                        fq_counted_next[fq_pl_i] = 1'b1;
                         op_push = 1'b0;
                         op_wt_next = op_wc_reg;
                         pl_fin_drop_next = 1'b1;
@@ -732,6 +746,7 @@ always @* begin
                     end else if (!feat_mrg_rxbuf || chains_after == MAX_CHAINS_N) begin
                         // too long for the chain (or for MAX_CHAINS chains)
                         stat_drop_chain_next = 1'b1;
+                        fq_counted_next[fq_pl_i] = 1'b1;
                         op_push = 1'b0;
                         op_wt_next = op_wc_reg;
                         pl_fin_drop_next = 1'b1;
@@ -787,6 +802,14 @@ always @* begin
     end
 
     if (clear) begin
+        // the frames held and not published are lost with the reset: each counted once, as stopped
+        cut_next = {FW+1{1'b0}};
+        for (cut_k = 0; cut_k < FRAME_SLOTS; cut_k = cut_k + 1) begin
+            cut_slot = cut_k[FW-1:0] - fq_rd_i;
+            if ({1'b0, cut_slot} < fq_cnt && !fq_counted_reg[cut_k]) begin
+                cut_next = cut_next + 1'b1;
+            end
+        end
         fq_wr_next = {FW+1{1'b0}};
         fq_pl_next = {FW+1{1'b0}};
         fq_wf_next = {FW+1{1'b0}};
@@ -807,6 +830,12 @@ always @* begin
         wr_valid_next = 1'b0;
         wr_issued_next = 16'd0;
         wr_done_next = 16'd0;
+    end
+
+    // frames lost with a reset: one stopped count a cycle, in the cycles the wire side counts nothing
+    if (!clear && cut_reg != {FW+1{1'b0}} && !stat_drop_stopped_next) begin
+        stat_drop_stopped_next = 1'b1;
+        cut_next = cut_reg - 1'b1;
     end
 
     // room for the next frame, from the next state: tready comes from a register, not through the adders
@@ -867,6 +896,8 @@ always @(posedge clk) begin
     stat_frame_len_reg <= stat_frame_len_next;
     stat_drop_nobuf_reg <= stat_drop_nobuf_next;
     stat_drop_chain_reg <= stat_drop_chain_next;
+    fq_counted_reg <= fq_counted_next;
+    cut_reg <= cut_next;
     stat_drop_oversize_reg <= stat_drop_oversize_next;
     stat_drop_runt_reg <= stat_drop_runt_next;
     stat_drop_bad_reg <= stat_drop_bad_next;
@@ -931,6 +962,8 @@ always @(posedge clk) begin
         stat_frame_reg <= 1'b0;
         stat_drop_nobuf_reg <= 1'b0;
         stat_drop_chain_reg <= 1'b0;
+        fq_counted_reg <= {FRAME_SLOTS{1'b0}};
+        cut_reg <= {FW+1{1'b0}};
         stat_drop_oversize_reg <= 1'b0;
         stat_drop_runt_reg <= 1'b0;
         stat_drop_bad_reg <= 1'b0;
