@@ -22,9 +22,9 @@
  *                             Present only when FAULT_ENABLE != 0: otherwise it reads 0, ignores writes
  *                             and the engine gets no knobs (a board build).
  *                             [0] IGNORE_NO_INTERRUPT  cause-0 interrupt after every packet, NO_INTERRUPT
- *                                                      or not
+ *                                                      or not (TX and RX queues)
  *                             [1] DROP_IRQ             the cause-0 interrupt is never raised (counted as
- *                                                      suppressed); notify-on-empty unchanged
+ *                                                      suppressed); notify-on-empty unchanged (TX and RX)
  *                             [2] USED_IDX_FIRST       used.idx written before the used element
  *                             [3] READ_PAST_AVAIL      avail.ring read one entry past avail.idx
  *                             [4] WRITE_TX_BUFFER      0xBAD0 written into the chain's header buffer

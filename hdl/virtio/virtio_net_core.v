@@ -598,7 +598,7 @@ virtq_rx_inst (
     .push_batched(push_batched),
     .push_batch(push_batch),
     .push_flush(push_flush),
-    .fault(fault[11:9]),
+    .fault({fault[1:0], fault[11:9]}),  // the interrupt knobs act on both queues' used writers
     .notify(rx_notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(q_rd_addr[1*64 +: 64]),

@@ -23,7 +23,8 @@
  * the queue stays stopped until dev_reset; err_valid pulses once, with the first error's cause. While the
  * queue does not run, frames from the wire are taken and dropped (stat_drop_stopped).
  *
- * fault (test only, FAULT_ENABLE): bit 0 WRITE_PAST_BUFFER, bit 1 USED_LEN_PLUS1, bit 2 DROP_SILENT
+ * fault (test only, FAULT_ENABLE): bit 0 WRITE_PAST_BUFFER, bit 1 USED_LEN_PLUS1, bit 2 DROP_SILENT (the
+ * mover), bit 3 IGNORE_NO_INTERRUPT, bit 4 DROP_IRQ (the used writer's interrupt decision, as on the TX queue)
  * (README "RX fault knobs"); without FAULT_ENABLE the input is ignored and the knobs' logic is constant.
  */
 
@@ -97,7 +98,7 @@ module virtq_rx #
     /*
      * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
-    input  wire [2:0]                         fault,
+    input  wire [4:0]                         fault,
 
     /*
      * Control pulses
@@ -201,11 +202,13 @@ localparam VRING_ALIGN = 4096;
 localparam [31:0] AVAIL_OFF_32 = 16*QUEUE_SIZE;
 localparam [31:0] USED_OFF_32 = ((16*QUEUE_SIZE + 2*(3 + QUEUE_SIZE) + VRING_ALIGN - 1) / VRING_ALIGN) * VRING_ALIGN;
 
-// fault knobs (test only): bits of fault (README "RX fault knobs"), all in the mover
+// fault knobs (test only): bits of fault (README "RX fault knobs"), in the mover and the used writer
 localparam
     FAULT_WRITE_PAST_BUFFER = 0,    // a byte written just past the last buffer of each frame
     FAULT_USED_LEN_PLUS1    = 1,    // used.len one more than the bytes written
-    FAULT_DROP_SILENT       = 2;    // frames at wire sequence 3 mod 4 dropped without a count
+    FAULT_DROP_SILENT       = 2,    // frames at wire sequence 3 mod 4 dropped without a count
+    FAULT_IGNORE_NO_INTR    = 3,    // NO_INTERRUPT read as clear: an interrupt after every push
+    FAULT_DROP_IRQ          = 4;    // the cause-0 interrupt never raised
 
 localparam [1:0] Q_RUN = 2'd0, Q_DRAIN = 2'd1, Q_STOPPED = 2'd2;
 
@@ -218,7 +221,7 @@ initial begin
 end
 
 /* verilator lint_off UNUSEDSIGNAL */ // fault is dead logic without FAULT_ENABLE
-wire [2:0] knob = (FAULT_ENABLE != 0) ? fault : 3'd0;
+wire [4:0] knob = (FAULT_ENABLE != 0) ? fault : 5'd0;
 /* verilator lint_on UNUSEDSIGNAL */
 
 wire [63:0] desc_base = queue_base;
@@ -658,7 +661,7 @@ virtq_used #(
     .LEN_WIDTH(LEN_WIDTH),
     .TAG_WIDTH(BLK_TAG_WIDTH),
     .BATCH_MAX(USED_BATCH_MAX),
-    .FAULT_ENABLE(0),
+    .FAULT_ENABLE(FAULT_ENABLE),
     .FRAMES(1)
 )
 used_inst (
@@ -670,8 +673,8 @@ used_inst (
     .push_batched(push_batched),
     .batch_size(push_batch),
     .flush_cycles(push_flush),
-    .fault_ignore_no_interrupt(1'b0),
-    .fault_drop_irq(1'b0),
+    .fault_ignore_no_interrupt(knob[FAULT_IGNORE_NO_INTR]),
+    .fault_drop_irq(knob[FAULT_DROP_IRQ]),
     .fault_used_idx_first(1'b0),
     .fault_write_tx_buffer(1'b0),
     .fault_used_idx_ahead(1'b0),

@@ -27,8 +27,8 @@ from cocotb.utils import get_sim_time
 
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
-from tb.device.dev_ctrl import (FAULT_RX_DROP_SILENT, FAULT_RX_USED_LEN_PLUS1, FAULT_RX_WRITE_PAST_BUFFER, DeviceModes,
-                                set_fault)
+from tb.device.dev_ctrl import (FAULT_DROP_IRQ, FAULT_IGNORE_NO_INTERRUPT, FAULT_RX_DROP_SILENT,
+                                FAULT_RX_USED_LEN_PLUS1, FAULT_RX_WRITE_PAST_BUFFER, DeviceModes, set_fault)
 from tb.faults.driver import FaultyVirtQueue
 from tb.driver.virtio_net import GuestTiming
 from tb.scenarios.xmit import XmitScenario
@@ -194,6 +194,8 @@ RX_FAULTS = {
     "rx_used_len_plus1": ("rx_used_len", FAULT_RX_USED_LEN_PLUS1, None),
     "rx_drop_silent": ("rx_delivery", FAULT_RX_DROP_SILENT, None),
     "rx_no_write_flag": ("rx_chains_writable", 0, "rx_no_write_flag"),
+    "rx_ignore_no_interrupt": ("irq_legality", FAULT_IGNORE_NO_INTERRUPT, None),  # an RX interrupt not owed
+    "rx_drop_irq": ("irq_legality", FAULT_DROP_IRQ, None),  # an RX interrupt owed and never sent
 }
 
 
@@ -227,9 +229,12 @@ async def rx_fault_caught(dut, fault):
         quiet = quiet + 1 if (len(x.net.rx_frames), len(b.src.queue)) == (last, 0) else 0
         last = len(x.net.rx_frames)
     await Timer(5, "us")
-    await b.finish()
+    c = await b.finish()
+    b.tb.log.info("rx_fault_caught %s: RX counters %s", fault, {k: v for k, v in c.items() if v})
     caught = hub.failed(checker)
     assert caught, f"{checker} did not report fault {fault} ({len(x.net.rx_frames)} of {n} frames received)"
+    if checker == "irq_legality":  # the RX queue's interrupt, not the TX queue's
+        assert "RX" in caught[0].msg.split(" interrupt")[0] or caught[0].msg.startswith("no RX"), caught[0].msg
     b.tb.log.info("fault %s caught:\n%s", fault, caught[0].report())
 
 
