@@ -220,7 +220,7 @@ async def race_sweep_skip_recheck(dut):
 # -- pytest entry ----------------------------------------------------------------------------------------
 # Icarus: the race sweep (both simulators) and one fault; everything under REGRESS
 SUITE = suite.Suite("tests.sim.test_checkers", "virtio_net_usp",
-                    icarus=r"race_sweep$|race_sweep/|fault_caught/fault=used_idx_first/")
+                    icarus=r"race_sweep$|race_sweep/")
 
 
 @pytest.mark.sim
