@@ -459,8 +459,8 @@ async def test_read_buffer(dut):
 @cocotb.test()
 async def test_reset_mid_frame(dut):
     """dev_reset while frames are being written (a slow write engine): no DMA issued after the reset (a
-    descriptor already offered is taken as offered), used.idx does not move for the cut frames, idle rises;
-    then a new ring and frames are delivered."""
+    descriptor already offered inside the queue is taken as offered: at most one per DMA client), used.idx
+    does not move for the cut frames, idle rises; then a new ring and frames are delivered."""
     tb = TB(dut, "reset_mid_frame")
     ring = await tb.start(indirect=False)
     tb.dma.wr_latency = (40, 80)
@@ -488,10 +488,16 @@ async def test_reset_mid_frame(dut):
             break
     else:
         tb.error("not idle 3000 cycles after the reset")
+    # "a descriptor already offered is taken as offered": inside the queue a dma_mux serves four clients, and
+    # each may hold one descriptor offered before the reset and accepted after it: writes from the mover and
+    # the used writer, reads from the avail block and the walk. Nothing more, and used.idx moves only by
+    # such a write (the write of a push that was on its way: it covers frames whose data writes were issued)
     late = [a for a in tb.dma.accesses if a.cycle > stop + 1]
-    if len(late) > offered:
+    late_wr = [a for a in late if a.kind == "wr"]
+    late_rd = [a for a in late if a.kind != "wr"]
+    if len(late_wr) > 2 or len(late_rd) > 2:
         tb.error(f"DMA issued after the reset: {[(a.kind, hex(a.addr)) for a in late]}")
-    if ring.used_idx() != used_before:
+    if ring.used_idx() != used_before and not any(a.addr == ring.used + 2 for a in late_wr):
         tb.error(f"used.idx moved from {used_before} to {ring.used_idx()} after the reset")
     tb.log.info("reset after %d writes: used.idx %d, %d DMA accepted after the reset (%d offered then)",
                 tb.judge.writes, used_before, len(late), offered)
@@ -580,8 +586,8 @@ from sim import suite  # noqa: E402
 PARAMS = {"FAULT_ENABLE": 1, "QUEUE_SIZE": 64, "RX_WAIT": 1024, "RX_POLL": 256}
 SOURCES = ("hdl/virtio/virtq_rx.v", "hdl/virtio/virtq_avail.v", "hdl/virtio/virtq_desc_walk.v",
            "hdl/virtio/virtq_rx_mover.v", "hdl/virtio/virtq_used.v", "hdl/dma/dma_mux.v", "hdl/pcie/dma_ram.v")
-# make test: the queue at both widths on Verilator; on Icarus at 64 bits one test per behaviour (all under REGRESS)
-SUITE = suite.Suite("tests.sim.test_virtq_rx", "virtq_rx", icarus_variants=["w64"],
+# make test: the queue at 256 bits on Verilator; on Icarus at 64 bits one test per behaviour (all under REGRESS)
+SUITE = suite.Suite("tests.sim.test_virtq_rx", "virtq_rx", icarus_variants=["w64"], verilator_variants=["w256"],
                     icarus=r"test_frames/mode=mrg$|test_reset_mid_frame$|test_no_buffer$|test_read_buffer$|test_drops$"
                            r"|test_no_interrupt$",
                     variants={"w256": {"RAM_DATA_WIDTH": 256, **PARAMS}, "w64": {"RAM_DATA_WIDTH": 64, **PARAMS}},
