@@ -254,9 +254,9 @@ reg  [FW:0]     fq_rd_reg, fq_rd_next;
 // a frame's fate already counted (dropped by the planner: no buffer, too long for its chains); at clear the
 // frames held and not yet counted are counted as stopped, one a cycle (cut_reg of them left)
 reg  [FRAME_SLOTS-1:0] fq_counted_reg, fq_counted_next;
+reg  [FW:0]     uncounted_reg, uncounted_next;     // frames held whose fate no counter has seen yet
 reg  [FW:0]     cut_reg, cut_next;
-reg  [FW-1:0]   cut_slot;
-integer         cut_k;
+reg             unc_inc, unc_dec_plan, unc_dec_rel;
 
 /*
  * Wire side
@@ -472,8 +472,11 @@ always @* begin
     fq_wf_next = fq_wf_reg;
     fq_rd_next = fq_rd_reg;
     fq_counted_next = fq_counted_reg;
+    uncounted_next = uncounted_reg;
     cut_next = cut_reg;
-    cut_slot = {FW{1'b0}};
+    unc_inc = 1'b0;
+    unc_dec_plan = 1'b0;
+    unc_dec_rel = 1'b0;
     rx_in_frame_next = rx_in_frame_reg;
     rx_mode_next = rx_mode_reg;
     rx_len_next = rx_len_reg;
@@ -619,6 +622,7 @@ always @* begin
                     used_words_next = used_words_reg + push_words;
                     fq_wr_next = fq_wr_reg + 1'b1;
                     fq_counted_next[fq_wr_i] = 1'b0;
+                    unc_inc = 1'b1;
                 end
             end
         end
@@ -664,6 +668,7 @@ always @* begin
             if (!start_frame && pl_wait_reg >= RX_WAIT_W) begin
                 stat_drop_nobuf_next = 1'b1;
                 fq_counted_next[fq_pl_i] = 1'b1;
+                unc_dec_plan = 1'b1;
                 op_wt_next = op_wc_reg;
                 pl_fin_drop_next = 1'b1;
                 pl_fin_nbuf_next = pl_chains_reg;
@@ -734,6 +739,7 @@ always @* begin
                     if (pl_drop_next) begin
                         stat_drop_chain_next = 1'b1;
                         fq_counted_next[fq_pl_i] = 1'b1;
+                        unc_dec_plan = 1'b1;
                         op_push = 1'b0;
                         op_wt_next = op_wc_reg;
                         pl_fin_drop_next = 1'b1;
@@ -747,6 +753,7 @@ always @* begin
                         // too long for the chain (or for MAX_CHAINS chains)
                         stat_drop_chain_next = 1'b1;
                         fq_counted_next[fq_pl_i] = 1'b1;
+                        unc_dec_plan = 1'b1;
                         op_push = 1'b0;
                         op_wt_next = op_wc_reg;
                         pl_fin_drop_next = 1'b1;
@@ -780,6 +787,7 @@ always @* begin
         if (rel_nbuf == {NCW{1'b0}}) begin
             fq_rd_next = fq_rd_reg + 1'b1;
             free_words = fq_words[fq_rd_i];
+            unc_dec_rel = !fq_counted_reg[fq_rd_i];
         end else if (m_axis_cpl_ready) begin
             cplq_rd_next = cplq_rd_reg + 1'b1;
             rel_k_next = rel_k_reg + 1'b1;
@@ -789,6 +797,7 @@ always @* begin
                 free_words = fq_words[fq_rd_i];
                 stat_frame_next = !rel_drop;
                 stat_frame_len_next = fq_len[fq_rd_i];
+                unc_dec_rel = !fq_counted_reg[fq_rd_i];
             end
         end
     end
@@ -803,13 +812,7 @@ always @* begin
 
     if (clear) begin
         // the frames held and not published are lost with the reset: each counted once, as stopped
-        cut_next = {FW+1{1'b0}};
-        for (cut_k = 0; cut_k < FRAME_SLOTS; cut_k = cut_k + 1) begin
-            cut_slot = cut_k[FW-1:0] - fq_rd_i;
-            if ({1'b0, cut_slot} < fq_cnt && !fq_counted_reg[cut_k]) begin
-                cut_next = cut_next + 1'b1;
-            end
-        end
+        cut_next = uncounted_reg;
         fq_wr_next = {FW+1{1'b0}};
         fq_pl_next = {FW+1{1'b0}};
         fq_wf_next = {FW+1{1'b0}};
@@ -830,6 +833,15 @@ always @* begin
         wr_valid_next = 1'b0;
         wr_issued_next = 16'd0;
         wr_done_next = 16'd0;
+    end
+
+    // frames held and not yet counted: +1 stored, -1 dropped by the planner (counted) or released
+    // (published, counted as a frame); a clear hands them to cut_reg
+    if (clear) begin
+        uncounted_next = {FW+1{1'b0}};
+    end else begin
+        uncounted_next = uncounted_reg + {{FW{1'b0}}, unc_inc} - {{FW{1'b0}}, unc_dec_plan}
+            - {{FW{1'b0}}, unc_dec_rel};
     end
 
     // frames lost with a reset: one stopped count a cycle, in the cycles the wire side counts nothing
@@ -897,6 +909,7 @@ always @(posedge clk) begin
     stat_drop_nobuf_reg <= stat_drop_nobuf_next;
     stat_drop_chain_reg <= stat_drop_chain_next;
     fq_counted_reg <= fq_counted_next;
+    uncounted_reg <= uncounted_next;
     cut_reg <= cut_next;
     stat_drop_oversize_reg <= stat_drop_oversize_next;
     stat_drop_runt_reg <= stat_drop_runt_next;
@@ -963,6 +976,7 @@ always @(posedge clk) begin
         stat_drop_nobuf_reg <= 1'b0;
         stat_drop_chain_reg <= 1'b0;
         fq_counted_reg <= {FRAME_SLOTS{1'b0}};
+        uncounted_reg <= {FW+1{1'b0}};
         cut_reg <= {FW+1{1'b0}};
         stat_drop_oversize_reg <= 1'b0;
         stat_drop_runt_reg <= 1'b0;

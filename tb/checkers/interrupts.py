@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
-from tb.checkers.spec import VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
+from tb.checkers.spec import LEGACY_REG_DEVICE_STATUS, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
 from tb.device.dev_ctrl import NoePolicy
 
 RX_QUEUE, TX_QUEUE = 0, 1
@@ -71,8 +71,16 @@ class InterruptLegality(Checker):
         self.last: dict[int, Decision] = {}
         self.intx_level = 0
 
+    def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
+        # STATUS = 0: what was owed before the driver asked for the reset is judged now; an interrupt still
+        # within its window may be cancelled by the reset (the device drops what it had not yet raised)
+        if write and bar == 0 and offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
+            self._expire(t)
+            self.open.clear()
+            self.after_used.clear()
+
     def on_reset(self, t: float) -> None:
-        self._expire(t + WINDOW_CYCLES * CLOCK_NS)  # what was owed before the reset is judged now
+        self._expire(t)
         self.after_used.clear()
         self.open.clear()
 

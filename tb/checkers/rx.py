@@ -130,8 +130,11 @@ class RxDelivery(Checker):
 
     def on_reset(self, t: float) -> None:
         # frames in the device when it was reset are lost with its state: what was taken so far and not
-        # delivered is judged against the counters as drops (a reset clears no counter)
+        # delivered is judged against the counters as drops (a reset clears no counter). Packets published and
+        # not taken by the driver go with its rings (remove frees them): the next driver starts after them.
         self.slot_chain.clear()
+        del self.published[self.taken :]
+        self.current = None
 
     def on_rx_frame(self, t: float, data: bytes, bad: bool) -> None:
         self.wire.append(WireFrame(len(self.wire), t, bytes(data), bad))
@@ -368,12 +371,15 @@ class RxLostWakeup(Checker):
         self.since = None
 
     def on_driver(self, t: float, kind: str, fields: dict) -> None:
+        # ``seen``: NAPI is enabled (from napi_enable until a disable begins); only then is a wake-up owed
         if kind == "napi_schedule":
-            self.scheduled, self.seen, self.since = True, True, None
-        elif kind in ("napi_complete", "napi_enable"):
+            self.scheduled, self.since = True, None
+        elif kind == "napi_complete":
+            self.scheduled = False
+        elif kind == "napi_enable":
             self.scheduled, self.seen = False, True
-        elif kind == "napi_disable":
-            self.scheduled, self.seen = True, False  # closed: nothing is owed to a disabled NAPI
+        elif kind in ("napi_disable_begin", "napi_disable"):
+            self.scheduled, self.seen = True, False  # closing or closed: nothing is owed to a disabled NAPI
         elif kind == "get_buf" and fields.get("vq") == RECEIVEQ:
             self.last_used_idx = fields["last_used_idx"]
             self.since = None

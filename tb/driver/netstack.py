@@ -351,6 +351,7 @@ class NapiStruct:
     async def napi_disable(self, platform: Platform) -> None:
         """Set DISABLE, wait (msleep(1) each try) until SCHED is ours, clear DISABLE."""
         self.state |= 1 << NAPI_STATE_DISABLE
+        self.trace.event("napi_disable_begin")  # from here no schedule succeeds (the interface is closing)
         while self.test_bit(NAPI_STATE_SCHED):
             await platform.sleep_ns(1e6)
         self.state |= 1 << NAPI_STATE_SCHED

@@ -12,7 +12,8 @@ flag of each RX buffer is visible; ``add_buf``, ``get_buf``, ``disable_cb``, ``e
   added; ``try_fill_recv`` (vq, posted, num, max): the end of a fill, right before its kick;
 * ``skb_recv_done`` (vq, scheduled): the RX callback and whether it won napi_schedule_prep;
 * ``napi_schedule`` (context: skb_recv_done / virtnet_poll / virtnet_open), ``napi_complete``,
-  ``napi_enable``, ``napi_disable``; ``napi_poll`` (weight) and ``napi_poll_ret`` (work) around each poll;
+  ``napi_enable``, ``napi_disable_begin`` (DISABLE set: no schedule succeeds from here), ``napi_disable``;
+  ``napi_poll`` (weight) and ``napi_poll_ret`` (work) around each poll;
 * ``virtnet_poll_again`` (vq, received): enable_cb found used buffers after napi_complete and the poll
   rescheduled itself (the NAPI re-check);
 * ``receive_skb`` (vq, token, len: used.len); ``netif_receive_skb`` (token, seq, len, crc32, gso_type,

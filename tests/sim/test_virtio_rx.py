@@ -181,9 +181,10 @@ async def reset_mid_traffic(dut):
     await b.wait_received(x2.net, 50)
     assert x2.net.rx_frames == second
     c = await b.finish()
-    # every frame of the first batch not received before the reset was dropped: as "stopped" once the queue
-    # was reset, or in the device when the reset cut it (counted as stopped too)
-    assert c["rx_frames"] == len(got) + 50 and drops(c) == len(first) - len(got), c
+    # every frame is accounted for: delivered (the driver may have been removed before taking the last ones it
+    # was given), or dropped: as "stopped" once the queue was reset, or held in the device when the reset cut
+    # it (counted as stopped too)
+    assert c["rx_frames"] >= len(got) + 50 and c["rx_frames"] + drops(c) == len(first) + 50, c
     b.tb.log.info("reset_mid_traffic: %d of %d received before the reset; counters %s", len(got), len(first), c)
 
 
