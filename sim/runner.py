@@ -83,11 +83,11 @@ def ccache_overrides() -> list[str]:
     """Every Verilator build compiles the same runtime (verilated.cpp, verilated_vpi.cpp, cocotb's main:
     about 13 of a small block's 17 CPU-seconds); with ccache (``make tools`` installs it) they are compiled
     once per checkout. The cache lives in build/ccache (``make clean`` empties it; a user's own CCACHE_DIR
-    wins). Without ccache the builds are the same, only slower."""
+    wins). Without ccache the builds are the same, only slower. Both are make command-line variables (make
+    puts those into its recipes' environment), so this process's environment is left alone."""
     if shutil.which("ccache") is None:
         return []
-    os.environ.setdefault("CCACHE_DIR", str(CCACHE_DIR))
-    return ["OBJCACHE=ccache"]
+    return ["OBJCACHE=ccache", f"CCACHE_DIR={os.environ.get('CCACHE_DIR') or CCACHE_DIR}"]
 
 
 def hdl_sources(*patterns: str, boards: bool = False) -> list[Path]:
