@@ -290,8 +290,10 @@ async def _until(cond) -> None:
 
 # -- pytest entry ----------------------------------------------------------------------------------------
 # Verilator runs everything; Icarus (the 4-state reference) one test per feature, or all under REGRESS.
-# (the ring-full and reset tests run on Icarus under REGRESS: make test's Icarus share is one test per feature)
-ICARUS_SUBSET = "identity_and_features|tx_end_to_end/msix=False/indirect=True|bad_input/case=2"
+# (the end-to-end, ring-full and reset tests run on Icarus under REGRESS: in make test, Icarus transmits
+# end to end in test_virtio_rx's loopback_intx, every frame checked byte for byte, and INDIRECT chains in
+# test_virtq_tx's block test)
+ICARUS_SUBSET = "identity_and_features|bad_input/case=2"
 # the default width shares its build with the other system tests
 SUITE = suite.Suite("tests.sim.test_virtio_tx", "virtio_net_usp",
                     variants=suite.widths(256, 64) if REGRESS else suite.widths(256), icarus=ICARUS_SUBSET)
