@@ -1495,10 +1495,11 @@ TX_SOURCES = ("hdl/virtio/virtq_tx.v", "hdl/virtio/virtq_avail.v", "hdl/virtio/v
               "hdl/virtio/virtq_tx_mover.v", "hdl/virtio/virtq_used.v", "hdl/dma/dma_mux.v", "hdl/pcie/dma_ram.v")
 
 # make test: the block at 256 bits on Verilator; on Icarus at 64 bits the main stream, INDIRECT, the ring
-# wrap and the fault knobs (every test at both widths on both simulators under REGRESS)
+# wrap, a refused ring (a descriptor loop) and the fault knobs (every test at both widths on both simulators
+# under REGRESS)
 SUITE = suite.Suite("tests.sim.test_virtq_tx", "virtq_tx", icarus_variants=["w64"], verilator_variants=["w256"],
                     icarus=r"test_stream/variant=basic/push=per_packet$|test_indirect$|test_small_frames_wrap/push=per_packet$"
-                           r"|test_fault_",
+                           r"|test_error/case=loop$|test_fault_",
                     variants={f"w{w}": {"RAM_DATA_WIDTH": w, "FAULT_ENABLE": 1} for w in (256, 64)},
                     sources=TX_SOURCES)
 
