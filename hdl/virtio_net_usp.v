@@ -141,13 +141,15 @@ module virtio_net_usp #
 
 localparam REG_ADDR_WIDTH = 12;
 localparam MSIX_VEC_WIDTH = MSIX_VECTORS > 1 ? $clog2(MSIX_VECTORS) : 1;
+// a BAR0 access after a reset waits at most this many cycles for the queues to stop their DMA
+localparam RESET_HOLD_MAX = 1536;
 
 // DMA port: byte addresses into a client RAM (the engines see one more bit: the client), lengths, tags
 localparam WORD_BYTES = AXIS_PCIE_DATA_WIDTH/8;
 localparam SELFTEST_RAM_ADDR_WIDTH = 13;        // client 0: the debug BAR's 8 KiB self-test RAM
 localparam SELFTEST_RAM_BYTES = 1 << SELFTEST_RAM_ADDR_WIDTH;
 localparam SELFTEST_WORD_WIDTH = SELFTEST_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
-localparam CORE_RAM_ADDR_WIDTH = 16;            // client 1: the virtio core (its queues' block RAMs)
+localparam CORE_RAM_ADDR_WIDTH = 17;            // client 1: the virtio core (its two queues' block RAMs)
 localparam RAM_ADDR_WIDTH = CORE_RAM_ADDR_WIDTH; // per client, the larger of the two
 localparam RAM_WORD_WIDTH = RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
 localparam CORE_WORD_WIDTH = CORE_RAM_ADDR_WIDTH - $clog2(WORD_BYTES);
@@ -203,6 +205,8 @@ pcie_us_cq_cc_bridge #(
     .AXIS_PCIE_CQ_USER_WIDTH(AXIS_PCIE_CQ_USER_WIDTH),
     .AXIS_PCIE_CC_USER_WIDTH(AXIS_PCIE_CC_USER_WIDTH),
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    // a BAR0 access may wait up to RESET_HOLD_MAX cycles while a reset drains the queues (virtio_reset_hold)
+    .REG_TIMEOUT(RESET_HOLD_MAX + 64),
     .BAR_MASK(6'b000111),
     .BAR_IO_MASK({5'b00000, BAR0_IO != 0})
 )
@@ -573,6 +577,7 @@ selftest_ram_inst (
  */
 wire [7:0]  virtio_status;
 wire        tx_idle;
+wire        rx_idle;
 wire        virtio_irq_valid;
 wire [MSIX_VEC_WIDTH-1:0] virtio_irq_vector;
 wire        virtio_irq_ready;
@@ -600,6 +605,7 @@ virtio_net_core #(
     .DESC_WINDOW(TX_DESC_WINDOW),
     .INDIRECT_MAX(TX_INDIRECT_MAX),
     .FAULT_ENABLE(FAULT_ENABLE),
+    .RESET_HOLD_MAX(RESET_HOLD_MAX),
     .RAM_ADDR_WIDTH(CORE_RAM_ADDR_WIDTH)
 )
 core_inst (
@@ -660,7 +666,8 @@ core_inst (
     .s_axis_rx_tlast(s_axis_rx_tlast),
     .s_axis_rx_tuser(s_axis_rx_tuser),
     .virtio_status(virtio_status),
-    .tx_idle(tx_idle)
+    .tx_idle(tx_idle),
+    .rx_idle(rx_idle)
 );
 
 /*
@@ -735,7 +742,7 @@ debug_regs_inst (
     .cfg_msix_mask(cfg_interrupt_msix_mask[0]),
     .cfg_bus_master_enable(cfg_bus_master_enable),
     .cfg_intx_disable(cfg_intx_disable),
-    .dev_status({7'd0, tx_idle, virtio_status}),
+    .dev_status({6'd0, rx_idle, tx_idle, virtio_status}),
     .stat_rq_rd(stat_rq_rd),
     .stat_rq_wr(stat_rq_wr),
     .stat_rc_cpl(stat_rc_cpl),

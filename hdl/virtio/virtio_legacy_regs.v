@@ -3,8 +3,8 @@
  * Legacy (transitional) virtio-pci register block, BAR0 (virtio spec "Legacy Interfaces: A Note on PCI
  * Device Layout"; Linux include/linux/virtio_pci.h):
  *
- *   0x00 HOST_FEATURES   R  32   MAC(5) | STATUS(16) | NOTIFY_ON_EMPTY(24, when offer_noe) |
- *                                INDIRECT_DESC(28, when offer_indirect)
+ *   0x00 HOST_FEATURES   R  32   MAC(5) | MRG_RXBUF(15, when offer_mrg_rxbuf) | STATUS(16) |
+ *                                NOTIFY_ON_EMPTY(24, when offer_noe) | INDIRECT_DESC(28, when offer_indirect)
  *   0x04 GUEST_FEATURES  RW 32   what the driver acked (only offered bits are kept)
  *   0x08 QUEUE_PFN       RW 32   ring address >> 12 of the selected queue; 0 disables the queue
  *   0x0C QUEUE_NUM       R  16   size of the selected queue (0: no such queue)
@@ -18,6 +18,8 @@
  *                        NEEDS_RESET is set); it starts at 0x18 while MSI-X is enabled, else at 0x14
  *
  * Accesses arrive as dwords with byte enables, so any width at any offset works as on an I/O BAR.
+ *
+ * Queues: 0 RX, 1 TX; each enabled while DRIVER_OK, its PFN set and NEEDS_RESET clear.
  *
  * Interrupts: a queue interrupt from an engine, or a configuration change (the engine stopped on bad
  * input: NEEDS_RESET), goes to its MSI-X vector when MSI-X is enabled (VIRTIO_MSI_NO_VECTOR: none), else
@@ -63,11 +65,15 @@ module virtio_legacy_regs #
      */
     input  wire                       offer_noe,
     input  wire                       offer_indirect,
+    input  wire                       offer_mrg_rxbuf,
     output wire [7:0]                 status,
     output wire [31:0]                guest_features,
     output wire                       tx_queue_enable,
     output wire [63:0]                tx_queue_base,
     output wire                       tx_notify,
+    output wire                       rx_queue_enable,
+    output wire [63:0]                rx_queue_base,
+    output wire                       rx_notify,
     output wire                       dev_reset,
 
     /*
@@ -75,6 +81,8 @@ module virtio_legacy_regs #
      */
     input  wire                       tx_irq,
     input  wire                       tx_error,
+    input  wire                       rx_irq,
+    input  wire                       rx_error,
 
     /*
      * Interrupt outputs: MSI-X requests, INTx level
@@ -98,6 +106,7 @@ localparam [REG_ADDR_WIDTH-1:0]
     VIRTIO_PCI_DWORD_18       = 12'h018;
 
 localparam VIRTIO_NET_F_MAC = 5;
+localparam VIRTIO_NET_F_MRG_RXBUF = 15;
 localparam VIRTIO_NET_F_STATUS = 16;
 localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
@@ -110,9 +119,11 @@ localparam [15:0] VIRTIO_NET_S_LINK_UP = 16'h0001;
 localparam [7:0] ISR_QUEUE = 8'h01;
 localparam [7:0] ISR_CONFIG = 8'h02;
 
+localparam RX_QUEUE = 0;
 localparam TX_QUEUE = 1;
 
 wire [31:0] host_features = (32'd1 << VIRTIO_NET_F_MAC) | (32'd1 << VIRTIO_NET_F_STATUS) |
+                            (offer_mrg_rxbuf ? (32'd1 << VIRTIO_NET_F_MRG_RXBUF) : 32'd0) |
                             (offer_noe ? (32'd1 << VIRTIO_F_NOTIFY_ON_EMPTY) : 32'd0) |
                             (offer_indirect ? (32'd1 << VIRTIO_RING_F_INDIRECT_DESC) : 32'd0);
 
@@ -168,11 +179,13 @@ reg  [15:0] config_vector_reg, config_vector_next;
 reg  [15:0] rx_vector_reg, rx_vector_next;
 reg  [15:0] tx_vector_reg, tx_vector_next;
 reg         tx_notify_reg, tx_notify_next;
+reg         rx_notify_reg, rx_notify_next;
 reg         dev_reset_reg, dev_reset_next;
 
 // MSI-X requests waiting for the MSI-X block
 reg         pend_config_reg, pend_config_next;
 reg         pend_tx_reg, pend_tx_next;
+reg         pend_rx_reg, pend_rx_next;
 reg         stat_config_irq_reg, stat_config_irq_next;
 
 assign reg_rsp_valid = rsp_valid_reg;
@@ -184,11 +197,16 @@ assign tx_queue_enable = (status_reg & VIRTIO_CONFIG_S_DRIVER_OK) != 0 && tx_pfn
                          (status_reg & VIRTIO_CONFIG_S_NEEDS_RESET) == 0;
 assign tx_queue_base = {20'd0, tx_pfn_reg, 12'd0};
 assign tx_notify = tx_notify_reg;
+assign rx_queue_enable = (status_reg & VIRTIO_CONFIG_S_DRIVER_OK) != 0 && rx_pfn_reg != 0 &&
+                         (status_reg & VIRTIO_CONFIG_S_NEEDS_RESET) == 0;
+assign rx_queue_base = {20'd0, rx_pfn_reg, 12'd0};
+assign rx_notify = rx_notify_reg;
 assign dev_reset = dev_reset_reg;
 
-// config interrupts first, then the queue
-assign irq_valid = pend_config_reg || pend_tx_reg;
-assign irq_vector = pend_config_reg ? config_vector_reg[MSIX_VEC_WIDTH-1:0] : tx_vector_reg[MSIX_VEC_WIDTH-1:0];
+// config interrupts first, then TX, then RX
+assign irq_valid = pend_config_reg || pend_tx_reg || pend_rx_reg;
+assign irq_vector = pend_config_reg ? config_vector_reg[MSIX_VEC_WIDTH-1:0] :
+                    pend_tx_reg ? tx_vector_reg[MSIX_VEC_WIDTH-1:0] : rx_vector_reg[MSIX_VEC_WIDTH-1:0];
 assign intx_level = !msix_enabled && isr_reg != 8'd0;
 assign stat_config_irq = stat_config_irq_reg;
 
@@ -222,17 +240,21 @@ always @* begin
     rx_vector_next = rx_vector_reg;
     tx_vector_next = tx_vector_reg;
     tx_notify_next = 1'b0;
+    rx_notify_next = 1'b0;
     dev_reset_next = 1'b0;
     pend_config_next = pend_config_reg;
     pend_tx_next = pend_tx_reg;
+    pend_rx_next = pend_rx_reg;
     stat_config_irq_next = 1'b0;
 
     // MSI-X request accepted
     if (irq_ready && irq_valid) begin
         if (pend_config_reg) begin
             pend_config_next = 1'b0;
-        end else begin
+        end else if (pend_tx_reg) begin
             pend_tx_next = 1'b0;
+        end else begin
+            pend_rx_next = 1'b0;
         end
     end
 
@@ -244,7 +266,14 @@ always @* begin
             isr_next = isr_next | ISR_QUEUE;
         end
     end
-    if (tx_error) begin
+    if (rx_irq) begin
+        if (msix_enabled) begin
+            pend_rx_next = rx_vector_reg != VIRTIO_MSI_NO_VECTOR;
+        end else begin
+            isr_next = isr_next | ISR_QUEUE;
+        end
+    end
+    if (tx_error || rx_error) begin
         status_next = status_next | VIRTIO_CONFIG_S_NEEDS_RESET;
         stat_config_irq_next = 1'b1;
         if (msix_enabled) begin
@@ -263,7 +292,7 @@ always @* begin
                     guest_features_next = apply_be(guest_features_reg, reg_req_wdata, reg_req_be) & host_features;
                 end
                 VIRTIO_PCI_QUEUE_PFN: begin
-                    if (queue_sel_reg == 16'd0) begin
+                    if (queue_sel_reg == RX_QUEUE) begin
                         rx_pfn_next = apply_be(rx_pfn_reg, reg_req_wdata, reg_req_be);
                     end else if (queue_sel_reg == TX_QUEUE) begin
                         tx_pfn_next = apply_be(tx_pfn_reg, reg_req_wdata, reg_req_be);
@@ -277,6 +306,8 @@ always @* begin
                     if (reg_req_be[1:0] != 2'b00) begin
                         // a 16-bit notify: the queue index (a byte write carries the low byte)
                         tx_notify_next = reg_req_wdata[7:0] == TX_QUEUE &&
+                                         (!reg_req_be[1] || reg_req_wdata[15:8] == 8'd0);
+                        rx_notify_next = reg_req_wdata[7:0] == RX_QUEUE &&
                                          (!reg_req_be[1] || reg_req_wdata[15:8] == 8'd0);
                     end
                     if (reg_req_be[2]) begin
@@ -293,6 +324,7 @@ always @* begin
                             tx_vector_next = VIRTIO_MSI_NO_VECTOR;
                             pend_config_next = 1'b0;
                             pend_tx_next = 1'b0;
+                            pend_rx_next = 1'b0;
                             dev_reset_next = 1'b1;
                         end else begin
                             // the device's own NEEDS_RESET stays until a reset
@@ -329,8 +361,8 @@ always @* begin
                         rsp_rdata_next = {isr_reg, status_reg, 16'd0};
                         if (reg_req_be[3]) begin
                             // ISR is read-to-clear (a source firing in this very cycle is kept)
-                            isr_next = (tx_irq && !msix_enabled ? ISR_QUEUE : 8'd0) |
-                                       (tx_error && !msix_enabled ? ISR_CONFIG : 8'd0);
+                            isr_next = ((tx_irq || rx_irq) && !msix_enabled ? ISR_QUEUE : 8'd0) |
+                                       ((tx_error || rx_error) && !msix_enabled ? ISR_CONFIG : 8'd0);
                         end
                     end
                     VIRTIO_PCI_DWORD_14: begin
@@ -358,9 +390,11 @@ always @(posedge clk) begin
     rx_vector_reg <= rx_vector_next;
     tx_vector_reg <= tx_vector_next;
     tx_notify_reg <= tx_notify_next;
+    rx_notify_reg <= rx_notify_next;
     dev_reset_reg <= dev_reset_next;
     pend_config_reg <= pend_config_next;
     pend_tx_reg <= pend_tx_next;
+    pend_rx_reg <= pend_rx_next;
     stat_config_irq_reg <= stat_config_irq_next;
 
     if (rst) begin
@@ -376,9 +410,11 @@ always @(posedge clk) begin
         rx_vector_reg <= VIRTIO_MSI_NO_VECTOR;
         tx_vector_reg <= VIRTIO_MSI_NO_VECTOR;
         tx_notify_reg <= 1'b0;
+        rx_notify_reg <= 1'b0;
         dev_reset_reg <= 1'b0;
         pend_config_reg <= 1'b0;
         pend_tx_reg <= 1'b0;
+        pend_rx_reg <= 1'b0;
         stat_config_irq_reg <= 1'b0;
     end
 end

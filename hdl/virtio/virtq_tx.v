@@ -661,6 +661,8 @@ used_inst (
     .s_axis_cpl_id(cpl_id),
     .s_axis_cpl_len(cpl_len),
     .s_axis_cpl_fault_addr(cpl_fault_addr),
+    .s_axis_cpl_last(1'b1),
+    .user_more(1'b0),
     .s_axis_cpl_valid(cpl_valid),
     .s_axis_cpl_ready(cpl_ready),
     .avail_idx(avail_idx),

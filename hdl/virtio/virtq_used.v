@@ -25,6 +25,13 @@
  * read; nothing more is coming), or flush_cycles cycles after its first element was staged. New
  * completions are staged while a push is on its way.
  *
+ * Frames (FRAMES = 1, the RX queue): a frame may take several chains (MRG_RXBUF), one completion each, the
+ * frame's last marked (s_axis_cpl_last). used.idx never publishes part of a frame: per_packet pushes a whole
+ * frame's elements with one used.idx and one decision; batched ends a push only at a frame boundary (whole
+ * frames up to batch_size elements, or the one frame when it alone is larger). "Nothing more is coming"
+ * is then the user's word (user_more = 0) instead of the avail index: RX buffers wait for frames. With
+ * FRAMES = 0 (TX) every completion is a frame and s_axis_cpl_last / user_more are ignored.
+ *
  * run = 0: no new DMA, no new push (writes issued are counted back: idle reports when none is owed);
  * clear: back to the reset state.
  *
@@ -53,6 +60,8 @@ module virtq_used #
     // largest batch (power of 2, 2*BATCH_MAX <= QUEUE_SIZE)
     parameter BATCH_MAX = 32,
     parameter FAULT_ENABLE = 0,
+    // 1: completions carry a frame's last flag (RX, MRG_RXBUF); pushes end at frame boundaries
+    parameter FRAMES = 0,
     // derived, do not set
     parameter RAM_WORD_WIDTH = RAM_ADDR_WIDTH - $clog2(RAM_DATA_WIDTH/8)
 )
@@ -81,6 +90,10 @@ module virtq_used #
     input  wire [31:0]                  s_axis_cpl_len,
     /* verilator lint_off UNUSEDSIGNAL */ // read only with FAULT_ENABLE
     input  wire [63:0]                  s_axis_cpl_fault_addr,      // test only
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_off UNUSEDSIGNAL */ // read only with FRAMES
+    input  wire                         s_axis_cpl_last,
+    input  wire                         user_more,      // the user has completions on their way
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire                         s_axis_cpl_valid,
     output wire                         s_axis_cpl_ready,
@@ -179,6 +192,13 @@ reg             req_reg, req_next;                  // used_idx_req
 reg             dec_req_reg, dec_req_next;
 reg  [2:0]      wr_out_reg, wr_out_next;            // writes owed
 
+// FRAMES: staged frames' element counts (a FIFO), the open frame's elements, the next push gathered
+reg  [BW-1:0]   fr_len [0:STAGE-1];
+reg  [SW:0]     fr_wr_reg, fr_wr_next;
+reg  [SW:0]     fr_rd_reg, fr_rd_next;
+reg  [BW-1:0]   tail_reg, tail_next;
+reg  [BW-1:0]   acc_reg, acc_next;
+
 reg  [63:0]     wr_addr_reg, wr_addr_next;
 reg  [RAM_ADDR_WIDTH-1:0] wr_ram_reg, wr_ram_next;
 reg  [63:0]     wr_imm_reg, wr_imm_next;
@@ -199,6 +219,9 @@ reg             accept;
 reg             wr_issue;
 reg  [BW-1:0]   n_cut;
 reg  [BW-1:0]   n_part;
+reg             fr_push;
+reg  [BW-1:0]   fr_push_len;
+reg             push_go;
 
 localparam K_IGNORE = 0, K_DROP_IRQ = 1, K_IDX_FIRST = 2, K_TXBUF = 3, K_AHEAD = 4;
 
@@ -209,6 +232,13 @@ wire [7:0] batch_n = (batch_size == 8'd0) ? 8'd1 : (batch_size > BATCH_MAX_8) ? 
 wire [BW-1:0] batch_n_b = batch_n[BW-1:0];
 wire more = avail_idx != stage_wr;          // published entries the device knows of, not yet completed
 wire wr_free = !wr_valid_reg || m_axis_write_desc_ready;
+
+// FRAMES: the oldest staged frame not yet gathered, and whether the gathered push may take it
+wire [BW-1:0] fr_head = fr_len[fr_rd_reg[SW-1:0]];
+wire fr_avail = fr_wr_reg != fr_rd_reg;
+wire [BW:0] acc_plus = {1'b0, acc_reg} + {1'b0, fr_head};
+wire fr_fits = acc_reg == {BW{1'b0}} || (push_batched && acc_plus <= {1'b0, batch_n_b});
+wire fr_more = user_more || fr_avail || tail_reg != {BW{1'b0}};
 
 // the elements of one write: up to the staging area's end (also the ring's end)
 wire [SW:0] to_stage_end = {1'b1, {SW{1'b0}}} - {1'b0, elem_idx_reg[SW-1:0]};
@@ -298,6 +328,10 @@ always @* begin
     req_next = req_reg;
     dec_req_next = 1'b0;
     wr_out_next = wr_out_reg;
+    fr_wr_next = fr_wr_reg;
+    fr_rd_next = fr_rd_reg;
+    tail_next = tail_reg;
+    acc_next = acc_reg;
     wr_addr_next = wr_addr_reg;
     wr_ram_next = wr_ram_reg;
     wr_imm_next = wr_imm_reg;
@@ -316,6 +350,15 @@ always @* begin
     n_cut = (push_batched && {{8-NW{1'b0}}, pending} > batch_n) ? batch_n_b
         : push_batched ? pending[BW-1:0] : {{BW-1{1'b0}}, 1'b1};
     n_part = ({1'b0, n_left_reg} > to_stage_end) ? to_stage_end[BW-1:0] : n_left_reg;
+    fr_push = 1'b0;
+    fr_push_len = tail_reg + 1'b1;
+    if (FRAMES != 0) begin
+        push_go = run && acc_reg != {BW{1'b0}} && (!push_batched || acc_reg >= batch_n_b
+            || (fr_avail && !fr_fits) || !fr_more || age_reg >= flush_cycles);
+    end else begin
+        push_go = run && pending != {NW{1'b0}} && (!push_batched || {{8-NW{1'b0}}, pending} >= batch_n || !more
+            || age_reg >= flush_cycles);
+    end
 
     if (s_axis_write_desc_status_valid && s_axis_write_desc_status_error != 4'd0 && run) begin
         err_valid_next = 1'b1;
@@ -326,11 +369,11 @@ always @* begin
             if (pending != {NW{1'b0}}) begin
                 age_next = age_reg + 16'd1;
             end
-            if (run && pending != {NW{1'b0}} && (!push_batched || {{8-NW{1'b0}}, pending} >= batch_n || !more
-                    || age_reg >= flush_cycles)) begin
-                // a push of n elements, from used_idx on
-                n_next = n_cut;
-                n_left_next = n_cut;
+            if (push_go) begin
+                // a push of n elements, from used_idx on (FRAMES: the whole frames gathered)
+                n_next = (FRAMES != 0) ? acc_reg : n_cut;
+                n_left_next = (FRAMES != 0) ? acc_reg : n_cut;
+                acc_next = {BW{1'b0}};
                 elem_idx_next = used_idx_reg;
                 idx_done_next = 1'b0;
                 knob_next = (FAULT_ENABLE != 0) ? {fault_used_idx_ahead, fault_write_tx_buffer, fault_used_idx_first,
@@ -424,6 +467,23 @@ always @* begin
     if (accept) begin
         stage_cnt_next = stage_cnt_next + 1'b1;
     end
+    if (FRAMES != 0) begin
+        // a frame's elements are counted as they are staged, the frame queued at its last
+        if (accept) begin
+            if (s_axis_cpl_last) begin
+                fr_push = 1'b1;
+                tail_next = {BW{1'b0}};
+                fr_wr_next = fr_wr_reg + 1'b1;
+            end else begin
+                tail_next = tail_reg + 1'b1;
+            end
+        end
+        // gather whole frames for the next push (not in the cycle a push takes what was gathered)
+        if (fr_avail && fr_fits && !(state_reg == S_IDLE && push_go)) begin
+            acc_next = acc_reg + fr_head;
+            fr_rd_next = fr_rd_reg + 1'b1;
+        end
+    end
 
     if (clear) begin
         state_next = S_IDLE;
@@ -434,6 +494,16 @@ always @* begin
         dec_req_next = 1'b0;
         wr_out_next = 3'd0;
         wr_valid_next = 1'b0;
+        fr_wr_next = {SW+1{1'b0}};
+        fr_rd_next = {SW+1{1'b0}};
+        tail_next = {BW{1'b0}};
+        acc_next = {BW{1'b0}};
+    end
+end
+
+always @(posedge clk) begin
+    if (FRAMES != 0 && fr_push) begin
+        fr_len[fr_wr_reg[SW-1:0]] <= fr_push_len;
     end
 end
 
@@ -451,6 +521,10 @@ always @(posedge clk) begin
     req_reg <= req_next;
     dec_req_reg <= dec_req_next;
     wr_out_reg <= wr_out_next;
+    fr_wr_reg <= fr_wr_next;
+    fr_rd_reg <= fr_rd_next;
+    tail_reg <= tail_next;
+    acc_reg <= acc_next;
     wr_addr_reg <= wr_addr_next;
     wr_ram_reg <= wr_ram_next;
     wr_imm_reg <= wr_imm_next;
@@ -478,6 +552,10 @@ always @(posedge clk) begin
         req_reg <= 1'b0;
         dec_req_reg <= 1'b0;
         wr_out_reg <= 3'd0;
+        fr_wr_reg <= {SW+1{1'b0}};
+        fr_rd_reg <= {SW+1{1'b0}};
+        tail_reg <= {BW{1'b0}};
+        acc_reg <= {BW{1'b0}};
         wr_valid_reg <= 1'b0;
         irq_valid_reg <= 1'b0;
         irq_cause_reg <= 1'b0;

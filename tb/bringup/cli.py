@@ -80,6 +80,15 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--packets", type=int, default=32, help="frames of the TX check (default 32)")
     ap.add_argument("--ab-packets", type=int, default=32, help="frames per A/B variant (default 32)")
     ap.add_argument(
+        "--loopback-frames", type=int, default=32, help="frames of the loopback row (default 32, EtherType 0x88b6)"
+    )
+    ap.add_argument(
+        "--loopback-peer",
+        action="store_true",
+        help="pci: the function's wire has a peer that sends EtherType 0x88b6 frames back (the loopback row "
+        "then runs on a function without our RTL's loopback mode)",
+    )
+    ap.add_argument(
         "--gap-us", type=float, help="sender gap in the A/B runs, 0 = unpaced (default: pci 20 ms, sim 2 us)"
     )
     ap.add_argument("--hugepages", type=int, help="pci: 2 MiB hugepages for DMA memory (default 24)")
@@ -121,12 +130,17 @@ def validate(args: argparse.Namespace) -> list[str]:
                 ("--run-timeout", args.run_timeout),
                 ("--any-device", args.any_device),
                 ("--force-unbind", args.force_unbind),
+                ("--loopback-peer", args.loopback_peer),
             )
             if v not in (None, False)
         ]
         if given:
             errors.append(f"{', '.join(given)}: only for a pci target")
-    for name, value in (("--packets", args.packets), ("--ab-packets", args.ab_packets)):
+    for name, value in (
+        ("--packets", args.packets),
+        ("--ab-packets", args.ab_packets),
+        ("--loopback-frames", args.loopback_frames),
+    ):
         if not 1 <= value <= MAX_PACKETS:
             errors.append(f"{name} {value}: 1 to {MAX_PACKETS} (used.idx is 16 bits)")
     if args.gap_us is not None and not (math.isfinite(args.gap_us) and args.gap_us >= 0):
@@ -157,7 +171,8 @@ def validate(args: argparse.Namespace) -> list[str]:
 
 # -- artifacts -----------------------------------------------------------------------------------------------
 def sent_frames(report: BringupReport) -> list[bytes]:
-    return [bytes.fromhex(h) for run in report.runs for h in run.get("frames", [])]
+    """The frames the runs put on the wire, in order (not those our RTL's loopback mode kept inside)."""
+    return [bytes.fromhex(h) for run in report.runs if run.get("wire", True) for h in run.get("frames", [])]
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -210,6 +225,7 @@ def check_pcap(path: Path, report: BringupReport) -> Check:
 # -- targets ---------------------------------------------------------------------------------------------------
 async def _pci_checks(args: argparse.Namespace, p) -> BringupReport:
     cfg = linux_config(args.packets, args.ab_packets, args.gap_us, args.run_timeout, progress)
+    cfg.loopback_frames, cfg.loopback_peer = args.loopback_frames, args.loopback_peer
     return await asyncio.wait_for(run_checks(p, p.start_task, cfg), args.timeout)
 
 
@@ -286,6 +302,7 @@ def run_sim(args: argparse.Namespace) -> BringupReport:
         BRINGUP_PROGRESS=str(prog.resolve()),
         BRINGUP_PACKETS=str(args.packets),
         BRINGUP_AB_PACKETS=str(args.ab_packets),
+        BRINGUP_LOOPBACK_FRAMES=str(args.loopback_frames),
         BRINGUP_GAP_NS=str(args.gap_us * 1e3),
     )
     cmd = [

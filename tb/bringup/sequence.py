@@ -20,12 +20,13 @@ The command line (targets, argument checks, artifacts) is tb.bringup.cli.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tb.device.debug_bar import COUNTERS as DBG_COUNTERS
 from tb.device.debug_bar import DBG_ID_VALUE, DEBUG_BAR, REG_ID, REG_SCRATCH, REG_VERSION, DebugBar
+from tb.device.dev_ctrl import MODE_LOOPBACK_BIT, REG_MODE, RX_COUNTERS, DevCtrl
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import GuestTiming
 from tb.driver.virtio_pci import (
@@ -44,6 +45,11 @@ from tb.platform.base import IrqCount, Platform, PlatformError
 from tb.scenarios.xmit import StartTask, XmitResult, XmitRun, XmitScenario
 
 PASS, FAIL, NA = "PASS", "FAIL", "N/A"
+
+# the loopback row's frames: IEEE 802 "local experimental" EtherType 2 (the transmit scenario's frames use
+# EtherType 1, 0x88B5), which no host stack answers; the QEMU rig's host-side peer echoes frames of this type
+# back into the guest's NIC (hil/udp_peer.py) and only those
+LOOPBACK_ETHERTYPE = 0x88B6
 
 VIRTIO_VENDOR = 0x1AF4
 VIRTIO_NET_LEGACY_DEVICE = 0x1000
@@ -119,6 +125,11 @@ class BringupConfig:
     intx_slack: float = 0.02  # INTx: arrivals the kernel counted and the handler found cleared (IRQ_NONE)
     trace: bool = False  # keep every driver run's event log in the report (report.events)
     progress: Callable[[str], None] | None = None  # one line per step
+    loopback_frames: int = 32  # frames of the loopback row
+    # the function's wire has a peer that sends frames of LOOPBACK_ETHERTYPE back (the QEMU rig's UDP peer)
+    loopback_peer: bool = False
+    # simulation: the checker set (tb.checkers.CheckerSet), told which frames each driver run queued
+    checkers: Any = None
 
 
 @dataclass
@@ -437,12 +448,19 @@ def vector_text(info: dict[str, Any]) -> str:
 
 
 async def xmit_run(
-    p: Platform, start_task: StartTask, cfg: BringupConfig, name: str, scn: XmitScenario, r: BringupReport | None = None
+    p: Platform,
+    start_task: StartTask,
+    cfg: BringupConfig,
+    name: str,
+    scn: XmitScenario,
+    r: BringupReport | None = None,
+    after_used: Callable[[XmitRun], Awaitable[None]] | None = None,
 ) -> tuple[XmitResult, dict[str, Any]]:
     """Probe the driver, send, wait until the device used every frame (used.idx), remove the driver.
 
     The run's interrupt counts are the platform's counts after minus before; used.idx is read from the
-    ring before the first frame and after the device used the last one."""
+    ring before the first frame and after the device used the last one. ``after_used`` runs then, with the
+    driver still probed (the loopback row waits there for its frames to come back)."""
 
     async def wait_used(run: XmitRun, used_before: int, n: int) -> None:
         deadline = p.now_ns() + scn.timeout_ns
@@ -470,7 +488,7 @@ async def xmit_run(
     if set_trace is not None and cfg.trace:
         set_trace(irq_log.event)
     before = p.irq_counts()
-    run = XmitRun(p, scn, start_task, cfg.timing, tracer=driver_log)
+    run = XmitRun(p, scn, start_task, cfg.timing, tracer=driver_log, checkers=cfg.checkers)
     info: dict[str, Any] = {"name": name}
     try:
         await run.probe()
@@ -484,6 +502,8 @@ async def xmit_run(
         used_before = await _used_idx(run)
         res = await run.traffic(lambda n: wait_used(run, used_before, n))
         used_after = await _used_idx(run)
+        if after_used is not None:
+            await after_used(run)
     finally:
         await run.net.remove()
         if set_trace is not None and cfg.trace:
@@ -506,6 +526,7 @@ async def xmit_run(
         {
             **res.summary(),
             "features": res.driver.vdev.features,
+            "rx_packets": res.driver.rx_stats.rx_packets,  # frames the run's driver received (none but loopback's)
             "isr_reads": res.driver.vdev.irq.isr_reads,
             "intx_none": res.driver.vdev.irq.intx_none,
             "msix_by_vector": dict(res.driver.vdev.irq.msix),
@@ -654,6 +675,128 @@ async def check_debug_counters(p: Platform, r: BringupReport) -> None:
         PASS if moved else FAIL,
         " ".join(f"{k}={v}" for k, v in counters.items() if k in DBG_COUNTERS),
     )
+
+
+def first_difference(sent: list[bytes], got: list[bytes]) -> str:
+    """Where ``got`` first differs from ``sent`` (in order, byte for byte), "" when they are equal."""
+    for k, (a, b) in enumerate(zip(sent, got, strict=False)):
+        if a != b:
+            at = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+            return f"frame {k}: {len(b)} bytes, sent {len(a)}; first difference at byte {at}"
+    if len(got) < len(sent):
+        return f"{len(sent) - len(got)} of {len(sent)} frames did not come back (the first missing is frame {len(got)})"
+    if len(got) > len(sent):
+        return f"{len(got) - len(sent)} frames more than were sent came back"
+    return ""
+
+
+async def _rx_counters(p: Platform) -> dict[str, int]:
+    return await DevCtrl(p).rx_counters()
+
+
+async def check_loopback(
+    p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport, ours: bool, sent: list[bytes]
+) -> None:
+    """N frames of LOOPBACK_ETHERTYPE through a fresh probe of the driver, received back by the same driver's
+    receive path byte-exact and in order: on our RTL through its loopback mode (MODE bit 20, set for the run
+    and cleared after it, read back both times; the frames never reach the wire), else through a peer on the
+    wire that echoes them (the frames join ``sent``, the wire's expectation)."""
+    name = f"loopback {cfg.loopback_frames} frames"
+    if ours:
+        how = "our RTL's loopback mode"
+    elif cfg.loopback_peer:
+        how = "the echoing peer"
+    else:
+        r.add(
+            name,
+            NA,
+            "neither our RTL's loopback mode (no 'VNET' debug BAR) nor an echoing peer on the wire "
+            "(--loopback-peer when one sends EtherType 0x88b6 frames back)",
+        )
+        return
+    n = cfg.loopback_frames
+    scn = XmitScenario(
+        packets=n, variant="post", use_msix=True, timeout_ns=cfg.timeout_ns, seed=30, ethertype=LOOPBACK_ETHERTYPE
+    )
+    waited: dict[str, Any] = {}
+
+    async def wait_received(run: XmitRun) -> None:
+        """Until every frame came back (or one more than sent, or the timeout): the platform's time."""
+        net = run.net
+        t0 = p.now_ns()
+        deadline = t0 + cfg.timeout_ns
+        while len(net.rx_frames) < len(run.sent) and p.now_ns() < deadline:
+            await p.sleep_ns(1000)
+        waited.update(ns=p.now_ns() - t0, timed_out=len(net.rx_frames) < len(run.sent))
+
+    mode0: int | None = None
+    rx0: dict[str, int] = {}
+    mode_notes: list[str] = []
+    got: tuple[XmitResult, dict[str, Any]] | None = None
+    try:
+        if ours:
+            mode0 = await p.bar_read(DEBUG_BAR, REG_MODE, 4)
+            await p.bar_write(DEBUG_BAR, REG_MODE, mode0 | 1 << MODE_LOOPBACK_BIT, 4)
+            if not await p.bar_read(DEBUG_BAR, REG_MODE, 4) >> MODE_LOOPBACK_BIT & 1:
+                mode_notes.append("MODE bit 20 (loopback) reads back clear after it was set")
+            rx0 = await _rx_counters(p)
+        got = await _guard(r, name, xmit_run(p, start_task, cfg, "loopback", scn, r, after_used=wait_received))
+    finally:
+        if mode0 is not None:
+            await p.bar_write(DEBUG_BAR, REG_MODE, mode0 & ~(1 << MODE_LOOPBACK_BIT), 4)
+            if await p.bar_read(DEBUG_BAR, REG_MODE, 4) >> MODE_LOOPBACK_BIT & 1:
+                mode_notes.append("MODE bit 20 (loopback) still reads set after it was cleared")
+    if got is None:
+        return
+    res, info = got
+    net = res.driver
+    received = list(net.rx_frames)
+    diff = first_difference(res.sent, received)
+    stats = net.rx_stats
+    info.update(
+        wire=not ours,  # our RTL's loopback mode: the frames never leave the device
+        loopback_via=how,
+        received=len(received),
+        received_frames=[f.hex() for f in received],
+        rx_first_difference=diff,
+        rx_wait_ns=waited.get("ns"),
+        rx_stats={
+            "rx_packets": stats.rx_packets,
+            "rx_bytes": stats.rx_bytes,
+            "rx_length_errors": stats.rx_length_errors,
+            "rx_frame_errors": stats.rx_frame_errors,
+            "rx_irqs": stats.rx_irqs,
+        },
+    )
+    problems = [diff] if diff else []
+    value = f"{len(received)}/{res.packets} frames back via {how}, " + (
+        "byte-exact and in order" if not diff else "not byte-exact"
+    )
+    value += (
+        f" (sent in {_duration(res.elapsed_ns)}; waited {_duration(waited.get('ns', 0.0))} after the last was used)"
+    )
+    if stats.rx_length_errors or stats.rx_frame_errors:
+        problems.append(f"driver rx_length_errors {stats.rx_length_errors}, rx_frame_errors {stats.rx_frame_errors}")
+    if ours:
+        rx1 = await _rx_counters(p)
+        delta = {k: (rx1[k] - rx0[k]) & 0xFFFF_FFFF for k in RX_COUNTERS}
+        drops = {k: v for k, v in delta.items() if k.startswith("rx_drop_") and v}
+        info["rx_counters"] = delta
+        value += f"; device rx_frames +{delta['rx_frames']}, rx_bytes +{delta['rx_bytes']}, " + (
+            "no drops" if not drops else ", ".join(f"{k} +{v}" for k, v in drops.items())
+        )
+        if delta["rx_frames"] != res.packets or drops or delta["rx_errors"]:
+            problems.append(
+                f"the device counted {delta['rx_frames']} RX frames of {res.packets}"
+                + (f", drops {drops}" if drops else "")
+                + (f", {delta['rx_errors']} RX errors" if delta["rx_errors"] else "")
+            )
+        problems += mode_notes
+    r.runs.append(info)
+    if not ours:
+        sent += res.sent
+    ok = not problems and len(received) == res.packets == n
+    r.add(name, PASS if ok else FAIL, value, "; ".join(problems))
 
 
 async def _interrupt_checks(
@@ -817,6 +960,7 @@ async def run_checks(p: Platform, start_task: StartTask, cfg: BringupConfig | No
     sent: list[bytes] = []
     await _interrupt_checks(p, start_task, cfg, r, sent)
     await _ab_checks(p, start_task, cfg, r, sent)
+    await _guard(r, f"loopback {cfg.loopback_frames} frames", check_loopback(p, start_task, cfg, r, bool(ours), sent))
     check_kernel_counts(r, cfg)
     await check_wire(r, cfg, sent, p, cfg.timeout_ns)
     if ours:

@@ -26,12 +26,14 @@ class DeviceReadsPublished(Checker):
     """1. The device reads ring entries, descriptors and buffers only of entries published to it."""
 
     name = "device_reads_published"
-    window_end = -1
-    window_left = 0
     rule = (
         "the device reads avail.ring entries, descriptors and buffers only for entries published to it "
         "(never beyond the avail.idx it had read)"
     )
+
+    def __init__(self, hub):
+        super().__init__(hub)
+        self.window: dict[int, tuple[int, int]] = {}  # queue -> (end of its last window fetch, descriptors left)
 
     def on_dev_read(self, t_req: float, t: float, addr: int, data: bytes, tlp: str) -> None:
         self.events += 1
@@ -89,12 +91,12 @@ class DeviceReadsPublished(Checker):
                 )
                 return
             n = len(data) // 16
-            if addr == self.window_end and self.window_left >= n:
+            w_end, w_left = self.window.get(q.index, (-1, 0))
+            if addr == w_end and w_left >= n:
                 # the rest of one descriptor-window fetch that the DMA engine split at a read boundary
-                self.window_end += len(data)
-                self.window_left -= n
+                self.window[q.index] = (w_end + len(data), w_left - n)
                 return
-            self.window_end, self.window_left = addr + len(data), hub.tx_params.desc_window - n
+            self.window[q.index] = (addr + len(data), hub.tx_params.desc_window - n)
             owner = q.desc_owner.get(slot)
             if owner is None or owner.device_done:
                 held = sorted(d for d, c in q.desc_owner.items() if not c.device_done)
@@ -200,6 +202,8 @@ class DmaWritesTargets(Checker):
             lo, hi = q.used_area()
             if lo <= addr and end <= hi:
                 return
+        if hub.buffer_write is not None:
+            return  # inside one device-writable buffer of a chain the device holds (an RX buffer)
         if hub.allowed_region(addr, len(data)) is not None:
             return
         what = "memory the device was not given"
@@ -208,8 +212,22 @@ class DmaWritesTargets(Checker):
                 part, slot = q.part(addr)
                 what = f"{part}[{slot}] of queue {q.index}"
                 break
-            for start, stop, region in _chain_regions(q, returned=True):
-                if start < end and addr < stop:
-                    what = f"the device-readable {region} of queue {q.index}"
+            for c in q.chains.values():
+                for a, n in c.write_bufs:
+                    if a < end and addr < a + n:
+                        what = (
+                            f"the device-writable buffer [{a:#x}, +{n}) of entry {c.index} (head {c.head}) of queue "
+                            + f"{q.index}, "
+                            + ("which the device had returned already" if c.device_done else "past its end")
+                        )
+                        break
+                if what != "memory the device was not given":
                     break
+            else:
+                for start, stop, region in _chain_regions(q, returned=True):
+                    if start < end and addr < stop:
+                        what = f"the device-readable {region} of queue {q.index}"
+                        break
+            if what != "memory the device was not given":
+                break
         self.fail(t, f"device wrote {len(data)} bytes into {what}", addr=addr, tlp=tlp, data=data[:16].hex())

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tb.checkers.base import Checker, CheckerError, Violation
-from tb.checkers.shadow import HostShadow, QueueView, u16
+from tb.checkers.shadow import Chain, HostShadow, QueueView, u16
 from tb.checkers.spec import (
     LEGACY_PFN_SHIFT,
     LEGACY_REG_DEVICE_STATUS,
@@ -40,10 +40,11 @@ from tb.checkers.spec import (
     LEGACY_REG_QUEUE_MSIX_VECTOR,
     LEGACY_REG_QUEUE_SELECT,
     LEGACY_REG_QUEUE_SIZE,
+    RECEIVEQ,
 )
 from tb.device import debug_bar as dbg
 from tb.device.debug_bar import TxParams
-from tb.device.dev_ctrl import REG_FAULT, REG_MODE
+from tb.device.dev_ctrl import MODE_LOOPBACK_BIT, REG_FAULT, REG_MODE
 
 VIRTIO_BAR = 0
 DEBUG_BAR = dbg.DEBUG_BAR
@@ -73,13 +74,18 @@ class CheckerSet:
         self.queues: dict[int, QueueView] = {}
         self.queue_sel = 0
         self.last_reset_t = float("-inf")  # reads issued before a device reset belong to the old queues
+        self.reset_pending: float | None = None  # STATUS = 0 written, not yet read back
         self.queue_num: dict[int, int] = {}
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
         self.noe_policy = 0
+        self.loopback = False  # device mode: TX frames go into the RX queue, not on the wire
         self.fault = 0
         self.tx_params: TxParams | None = None  # read from the device (BAR2 TX_PARAMS)
         self.allowed: list[tuple[int, int, str]] = []  # device-accessible regions outside the rings
+        # the current device write, when it lands in a device-writable buffer of a chain the device holds:
+        # (queue, chain, offset in the chain's writable bytes); the chain's ``written`` already includes it
+        self.buffer_write: tuple[QueueView, Chain, int] | None = None
         self.selftest_regs: dict[int, int] = {}  # the DMA self-test's registers as last written
         self.driver_probed = False  # a driver traced the end of its probe
         self.violations: list[Violation] = []
@@ -98,6 +104,7 @@ class CheckerSet:
         "on_driver",
         "on_irq",
         "on_frame",
+        "on_rx_frame",
         "on_reset",
         "finish",
     )
@@ -222,6 +229,9 @@ class CheckerSet:
 
     def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         t = self.now()
+        if not write and self.reset_pending is not None:
+            self.reset_pending = None
+            self.reset(t)
         if bar == VIRTIO_BAR:
             self._snoop_virtio(t, write, offset, size, value)
         elif bar == DEBUG_BAR:
@@ -236,6 +246,7 @@ class CheckerSet:
             return
         if offset == REG_MODE:
             self.noe_policy = value & 3
+            self.loopback = bool(value >> MODE_LOOPBACK_BIT & 1)
         elif offset == REG_FAULT:
             self.fault = value
         elif offset in SELFTEST_REGS:
@@ -267,7 +278,10 @@ class CheckerSet:
         elif offset == LEGACY_REG_QUEUE_MSIX_VECTOR and size == 2 and self.msix_enabled():
             self.queue_vector[self.queue_sel] = value
         elif offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
-            self.reset(t)
+            # the reset takes effect at the device when the posted write arrives: until the driver's next read
+            # of the device returns (PCIe orders that completion behind the device's earlier writes, and a
+            # device must have finished its DMA when its status reads 0) the old queues still judge DMA
+            self.reset_pending = t
 
     # -- the driver's trace ------------------------------------------------------------------------------
     def driver_event(self, event: Any) -> None:
@@ -307,6 +321,15 @@ class CheckerSet:
         t = self.now()
         self.mem.write(t, addr, data)
         q = self.queue_at(addr)
+        self.buffer_write = None
+        if q is None:
+            for vq in self.queues.values():
+                hit = vq.writable_at(addr, len(data))
+                if hit is not None:
+                    chain, off = hit
+                    chain.written[off] = max(chain.written.get(off, 0), off + len(data))
+                    self.buffer_write = (vq, chain, off)
+                    break
         if q is not None:
             q.completed_now = []
             part, _slot = q.part(addr)
@@ -360,3 +383,11 @@ class CheckerSet:
 
     def tx_queue(self) -> QueueView | None:
         return self.queues.get(1)
+
+    def rx_queue(self) -> QueueView | None:
+        return self.queues.get(RECEIVEQ)
+
+    def rx_frame(self, t: float, data: bytes, bad: bool) -> None:
+        """A frame the device took from the network side (s_axis_rx; ``bad``: tuser on its last beat)."""
+        for hook in self._hooks["on_rx_frame"]:
+            hook(t, data, bad)

@@ -1,4 +1,4 @@
-"""4. Interrupt legality, both ways, for the TX queue.
+"""4. Interrupt legality, both ways, for each queue the device pushes used buffers to (RX 0, TX 1).
 
 After each used.idx write the device reads {avail.flags, avail.idx} again and decides (hdl/virtio/README.md
 step 6; reference §8.2 ``should_notify``). The checker sees that read's completion data (exactly what the
@@ -10,9 +10,10 @@ device saw) and what the driver negotiated and configured, and classifies the de
 * MAY: the ring is empty and the device mode is ``noe_policy = ALWAYS`` (QEMU <= 0.11 ignored the ack);
 * else: no interrupt is justified.
 
-Every TX interrupt (an MSI-X message on the TX queue's vector, or INTx rising) must follow a MUST or MAY
-decision by at most ``WINDOW_CYCLES``; every MUST decision must be followed by one (for INTx: the line is
-high) within that window.
+Every queue interrupt (an MSI-X message on a queue's vector, or INTx rising) must follow a MUST or MAY
+decision of a queue that interrupt can stand for (the queues on that vector; under INTx, any queue) by at
+most ``WINDOW_CYCLES``; every MUST decision must be followed by one (for INTx: the line is high) within that
+window. The RX queue's decisions follow the same rules as TX's (one used writer block makes both).
 
 INTx is a level: a decision made while the line is already high is covered by it (the device can only add
 its ISR bit), but the driver's ISR read may clear the line before that bit arrives, and the device then
@@ -25,10 +26,11 @@ from dataclasses import dataclass
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
-from tb.checkers.spec import VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
+from tb.checkers.spec import LEGACY_REG_DEVICE_STATUS, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
 from tb.device.dev_ctrl import NoePolicy
 
-TX_QUEUE = 1
+RX_QUEUE, TX_QUEUE = 0, 1
+QUEUE_NAMES = {RX_QUEUE: "RX", TX_QUEUE: "TX"}
 # decision read completion -> interrupt request at the hard block: the read data crosses the RC interface,
 # the DMA engine, the engine's RAM and the register block (measured ~20 cycles); generous so it never
 # races, tight enough that the next packet's decision cannot take its place
@@ -37,6 +39,7 @@ WINDOW_CYCLES = 100
 
 @dataclass
 class Decision:
+    queue: int
     t: float
     flags: int
     avail_idx: int
@@ -55,33 +58,42 @@ class Decision:
 class InterruptLegality(Checker):
     name = "irq_legality"
     rule = (
-        "each TX interrupt is justified by the device's read after its used.idx write (avail.flags clear, "
-        "NOTIFY_ON_EMPTY negotiated and ring empty, or noe_policy ALWAYS and ring empty); where the spec says "
-        "MUST (flags read as 0, or empty with NOTIFY_ON_EMPTY), an interrupt follows"
+        "each queue interrupt is justified by the device's read after that queue's used.idx write (avail.flags "
+        "clear, NOTIFY_ON_EMPTY negotiated and ring empty, or noe_policy ALWAYS and ring empty); where the spec "
+        "says MUST (flags read as 0, or empty with NOTIFY_ON_EMPTY), an interrupt follows"
     )
+    QUEUES = (RX_QUEUE, TX_QUEUE)
 
     def __init__(self, hub):
         super().__init__(hub)
-        self.after_used = False
+        self.after_used: set[int] = set()  # queues whose next avail read is their decision read
         self.open: list[Decision] = []
-        self.last: Decision | None = None
+        self.last: dict[int, Decision] = {}
         self.intx_level = 0
 
+    def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
+        # STATUS = 0: what was owed before the driver asked for the reset is judged now; an interrupt still
+        # within its window may be cancelled by the reset (the device drops what it had not yet raised)
+        if write and bar == 0 and offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
+            self._expire(t)
+            self.open.clear()
+            self.after_used.clear()
+
     def on_reset(self, t: float) -> None:
-        self._expire(t + WINDOW_CYCLES * CLOCK_NS)  # what was owed before the reset is judged now
-        self.after_used = False
+        self._expire(t)
+        self.after_used.clear()
         self.open.clear()
 
     def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
-        q = self.hub.tx_queue()
-        if q is not None and q.part(addr)[0] == "used_idx":
-            self.after_used = True
+        q = self.hub.queue_at(addr)
+        if q is not None and q.index in self.QUEUES and q.part(addr)[0] == "used_idx":
+            self.after_used.add(q.index)
 
     def on_dev_read(self, t_req: float, t: float, addr: int, data: bytes, tlp: str) -> None:
-        q = self.hub.tx_queue()
-        if q is None or not self.after_used or addr != q.avail or len(data) < 4:
+        q = self.hub.queue_at(addr)
+        if q is None or q.index not in self.after_used or addr != q.avail or len(data) < 4:
             return
-        self.after_used = False
+        self.after_used.discard(q.index)
         self.events += 1
         self._expire(t)
         flags = int.from_bytes(data[0:2], "little")
@@ -96,7 +108,8 @@ class InterruptLegality(Checker):
         elif empty and self.hub.noe_policy == NoePolicy.ALWAYS:
             must, why = False, "ring empty and noe_policy ALWAYS (MAY)"
         else:
-            self.last = Decision(
+            self.last[q.index] = Decision(
+                q.index,
                 t,
                 flags,
                 avail_idx,
@@ -111,26 +124,37 @@ class InterruptLegality(Checker):
                 ),
             )
             return
-        d = Decision(t, flags, avail_idx, used_idx, empty, must, why)
-        self.last = d
+        d = Decision(q.index, t, flags, avail_idx, used_idx, empty, must, why)
+        self.last[q.index] = d
         if must and self._intx_mode() and self.intx_level:
             d.covered = True  # INTx already asserted: the ISR bit is all the device can add
         self.open.append(d)
+
+    def _last_decision(self, queue: int) -> str:
+        last = self.last.get(queue)
+        if last is None:
+            return f"no {QUEUE_NAMES[queue]} decision read since its last used.idx write"
+        return (
+            f"{QUEUE_NAMES[queue]}'s last decision (cycle {int(last.t // CLOCK_NS)}) read avail.flags={last.flags} "
+            f"avail.idx={last.avail_idx} with used.idx={last.used_idx}: {last.why}"
+        )
 
     def _intx_mode(self) -> bool:
         return not self.hub.msix_enabled()
 
     def on_irq(self, t: float, kind: str, value: int) -> None:
-        q = self.hub.tx_queue()
+        live = [n for n in self.QUEUES if n in self.hub.queues]
         if kind == "intx":
             rising = value and not self.intx_level
             self.intx_level = value
-            if not rising or q is None or not self._intx_mode():
+            if not rising or not live or not self._intx_mode():
                 return
+            queues = live  # one line, one ISR bit: any queue's decision may stand behind a rise
         elif kind == "msix":
             vec = self.hub.msix_vector_of(value)
-            if q is None or vec is None or vec != self.hub.queue_vector.get(TX_QUEUE):
-                return
+            queues = [n for n in live if vec is not None and vec == self.hub.queue_vector.get(n)]
+            if not queues:
+                return  # the config vector, or a vector no queue uses
         else:
             return
         self.events += 1
@@ -139,19 +163,13 @@ class InterruptLegality(Checker):
         # rise (its ISR bit landing after the driver's read cleared the line)
         for covered in (False, True):
             for d in self.open:
-                if not d.matched and d.t <= t and d.covered == covered:
+                if d.queue in queues and not d.matched and d.t <= t and d.covered == covered:
                     d.matched = True
                     return
-        last = self.last
-        seen = (
-            (
-                f"the last decision (cycle {int(last.t // CLOCK_NS)}) read avail.flags={last.flags} "
-                f"avail.idx={last.avail_idx} with used.idx={last.used_idx}: {last.why}"
-            )
-            if last
-            else "no decision read since the last used.idx write"
-        )
-        self.fail(t, f"TX interrupt ({kind} {value:#x}) not justified: {seen}", addr=q.avail if q else None)
+        name = "/".join(QUEUE_NAMES[n] for n in queues)
+        seen = "; ".join(self._last_decision(n) for n in queues)
+        q = self.hub.queues[queues[-1]]
+        self.fail(t, f"{name} interrupt ({kind} {value:#x}) not justified: {seen}", addr=q.avail)
 
     def _expire(self, now: float) -> None:
         keep = []
@@ -159,10 +177,10 @@ class InterruptLegality(Checker):
             if d.deadline >= now:
                 keep.append(d)
             elif d.must and not d.matched and not d.covered:
-                q = self.hub.tx_queue()
+                q = self.hub.queues.get(d.queue)
                 self.fail(
                     d.deadline,
-                    f"no TX interrupt within {WINDOW_CYCLES} cycles of the decision at cycle "
+                    f"no {QUEUE_NAMES[d.queue]} interrupt within {WINDOW_CYCLES} cycles of the decision at cycle "
                     f"{int(d.t // CLOCK_NS)}: it read avail.flags={d.flags} avail.idx={d.avail_idx} "
                     f"with used.idx={d.used_idx}: {d.why}",
                     addr=q.avail if q else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tb.checkers.device_rings import DeviceReadsPublished, DmaWritesTargets, UsedRingOrder
 from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
 from tb.checkers.interrupts import InterruptLegality
+from tb.checkers.rx import RxChainsWritable, RxDelivery, RxLostWakeup, RxUsedLen
 from tb.checkers.scoreboard import WireScoreboard
 
 ALL = (
@@ -16,4 +17,8 @@ ALL = (
     RingInvariants,
     WireScoreboard,
     LostWakeup,
+    RxUsedLen,
+    RxDelivery,
+    RxLostWakeup,
+    RxChainsWritable,
 )

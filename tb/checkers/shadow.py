@@ -114,6 +114,8 @@ class Chain:
     t_published: float = 0.0
     device_done: bool = False  # the device wrote a used element for it
     writable: int = 0  # bytes in device-writable buffers: the most used.len may say
+    write_bufs: list[tuple[int, int]] = field(default_factory=list)  # the device-writable buffers, in order
+    written: dict[int, int] = field(default_factory=dict)  # offset in write_bufs' bytes -> end, as written
 
 
 @dataclass
@@ -202,6 +204,7 @@ class QueueView:
         """The chain from ``head`` as host memory holds it now (loop-guarded; INDIRECT one level)."""
         descs: list[int] = []
         bufs: list[tuple[int, int]] = []
+        wbufs: list[tuple[int, int]] = []
         writable = 0
         table = None
         i = head
@@ -217,17 +220,21 @@ class QueueView:
                 for _ in range(len(raw) // 16):
                     a, n, f, nx = struct.unpack_from("<QIHH", raw, 16 * k)
                     bufs.append((a, n))
-                    writable += n if f & VIRTQ_DESC_F_WRITE else 0
+                    if f & VIRTQ_DESC_F_WRITE:
+                        writable += n
+                        wbufs.append((a, n))
                     if not f & VIRTQ_DESC_F_NEXT or nx >= len(raw) // 16:
                         break
                     k = nx
             else:
                 bufs.append((addr, length))
-                writable += length if flags & VIRTQ_DESC_F_WRITE else 0
+                if flags & VIRTQ_DESC_F_WRITE:
+                    writable += length
+                    wbufs.append((addr, length))
             if not flags & VIRTQ_DESC_F_NEXT:
                 break
             i = nxt
-        return Chain(index, head, descs, bufs, table, t, writable=writable)
+        return Chain(index, head, descs, bufs, table, t, writable=writable, write_bufs=wbufs)
 
     def add_chain(self, c: Chain) -> None:
         self.chains[c.index] = c
@@ -239,6 +246,19 @@ class QueueView:
         for d in c.descs:
             if self.desc_owner.get(d) is c:
                 del self.desc_owner[d]
+
+    def writable_at(self, addr: int, length: int) -> tuple[Chain, int] | None:
+        """The chain the device holds whose device-writable buffer contains all of [addr, addr+length), and
+        the offset of ``addr`` in that chain's writable bytes (buffers counted in chain order)."""
+        for c in self.chains.values():
+            if c.device_done:
+                continue
+            off = 0
+            for a, n in c.write_bufs:
+                if a <= addr and addr + length <= a + n:
+                    return c, off + addr - a
+                off += n
+        return None
 
     def chain_of_head(self, head: int) -> Chain | None:
         """The published chain starting at ``head`` that the device still holds."""

@@ -46,6 +46,15 @@ LEGACY_REG_ISR_STATUS = 0x13  # [8]  RO, read-to-clear
 LEGACY_REG_CONFIG_MSIX_VECTOR = 0x14  # [16] RW, only while MSI-X is enabled
 LEGACY_REG_QUEUE_MSIX_VECTOR = 0x16  # [16] RW, only while MSI-X is enabled
 
+# 5.1.6 Device Operation: struct virtio_net_hdr before every packet; 10 bytes in the legacy layout without
+# VIRTIO_NET_F_MRG_RXBUF (5.1.6.1 Legacy Interface), 12 with it (num_buffers le16 at byte 10); received
+# packets carry flags 0 (no VIRTIO_NET_HDR_F_NEEDS_CSUM unless GUEST_CSUM) and gso_type 0 (GSO_NONE)
+VIRTIO_NET_F_MRG_RXBUF = 15
+VIRTIO_NET_HDR_LEN = 10
+VIRTIO_NET_HDR_MRG_LEN = 12
+VIRTIO_NET_HDR_GSO_NONE = 0
+RECEIVEQ, TRANSMITQ = 0, 1  # 5.1.2 Virtqueues: receiveq1, transmitq1
+
 # 6.3 Legacy Interface: Reserved Feature Bits; 6 Reserved Feature Bits
 VIRTIO_F_NOTIFY_ON_EMPTY = 24
 VIRTIO_F_INDIRECT_DESC = 28

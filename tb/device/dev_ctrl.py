@@ -14,6 +14,7 @@ from tb.platform.base import Platform
 REG_MODE = 0x200
 REG_PACING_INTERVAL = 0x204
 REG_CNT_CLEAR = 0x20C
+MODE_LOOPBACK_BIT = 20  # MODE[20]: TX frames go into the RX queue inside the device
 REG_CNT_BASE = 0x210
 REG_LAST_ERROR = 0x22C
 REG_ERR_BASE = 0x240
@@ -40,6 +41,29 @@ REG_DROP = {"drop_oversize": 0x230, "drop_runt": 0x234}
 REG_MAX_FRAME = 0x238
 REG_MIN_FRAME = 0x23C
 
+# the RX queue (queue 0): counters at 0x300 + 4*i, cleared by CNT_CLEAR with the others
+REG_RX_CNT_BASE = 0x300
+RX_COUNTERS = (
+    "rx_frames",  # frames delivered (their used elements handed to the used writer)
+    "rx_bytes",  # their bytes (without the virtio_net_hdr)
+    "rx_notifies",  # RX queue kicks
+    "rx_irq_normal",  # RX interrupts because avail.flags allowed them
+    "rx_irq_noe",  # RX interrupts by notify-on-empty despite NO_INTERRUPT
+    "rx_irq_suppressed",  # RX interrupt decisions that raised nothing
+    "rx_drop_nobuf",  # no chain within RX_WAIT cycles
+    "rx_drop_chain",  # longer than its chain (no MRG_RXBUF) or MAX_CHAINS chains: chains returned with len 0
+    "rx_drop_oversize",  # from the wire above MAX_FRAME
+    "rx_drop_runt",  # from the wire below MIN_FRAME
+    "rx_drop_bad",  # from the wire marked bad (tuser)
+    "rx_drop_overrun",  # taken after RX_WAIT cycles without room in the packet buffer
+    "rx_drop_stopped",  # arrived while the RX queue was not running (no driver, reset, error)
+    "rx_drop_loopback",  # from s_axis_rx while in loopback
+    "rx_errors",  # RX queue errors (also in "errors" and the per-cause counters)
+)
+REG_RX_LAST_ERROR = 0x33C
+REG_RX_WAIT = 0x340  # RO: cycles a frame waits for a chain; the longest s_axis_rx_tready is held low
+REG_RX_MAX_CHAINS = 0x344  # RO: [15:0] chains per frame at most (MRG_RXBUF), [31:16] buffers per frame
+
 ERROR_CAUSES = {
     1: "avail.idx more than the queue size ahead",
     2: "descriptor next out of range",
@@ -47,7 +71,7 @@ ERROR_CAUSES = {
     4: "INDIRECT descriptor without the feature",
     5: "INDIRECT inside INDIRECT (or after other descriptors)",
     6: "indirect table length not a non-zero multiple of 16 (or too long)",
-    7: "device-writable descriptor on the TX queue",
+    7: "device-writable descriptor on the TX queue (device-readable on the RX queue)",
     8: "(not raised since frames above the maximum are dropped and counted: drop_oversize)",
     9: "DMA read completed with an error status",
     10: "DMA write failed",
@@ -62,12 +86,14 @@ class DeviceModes:
     noe_policy: NoePolicy = NoePolicy.WHEN_ACKED
     offer_noe: bool = True
     offer_indirect: bool = True
+    offer_mrg_rxbuf: bool = False  # offer VIRTIO_NET_F_MRG_RXBUF (12-byte header, merged RX buffers)
     kick_suppress: bool = False
     pacing_timer: bool = False
     pacing_interval: int = 37500  # cycles (150 us at 250 MHz)
     push: str = "per_packet"  # used-ring push policy: "per_packet" or "batched"
     push_batch: int = 0  # batched: elements per push (0: the device's PUSH_BATCH_MAX)
     push_flush: int = 1024  # batched: cycles before a partial batch is pushed (about 4 us)
+    loopback: bool = False  # TX frames into the RX queue inside the device (m_axis_tx idle, s_axis_rx dropped)
 
     def encode(self) -> int:
         if self.push not in PUSH_POLICIES:
@@ -76,9 +102,11 @@ class DeviceModes:
             (self.noe_policy & 3)
             | self.offer_noe << 4
             | self.offer_indirect << 5
+            | self.offer_mrg_rxbuf << 6
             | self.kick_suppress << 8
             | self.pacing_timer << 12
             | PUSH_POLICIES[self.push] << 16
+            | self.loopback << MODE_LOOPBACK_BIT
         )
 
 
@@ -105,6 +133,20 @@ class DevCtrl:
             out[name] = await self.p.bar_read(self.bar, reg, 4)
         return out
 
+    async def rx_counters(self) -> dict[str, int]:
+        out = {name: await self.p.bar_read(self.bar, REG_RX_CNT_BASE + 4 * i, 4) for i, name in enumerate(RX_COUNTERS)}
+        out["rx_last_error"] = await self.p.bar_read(self.bar, REG_RX_LAST_ERROR, 4)
+        return out
+
+    async def rx_limits(self) -> dict[str, int]:
+        """The RX queue's build limits, as the device reports them."""
+        chains = await self.p.bar_read(self.bar, REG_RX_MAX_CHAINS, 4)
+        return {
+            "rx_wait": await self.p.bar_read(self.bar, REG_RX_WAIT, 4),
+            "max_chains": chains & 0xFFFF,
+            "max_segs": chains >> 16,
+        }
+
     async def error_count(self, cause: int) -> int:
         return await self.p.bar_read(self.bar, REG_ERR_BASE + 4 * cause, 4)
 
@@ -125,6 +167,9 @@ FAULT_DROP_FRAME = 1 << 5  # every 4th frame not sent (used index & 3 == 3)
 FAULT_DUP_FRAME = 1 << 6  # every 4th frame sent twice
 FAULT_USED_IDX_AHEAD = 1 << 7  # used.idx written one too far
 FAULT_USED_LEN_READ = 1 << 8  # used.len = bytes read (header + frame) instead of 0
+FAULT_RX_WRITE_PAST_BUFFER = 1 << 9  # RX: one byte written just past the last buffer of each frame
+FAULT_RX_USED_LEN_PLUS1 = 1 << 10  # RX: used.len one more than the bytes written
+FAULT_RX_DROP_SILENT = 1 << 11  # RX: frames at wire sequence 3 mod 4 dropped without a count
 
 
 FAULT_KNOBS = {
@@ -137,6 +182,9 @@ FAULT_KNOBS = {
     "dup_frame": FAULT_DUP_FRAME,
     "used_idx_ahead": FAULT_USED_IDX_AHEAD,
     "used_len_read": FAULT_USED_LEN_READ,
+    "rx_write_past_buffer": FAULT_RX_WRITE_PAST_BUFFER,
+    "rx_used_len_plus1": FAULT_RX_USED_LEN_PLUS1,
+    "rx_drop_silent": FAULT_RX_DROP_SILENT,
 }
 
 

@@ -8,6 +8,9 @@
   only when the queue is woken, as ``__netif_schedule`` -> ``net_tx_action`` -> ``qdisc_run`` do.
 - ``TxLock``, ``KernelTimer`` and ``Tasklet``: the netif tx lock, ``mod_timer`` and ``tasklet_schedule``
   over the platform's time and events.
+- ``NapiStruct`` and ``SoftnetData``: NAPI as 2.6.31 had it (napi_schedule_prep / __napi_schedule /
+  napi_complete / napi_enable / napi_disable) and the NET_RX softirq (``net_rx_action``: the poll list,
+  each instance polled with its weight, netdev_budget per run) as a task on the platform.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tb.driver.virtio_ring import NullTracer, Tracer
-from tb.platform.base import DmaBuffer, Platform
+from tb.platform.base import DmaBuffer, Platform, PlatformTimeout
 
 NETDEV_TX_OK = 0x00
 NETDEV_TX_BUSY = 0x10
@@ -274,3 +277,151 @@ class ReclaimStats:
         self.calls[context] = self.calls.get(context, 0) + 1
         if n:
             self.by_context[context] = self.by_context.get(context, 0) + n
+
+
+# -- NAPI (net/core/dev.c and include/linux/netdevice.h, v2.6.31) --------------------------------------------
+NAPI_STATE_SCHED = 0  # Poll is scheduled
+NAPI_STATE_DISABLE = 1  # Disable pending
+NETDEV_BUDGET = 300  # net.core.netdev_budget: packets one net_rx_action may process before it yields
+
+
+class NapiStruct:
+    """``struct napi_struct`` and the calls a driver makes on it, over one ``SoftnetData`` poll list.
+
+    The state bits follow 2.6.31: ``netif_napi_add`` leaves SCHED set (the instance cannot be scheduled until
+    ``napi_enable`` clears it); ``napi_schedule_prep`` is ``!DISABLE && !test_and_set(SCHED)``;
+    ``__napi_schedule`` puts the instance on the poll list and raises NET_RX_SOFTIRQ; ``napi_complete``
+    takes it off the list and clears SCHED; ``napi_disable`` sets DISABLE and waits until it owns SCHED.
+    Every call is a trace event (``napi_schedule``, ``napi_complete``, ``napi_enable``, ``napi_disable``) with
+    the caller's context, so a checker sees the ownership of the poll without reading this object.
+    """
+
+    def __init__(
+        self,
+        softnet: SoftnetData,
+        poll: Callable[[NapiStruct, int], Awaitable[int]],
+        weight: int,
+        tracer: Tracer | None = None,
+    ):
+        self.softnet = softnet
+        self.poll = poll
+        self.weight = weight
+        self.trace: Tracer = tracer or NullTracer()
+        # netif_napi_add: "napi->state = NAPIF_STATE_SCHED" (napi_enable clears it)
+        self.state = 1 << NAPI_STATE_SCHED
+        self.polls = 0
+        self.schedules = 0
+
+    def test_bit(self, bit: int) -> bool:
+        return bool(self.state >> bit & 1)
+
+    def napi_disable_pending(self) -> bool:
+        return self.test_bit(NAPI_STATE_DISABLE)
+
+    def napi_schedule_prep(self) -> bool:
+        """True if the caller now owns the poll (SCHED was clear and is now set)."""
+        if self.napi_disable_pending() or self.test_bit(NAPI_STATE_SCHED):
+            return False
+        self.state |= 1 << NAPI_STATE_SCHED
+        return True
+
+    def napi_schedule_prepared(self, context: str) -> None:
+        """``__napi_schedule``, called by whoever won ``napi_schedule_prep``: on the poll list, softirq raised.
+
+        (Python would mangle the kernel's double-underscore name, hence this one.)"""
+        self.schedules += 1
+        self.trace.event("napi_schedule", context=context)
+        self.softnet.list_add_tail(self)
+
+    def napi_complete(self) -> None:
+        """__napi_complete: BUG_ON(!SCHED); list_del; clear SCHED."""
+        if not self.test_bit(NAPI_STATE_SCHED):
+            raise RuntimeError("napi_complete on an instance that is not scheduled (BUG_ON in __napi_complete)")
+        self.softnet.list_del(self)
+        self.state &= ~(1 << NAPI_STATE_SCHED)
+        self.trace.event("napi_complete")
+
+    def napi_enable(self) -> None:
+        """BUG_ON(!SCHED); clear SCHED."""
+        if not self.test_bit(NAPI_STATE_SCHED):
+            raise RuntimeError("napi_enable on an enabled instance (BUG_ON in napi_enable)")
+        self.state &= ~(1 << NAPI_STATE_SCHED)
+        self.trace.event("napi_enable")
+
+    async def napi_disable(self, platform: Platform) -> None:
+        """Set DISABLE, wait (msleep(1) each try) until SCHED is ours, clear DISABLE."""
+        self.state |= 1 << NAPI_STATE_DISABLE
+        self.trace.event("napi_disable_begin")  # from here no schedule succeeds (the interface is closing)
+        while self.test_bit(NAPI_STATE_SCHED):
+            await platform.sleep_ns(1e6)
+        self.state |= 1 << NAPI_STATE_SCHED
+        self.state &= ~(1 << NAPI_STATE_DISABLE)
+        self.trace.event("napi_disable")
+
+
+class SoftnetData:
+    """The per-CPU ``softnet_data`` poll list and ``net_rx_action``, the NET_RX softirq, as a platform task.
+
+    ``net_rx_action`` (2.6.31) walks the list from its head: it polls an instance whose SCHED bit is set with
+    its weight; an instance that used its whole weight stays scheduled and moves to the tail (or is completed
+    when a disable is pending); one that did less has taken itself off the list in napi_complete. After
+    ``budget`` packets the softirq yields and raises itself again (softnet_break; the jiffy limit is not
+    modelled). Guest time is whatever the poll functions charge.
+    """
+
+    def __init__(self, platform: Platform, budget: int = NETDEV_BUDGET, tracer: Tracer | None = None):
+        self.p = platform
+        self.budget = budget
+        self.trace: Tracer = tracer or NullTracer()
+        self.poll_list: deque[NapiStruct] = deque()
+        self.raised = platform.make_event()  # NET_RX_SOFTIRQ pending
+        self.runs = 0
+
+    def list_add_tail(self, napi: NapiStruct) -> None:
+        if napi not in self.poll_list:
+            self.poll_list.append(napi)
+        self.raised.set()  # __raise_softirq_irqoff(NET_RX_SOFTIRQ)
+
+    def list_del(self, napi: NapiStruct) -> None:
+        if napi in self.poll_list:
+            self.poll_list.remove(napi)
+
+    async def net_rx_action(self) -> None:
+        self.runs += 1
+        budget = self.budget
+        while self.poll_list:
+            if budget <= 0:
+                self.raised.set()  # softnet_break: run again later
+                return
+            n = self.poll_list[0]
+            work = 0
+            if n.test_bit(NAPI_STATE_SCHED):
+                n.polls += 1
+                self.trace.event("napi_poll", weight=n.weight)
+                work = await n.poll(n, n.weight)
+                self.trace.event("napi_poll_ret", work=work)
+            if work > n.weight:
+                raise RuntimeError(f"poll returned {work} > weight {n.weight} (WARN_ON_ONCE in net_rx_action)")
+            budget -= work
+            if work == n.weight:
+                # the driver must not complete an instance that used its whole weight: it is still ours
+                if n.napi_disable_pending():
+                    n.napi_complete()
+                elif n in self.poll_list:
+                    self.poll_list.remove(n)
+                    self.poll_list.append(n)  # list_move_tail
+            # work < weight: the poll took itself off the list in napi_complete (and may have put itself back
+            # with __napi_schedule: then it is polled again in this same loop, as in the kernel)
+
+    async def run(self, stop: Callable[[], bool], idle_ns: float = 1e6) -> None:
+        """The softirq thread: run net_rx_action whenever NET_RX_SOFTIRQ is raised, until ``stop()``.
+
+        Waits are bounded (``idle_ns``) so a stop is noticed without a wake."""
+        while not stop():
+            if not self.raised.is_set():
+                try:
+                    await self.p.wait_event(self.raised, idle_ns)
+                except PlatformTimeout:  # re-check the stop condition
+                    continue
+            self.raised.clear()
+            await self.net_rx_action()

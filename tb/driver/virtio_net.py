@@ -15,6 +15,10 @@ xmit_skb, the ring-full stop path after netif_stop_queue); each transmit variant
 - ``post-cap`` ``VirtioNetPostCap``, 48925e37: stop the queue early when add_buf's capacity drops below
                2+MAX_SKB_FRAGS.
 
+The receive path, the same in every variant, is 2.6.31's (tb/driver/virtio_net_rx.py, inherited by
+``VirtioNet``): probe fills the RX ring before DRIVER_OK, ``open`` enables NAPI, received frames go to
+``rx_frames``.
+
 The model never imports cocotb: it awaits the Platform only. Guest CPU time is charged explicitly
 (``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest. It holds no
 test code: the deliberate faults and race seams are test-only subclasses (tb/faults/driver.py).
@@ -38,31 +42,31 @@ from tb.driver.netstack import (
     TxLock,
 )
 from tb.driver.trace import EventLog
+from tb.driver.virtio_net_h import (  # noqa: F401  (re-exported: the names users import from here)
+    MAX_SKB_FRAGS,
+    VIRTIO_NET_F_CSUM,
+    VIRTIO_NET_F_CTRL_RX,
+    VIRTIO_NET_F_CTRL_VLAN,
+    VIRTIO_NET_F_CTRL_VQ,
+    VIRTIO_NET_F_GSO,
+    VIRTIO_NET_F_GUEST_CSUM,
+    VIRTIO_NET_F_GUEST_ECN,
+    VIRTIO_NET_F_GUEST_TSO4,
+    VIRTIO_NET_F_GUEST_TSO6,
+    VIRTIO_NET_F_GUEST_UFO,
+    VIRTIO_NET_F_HOST_ECN,
+    VIRTIO_NET_F_HOST_TSO4,
+    VIRTIO_NET_F_HOST_TSO6,
+    VIRTIO_NET_F_HOST_UFO,
+    VIRTIO_NET_F_MAC,
+    VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_STATUS,
+    VIRTIO_NET_S_LINK_UP,
+)
+from tb.driver.virtio_net_rx import VirtioNetRx
 from tb.driver.virtio_pci import VIRTIO_F_NOTIFY_ON_EMPTY, VirtioPciLegacy
 from tb.driver.virtio_ring import Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
-
-# include/linux/virtio_net.h
-VIRTIO_NET_F_CSUM = 0
-VIRTIO_NET_F_GUEST_CSUM = 1
-VIRTIO_NET_F_MAC = 5
-VIRTIO_NET_F_GSO = 6
-VIRTIO_NET_F_GUEST_TSO4 = 7
-VIRTIO_NET_F_GUEST_TSO6 = 8
-VIRTIO_NET_F_GUEST_ECN = 9
-VIRTIO_NET_F_GUEST_UFO = 10
-VIRTIO_NET_F_HOST_TSO4 = 11
-VIRTIO_NET_F_HOST_TSO6 = 12
-VIRTIO_NET_F_HOST_ECN = 13
-VIRTIO_NET_F_HOST_UFO = 14
-VIRTIO_NET_F_MRG_RXBUF = 15
-VIRTIO_NET_F_STATUS = 16
-VIRTIO_NET_F_CTRL_VQ = 17
-VIRTIO_NET_F_CTRL_RX = 18
-VIRTIO_NET_F_CTRL_VLAN = 19
-VIRTIO_NET_S_LINK_UP = 1
-
-MAX_SKB_FRAGS = 18  # 65536 / PAGE_SIZE + 2
 
 _POST_FEATURES = (
     VIRTIO_NET_F_CSUM,
@@ -97,6 +101,8 @@ class GuestTiming:
     xmit_ns: float = 200.0  # start_xmit body (header build, sg setup) per packet
     reclaim_ns: float = 50.0  # per buffer freed in free_old_xmit_skbs
     irq_ns: float = 100.0  # interrupt entry + handler dispatch
+    recv_ns: float = 150.0  # receive_skb per buffer (header checks, skb set-up, netif_receive_skb)
+    refill_ns: float = 50.0  # per receive buffer posted by try_fill_recv
     timer_period_ns: float = 100e6  # HZ/10; scenarios scale it down (and print the scale)
 
 
@@ -113,7 +119,7 @@ class XmitStats:
     unexpected_full: int = 0  # post-cap's dev_warn("Unexpected full queue")
 
 
-class VirtioNet:
+class VirtioNet(VirtioNetRx):
     """``struct virtnet_info`` and what every transmit variant shares; a variant adds its ``start_xmit``.
 
     ``vdev`` is the virtio device the bus hands to virtnet_probe (default: the legacy PCI transport over
@@ -154,6 +160,7 @@ class VirtioNet:
         self._removed = False
         # called with every skb freed (the scenario returns its memory to the pool)
         self.on_kfree_skb: Callable[[Skb], None] | None = None
+        self.rx_init()
 
     @classmethod
     def feature_table(cls) -> int:
@@ -168,6 +175,9 @@ class VirtioNet:
         if self.vdev.has_feature(VIRTIO_NET_F_STATUS):
             status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
             self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
+        # netif_napi_add(dev, &vi->napi, virtnet_poll, napi_weight); big_packets / mergeable_rx_bufs
+        self.netif_napi_add()
+        self.rx_probe_features()
         # We expect two virtqueues, receive then send, and optionally a control queue
         callbacks: list[Callable[[VirtQueue], Awaitable[None]] | None] = [self.skb_recv_done, self.skb_xmit_done]
         names = ["input", "output"]
@@ -179,6 +189,13 @@ class VirtioNet:
         self.cvq = vqs[2] if len(vqs) > 2 else None
         self.setup_tx_reclaim(features, start_task)
         start_task(self.queue.net_tx_action(lambda: self._removed))
+        start_task(self.softnet.run(lambda: self._removed))
+        # register_netdev; "Last of all, set up some receive buffers."
+        await self.try_fill_recv()
+        # If we didn't even get one input buffer, we're useless.
+        if self.num == 0:
+            raise MemoryError("virtnet_probe: no receive buffer could be posted (-ENOMEM)")
+        # virtio_dev_probe sets DRIVER_OK after the driver's probe returned
         await self.vdev.driver_ok()
         self.trace.event("probe_done", variant=self.variant, features=features, free_in_tasklet=self.free_in_tasklet)
 
@@ -186,12 +203,28 @@ class VirtioNet:
         """What a variant sets up in virtnet_probe to reclaim TX buffers besides start_xmit (none after
         b0c39dbd)."""
 
+    async def open(self) -> None:
+        """dev_open -> ndo_open (``ip link set up``): virtnet_open."""
+        await self.virtnet_open()
+
+    async def close(self) -> None:
+        """dev_close -> ndo_stop (``ip link set down``): virtnet_close."""
+        await self.virtnet_close()
+
     async def remove(self) -> None:
-        """virtnet_remove: reset the device (stops it using the rings), stop timers, purge send."""
+        """virtnet_remove: reset the device (stops it using the rings), stop timers, free recv, purge send.
+
+        An open device is closed first, as ``ip link set down`` before the unbind does: 2.6.31's own order
+        ran napi_disable in unregister_netdev after the buffers were freed and the queues deleted, a window
+        in which a scheduled poll touched freed buffers (not modelled)."""
+        if self.opened:
+            await self.close()
+        await self.vdev.reset()
         self._removed = True
         self.queue._scheduled.set()
-        await self.vdev.reset()
+        self.softnet.raised.set()
         self.stop_tx_reclaim()
+        self.free_recv()
         for skb in list(self.send):
             self.kfree_skb(skb, "remove")
         self.send.clear()
@@ -201,9 +234,6 @@ class VirtioNet:
         """virtnet_remove's counterpart of ``setup_tx_reclaim``."""
 
     # -- callbacks (hard IRQ context) ---------------------------------------------------------------------
-    async def skb_recv_done(self, rvq: VirtQueue) -> None:
-        await rvq.disable_cb()  # no RX path yet: keep it quiet
-
     async def skb_xmit_done(self, svq: VirtQueue) -> None:
         await self.p.sleep_ns(self.timing.irq_ns)
         self.stats.tx_irqs += 1

@@ -12,10 +12,11 @@ The barriers are ordering points in the trace: host memory in simulation is sequ
 hardware Python's own accesses are too coarse to reorder.
 
 Besides the memory traffic the tracer gets the queue's operations with their results, the only way the
-checkers learn what the driver did (they never read this object): ``add_buf`` (head, token, num_free,
-return value), ``detach_buf`` (head, num_free), ``get_buf`` (id, len, token, num_free, last_used_idx),
-``disable_cb`` and ``enable_cb`` (its result). A token is named by ``id()``, as the kernel would print
-the ``void *data`` pointer.
+checkers learn what the driver did (they never read this object): ``desc_write`` and
+``indirect_table_write`` (every descriptor: address, length, flags, next; ``descs`` lists an indirect
+table's entries), ``add_buf`` (head, token, num_free, return value), ``detach_buf`` (head, num_free),
+``get_buf`` (id, len, token, num_free, last_used_idx), ``disable_cb`` and ``enable_cb`` (its
+result). A token is named by ``id()``, as the kernel would print the ``void *data`` pointer.
 
 This is the faithful code only: the deliberate faults the checker tests inject live in test-only
 subclasses (tb/faults/driver.py).
@@ -227,12 +228,14 @@ class VirtQueue:
         if table is None:
             return -1  # GFP_ATOMIC failed: fall back to direct descriptors
         raw = bytearray()
+        descs = []
         for k in range(out + in_):
             flags = VRING_DESC_F_NEXT | (VRING_DESC_F_WRITE if k >= out else 0)
             nxt = k + 1
             if k == out + in_ - 1:
                 flags &= ~VRING_DESC_F_NEXT
                 nxt = 0
+            descs.append((sg[k].addr, sg[k].length, flags, nxt))
             raw += (
                 sg[k].addr.to_bytes(8, "little")
                 + sg[k].length.to_bytes(4, "little")
@@ -240,7 +243,7 @@ class VirtQueue:
                 + nxt.to_bytes(2, "little")
             )
         await table.write(0, bytes(raw))
-        self.trace.event("indirect_table_write", vq=self.index, addr=table.bus_addr, entries=out + in_)
+        self.trace.event("indirect_table_write", vq=self.index, addr=table.bus_addr, entries=out + in_, descs=descs)
         self.num_free -= 1
         head = self.free_head
         await self._write_desc(head, table.bus_addr, (out + in_) * 16, VRING_DESC_F_INDIRECT, self._desc_next[head])

@@ -13,6 +13,15 @@ transmit variant over that transport. A fault is off until its name is added to 
 
 The race seam: ``race_hook``, when set, is awaited at the start of every enable_cb, i.e. in the stop path
 right before enable_cb's avail.flags write, so a test can place a device completion at any cycle around it.
+On the RX queue that is the window between virtnet_poll's napi_complete and its enable_cb.
+
+Receive-path faults (``RX_DRIVER_FAULTS``; not TB_FAULT names yet: no simulation test receives):
+
+* ``rx_no_write_flag`` (on the RX queue's ``faults``): add_buf publishes the device-writable buffers of a
+  chain without VRING_DESC_F_WRITE;
+* ``skip_napi_recheck`` (on the driver's ``rx_faults``): virtnet_poll ignores enable_cb's result after
+  napi_complete, so a buffer used between napi_complete and enable_cb waits for an interrupt that NO_INTERRUPT
+  suppressed (the race the NAPI re-check exists for).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from tb.driver.netstack import NapiStruct
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import VARIANTS, DmaAllocator, GuestTiming, VirtioNet
 from tb.driver.virtio_pci import VIRTIO_RING_F_INDIRECT_DESC, VirtioPciLegacy
@@ -27,6 +37,7 @@ from tb.driver.virtio_ring import VRING_AVAIL_F_NO_INTERRUPT, Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
 
 DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")
+RX_DRIVER_FAULTS = ("rx_no_write_flag", "skip_napi_recheck")
 
 
 class FaultyVirtQueue(VirtQueue):
@@ -40,6 +51,10 @@ class FaultyVirtQueue(VirtQueue):
         self._notify_done = False
 
     async def add_buf(self, sg: Sequence[Sg], out: int, in_: int, token: Any) -> int:
+        if "rx_no_write_flag" in self.faults and in_:
+            # FAULT: the buffers the device should write are published device-readable
+            self.trace.event("fault", vq=self.index, fault="rx_no_write_flag")
+            out, in_ = out + in_, 0
         if "publish_before_desc" not in self.faults:
             return await super().add_buf(sg, out, in_, token)
         # FAULT: the device may see the entry before its chain: hold the descriptor writes back, publish
@@ -120,6 +135,45 @@ class FaultyVirtioPci(VirtioPciLegacy):
         )
 
 
+class RxFaults(VirtioNet):
+    """The receive-path faults of the driver itself, mixed into a transmit variant (``faulty_driver``)."""
+
+    rx_faults: set[str]
+
+    async def virtnet_poll(self, napi: NapiStruct, budget: int) -> int:
+        if "skip_napi_recheck" not in self.rx_faults:
+            return await super().virtnet_poll(napi, budget)
+        rvq = self.rvq
+        assert rvq is not None
+        received = 0
+        while received < budget:
+            got = await rvq.get_buf()
+            if got is None:
+                break
+            skb, length = got
+            self.recv.remove(skb)
+            await self.receive_skb(skb, length)
+            self.num -= 1
+            received += 1
+        if self.num < self.max // 2:
+            await self.try_fill_recv()
+        if received < budget:
+            napi.napi_complete()
+            # FAULT: enable_cb's "some were used meanwhile" answer is ignored: no napi_schedule_prep, no again
+            ret = await rvq.enable_cb()
+            self.trace.event("fault", vq=rvq.index, fault="skip_napi_recheck", enable_cb=ret)
+        return received
+
+
+_FAULTY_CLASSES: dict[type[VirtioNet], type[VirtioNet]] = {}
+
+
+def _faulty_class(cls: type[VirtioNet]) -> type[VirtioNet]:
+    if cls not in _FAULTY_CLASSES:
+        _FAULTY_CLASSES[cls] = type(f"Faulty{cls.__name__}", (RxFaults, cls), {})
+    return _FAULTY_CLASSES[cls]
+
+
 def faulty_driver(
     platform: Platform,
     variant: str = "post",
@@ -127,10 +181,14 @@ def faulty_driver(
     timing: GuestTiming | None = None,
     tracer: EventLog | None = None,
 ) -> VirtioNet:
-    """A driver of ``variant`` whose queues are FaultyVirtQueues (every fault off until named)."""
+    """A driver of ``variant`` whose queues are FaultyVirtQueues and whose receive path has the RX faults
+    (every fault off until named: ``faulty_queue(net).faults``, ``faulty_rx_queue(net).faults``,
+    ``net.rx_faults``)."""
     trace = tracer or EventLog(platform, enabled=False)
     vdev = FaultyVirtioPci(platform, use_msix=use_msix, tracer=trace, allocator=DmaAllocator(platform))
-    return VARIANTS[variant](platform, use_msix=use_msix, timing=timing, tracer=trace, vdev=vdev)
+    net = _faulty_class(VARIANTS[variant])(platform, use_msix=use_msix, timing=timing, tracer=trace, vdev=vdev)
+    net.rx_faults = set()  # type: ignore[attr-defined]
+    return net
 
 
 def faulty_queue(net: VirtioNet) -> FaultyVirtQueue:
@@ -138,3 +196,17 @@ def faulty_queue(net: VirtioNet) -> FaultyVirtQueue:
     if not isinstance(net.svq, FaultyVirtQueue):
         raise TypeError("driver faults need a driver built by tb.faults.driver.faulty_driver")
     return net.svq
+
+
+def faulty_rx_queue(net: VirtioNet) -> FaultyVirtQueue:
+    """The RX queue of a ``faulty_driver`` after its probe."""
+    if not isinstance(net.rvq, FaultyVirtQueue):
+        raise TypeError("driver faults need a driver built by tb.faults.driver.faulty_driver")
+    return net.rvq
+
+
+def rx_faults(net: VirtioNet) -> set[str]:
+    """The driver-level RX faults of a ``faulty_driver`` (add ``skip_napi_recheck`` to turn it on)."""
+    if not isinstance(net, RxFaults):
+        raise TypeError("driver faults need a driver built by tb.faults.driver.faulty_driver")
+    return net.rx_faults

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,13 @@ LEGACY_PFN_SHIFT = 12
 STATUS_DRIVER_OK = 4
 ISR_QUEUE = 1
 # feature bits the model offers (5.1.3, 6.3)
-F_MAC, F_STATUS, F_MRG_RXBUF, F_NOTIFY_ON_EMPTY, F_INDIRECT_DESC = 5, 16, 15, 24, 28
+F_GUEST_TSO4, F_MAC, F_STATUS, F_MRG_RXBUF, F_NOTIFY_ON_EMPTY, F_INDIRECT_DESC = 7, 5, 16, 15, 24, 28
+STATUS_NEEDS_RESET = 0x40
+ISR_CONFIG = 2
+RX_QUEUE, TX_QUEUE = 0, 1
+# 5.1.6: struct virtio_net_hdr is 10 bytes; with VIRTIO_NET_F_MRG_RXBUF num_buffers (le16) follows
+NET_HDR_LEN, NET_HDR_MRG_LEN = 10, 12
+RX_DROP_REASONS = ("no_buffer", "too_long", "oversize", "runt", "device_error")
 # 2.7.5 / 2.7.6 / 2.7.8
 VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_INDIRECT = 1, 2, 4
 VIRTQ_AVAIL_F_NO_INTERRUPT = 1
@@ -83,6 +90,26 @@ class RingAddrs:
 
     def used_elem(self, slot: int) -> int:
         return self.used + 4 + 8 * slot
+
+
+@dataclass
+class ModelRx:
+    """The model device's receive options (the RTL's come with its device modes).
+
+    ``loopback`` feeds every frame the TX queue sends into the RX queue (also on when the DeviceModes in use
+    has a true ``loopback`` field). ``max_frame`` / ``min_frame`` bound the frames taken from the wire
+    (the RTL's MAX_FRAME_LEN / MIN_FRAME_LEN; a test raises ``max_frame`` for jumbo frames that span
+    mergeable buffers, or lowers ``min_frame`` to hand the driver a short packet).
+    ``mrg_publish_gap_ns``: with MRG_RXBUF, publish used.idx after each chain of a frame, this long apart
+    (None: once per frame), so the driver may see the first chain of a frame before the others.
+    """
+
+    mrg_rxbuf: bool = False  # offer VIRTIO_NET_F_MRG_RXBUF
+    guest_tso4: bool = False  # offer VIRTIO_NET_F_GUEST_TSO4 (the driver posts big buffers; we send GSO_NONE)
+    loopback: bool = False
+    max_frame: int = MAX_FRAME_LEN
+    min_frame: int = MIN_FRAME_LEN
+    mrg_publish_gap_ns: float | None = None
 
 
 @dataclass
@@ -201,6 +228,15 @@ class DeviceCounters:
     drop_oversize: int = 0
     drop_runt: int = 0
     wire: list[bytes] = field(default_factory=list)
+    # the RX queue
+    rx_frames: int = 0  # frames written into RX buffers
+    rx_bytes: int = 0  # frame bytes written (headers not counted)
+    rx_notifies: int = 0
+    rx_drops: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RX_DROP_REASONS, 0))
+    rx_irq_normal: int = 0
+    rx_irq_noe: int = 0
+    rx_irq_suppressed: int = 0
+    rx_used: list[tuple[int, int]] = field(default_factory=list)  # (head, used.len) of every RX used element
 
 
 class ModelVirtioNet:
@@ -209,16 +245,24 @@ class ModelVirtioNet:
     QUEUE_SIZE = 256
     MAC = bytes([0x02, 0, 0, 0, 0, 0x01])
 
-    def __init__(self, platform: ModelPlatform, modes: DeviceModes, timing: ModelTiming):
+    def __init__(self, platform: ModelPlatform, modes: DeviceModes, timing: ModelTiming, rx: ModelRx | None = None):
         if modes.pacing_timer:
             raise PlatformError("the model device has no pacing timer (DeviceModes.pacing_timer)")
         self.p = platform
         self.modes = modes
         self.timing = timing
+        self.rx = rx or ModelRx()
         self.c = DeviceCounters()
         self._reset_state()
         self._kick = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._rx_wire: deque[bytes] = deque()
+        self._rx_event = asyncio.Event()
+        self._rx_task: asyncio.Task | None = None
+
+    @property
+    def loopback(self) -> bool:
+        return self.rx.loopback or bool(getattr(self.modes, "loopback", False))
 
     def _reset_state(self) -> None:
         self.guest_features = 0
@@ -230,11 +274,16 @@ class ModelVirtioNet:
         self.queue_vector = [NO_VECTOR, NO_VECTOR]
         self.last_avail = 0
         self.used_idx = 0
+        self.rx_last_avail = 0
+        self.rx_used_idx = 0
+        self.rx_broken = False
 
     @property
     def host_features(self) -> int:
         return (
             (1 << F_MAC)
+            | ((1 << F_MRG_RXBUF) if self.rx.mrg_rxbuf else 0)
+            | ((1 << F_GUEST_TSO4) if self.rx.guest_tso4 else 0)
             | (1 << F_STATUS)
             | ((1 << F_NOTIFY_ON_EMPTY) if self.modes.offer_noe else 0)
             | ((1 << F_INDIRECT_DESC) if self.modes.offer_indirect else 0)
@@ -274,9 +323,11 @@ class ModelVirtioNet:
         elif off == REG_QUEUE_SELECT:
             self.queue_sel = value
         elif off == REG_QUEUE_NOTIFY:
-            if value == 1:
+            if value == TX_QUEUE:
                 self.c.notifies += 1
                 self._kick.set()
+            elif value == RX_QUEUE:
+                self.c.rx_notifies += 1  # RX buffers are taken when a frame arrives: nothing to start
         elif off == REG_DEVICE_STATUS:
             if value == 0:
                 self._reset_state()
@@ -290,11 +341,14 @@ class ModelVirtioNet:
 
     # -- the TX engine -------------------------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        self._rx_task = loop.create_task(self._rx_run())
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._rx_task):
+            if task is not None:
+                task.cancel()
 
     def _rd16(self, addr: int) -> int:
         return int.from_bytes(self.p.host.read(addr, 2), "little")
@@ -336,6 +390,8 @@ class ModelVirtioNet:
             else:
                 self.c.frames += 1
                 self.c.wire.append(frame)
+                if self.loopback:
+                    self.wire_rx(frame)
             slot = self.used_idx % q
             # used.len: bytes the device wrote into the chain, none for TX
             self.p.host.write(ring.used_elem(slot), head.to_bytes(4, "little") + (0).to_bytes(4, "little"))
@@ -365,23 +421,173 @@ class ModelVirtioNet:
         raise PlatformError("model device: descriptor chain loops")
 
     def _decide_interrupt(self, avail: int) -> None:
+        """The TX queue's interrupt decision after a used-ring update."""
+        self._interrupt_rule(avail, self.last_avail, TX_QUEUE)
+
+    def _decide_rx_interrupt(self, avail: int) -> None:
+        """The RX queue's interrupt decision after a used-ring update."""
+        self._interrupt_rule(avail, self.rx_last_avail, RX_QUEUE)
+
+    def _interrupt_rule(self, avail: int, last_avail: int, queue: int) -> None:
+        """After a used-ring update of ``queue``: interrupt unless NO_INTERRUPT, or on an empty ring with the
+        notify-on-empty policy; the same rules for both queues, counted per queue."""
         flags = self._rd16(avail)
-        empty = self._rd16(avail + 2) == self.last_avail
+        empty = self._rd16(avail + 2) == last_avail
         noe_acked = bool(self.guest_features >> F_NOTIFY_ON_EMPTY & 1)
         pol = self.modes.noe_policy
+        prefix = "rx_" if queue == RX_QUEUE else ""
         if not flags & VIRTQ_AVAIL_F_NO_INTERRUPT:
-            self.c.irq_normal += 1
+            kind = "irq_normal"
         elif empty and (pol == NoePolicy.ALWAYS or (pol == NoePolicy.WHEN_ACKED and noe_acked)):
-            self.c.irq_noe += 1
+            kind = "irq_noe"
         else:
-            self.c.irq_suppressed += 1
+            kind = "irq_suppressed"
+        setattr(self.c, prefix + kind, getattr(self.c, prefix + kind) + 1)
+        if kind == "irq_suppressed":
             return
         if self.p.msix_enabled:
-            if self.queue_vector[1] != NO_VECTOR:
-                self.p.raise_msix(self.queue_vector[1])
+            if self.queue_vector[queue] != NO_VECTOR:
+                self.p.raise_msix(self.queue_vector[queue])
         else:
             self.isr |= ISR_QUEUE
             self.p.set_intx(True)
+
+    # -- the RX engine -------------------------------------------------------------------------------
+    def wire_rx(self, frame: bytes) -> None:
+        """A frame arrives from the wire (a test, or the TX queue in loopback): it is taken in arrival order,
+        ``latency_ns`` after the previous one."""
+        self._rx_wire.append(bytes(frame))
+        self._rx_event.set()
+
+    @property
+    def rx_pending(self) -> int:
+        """Frames from the wire not yet taken (written or dropped)."""
+        return len(self._rx_wire)
+
+    async def _rx_run(self) -> None:
+        while True:
+            if not self._rx_wire:
+                self._rx_event.clear()
+                await self._rx_event.wait()
+                continue
+            await asyncio.sleep(self.timing.latency_ns)
+            await self._rx_frame(self._rx_wire.popleft())
+
+    def _rx_drop(self, reason: str) -> None:
+        self.c.rx_drops[reason] += 1
+
+    def _walk_writable(self, base: int, head: int) -> list[tuple[int, int]] | None:
+        """The (addr, len) buffers of the chain at ``head``; None when one of them is device-readable."""
+        q = self.QUEUE_SIZE
+        bufs: list[tuple[int, int]] = []
+        table, limit, i = base, q, head
+        for _ in range(q + 1):
+            raw = self.p.host.read(table + 16 * i, 16)
+            addr = int.from_bytes(raw[0:8], "little")
+            length = int.from_bytes(raw[8:12], "little")
+            flags = int.from_bytes(raw[12:14], "little")
+            nxt = int.from_bytes(raw[14:16], "little")
+            if flags & VIRTQ_DESC_F_INDIRECT:
+                table, limit, i = addr, length // 16, 0
+                continue
+            if not flags & VIRTQ_DESC_F_WRITE:
+                return None
+            bufs.append((addr, length))
+            if not flags & VIRTQ_DESC_F_NEXT:
+                return bufs
+            if nxt >= limit:
+                raise PlatformError(f"model device: next {nxt} out of range")
+            i = nxt
+        raise PlatformError("model device: descriptor chain loops")
+
+    def _device_error(self) -> None:
+        """A device-readable buffer in an RX chain: DEVICE_NEEDS_RESET, a configuration interrupt, no DMA to
+        the chain, and every later frame dropped until the driver resets the device."""
+        self.rx_broken = True
+        self.c.errors += 1
+        self.status |= STATUS_NEEDS_RESET
+        self.c.config_irqs += 1
+        if self.p.msix_enabled:
+            if self.config_vector != NO_VECTOR:
+                self.p.raise_msix(self.config_vector)
+        else:
+            self.isr |= ISR_CONFIG
+            self.p.set_intx(True)
+
+    def _rx_push_used(self, ring: RingAddrs, head: int, written: int) -> None:
+        self.p.host.write(
+            ring.used_elem(self.rx_used_idx % self.QUEUE_SIZE),
+            head.to_bytes(4, "little") + written.to_bytes(4, "little"),
+        )
+        self.rx_used_idx = (self.rx_used_idx + 1) & 0xFFFF
+        self.c.rx_used.append((head, written))
+
+    def _rx_publish(self, ring: RingAddrs) -> None:
+        self.p.host.write(ring.used + 2, self.rx_used_idx.to_bytes(2, "little"))
+        self._decide_rx_interrupt(ring.avail)
+
+    async def _rx_frame(self, frame: bytes) -> None:
+        """One frame from the wire into the next published RX chain(s): header, then the frame."""
+        if len(frame) > self.rx.max_frame:
+            self._rx_drop("oversize")
+            return
+        if len(frame) < self.rx.min_frame:
+            self._rx_drop("runt")
+            return
+        if self.rx_broken:
+            self._rx_drop("device_error")
+            return
+        if not (self.status & STATUS_DRIVER_OK) or not self.pfn[RX_QUEUE]:
+            self._rx_drop("no_buffer")
+            return
+        q = self.QUEUE_SIZE
+        ring = RingAddrs(self.pfn[RX_QUEUE] << LEGACY_PFN_SHIFT, q)
+        mrg = bool(self.guest_features >> F_MRG_RXBUF & 1)
+        hdr_len = NET_HDR_MRG_LEN if mrg else NET_HDR_LEN
+        need = hdr_len + len(frame)
+        avail_idx = self._rd16(ring.avail + 2)
+        # the chains this frame takes: one without MRG_RXBUF, as many as its length needs with it
+        chains: list[tuple[int, list[tuple[int, int]]]] = []
+        idx, room = self.rx_last_avail, 0
+        while not chains or (mrg and room < need):
+            if idx == avail_idx:
+                self._rx_drop("no_buffer")  # nothing taken: the chains already looked at stay available
+                return
+            head = self._rd16(ring.avail_ring(idx % q))
+            bufs = self._walk_writable(ring.desc, head)
+            if bufs is None:
+                self._device_error()
+                self._rx_drop("device_error")
+                return
+            chains.append((head, bufs))
+            room += sum(n for _, n in bufs)
+            idx = (idx + 1) & 0xFFFF
+        self.rx_last_avail = idx
+        if need > room:
+            # longer than the chain (no MRG_RXBUF): nothing written, the chain comes back with used.len 0
+            self._rx_push_used(ring, chains[0][0], 0)
+            self._rx_drop("too_long")
+            self._rx_publish(ring)
+            return
+        hdr = bytearray(hdr_len)  # flags 0, GSO_NONE
+        if mrg:
+            hdr[10:12] = len(chains).to_bytes(2, "little")
+        data = bytes(hdr) + frame
+        pos = 0
+        for k, (head, bufs) in enumerate(chains):
+            start = pos
+            for addr, n in bufs:
+                piece = data[pos : pos + n]
+                if piece:
+                    self.p.host.write(addr, piece)
+                pos += len(piece)
+            self._rx_push_used(ring, head, pos - start)
+            if self.rx.mrg_publish_gap_ns is not None and k < len(chains) - 1:
+                self._rx_publish(ring)
+                await asyncio.sleep(self.rx.mrg_publish_gap_ns)
+        self.c.rx_frames += 1
+        self.c.rx_bytes += len(frame)
+        self._rx_publish(ring)
 
 
 class ModelPlatform(Platform):
@@ -390,16 +596,20 @@ class ModelPlatform(Platform):
     name = "model"
 
     def __init__(
-        self, modes: DeviceModes | None = None, timing: ModelTiming | None = None, reg_access_ns: float = 300.0
+        self,
+        modes: DeviceModes | None = None,
+        timing: ModelTiming | None = None,
+        reg_access_ns: float = 300.0,
+        rx: ModelRx | None = None,
     ):
-        self.host = HostMemory()
+        self.host = HostMemory(64 << 20)
         self.reg_access_ns = reg_access_ns
         self.msix_enabled = False
         self.msix_vectors = 8
         self._msix_handlers: dict[int, list[IrqHandler]] = {}
         self._intx_handlers: list[IrqHandler] = []
         self._intx = False
-        self.device = ModelVirtioNet(self, modes or DeviceModes(), timing or ModelTiming())
+        self.device = ModelVirtioNet(self, modes or DeviceModes(), timing or ModelTiming(), rx)
         self.config = {0x00: 0x1AF4, 0x02: 0x1000, 0x08: 0x02000000, 0x2C: 0x1AF4, 0x2E: 0x0001, 0x04: 0}
         self._tasks: list[asyncio.Task] = []
 

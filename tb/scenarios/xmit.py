@@ -36,6 +36,7 @@ class XmitScenario:
     idle_tail_ns: float = 0.0  # after the last frame: stay idle this long before measuring (A5)
     seed: int = 1
     timeout_ns: float = 1e9  # the whole run must finish within this much platform time
+    ethertype: int = ETH_TYPE_LOCAL_EXPERIMENTAL  # of every frame (the bring-up's loopback row uses 0x88B6)
 
 
 @dataclass
@@ -82,9 +83,11 @@ class XmitResult:
         }
 
 
-def make_frame(rng: random.Random, seq: int, length: int, src_mac: bytes) -> bytes:
+def make_frame(
+    rng: random.Random, seq: int, length: int, src_mac: bytes, ethertype: int = ETH_TYPE_LOCAL_EXPERIMENTAL
+) -> bytes:
     """An Ethernet frame carrying its sequence number, so the wire scoreboard can name a missing one."""
-    header = BROADCAST + (src_mac or b"\x02\0\0\0\0\x01") + ETH_TYPE_LOCAL_EXPERIMENTAL.to_bytes(2, "big")
+    header = BROADCAST + (src_mac or b"\x02\0\0\0\0\x01") + ethertype.to_bytes(2, "big")
     body = seq.to_bytes(4, "big") + rng.randbytes(max(length - len(header) - 4, 0))
     return (header + body)[:length]
 
@@ -113,6 +116,8 @@ class XmitRun:
 
     async def probe(self) -> None:
         await self.net.probe(self.start_task)
+        # the interface comes up (ip link set up): NAPI enabled, the receive ring polled once
+        await self.net.open()
         # enough skbs for a full ring (256 with INDIRECT), the qdisc and some slack
         self.pool = SkbPool(self.p, slots=self.net.queue.qdisc_limit + 512)
         self.net.on_kfree_skb = self.pool.release
@@ -128,7 +133,7 @@ class XmitRun:
         deadline = t0 + scn.timeout_ns
         for seq in range(scn.packets):
             length = rng.randint(scn.min_len, scn.max_len)
-            data = make_frame(rng, seq, length, net.mac)
+            data = make_frame(rng, seq, length, net.mac, scn.ethertype)
             skb = await self.pool.alloc_skb(seq, data, scn.nr_frags)
             while skb is None:  # all skb memory in flight: the socket would block
                 await self._wait_progress(deadline, "skb memory")

@@ -77,6 +77,16 @@ def check_guest(run: hil.GuestRun) -> None:
         assert post["tx_raised"] <= 1 + 0.1 * post["packets"], f"{nic.name}: {post}"
         paced = "--gap-us" not in nic.args or float(nic.args[nic.args.index("--gap-us") + 1]) > 0
         assert pre["raised_per_pkt"] > (0.8 if paced else post["raised_per_pkt"]), f"{nic.name}: {pre}"
+        # loopback: the peer echoed the row's frames (EtherType 0x88b6) and the same driver received every one,
+        # byte-exact, in order; the A/B runs' frames were not echoed (no RX interrupt joined their TX counts)
+        loop = e.run("loopback")
+        rows = {c.name: c for c in e.checks}
+        assert rows[f"loopback {run.matrix.loopback_frames} frames"].status == PASS, f"{nic.name}\n{text}"
+        assert loop["received"] == loop["packets"] == run.matrix.loopback_frames and not loop["rx_first_difference"]
+        assert [bytes.fromhex(h) for h in loop["received_frames"]] == [bytes.fromhex(h) for h in loop["frames"]]
+        assert loop["rx_stats"]["rx_packets"] == run.matrix.loopback_frames
+        assert e.echoed == run.matrix.loopback_frames, f"{nic.name}: the peer echoed {e.echoed}"
+        assert all(r["rx_packets"] == 0 for r in e.report["runs"] if r is not loop), f"{nic.name}: RX outside loopback"
 
 
 @pytest.mark.parametrize("backend", hil.BACKENDS)

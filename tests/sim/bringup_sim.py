@@ -33,7 +33,8 @@ async def bringup(dut):
     cfg = BringupConfig(packets=int(os.environ.get("BRINGUP_PACKETS", "32")),
                         ab_packets=int(os.environ.get("BRINGUP_AB_PACKETS", "32")),
                         gap_ns=float(os.environ.get("BRINGUP_GAP_NS", "2000")), timeout_ns=5e6, wire=wire.good,
-                        progress=progress)
+                        loopback_frames=int(os.environ.get("BRINGUP_LOOPBACK_FRAMES", "32")),
+                        checkers=tb.checkers, progress=progress)
     report = await run_checks(tb.platform, cocotb.start_soon, cfg)
     tb.log.info("\n%s", format_table(report.checks, "bring-up: our RTL in simulation"))
     out = os.environ.get("BRINGUP_JSON")

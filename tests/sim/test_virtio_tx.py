@@ -289,9 +289,10 @@ async def _until(cond) -> None:
 
 
 # -- pytest entry ----------------------------------------------------------------------------------------
-# Verilator runs everything; Icarus (the 4-state reference) one test per feature, or all under REGRESS.
-ICARUS_SUBSET = ("identity_and_features|tx_end_to_end/msix=False/indirect=True|a7_a9_ring_full|reset_mid_traffic"
-                 "|bad_input/case=2")
+# Verilator runs everything; Icarus (the 4-state reference) the register block in make test, all under REGRESS.
+# (in make test, Icarus transmits end to end in test_virtio_rx's loopback_intx, every frame checked byte for
+# byte, INDIRECT chains and a refused ring in test_virtq_tx's block test)
+ICARUS_SUBSET = "identity_and_features"
 # the default width shares its build with the other system tests
 SUITE = suite.Suite("tests.sim.test_virtio_tx", "virtio_net_usp",
                     variants=suite.widths(256, 64) if REGRESS else suite.widths(256), icarus=ICARUS_SUBSET)

@@ -1494,10 +1494,12 @@ from sim import suite  # noqa: E402
 TX_SOURCES = ("hdl/virtio/virtq_tx.v", "hdl/virtio/virtq_avail.v", "hdl/virtio/virtq_desc_walk.v",
               "hdl/virtio/virtq_tx_mover.v", "hdl/virtio/virtq_used.v", "hdl/dma/dma_mux.v", "hdl/pcie/dma_ram.v")
 
-# Icarus in make test: every test at the narrow width (the most beats per frame); both widths in REGRESS
-# make test: the block at 256 bits on Verilator, at 64 on Icarus (every width on both under REGRESS)
-SUITE = suite.Suite("tests.sim.test_virtq_tx", "virtq_tx", icarus_variants=["w64"],
-                    verilator_variants=["w256"],
+# make test: the block at 256 bits on Verilator; on Icarus at 64 bits the main stream, INDIRECT, the ring
+# wrap, a refused ring (a descriptor loop) and the fault knobs (every test at both widths on both simulators
+# under REGRESS)
+SUITE = suite.Suite("tests.sim.test_virtq_tx", "virtq_tx", icarus_variants=["w64"], verilator_variants=["w256"],
+                    icarus=r"test_stream/variant=basic/push=per_packet$|test_indirect$|test_small_frames_wrap/push=per_packet$"
+                           r"|test_error/case=loop$|test_fault_",
                     variants={f"w{w}": {"RAM_DATA_WIDTH": w, "FAULT_ENABLE": 1} for w in (256, 64)},
                     sources=TX_SOURCES)
 

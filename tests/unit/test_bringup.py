@@ -11,11 +11,25 @@ import sys
 import pytest
 
 from tb.bringup import cli as bringup_cli
-from tb.bringup.sequence import FAIL, NA, PASS, BringupConfig, Check, exit_code, format_table, run_checks
+from tb.bringup.sequence import (
+    FAIL,
+    LOOPBACK_ETHERTYPE,
+    NA,
+    PASS,
+    BringupConfig,
+    BringupReport,
+    Check,
+    check_loopback,
+    exit_code,
+    first_difference,
+    format_table,
+    run_checks,
+)
+from tb.device.debug_bar import DEBUG_BAR
+from tb.device.dev_ctrl import MODE_LOOPBACK_BIT, REG_MODE, REG_RX_CNT_BASE, RX_COUNTERS, DeviceModes
 from tb.driver.virtio_net import virtio_net
 from tb.driver.virtio_pci import VIRTIO_MSI_CONFIG_VECTOR
 from tb.platform.base import IrqCount, PlatformError
-from tb.device.dev_ctrl import DeviceModes
 from tb.platform.model import ModelPlatform, ModelTiming, ModelVirtioNet, run_virtual
 from tb.scenarios.xmit import XmitRun, XmitScenario
 
@@ -65,6 +79,9 @@ def test_the_whole_sequence_on_the_model_platform():
     assert "MSI-X table of 8 vectors (BAR1 +0x0), INTx pin A" in rows["interrupt capabilities"].value
     assert [r["name"] for r in report.runs] == ["tx", "intx", "ab-pre", "ab-post"]
     assert report.runs[0]["irq_mode"] == "msix-per-vq" and report.runs[0]["tx_irq_source"] == "msix2"
+    # neither our RTL's loopback mode nor an echoing peer: the loopback row says so, no driver run for it
+    loop = rows["loopback 32 frames"]
+    assert loop.status == NA and "no 'VNET' debug BAR" in loop.value and "--loopback-peer" in loop.value
     assert report.runs[1]["irq_mode"] == "intx"
     # no kernel count on the model: the row says so instead of inventing one
     assert rows["irq counts vs kernel"].status == NA
@@ -143,6 +160,152 @@ def test_identity_failure_stops_before_any_traffic():
     assert [c.name for c in report.checks] == ["PCI identity"]
     assert report.checks[0].status == FAIL and "stops here" in report.checks[0].detail
     assert notifies == 0 and report.runs == []
+
+
+# -- the loopback row ------------------------------------------------------------------------------------------
+def echo_peer(p: ModelPlatform, mangle=lambda k, frame: frame):
+    """A peer on the model's wire that sends every frame of LOOPBACK_ETHERTYPE back into its RX queue (as the
+    QEMU rig's UDP peer does), through ``mangle(k, frame)`` (None: the k-th echo is lost). Stop: the callable."""
+    seen, echoed = 0, [0]
+
+    async def run():
+        nonlocal seen
+        while True:
+            wire = p.device.c.wire
+            for frame in wire[seen:]:
+                if int.from_bytes(frame[12:14], "big") == LOOPBACK_ETHERTYPE:
+                    out = mangle(echoed[0], frame)
+                    echoed[0] += 1
+                    if out is not None:
+                        p.device.wire_rx(out)
+            seen = len(wire)
+            await p.sleep_ns(500)
+
+    return p.start_task(run())
+
+
+def peer_run(mangle=lambda k, frame: frame, frames: int = 32, timeout_ns: float = 1e9):
+    async def main():
+        p = model()
+        stop = echo_peer(p, mangle)
+        report = await run_checks(p, p.start_task, BringupConfig(
+            wire=lambda: p.device.c.wire, loopback_peer=True, loopback_frames=frames, timeout_ns=timeout_ns))
+        stop()
+        return report
+    return run_virtual(main())
+
+
+def test_loopback_through_an_echoing_peer():
+    """--loopback-peer: the row's frames (EtherType 0x88b6) go out on the wire, the peer sends them back and the
+    same driver receives them, byte-exact and in order; the other runs' frames are not echoed (none received)."""
+    report = peer_run(frames=24)
+    rows = names(report)
+    assert exit_code(report.checks) == 0, format_table(report.checks)
+    loop = rows["loopback 24 frames"]
+    assert loop.status == PASS and loop.value.startswith("24/24 frames back via the echoing peer, byte-exact")
+    run = report.runs[-1]
+    assert [r["name"] for r in report.runs] == ["tx", "intx", "ab-pre", "ab-post", "loopback"]
+    assert run["wire"] and run["received"] == 24 and run["rx_first_difference"] == ""
+    assert run["received_frames"] == run["frames"]
+    assert all(int(h[24:28], 16) == LOOPBACK_ETHERTYPE for h in run["frames"])
+    assert run["rx_stats"]["rx_packets"] == 24 and run["rx_packets"] == 24
+    assert all(r["rx_packets"] == 0 for r in report.runs[:-1]), "only the loopback row's frames come back"
+    # on the wire, the loopback frames follow the others: the wire check counts them
+    assert rows["wire byte-exact"].status == PASS and rows["wire byte-exact"].value.startswith("128/128")
+    assert bringup_cli.sent_frames(report)[-24:] == [bytes.fromhex(h) for h in run["frames"]]
+
+
+def test_a_lost_echo_fails_and_says_how_many_came_back():
+    report = peer_run(lambda k, frame: None if k == 5 else frame, timeout_ns=2e6)
+    loop = names(report)["loopback 32 frames"]
+    assert loop.status == FAIL and loop.value.startswith("31/32 frames back")
+    # the missing frame is the 6th: the 7th arrives where it was expected
+    assert "frame 5: " in loop.detail and exit_code(report.checks) == 1
+
+
+def test_a_changed_byte_fails_with_the_first_difference():
+    def flip(k, frame):
+        return frame[:40] + bytes([frame[40] ^ 0x10]) + frame[41:] if k == 3 else frame
+
+    loop = names(peer_run(flip))["loopback 32 frames"]
+    assert loop.status == FAIL and "not byte-exact" in loop.value
+    assert loop.detail.startswith("frame 3: ") and "first difference at byte 40" in loop.detail
+
+
+def test_first_difference():
+    a, b = b"\x01\x02\x03", b"\x01\x07\x03"
+    assert first_difference([a, a], [a, a]) == ""
+    assert first_difference([a, a], [a, b]) == "frame 1: 3 bytes, sent 3; first difference at byte 1"
+    assert first_difference([a, a], [a, a[:2]]) == "frame 1: 2 bytes, sent 3; first difference at byte 2"
+    assert first_difference([a, a, a], [a]) == "2 of 3 frames did not come back (the first missing is frame 1)"
+    assert first_difference([a], [a, a]) == "1 frames more than were sent came back"
+
+
+class ModeBar(ModelPlatform):
+    """The model with the part of our RTL's debug BAR the loopback row uses: MODE (bit 20 turns the model's
+    loopback on) and the RX counters, from the model's own. ``sticky``: False, a MODE that ignores bit 20."""
+
+    def __init__(self, mode: int = 0x30, sticky: bool = True):
+        super().__init__(DeviceModes(), ModelTiming(latency_ns=50))
+        self.mode, self.sticky = mode, sticky
+        self.mode_writes: list[int] = []
+        self.start()
+
+    def bar_size(self, bar: int) -> int:
+        return 4096 if bar in (0, 1, DEBUG_BAR) else 0
+
+    async def bar_read(self, bar: int, offset: int, size: int) -> int:
+        if bar != DEBUG_BAR:
+            return await super().bar_read(bar, offset, size)
+        c = self.device.c
+        rx = {"rx_frames": c.rx_frames, "rx_bytes": c.rx_bytes, "rx_drop_nobuf": c.rx_drops["no_buffer"]}
+        if offset == REG_MODE:
+            return self.mode
+        if REG_RX_CNT_BASE <= offset < REG_RX_CNT_BASE + 4 * len(RX_COUNTERS):
+            return rx.get(RX_COUNTERS[(offset - REG_RX_CNT_BASE) // 4], 0)
+        return 0
+
+    async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
+        if bar == DEBUG_BAR and offset == REG_MODE:
+            self.mode_writes.append(value)
+            self.mode = value if self.sticky else value & ~(1 << MODE_LOOPBACK_BIT)
+            self.device.rx.loopback = bool(self.mode >> MODE_LOOPBACK_BIT & 1)
+            return
+        await super().bar_write(bar, offset, value, size)
+
+
+def test_loopback_on_our_rtl_sets_the_mode_for_the_row_and_clears_it_after():
+    async def main():
+        p = ModeBar()
+        sent: list[bytes] = []
+        r = BringupReport()
+        await check_loopback(p, p.start_task, BringupConfig(loopback_frames=16), r, True, sent)
+        return p, r, sent
+
+    p, r, sent = run_virtual(main())
+    loop = names(r)["loopback 16 frames"]
+    assert loop.status == PASS, format_table(r.checks)
+    assert "via our RTL's loopback mode" in loop.value and "device rx_frames +16" in loop.value
+    # the other MODE bits kept; bit 20 set for the run, clear after it
+    assert p.mode_writes == [0x30 | 1 << MODE_LOOPBACK_BIT, 0x30] and p.mode == 0x30
+    run = r.runs[0]
+    assert run["wire"] is False and run["rx_counters"]["rx_frames"] == 16
+    assert sent == [], "frames kept inside the device are not the wire's"
+
+
+def test_loopback_on_our_rtl_fails_when_the_mode_does_not_take():
+    """MODE bit 20 reads back clear: nothing comes back (a FAIL that says how many did) and the row names the
+    register; every wait ended at its timeout."""
+    async def main():
+        p = ModeBar(sticky=False)
+        r = BringupReport()
+        await check_loopback(p, p.start_task, BringupConfig(loopback_frames=8, timeout_ns=1e6), r, True, [])
+        return r
+
+    loop = names(run_virtual(main()))["loopback 8 frames"]
+    assert loop.status == FAIL and loop.value.startswith("0/8 frames back")
+    assert "8 of 8 frames did not come back" in loop.detail and "MODE bit 20" in loop.detail
+    assert "the device counted 0 RX frames of 8" in loop.detail
 
 
 # -- vp_find_vqs: a vector per queue, then a shared vector, then INTx ----------------------------------------
@@ -287,6 +450,8 @@ def test_a_shared_line_bounds_the_count_instead():
     (["--target", "pci:00:04.0", "--hugepages", "2"], "--hugepages 2"),
     (["--target", "pci:00:04.0", "--run-timeout", "0"], "--run-timeout 0"),
     (["--force-unbind"], "only for a pci target"),
+    (["--loopback-peer"], "--loopback-peer: only for a pci target"),
+    (["--loopback-frames", "0"], "--loopback-frames 0: 1 to"),
 ])
 def test_arguments_are_checked_before_anything_runs(argv, message, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)

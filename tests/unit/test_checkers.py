@@ -267,7 +267,9 @@ def test_waive_until_reset() -> None:
     hub.waive("driver_order", why="unit test")
     publish(hub, q, 0, 0, desc_first=False)
     assert not hub.failed("driver_order")
-    hub.host_bar(True, 0, 0x12, 1, 0)          # STATUS = 0: device reset, the waiver ends
+    hub.host_bar(True, 0, 0x12, 1, 0)          # STATUS = 0: device reset ...
+    assert hub.waived                          # ... in effect once a read of the device returns
+    hub.host_bar(False, 0, 0x12, 1, 0)
     assert not hub.waived
 
 

@@ -289,6 +289,29 @@ def test_udp_peer_writes_a_pcap_and_frames_compare(tmp_path):
     assert "received 4" in compare_frames(frames, frames[:4]).detail
 
 
+def test_udp_peer_echoes_only_the_loopback_ethertype(tmp_path):
+    """The echo sends a frame of the given EtherType back to its sender unchanged; other frames only land in
+    the capture (the A/B frames must not come back as RX traffic)."""
+    import socket
+
+    from hil.udp_peer import UdpPeer
+
+    loop, other = 0x88B6, 0x88B5
+    peer = UdpPeer(tmp_path / "e.pcap", echo_ethertype=loop).start()
+    frames = [bytes(12) + t.to_bytes(2, "big") + bytes([k]) * 50 for k, t in enumerate((loop, other, loop))]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        for f in frames:
+            s.sendto(f, ("127.0.0.1", peer.port))
+        back = [s.recv(65536), s.recv(65536)]
+        s.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            s.recv(65536)
+    assert back == [frames[0], frames[2]]
+    peer.stop()
+    assert peer.echoed == 2 and peer.frames == frames
+
+
 def test_hil_says_why_it_cannot_run_when_not_root(monkeypatch):
     from hil import orchestrator as hil
 
