@@ -73,9 +73,12 @@ def pytest_collection_modifyitems(session, config, items):
         mark = item.get_closest_marker("skip")
         if mark and str(mark.kwargs.get("reason", "")).startswith("got empty parameter set"):
             item.own_markers = [m for m in item.own_markers if m is not mark]
-            item.add_marker(pytest.mark.skip(
-                reason=f"{item.module.__name__}: none of its tests runs on {os.environ.get('SIM') or 'these simulators'}"
-                       " in make test (make regress runs them all)"))
+            sims = os.environ.get("SIM") or "these simulators"
+            reason = (f"{item.module.__name__}: no test matches TESTCASE={os.environ['TESTCASE']!r} on {sims}"
+                      if os.environ.get("TESTCASE") else
+                      f"{item.module.__name__}: none of its tests runs on {sims} in make test (make regress runs "
+                      "them all)")
+            item.add_marker(pytest.mark.skip(reason=reason))
     items.sort(key=lambda i: (-expected_seconds(i), i.nodeid))
     shard = os.environ.get("SHARD", "")
     if shard:

@@ -73,10 +73,12 @@ class InterruptLegality(Checker):
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         # STATUS = 0: what was owed before the driver asked for the reset is judged now; an interrupt still
-        # within its window may be cancelled by the reset (the device drops what it had not yet raised)
+        # within its window may be cancelled by the reset (the device drops what it had not yet raised), or
+        # may still arrive (its message already on its way): the decision justifies it but no longer owes it
         if write and bar == 0 and offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
             self._expire(t)
-            self.open.clear()
+            for d in self.open:
+                d.must = False
             self.after_used.clear()
 
     def on_reset(self, t: float) -> None:
