@@ -170,13 +170,14 @@ class VirtQueueSplit(VirtQueueEventIdx):
         slot = self._avail_idx % self.num
         await self.mem.write_int(self.layout.avail_ring(slot), head, 2)
         self.trace.event("avail_ring_write", vq=self.index, slot=slot, head=head)
+        # (num_free was taken above; the event says so before the entry is exposed, as for the 2009 ring)
+        self.trace.event("add_buf", vq=self.index, head=head, token=id(token), num_free=self.num_free, ret=0)
         # Descriptors and available array need to be set before we expose the new available array entries.
         self.trace.event("virtio_wmb", vq=self.index)
         self._avail_idx = (self._avail_idx + 1) & 0xFFFF
         await self.mem.write_int(self.layout.avail_idx, self._avail_idx, 2)
         self.trace.event("avail_idx_write", vq=self.index, value=self._avail_idx, added=1)
         self.num_added += 1
-        self.trace.event("add_buf", vq=self.index, head=head, token=id(token), num_free=self.num_free, ret=0)
         return 0
 
     async def kick_prepare(self) -> bool:
