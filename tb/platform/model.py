@@ -23,8 +23,13 @@ of its previous decision (NO_INTERRUPT ignored; notify-on-empty still applies wh
 writes used.flags NO_NOTIFY then, and whenever the TX queue would wait for a kick it writes avail_event = the
 next index it will read, re-reads avail.idx and goes on if something arrived meanwhile. ``faults`` (test only,
 the RTL's FAULT knob names where they exist): ``event_idx_ignored`` (interrupt after every used.idx update),
-``avail_event_stale`` (never write avail_event: the hang), ``no_interrupt_honoured`` (with EVENT_IDX, still
-suppress an interrupt while avail.flags has NO_INTERRUPT).
+``avail_event_stale`` (never write avail_event: the hang), ``event_idx_exact`` (interrupt only when the new
+used.idx is exactly used_event + 1: the spec's "equal to used_event" read as a comparison of the final index,
+which misses a used_event crossed inside a batched push).
+
+The used-ring push policy of DeviceModes holds for the TX queue: ``per_packet`` writes used.idx after every
+element, ``batched`` after ``push_batch`` elements (8 when 0) or when the queue goes idle (the model has no
+flush timer: virtual time would not need one).
 
 For the checkers (tb/checkers/model_feed.py) the platform reports what a PCIe monitor would: every driver
 access of host memory and of the BARs (``observers``, in program order), every device DMA read and write,
@@ -69,7 +74,8 @@ ISR_QUEUE = 1
 F_GUEST_TSO4, F_MAC, F_STATUS, F_MRG_RXBUF, F_NOTIFY_ON_EMPTY, F_INDIRECT_DESC = 7, 5, 16, 15, 24, 28
 F_EVENT_IDX = 29  # 6 Reserved Feature Bits: VIRTIO_F_EVENT_IDX
 # the model's own test-only faults (see the module docstring)
-MODEL_FAULTS = ("event_idx_ignored", "avail_event_stale", "no_interrupt_honoured")
+MODEL_FAULTS = ("event_idx_ignored", "avail_event_stale", "event_idx_exact")
+MODEL_PUSH_BATCH = 8  # batched push: elements per used.idx write when DeviceModes.push_batch is 0
 # what the TX engine fetches per read, as the RTL reports it in BAR2 TX_PARAMS (tb.device.debug_bar.TxParams):
 # one descriptor and one avail.ring entry at a time, indirect tables of up to a queue's worth of entries
 MODEL_TX_PARAMS = 256 << 16 | 1 << 8 | 1
@@ -459,11 +465,17 @@ class ModelVirtioNet:
         hdr_len = 12 if self.guest_features >> F_MRG_RXBUF & 1 else 10
         # with EVENT_IDX avail_event replaces the used.flags NO_NOTIFY writes of kick suppression
         suppress = self.modes.kick_suppress and not self.event_idx
+        batch = (self.modes.push_batch or MODEL_PUSH_BATCH) if self.modes.push == "batched" else 1
+        pending = 0  # used elements written, used.idx not yet
         if suppress:
             self._dma_write(used, VIRTQ_USED_F_NO_NOTIFY.to_bytes(2, "little"), "used.flags NO_NOTIFY")
         while True:
             avail_idx = self._rd16(avail + 2, "avail.idx")
             if avail_idx == self.last_avail:
+                if pending:
+                    self._publish_used(ring, pending)
+                    pending = 0
+                    continue  # look again after the decision
                 if self.event_idx:
                     # going idle: kick me at the next index I will read; barrier; re-check
                     if "avail_event_stale" not in self.faults:
@@ -496,12 +508,19 @@ class ModelVirtioNet:
                 else:
                     for obs in self.p.device_observers:
                         obs.frame(self.p.now_ns(), frame, False)
-            slot = self.used_idx % q
+            slot = (self.used_idx + pending) % q
             # used.len: bytes the device wrote into the chain, none for TX
             self._dma_write(ring.used_elem(slot), head.to_bytes(4, "little") + (0).to_bytes(4, "little"), "used elem")
-            self.used_idx = (self.used_idx + 1) & 0xFFFF
-            self._dma_write(used + 2, self.used_idx.to_bytes(2, "little"), "used.idx")
-            self._decide_interrupt(ring)
+            pending += 1
+            if pending >= batch:
+                self._publish_used(ring, pending)
+                pending = 0
+
+    def _publish_used(self, ring: RingAddrs, n: int) -> None:
+        """used.idx moves by the ``n`` elements written, then the interrupt decision."""
+        self.used_idx = (self.used_idx + n) & 0xFFFF
+        self._dma_write(ring.used + 2, self.used_idx.to_bytes(2, "little"), "used.idx")
+        self._decide_interrupt(ring)
 
     def _read_chain(self, base: int, head: int) -> bytes:
         q = self.QUEUE_SIZE
@@ -547,8 +566,8 @@ class ModelVirtioNet:
             used_event = self._rd16(ring.used_event, "used_event (interrupt decision)")
             old, self.signalled[queue] = self.signalled[queue], used_idx
             crossed = need_event(used_event, used_idx, old)
-            if "no_interrupt_honoured" in self.faults and flags & VIRTQ_AVAIL_F_NO_INTERRUPT:
-                crossed = False  # FAULT: the legacy flag still suppresses
+            if "event_idx_exact" in self.faults:
+                crossed = used_idx == (used_event + 1) & 0xFFFF  # FAULT: a crossing inside a batch is missed
             if "event_idx_ignored" in self.faults:
                 crossed = True  # FAULT: as if used_event were always crossed
             kind = "irq_noe" if noe and not crossed else ("irq_event" if crossed else "irq_event_suppressed")
