@@ -48,8 +48,14 @@ from tb.driver.virtio_pci import VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT
 from tb.driver.virtio_ring import VRING_AVAIL_F_NO_INTERRUPT, Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
 
-DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")
 EVENT_IDX_DRIVER_FAULTS = ("kick_always", "kick_never", "skip_enable_cb_delayed_recheck")
+# TB_FAULT names (the EVENT_IDX ones act only on the later rings, with EVENT_IDX negotiated)
+DRIVER_FAULTS = (
+    "publish_before_desc",
+    "kick_before_publish",
+    "leak_desc",
+    "skip_enable_cb_recheck",
+) + EVENT_IDX_DRIVER_FAULTS
 DELAYED_RACE_POINTS = ("enter", "before_used_event", "after_used_event", "exit")
 RX_DRIVER_FAULTS = ("rx_no_write_flag", "skip_napi_recheck")
 

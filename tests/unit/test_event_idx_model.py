@@ -302,3 +302,11 @@ def test_lineage_on_the_fast_device() -> None:
     # one skb per start_xmit and a device that is idle before each: every kick is needed, EVENT_IDX or not
     for r in rows.values():
         assert r.kicks + r.forced_kicks == r.device_notifies
+
+
+def test_the_variant_lists_agree() -> None:
+    """The A/B matrix (sim/, which never imports tb) lists the variants by name: the same as the driver's."""
+    from sim import ab_matrix
+
+    assert set(ab_matrix.ALL_VARIANTS) == set(VARIANTS)
+    assert set(ab_matrix.VARIANTS) <= set(VARIANTS)
