@@ -41,6 +41,7 @@ from tb.checkers.spec import (
     LEGACY_REG_QUEUE_SELECT,
     LEGACY_REG_QUEUE_SIZE,
     RECEIVEQ,
+    VIRTIO_F_EVENT_IDX,
 )
 from tb.device import debug_bar as dbg
 from tb.device.debug_bar import TxParams
@@ -106,6 +107,7 @@ class CheckerSet:
         "on_frame",
         "on_rx_frame",
         "on_reset",
+        "poll",
         "finish",
     )
 
@@ -291,6 +293,17 @@ class CheckerSet:
         t = self.now()
         for hook in self._hooks["on_driver"]:
             hook(t, event.kind, event.fields)
+
+    def poll(self, t: float) -> None:
+        """The rules about time passing (a queue stopped too long, a device idle with a stale avail_event):
+        the harness calls this every microsecond of simulated time."""
+        for hook in self._hooks["poll"]:
+            hook(t)
+
+    @property
+    def event_idx(self) -> bool:
+        """VIRTIO_F_EVENT_IDX negotiated (from the driver's feature write)."""
+        return bool(self.guest_features >> VIRTIO_F_EVENT_IDX & 1)
 
     def reset(self, t: float) -> None:
         """STATUS = 0: the device forgets its queues; so do the checkers."""

@@ -372,6 +372,8 @@ class RxLostWakeup(Checker):
 
     def on_driver(self, t: float, kind: str, fields: dict) -> None:
         # ``seen``: NAPI is enabled (from napi_enable until a disable begins); only then is a wake-up owed
+        if kind.startswith("napi_") and fields.get("napi"):
+            return  # another NAPI instance (the transmit NAPI of the later drivers names itself)
         if kind == "napi_schedule":
             self.scheduled, self.since = True, None
         elif kind == "napi_complete":

@@ -58,6 +58,15 @@ RECEIVEQ, TRANSMITQ = 0, 1  # 5.1.2 Virtqueues: receiveq1, transmitq1
 # 6.3 Legacy Interface: Reserved Feature Bits; 6 Reserved Feature Bits
 VIRTIO_F_NOTIFY_ON_EMPTY = 24
 VIRTIO_F_INDIRECT_DESC = 28
+# 6 Reserved Feature Bits: VIRTIO_F_EVENT_IDX (29), "enables the used_event and the avail_event fields" (2.7.7,
+# 2.7.10); the ring index comparison the spec gives with it is ``vring_need_event`` below
+VIRTIO_F_EVENT_IDX = 29
+
+
+def vring_need_event(event_idx: int, new_idx: int, old: int) -> bool:
+    """2.7.7.2 / 2.7.10.2 (the spec's C helper, in u16): after an index moved from ``old`` to ``new_idx``, was the
+    other side's event index crossed, i.e. is ``event_idx`` in [old, new_idx) modulo 2^16?"""
+    return (new_idx - event_idx - 1) & 0xFFFF < (new_idx - old) & 0xFFFF
 
 
 class SplitLayout:

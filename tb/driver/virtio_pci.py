@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tb.driver.virtio_ring import Allocator, NullTracer, Tracer, VirtQueue, vring_size
+from tb.driver.virtio_ring import (  # noqa: F401  (VIRTIO_RING_F_EVENT_IDX re-exported with the other bits)
+    VIRTIO_RING_F_EVENT_IDX,
+    Allocator,
+    NullTracer,
+    Tracer,
+    VirtQueue,
+    vring_size,
+)
 from tb.platform.base import DmaBuffer, Platform, PlatformError
 
 # include/linux/virtio_pci.h
@@ -43,6 +50,10 @@ VIRTIO_CONFIG_S_NEEDS_RESET = 0x40
 VIRTIO_CONFIG_S_FAILED = 0x80
 VIRTIO_F_NOTIFY_ON_EMPTY = 24
 VIRTIO_RING_F_INDIRECT_DESC = 28
+# vring_transport_features: the ring features the virtio core keeps when the device offers them (2.6.32: the
+# indirect descriptors only; 3.0 added VIRTIO_RING_F_EVENT_IDX)
+RING_FEATURES_2009 = (VIRTIO_RING_F_INDIRECT_DESC,)
+RING_FEATURES_EVENT_IDX = (VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX)
 
 LEGACY_BAR = 0
 
@@ -69,7 +80,11 @@ class InterruptStats:
 
 
 class VirtioPciLegacy:
-    """``struct virtio_pci_device`` with the ``virtio_config_ops`` of the legacy interface."""
+    """``struct virtio_pci_device`` with the ``virtio_config_ops`` of the legacy interface.
+
+    ``ring`` is the virtqueue implementation of the kernel the driver variant models (2.6.32's ``VirtQueue``
+    or a later one, tb/driver/virtio_ring_later.py) and ``ring_features`` what that kernel's
+    vring_transport_features keeps of the device's offer."""
 
     def __init__(
         self,
@@ -77,8 +92,12 @@ class VirtioPciLegacy:
         use_msix: bool = True,
         tracer: Tracer | None = None,
         allocator: Allocator | None = None,
+        ring: type[VirtQueue] = VirtQueue,
+        ring_features: tuple[int, ...] = RING_FEATURES_2009,
     ):
         self.p = platform
+        self.ring = ring
+        self.ring_features = ring_features
         self.use_msix = use_msix  # False: INTx only, as with pci=nomsi
         self.msix_enabled = False
         self.msix_vectors = 0
@@ -319,7 +338,7 @@ class VirtioPciLegacy:
         self, index: int, num: int, mem: DmaBuffer, callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str
     ) -> VirtQueue:
         """vring_new_virtqueue: the ring's driver-side state over ``mem``, notifying through vp_notify."""
-        return VirtQueue(
+        return self.ring(
             index,
             num,
             mem,
@@ -329,6 +348,7 @@ class VirtioPciLegacy:
             allocator=self.allocator,
             tracer=self.trace,
             name=name,
+            event=self.has_feature(VIRTIO_RING_F_EVENT_IDX),
         )
 
     async def vp_notify(self, vq: VirtQueue) -> None:
@@ -361,7 +381,8 @@ class VirtioPciLegacy:
         device_features = await self.get_features()
         features = device_features & driver_features
         # vring_transport_features: the transport keeps the ring features it implements
-        features |= device_features & (1 << VIRTIO_RING_F_INDIRECT_DESC)
+        for bit in self.ring_features:
+            features |= device_features & (1 << bit)
         await self.finalize_features(features)
         self.trace.event("features", device=device_features, driver=driver_features, acked=self.features)
         return self.features

@@ -37,6 +37,9 @@ class XmitScenario:
     seed: int = 1
     timeout_ns: float = 1e9  # the whole run must finish within this much platform time
     ethertype: int = ETH_TYPE_LOCAL_EXPERIMENTAL  # of every frame (the bring-up's loopback row uses 0x88B6)
+    # skbs per list the stack hands the driver (xmit_more set on all but the last): 1 as a qdisc dequeues for
+    # a driver without byte queue limits; more as pktgen's burst or a software-segmented GSO skb does
+    xmit_more_burst: int = 1
 
 
 @dataclass
@@ -111,6 +114,9 @@ class XmitRun:
         self.start_task = start_task
         # the faithful driver of the scenario's variant, unless the caller brings its own (a test driver)
         self.net = driver or virtio_net(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer)
+        if scn.xmit_more_burst < 1:
+            raise ValueError(f"xmit_more_burst {scn.xmit_more_burst}: at least 1 skb per list")
+        self.net.queue.bulk = scn.xmit_more_burst
         self.sent: list[bytes] = []
         self.pool: SkbPool | None = None
 

@@ -1,6 +1,7 @@
 """One cell of the A/B matrix, as a cocotb test module (run by sim/ab_matrix.py, not collected by pytest).
 
-The cell is chosen by environment variables: AB_VARIANT (pre | post | post-cap), AB_DEVICE (fast |
+The cell is chosen by environment variables: AB_VARIANT (a transmit variant: pre | pre-a | post | post-cap |
+event-idx | cb-delayed | napi-tx | debian-6.1), AB_DEVICE (fast |
 wire-limited | batched: the fast device pushing used elements in batches), AB_POLICY (WHEN_ACKED | ALWAYS), AB_PACKETS, AB_RESULT (the JSON file to write).
 """
 
