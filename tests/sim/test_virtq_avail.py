@@ -49,7 +49,7 @@ class TB:
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
         for name in ("avail_base", "used_base", "kick_suppress", "pacing_timer", "pacing_interval",
                      "fault_read_past_avail", "run", "clear", "notify", "notify_forget", "m_axis_head_ready",
-                     "used_idx", "used_busy", "used_idx_req", "dec_req"):
+                     "used_idx", "used_busy", "used_idx_req", "dec_req", "feat_event_idx", "fault_avail_event_stale"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock

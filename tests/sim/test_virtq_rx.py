@@ -121,7 +121,8 @@ class TB:
         self.rx_wait = int(dut.RX_WAIT.value)
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
         for n in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
-                  "push_batched", "push_batch", "push_flush", "fault", "notify", "dev_reset"):
+                  "push_batched", "push_batch", "push_flush", "fault", "notify", "dev_reset", "feat_event_idx",
+                  "fault_event"):
             getattr(dut, n).value = 0
         dut.rst.value = 1
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()

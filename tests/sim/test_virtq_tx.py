@@ -83,7 +83,7 @@ class TB:
         dut.rst.value = 1
         for name in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
                      "kick_suppress", "pacing_timer", "pacing_interval", "push_batched", "push_batch",
-                     "push_flush", "fault", "notify", "dev_reset"):
+                     "push_flush", "fault", "notify", "dev_reset", "feat_event_idx", "fault_event"):
             getattr(dut, name).value = 0
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, self.word_bytes, self.log)

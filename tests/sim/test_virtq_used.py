@@ -35,6 +35,7 @@ HOST_SIZE = 1 << 20
 NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
 VIRTIO_F_NOTIFY_ON_EMPTY = 24
 FAULTS = ("ignore_no_interrupt", "drop_irq", "used_idx_first", "write_tx_buffer", "used_idx_ahead")
+EVENT_FAULTS = ("event_idx_ignored", "event_idx_flags")     # EVENT_IDX's knobs (test_event_fault)
 TIMEOUT_US = 200
 
 
@@ -51,7 +52,7 @@ class TB:
         for name in ("used_base", "feat_noe", "noe_policy", "push_batched", "batch_size", "flush_cycles", "run",
                      "clear", "s_axis_cpl_id", "s_axis_cpl_len", "s_axis_cpl_fault_addr", "s_axis_cpl_valid",
                      "avail_idx", "avail_rd_busy", "avail_rsp_valid", "avail_rsp_dec", "avail_rsp_flags",
-                     "avail_rsp_idx", *(f"fault_{f}" for f in FAULTS)):
+                     "avail_rsp_idx", "avail_rsp_event", "feat_event_idx", *(f"fault_{f}" for f in FAULTS + EVENT_FAULTS)):
             getattr(dut, name).value = 0
         dut.rst.value = 1
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
