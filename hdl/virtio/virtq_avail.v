@@ -180,8 +180,9 @@ localparam [16:0] QSIZE_17 = QUEUE_SIZE;
 localparam [16:0] BATCH_17 = MAX_BATCH;
 localparam [16:0] FIFO_17 = HEAD_FIFO;
 localparam [31:0] ENT_OFF_32 = ENT_OFF;
-localparam [63:0] USED_EVENT_OFF = 4 + 2*QUEUE_SIZE;     // in the avail ring
-localparam [63:0] AVAIL_EVENT_OFF = 4 + 8*QUEUE_SIZE;    // in the used ring
+localparam [QW+1:0] RING_OFF = 4;                        // avail.ring[0]
+localparam [QW+1:0] USED_EVENT_OFF = 4 + 2*QUEUE_SIZE;   // in the avail ring
+localparam [QW+3:0] AVAIL_EVENT_OFF = 4 + 8*QUEUE_SIZE;  // in the used ring
 localparam [RAM_ADDR_WIDTH-1:0] EVENT_RAM = 4;          // used_event lands at RAM byte 4
 
 localparam [15:0] VRING_USED_F_NO_NOTIFY = 16'd1;
@@ -248,7 +249,6 @@ reg             rsp_valid_reg, rsp_valid_next;
 reg             rsp_dec_reg, rsp_dec_next;
 reg  [15:0]     rsp_flags_reg, rsp_flags_next;
 reg  [15:0]     rsp_idx_reg, rsp_idx_next;
-reg  [15:0]     rsp_event_reg, rsp_event_next;
 
 // EVENT_IDX: the used_event read of a decision (to issue, in flight), the decision's idx read back first
 reg             ev_pending_reg, ev_pending_next;
@@ -290,6 +290,8 @@ reg             ram_rd_en;
 reg  [RAM_ADDR_WIDTH-1:0] ram_rd_byte;
 reg             idx_issue;
 reg             ev_issue;
+reg             ring_issue;
+reg  [QW+1:0]   rd_off;         // the read's offset in the avail ring (one adder for every read)
 reg  [1:0]      idx_issue_purpose;
 reg             raise_err;
 reg  [3:0]      raise_cause;
@@ -390,7 +392,7 @@ assign avail_rsp_valid = rsp_valid_reg;
 assign avail_rsp_dec = rsp_dec_reg;
 assign avail_rsp_flags = rsp_flags_reg;
 assign avail_rsp_idx = rsp_idx_reg;
-assign avail_rsp_event = rsp_event_reg;
+assign avail_rsp_event = rd_event;      // held: only the used_event read writes RAM bytes 4-5
 assign avail_idx = avail_idx_reg;
 
 assign m_axis_read_desc_pcie_addr = rd_addr_reg;
@@ -399,7 +401,7 @@ assign m_axis_read_desc_len = rd_len_reg;
 assign m_axis_read_desc_tag = rd_tag_reg;
 assign m_axis_read_desc_valid = rd_valid_reg;
 
-assign m_axis_write_desc_pcie_addr = wr_ae_reg ? used_base + AVAIL_EVENT_OFF : used_base;
+assign m_axis_write_desc_pcie_addr = used_base + {{60-QW{1'b0}}, wr_ae_reg ? AVAIL_EVENT_OFF : {QW+4{1'b0}}};
 assign m_axis_write_desc_imm = {48'd0, wr_val_reg};
 assign m_axis_write_desc_len = {{LEN_WIDTH-2{1'b0}}, 2'd2};
 assign m_axis_write_desc_valid = wr_valid_reg;
@@ -430,7 +432,6 @@ always @* begin
     rsp_dec_next = rsp_dec_reg;
     rsp_flags_next = rsp_flags_reg;
     rsp_idx_next = rsp_idx_reg;
-    rsp_event_next = rsp_event_reg;
     ev_pending_next = ev_pending_reg;
     ev_busy_next = ev_busy_reg;
     dec_hold_next = dec_hold_reg;
@@ -462,6 +463,8 @@ always @* begin
     ram_rd_byte = {RAM_ADDR_WIDTH{1'b0}};
     idx_issue = 1'b0;
     ev_issue = 1'b0;
+    ring_issue = 1'b0;
+    rd_off = {QW+2{1'b0}};
     idx_issue_purpose = RD_START;
     raise_err = 1'b0;
     raise_cause = 4'd0;
@@ -500,7 +503,6 @@ always @* begin
             raise_err = 1'b1;
             raise_cause = ERR_DMA_RD;
         end else begin
-            rsp_event_next = rd_event;
             if (dec_hold_reg) begin
                 dec_hold_next = 1'b0;
                 rsp_valid_next = 1'b1;
@@ -666,7 +668,7 @@ always @* begin
 
     // -- issue an avail.idx read (4 bytes: flags and idx) ---------------------------------------------
     if (idx_issue) begin
-        rd_addr_next = avail_base;
+        rd_off = {QW+2{1'b0}};
         rd_ram_next = {RAM_ADDR_WIDTH{1'b0}};
         rd_len_next = {{LEN_WIDTH-3{1'b0}}, 3'd4};
         rd_tag_next = TAG_IDX;
@@ -679,7 +681,7 @@ always @* begin
     // -- issue the used_event read of an EVENT_IDX decision, right behind its avail.idx read -------------
     if (ev_pending_reg && !idx_issue && run && rd_free) begin
         ev_issue = 1'b1;
-        rd_addr_next = avail_base + USED_EVENT_OFF;
+        rd_off = USED_EVENT_OFF;
         rd_ram_next = EVENT_RAM;
         rd_len_next = {{LEN_WIDTH-2{1'b0}}, 2'd2};
         rd_tag_next = TAG_EVENT;
@@ -693,7 +695,8 @@ always @* begin
     // entries, not one per entry as the walk frees the FIFO's slots one by one)
     if (!idx_issue && !ev_issue && state_reg == S_RUN && run && rd_free && !ring_busy_reg && ring_n_c != 17'd0
             && (fifo_room >= ring_want_c || fifo_cnt_reg == {CW{1'b0}})) begin
-        rd_addr_next = avail_base + 64'd4 + {{63-QW{1'b0}}, fetch_idx_reg[QW-1:0], 1'b0};
+        ring_issue = 1'b1;
+        rd_off = {1'b0, fetch_idx_reg[QW-1:0], 1'b0} + RING_OFF;
         rd_ram_next = ENT_OFF_32[RAM_ADDR_WIDTH-1:0] + {{RAM_ADDR_WIDTH-FW-1{1'b0}}, fifo_wr_reg, 1'b0};
         rd_len_next = {{LEN_WIDTH-BW-2{1'b0}}, ring_len_c[BW:0], 1'b0};
         rd_tag_next = TAG_RING;
@@ -702,6 +705,11 @@ always @* begin
         ring_n_next = ring_n_c[BW-1:0];
         fetch_idx_next = fetch_idx_reg + ring_n_c[15:0];
         fifo_cnt_next = fifo_cnt_reg + ring_n_c[CW-1:0];
+    end
+
+    // every read's address: avail_base + its offset (avail.idx 0, ring entries 4 + 2*slot, used_event 4 + 2*Q)
+    if (idx_issue || ev_issue || ring_issue) begin
+        rd_addr_next = avail_base + {{62-QW{1'b0}}, rd_off};
     end
 
     // -- head FIFO out: one RAM read into the output register ------------------------------------------
@@ -780,7 +788,6 @@ always @(posedge clk) begin
     rsp_dec_reg <= rsp_dec_next;
     rsp_flags_reg <= rsp_flags_next;
     rsp_idx_reg <= rsp_idx_next;
-    rsp_event_reg <= rsp_event_next;
     ev_pending_reg <= ev_pending_next;
     ev_busy_reg <= ev_busy_next;
     dec_hold_reg <= dec_hold_next;
@@ -828,7 +835,6 @@ always @(posedge clk) begin
         rsp_dec_reg <= 1'b0;
         rsp_flags_reg <= 16'd0;
         rsp_idx_reg <= 16'd0;
-        rsp_event_reg <= 16'd0;
         ev_pending_reg <= 1'b0;
         ev_busy_reg <= 1'b0;
         dec_hold_reg <= 1'b0;
