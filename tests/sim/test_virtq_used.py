@@ -237,6 +237,16 @@ class TB:
                 await self.dma.wait_write()
         await with_timeout(_wait(), timeout_us, "us")
 
+    async def wait_progress(self, timeout_us: float = TIMEOUT_US) -> None:
+        """The ring is full: reclaim, then wait until used.idx moves past what was reclaimed (by a push of any
+        size: waiting for last_used + 1 exactly would hang when a batch steps over it)."""
+        self.reclaim_check()
+
+        async def _wait():
+            while self.ring.used_idx() == self.ring.last_used:
+                await self.dma.wait_write()
+        await with_timeout(_wait(), timeout_us, "us")
+
     async def wait_idle(self, timeout_us: float = TIMEOUT_US) -> None:
         async def _wait():
             while True:
@@ -277,7 +287,7 @@ async def test_pushes(dut, push):
     while done < n:
         m = min(tb.rng.randint(1, 40), n - done, tb.qsize - tb.ring.pending())
         if m <= 0:
-            await tb.wait_used((tb.ring.last_used + 1) & 0xFFFF)
+            await tb.wait_progress()
             tb.reclaim_check()
             continue
         tb.publish(m)
@@ -549,7 +559,7 @@ async def event_traffic(tb: TB, n: int, max_burst: int = 40) -> None:
     while done < n:
         m = min(tb.rng.randint(1, max_burst), n - done, tb.qsize - tb.ring.pending())
         if m <= 0:
-            await tb.wait_used((tb.ring.last_used + 1) & 0xFFFF)
+            await tb.wait_progress()
             tb.reclaim_check()
             continue
         tb.publish(m)
