@@ -6,6 +6,8 @@
  *   virtq_avail ──heads──> virtq_desc_walk ──segments──> virtq_tx_mover ──completions──> virtq_used
  *    avail.idx, ring,        window / INDIRECT,            frame reads into the           used elements,
  *    kicks, used.flags       every descriptor check        packet buffer, the wire        used.idx, interrupts
+ *    (EVENT_IDX: used_event                                                                (EVENT_IDX: by
+ *    read, avail_event)                                                                     used_event)
  *         ^                                                                                  |
  *         └─────────── decision read (the first avail.idx read after a used.idx write) ─────┘
  *
