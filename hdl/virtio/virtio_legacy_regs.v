@@ -4,7 +4,8 @@
  * Device Layout"; Linux include/linux/virtio_pci.h):
  *
  *   0x00 HOST_FEATURES   R  32   MAC(5) | MRG_RXBUF(15, when offer_mrg_rxbuf) | STATUS(16) |
- *                                NOTIFY_ON_EMPTY(24, when offer_noe) | INDIRECT_DESC(28, when offer_indirect)
+ *                                NOTIFY_ON_EMPTY(24, when offer_noe) | INDIRECT_DESC(28, when offer_indirect) |
+ *                                EVENT_IDX(29, when offer_event_idx)
  *   0x04 GUEST_FEATURES  RW 32   what the driver acked (only offered bits are kept)
  *   0x08 QUEUE_PFN       RW 32   ring address >> 12 of the selected queue; 0 disables the queue
  *   0x0C QUEUE_NUM       R  16   size of the selected queue (0: no such queue)
@@ -66,6 +67,7 @@ module virtio_legacy_regs #
     input  wire                       offer_noe,
     input  wire                       offer_indirect,
     input  wire                       offer_mrg_rxbuf,
+    input  wire                       offer_event_idx,
     output wire [7:0]                 status,
     output wire [31:0]                guest_features,
     output wire                       tx_queue_enable,
@@ -110,6 +112,7 @@ localparam VIRTIO_NET_F_MRG_RXBUF = 15;
 localparam VIRTIO_NET_F_STATUS = 16;
 localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
+localparam VIRTIO_RING_F_EVENT_IDX = 29;
 
 localparam [7:0] VIRTIO_CONFIG_S_DRIVER_OK = 8'h04;
 localparam [7:0] VIRTIO_CONFIG_S_NEEDS_RESET = 8'h40;
@@ -125,7 +128,8 @@ localparam TX_QUEUE = 1;
 wire [31:0] host_features = (32'd1 << VIRTIO_NET_F_MAC) | (32'd1 << VIRTIO_NET_F_STATUS) |
                             (offer_mrg_rxbuf ? (32'd1 << VIRTIO_NET_F_MRG_RXBUF) : 32'd0) |
                             (offer_noe ? (32'd1 << VIRTIO_F_NOTIFY_ON_EMPTY) : 32'd0) |
-                            (offer_indirect ? (32'd1 << VIRTIO_RING_F_INDIRECT_DESC) : 32'd0);
+                            (offer_indirect ? (32'd1 << VIRTIO_RING_F_INDIRECT_DESC) : 32'd0) |
+                            (offer_event_idx ? (32'd1 << VIRTIO_RING_F_EVENT_IDX) : 32'd0);
 
 function [31:0] apply_be;
     input [31:0] old;

@@ -152,6 +152,7 @@ module virtio_net_core #
 localparam VIRTIO_NET_F_MRG_RXBUF = 15;
 localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
+localparam VIRTIO_RING_F_EVENT_IDX = 29;
 localparam Q_RAM_ADDR_WIDTH = RAM_ADDR_WIDTH - 1;       // each queue's RAM (client of the queue mux)
 localparam Q_RAM_WORD_WIDTH = Q_RAM_ADDR_WIDTH - $clog2(RAM_DATA_WIDTH/8);
 localparam Q_TAG_WIDTH = DMA_TAG_WIDTH - 1;
@@ -178,6 +179,7 @@ wire [3:0]  tx_err_cause;
 wire        stat_config_irq;
 
 wire        stat_frame, stat_notify, stat_irq_normal, stat_irq_noe, stat_irq_suppressed;
+wire        stat_irq_event, stat_irq_event_suppressed;
 wire        stat_drop_oversize, stat_drop_runt;
 
 wire [1:0]  noe_policy;
@@ -189,8 +191,9 @@ wire [31:0] pacing_interval;
 wire        push_batched;
 wire [7:0]  push_batch;
 wire [15:0] push_flush;
-wire [11:0] fault;              // test only: BAR2 0x208 FAULT, the queues' fault knobs (FAULT_ENABLE)
+wire [14:0] fault;              // test only: BAR2 0x208 FAULT, the queues' fault knobs (FAULT_ENABLE)
 wire        offer_mrg_rxbuf;
+wire        offer_event_idx;
 wire        loopback;
 wire        rx_queue_enable;
 wire [63:0] rx_queue_base;
@@ -202,6 +205,7 @@ wire        rx_irq_cause;               // counted through the statistics instea
 wire        rx_err_valid;
 wire [3:0]  rx_err_cause;
 wire        rx_stat_frame, rx_stat_notify, rx_stat_irq_normal, rx_stat_irq_noe, rx_stat_irq_suppressed;
+wire        rx_stat_irq_event, rx_stat_irq_event_suppressed;
 wire [15:0] rx_stat_frame_len;
 wire        rx_stat_drop_nobuf, rx_stat_drop_chain, rx_stat_drop_oversize, rx_stat_drop_runt, rx_stat_drop_bad;
 wire        rx_stat_drop_overrun, rx_stat_drop_stopped;
@@ -271,6 +275,7 @@ virtio_regs_inst (
     .offer_noe(offer_noe),
     .offer_indirect(offer_indirect),
     .offer_mrg_rxbuf(offer_mrg_rxbuf),
+    .offer_event_idx(offer_event_idx),
     .status(virtio_status),
     .guest_features(guest_features),
     .tx_queue_enable(tx_queue_enable),
@@ -319,6 +324,7 @@ dev_ctrl_inst (
     .offer_noe(offer_noe),
     .offer_indirect(offer_indirect),
     .offer_mrg_rxbuf(offer_mrg_rxbuf),
+    .offer_event_idx(offer_event_idx),
     .loopback(loopback),
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
@@ -332,6 +338,8 @@ dev_ctrl_inst (
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
     .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed),
     .stat_config_irq(stat_config_irq),
     .err_valid(q_err_valid),
     .err_cause(q_err_cause),
@@ -343,6 +351,8 @@ dev_ctrl_inst (
     .rx_stat_irq_normal(rx_stat_irq_normal),
     .rx_stat_irq_noe(rx_stat_irq_noe),
     .rx_stat_irq_suppressed(rx_stat_irq_suppressed),
+    .rx_stat_irq_event(rx_stat_irq_event),
+    .rx_stat_irq_event_suppressed(rx_stat_irq_event_suppressed),
     .rx_stat_drop_nobuf(rx_stat_drop_nobuf),
     .rx_stat_drop_chain(rx_stat_drop_chain),
     .rx_stat_drop_oversize(rx_stat_drop_oversize),
@@ -506,6 +516,7 @@ virtq_tx_inst (
     .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
     .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
     .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),
+    .feat_event_idx(guest_features[VIRTIO_RING_F_EVENT_IDX]),
     .noe_policy(noe_policy),
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
@@ -514,6 +525,7 @@ virtq_tx_inst (
     .push_batch(push_batch),
     .push_flush(push_flush),
     .fault(fault[8:0]),
+    .fault_event(fault[14:12]),         // the EVENT_IDX knobs act on both queues
     .notify(tx_notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(q_rd_addr[0*64 +: 64]),
@@ -559,6 +571,8 @@ virtq_tx_inst (
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
     .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed),
     .stat_drop_oversize(stat_drop_oversize),
     .stat_drop_runt(stat_drop_runt)
 );
@@ -594,11 +608,13 @@ virtq_rx_inst (
     .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
     .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
     .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),
+    .feat_event_idx(guest_features[VIRTIO_RING_F_EVENT_IDX]),
     .noe_policy(noe_policy),
     .push_batched(push_batched),
     .push_batch(push_batch),
     .push_flush(push_flush),
     .fault({fault[1:0], fault[11:9]}),  // the interrupt knobs act on both queues' used writers
+    .fault_event(fault[14:12]),
     .notify(rx_notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(q_rd_addr[1*64 +: 64]),
@@ -645,6 +661,8 @@ virtq_rx_inst (
     .stat_irq_normal(rx_stat_irq_normal),
     .stat_irq_noe(rx_stat_irq_noe),
     .stat_irq_suppressed(rx_stat_irq_suppressed),
+    .stat_irq_event(rx_stat_irq_event),
+    .stat_irq_event_suppressed(rx_stat_irq_event_suppressed),
     .stat_drop_nobuf(rx_stat_drop_nobuf),
     .stat_drop_chain(rx_stat_drop_chain),
     .stat_drop_oversize(rx_stat_drop_oversize),

@@ -86,6 +86,7 @@ module virtq_rx #
     input  wire                               feat_indirect,
     input  wire                               feat_noe,
     input  wire                               feat_mrg_rxbuf,
+    input  wire                               feat_event_idx,
 
     /*
      * Modes
@@ -99,6 +100,8 @@ module virtq_rx #
      * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
     input  wire [4:0]                         fault,
+    // EVENT_IDX knobs (BAR2 FAULT[14:12]): {EVENT_IDX_FLAGS, EVENT_IDX_IGNORED, AVAIL_EVENT_STALE}
+    input  wire [2:0]                         fault_event,
 
     /*
      * Control pulses
@@ -178,6 +181,8 @@ module virtq_rx #
     output wire                               stat_irq_normal,
     output wire                               stat_irq_noe,
     output wire                               stat_irq_suppressed,
+    output wire                               stat_irq_event,
+    output wire                               stat_irq_event_suppressed,
     output wire                               stat_drop_nobuf,
     output wire                               stat_drop_chain,
     output wire                               stat_drop_oversize,
@@ -210,6 +215,12 @@ localparam
     FAULT_IGNORE_NO_INTR    = 3,    // NO_INTERRUPT read as clear: an interrupt after every push
     FAULT_DROP_IRQ          = 4;    // the cause-0 interrupt never raised
 
+// EVENT_IDX fault knobs (test only): bits of fault_event (README "EVENT_IDX")
+localparam
+    FAULT_AVAIL_EVENT_STALE   = 0,  // avail: avail_event never written (the driver stops kicking)
+    FAULT_EVENT_IDX_IGNORED   = 1,  // used writer: an interrupt after every push, used_event or not
+    FAULT_EVENT_IDX_FLAGS     = 2;  // used writer: NO_INTERRUPT obeyed as well as used_event
+
 localparam [1:0] Q_RUN = 2'd0, Q_DRAIN = 2'd1, Q_STOPPED = 2'd2;
 
 initial begin
@@ -222,6 +233,7 @@ end
 
 /* verilator lint_off UNUSEDSIGNAL */ // fault is dead logic without FAULT_ENABLE
 wire [4:0] knob = (FAULT_ENABLE != 0) ? fault : 5'd0;
+wire [2:0] knob_event = (FAULT_ENABLE != 0) ? fault_event : 3'd0;
 /* verilator lint_on UNUSEDSIGNAL */
 
 wire [63:0] desc_base = queue_base;
@@ -444,7 +456,7 @@ wire        cpl_last, cpl_valid, cpl_ready;
 wire [15:0] avail_idx, used_idx;
 wire        used_idx_req, dec_req, avail_rd_busy;
 wire        avail_rsp_valid, avail_rsp_dec;
-wire [15:0] avail_rsp_flags, avail_rsp_idx;
+wire [15:0] avail_rsp_flags, avail_rsp_idx, avail_rsp_event;
 wire        mover_avail_req, mover_more;
 wire [BLK_ADDR_WIDTH-AV_ADDR_WIDTH-1:0] unused_av_ram_hi;
 wire [BLK_ADDR_WIDTH-WALK_ADDR_WIDTH-1:0] unused_walk_ram_hi;
@@ -475,17 +487,19 @@ virtq_avail #(
     .TAG_WIDTH(BLK_TAG_WIDTH),
     .MAX_BATCH(MAX_BATCH),
     .HEAD_FIFO(HEAD_FIFO),
-    .FAULT_ENABLE(0)
+    .FAULT_ENABLE(FAULT_ENABLE)
 )
 avail_inst (
     .clk(clk),
     .rst(rst),
     .avail_base(avail_base),
     .used_base(used_base),
+    .feat_event_idx(feat_event_idx),
     .kick_suppress(1'b0),
     .pacing_timer(1'b0),
     .pacing_interval(32'd0),
     .fault_read_past_avail(1'b0),
+    .fault_avail_event_stale(knob_event[FAULT_AVAIL_EVENT_STALE]),
     .run(run),
     .clear(clear),
     .notify(notify_av),
@@ -503,6 +517,7 @@ avail_inst (
     .avail_rsp_dec(avail_rsp_dec),
     .avail_rsp_flags(avail_rsp_flags),
     .avail_rsp_idx(avail_rsp_idx),
+    .avail_rsp_event(avail_rsp_event),
     .avail_idx(avail_idx),
     .m_axis_read_desc_pcie_addr(blk_rd_addr[0*64 +: 64]),
     .m_axis_read_desc_ram_addr(blk_rd_ram[0*BLK_ADDR_WIDTH +: AV_ADDR_WIDTH]),
@@ -669,6 +684,7 @@ used_inst (
     .rst(rst),
     .used_base(used_base),
     .feat_noe(feat_noe),
+    .feat_event_idx(feat_event_idx),
     .noe_policy(noe_policy),
     .push_batched(push_batched),
     .batch_size(push_batch),
@@ -677,6 +693,8 @@ used_inst (
     .fault_drop_irq(knob[FAULT_DROP_IRQ]),
     .fault_used_idx_first(1'b0),
     .fault_write_tx_buffer(1'b0),
+    .fault_event_idx_ignored(knob_event[FAULT_EVENT_IDX_IGNORED]),
+    .fault_event_idx_flags(knob_event[FAULT_EVENT_IDX_FLAGS]),
     .fault_used_idx_ahead(1'b0),
     .run(run),
     .clear(clear),
@@ -693,6 +711,7 @@ used_inst (
     .avail_rsp_dec(avail_rsp_dec),
     .avail_rsp_flags(avail_rsp_flags),
     .avail_rsp_idx(avail_rsp_idx),
+    .avail_rsp_event(avail_rsp_event),
     .used_idx_req(used_idx_req),
     .dec_req(dec_req),
     .used_idx(used_idx),
@@ -717,7 +736,9 @@ used_inst (
     .idle(used_idle),
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed)
+    .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed)
 );
 
 assign blk_wr_ram[3*BLK_ADDR_WIDTH + USED_ADDR_WIDTH +: BLK_ADDR_WIDTH-USED_ADDR_WIDTH] =

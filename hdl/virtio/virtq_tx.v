@@ -6,6 +6,8 @@
  *   virtq_avail ──heads──> virtq_desc_walk ──segments──> virtq_tx_mover ──completions──> virtq_used
  *    avail.idx, ring,        window / INDIRECT,            frame reads into the           used elements,
  *    kicks, used.flags       every descriptor check        packet buffer, the wire        used.idx, interrupts
+ *    (EVENT_IDX: used_event                                                                (EVENT_IDX: by
+ *    read, avail_event)                                                                     used_event)
  *         ^                                                                                  |
  *         └─────────── decision read (the first avail.idx read after a used.idx write) ─────┘
  *
@@ -80,6 +82,7 @@ module virtq_tx #
     input  wire                               feat_indirect,
     input  wire                               feat_noe,
     input  wire                               feat_mrg_rxbuf,
+    input  wire                               feat_event_idx,
 
     /*
      * Modes
@@ -96,6 +99,8 @@ module virtq_tx #
      * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
     input  wire [8:0]                         fault,
+    // EVENT_IDX knobs (BAR2 FAULT[14:12]): {EVENT_IDX_FLAGS, EVENT_IDX_IGNORED, AVAIL_EVENT_STALE}
+    input  wire [2:0]                         fault_event,
 
     /*
      * Control pulses
@@ -174,6 +179,8 @@ module virtq_tx #
     output wire                               stat_irq_normal,
     output wire                               stat_irq_noe,
     output wire                               stat_irq_suppressed,
+    output wire                               stat_irq_event,
+    output wire                               stat_irq_event_suppressed,
     output wire                               stat_drop_oversize,
     output wire                               stat_drop_runt
 );
@@ -205,6 +212,12 @@ localparam
     FAULT_USED_IDX_AHEAD      = 7,  // used writer: used.idx written one too high
     FAULT_USED_LEN_READ       = 8;  // mover: used.len = the chain's bytes, not 0
 
+// EVENT_IDX fault knobs (test only): bits of fault_event (README "EVENT_IDX")
+localparam
+    FAULT_AVAIL_EVENT_STALE   = 0,  // avail: avail_event never written (the driver stops kicking)
+    FAULT_EVENT_IDX_IGNORED   = 1,  // used writer: an interrupt after every push, used_event or not
+    FAULT_EVENT_IDX_FLAGS     = 2;  // used writer: NO_INTERRUPT obeyed as well as used_event
+
 localparam [1:0] Q_RUN = 2'd0, Q_DRAIN = 2'd1, Q_STOPPED = 2'd2;
 
 initial begin
@@ -217,6 +230,7 @@ end
 
 /* verilator lint_off UNUSEDSIGNAL */ // fault is dead logic without FAULT_ENABLE
 wire [8:0] knob = (FAULT_ENABLE != 0) ? fault : 9'd0;
+wire [2:0] knob_event = (FAULT_ENABLE != 0) ? fault_event : 3'd0;
 /* verilator lint_on UNUSEDSIGNAL */
 
 wire [63:0] desc_base = queue_base;
@@ -439,7 +453,7 @@ wire        cpl_valid, cpl_ready;
 wire [15:0] avail_idx, used_idx;
 wire        used_idx_req, dec_req, avail_rd_busy;
 wire        avail_rsp_valid, avail_rsp_dec;
-wire [15:0] avail_rsp_flags, avail_rsp_idx;
+wire [15:0] avail_rsp_flags, avail_rsp_idx, avail_rsp_event;
 wire [BLK_ADDR_WIDTH-AV_ADDR_WIDTH-1:0] unused_av_ram_hi;
 wire [BLK_ADDR_WIDTH-WALK_ADDR_WIDTH-1:0] unused_walk_ram_hi;
 /* verilator lint_off UNUSEDSIGNAL */ // an avail block output the TX queue does not need
@@ -473,10 +487,12 @@ avail_inst (
     .rst(rst),
     .avail_base(avail_base),
     .used_base(used_base),
+    .feat_event_idx(feat_event_idx),
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
     .pacing_interval(pacing_interval),
     .fault_read_past_avail(knob[FAULT_READ_PAST_AVAIL]),
+    .fault_avail_event_stale(knob_event[FAULT_AVAIL_EVENT_STALE]),
     .run(run),
     .clear(clear),
     .notify(notify_q),
@@ -494,6 +510,7 @@ avail_inst (
     .avail_rsp_dec(avail_rsp_dec),
     .avail_rsp_flags(avail_rsp_flags),
     .avail_rsp_idx(avail_rsp_idx),
+    .avail_rsp_event(avail_rsp_event),
     .avail_idx(avail_idx),
     .m_axis_read_desc_pcie_addr(blk_rd_addr[0*64 +: 64]),
     .m_axis_read_desc_ram_addr(blk_rd_ram[0*BLK_ADDR_WIDTH +: AV_ADDR_WIDTH]),
@@ -647,6 +664,7 @@ used_inst (
     .rst(rst),
     .used_base(used_base),
     .feat_noe(feat_noe),
+    .feat_event_idx(feat_event_idx),
     .noe_policy(noe_policy),
     .push_batched(push_batched),
     .batch_size(push_batch),
@@ -655,6 +673,8 @@ used_inst (
     .fault_drop_irq(knob[FAULT_DROP_IRQ]),
     .fault_used_idx_first(knob[FAULT_USED_IDX_FIRST]),
     .fault_write_tx_buffer(knob[FAULT_WRITE_TX_BUFFER]),
+    .fault_event_idx_ignored(knob_event[FAULT_EVENT_IDX_IGNORED]),
+    .fault_event_idx_flags(knob_event[FAULT_EVENT_IDX_FLAGS]),
     .fault_used_idx_ahead(knob[FAULT_USED_IDX_AHEAD]),
     .run(run),
     .clear(clear),
@@ -671,6 +691,7 @@ used_inst (
     .avail_rsp_dec(avail_rsp_dec),
     .avail_rsp_flags(avail_rsp_flags),
     .avail_rsp_idx(avail_rsp_idx),
+    .avail_rsp_event(avail_rsp_event),
     .used_idx_req(used_idx_req),
     .dec_req(dec_req),
     .used_idx(used_idx),
@@ -695,7 +716,9 @@ used_inst (
     .idle(used_idle),
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed)
+    .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed)
 );
 
 assign blk_wr_ram[3*BLK_ADDR_WIDTH + USED_ADDR_WIDTH +: BLK_ADDR_WIDTH-USED_ADDR_WIDTH] =
