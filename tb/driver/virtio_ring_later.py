@@ -133,7 +133,7 @@ class VirtQueueSplit(VirtQueueEventIdx):
     async def init_ring(self) -> None:
         """vring_new_virtqueue / virtqueue_vring_init_split: "No callback? Tell other side not to bother us."
         (the flag goes to memory only without EVENT_IDX)."""
-        await self.mem.write(0, bytes(vring_size(self.num)))
+        await self.mem.write(0, bytes(vring_size(self.num, self.layout.align)))
         for i in range(self.num - 1):
             await self.mem.write_int(self.layout.desc_entry(i) + 14, i + 1, 2)
         if self.callback is None:
