@@ -57,6 +57,7 @@ RING_FEATURES_2009 = (VIRTIO_RING_F_INDIRECT_DESC,)
 RING_FEATURES_EVENT_IDX = (VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX)
 
 LEGACY_BAR = 0
+PCI_DEVICE_ID = 0x02  # include/linux/pci_regs.h
 
 
 class VirtioError(PlatformError):
@@ -388,8 +389,16 @@ class VirtioPciLegacy:
     async def probe(self, driver_features: int) -> int:
         """register_virtio_device + virtio_dev_probe up to the driver's own probe: returns the features.
 
-        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``.
+        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``. virtio_pci_probe
+        first: "We only own devices >= 0x1000 and <= 0x103f: leave the rest." (a modern-only function, 0x1040
+        and up, has no legacy interface).
         """
+        device = await self.p.config_read(PCI_DEVICE_ID, 2)
+        if not 0x1000 <= device <= 0x103F:
+            raise VirtioError(
+                f"PCI device id {device:#06x} is not a legacy virtio device (0x1000-0x103f): a modern-only "
+                "function needs the modern transport"
+            )
         await self.reset()
         await self.add_status(VIRTIO_CONFIG_S_ACKNOWLEDGE)
         await self.add_status(VIRTIO_CONFIG_S_DRIVER)
