@@ -344,7 +344,11 @@ async def check_features_modern(p: Platform, r: BringupReport, regs: _ModernRegs
     feats = await regs.features("device")
     r.host_features = feats
     names = feature_names(feats & 0xFFFFFFFF)
-    high = [n for b, n in ((VIRTIO_F_VERSION_1, "VERSION_1"), (VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM")) if feats >> b & 1]
+    high = [
+        n
+        for b, n in ((VIRTIO_F_VERSION_1, "VERSION_1"), (VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM"))
+        if feats >> b & 1
+    ]
     ok = bool(feats & (1 << F_MAC)) and bool(feats >> VIRTIO_F_VERSION_1 & 1)
     r.add(
         "features offered",
@@ -357,7 +361,12 @@ async def check_features_modern(p: Platform, r: BringupReport, regs: _ModernRegs
 
 async def check_handshake_modern(p: Platform, r: BringupReport, regs: _ModernRegs) -> None:
     """reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK read back set, DRIVER_OK, reset (no queue is made live)."""
-    ack, drv, fok, dok = VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_DRIVER_OK
+    ack, drv, fok, dok = (
+        VIRTIO_CONFIG_S_ACKNOWLEDGE,
+        VIRTIO_CONFIG_S_DRIVER,
+        VIRTIO_CONFIG_S_FEATURES_OK,
+        VIRTIO_CONFIG_S_DRIVER_OK,
+    )
     st = VIRTIO_PCI_COMMON_STATUS
     seen = [await regs.reset()]
     await regs.wr(st, ack, 1)
@@ -417,7 +426,12 @@ async def check_mac_link_modern(p: Platform, r: BringupReport, regs: _ModernRegs
         return
     status = int.from_bytes(await regs.vp.config_get(6, 2), "little")
     up = bool(status & 1)
-    r.add("link", PASS if up else FAIL, f"{'up' if up else 'down'} (status {status:#x})", "" if up else "VIRTIO_NET_S_LINK_UP is clear")
+    r.add(
+        "link",
+        PASS if up else FAIL,
+        f"{'up' if up else 'down'} (status {status:#x})",
+        "" if up else "VIRTIO_NET_S_LINK_UP is clear",
+    )
 
 
 async def check_bus_master(p: Platform, r: BringupReport) -> None:

@@ -36,13 +36,23 @@ from tb.checkers.spec import (
 )
 
 QUEUE_SETUP = {COMMON_QUEUE_SIZE: "queue_size", COMMON_QUEUE_ENABLE: "queue_enable"}
-for _k, _n in ((COMMON_QUEUE_DESC, "queue_desc"), (COMMON_QUEUE_DESC + 8, "queue_driver"), (COMMON_QUEUE_DEVICE, "queue_device")):
+for _k, _n in (
+    (COMMON_QUEUE_DESC, "queue_desc"),
+    (COMMON_QUEUE_DESC + 8, "queue_driver"),
+    (COMMON_QUEUE_DEVICE, "queue_device"),
+):
     QUEUE_SETUP[_k], QUEUE_SETUP[_k + 4] = f"{_n}_lo", f"{_n}_hi"
 
 
 def bits(status: int) -> str:
-    names = ((STATUS_ACKNOWLEDGE, "ACKNOWLEDGE"), (STATUS_DRIVER, "DRIVER"), (STATUS_FEATURES_OK, "FEATURES_OK"),
-             (STATUS_DRIVER_OK, "DRIVER_OK"), (0x40, "DEVICE_NEEDS_RESET"), (STATUS_FAILED, "FAILED"))
+    names = (
+        (STATUS_ACKNOWLEDGE, "ACKNOWLEDGE"),
+        (STATUS_DRIVER, "DRIVER"),
+        (STATUS_FEATURES_OK, "FEATURES_OK"),
+        (STATUS_DRIVER_OK, "DRIVER_OK"),
+        (0x40, "DEVICE_NEEDS_RESET"),
+        (STATUS_FAILED, "FAILED"),
+    )
     return "|".join(n for b, n in names if status & b) or "0"
 
 
@@ -71,7 +81,11 @@ class ModernStatus(Checker):
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         rel = self.hub.common_rel(bar, offset)
         if rel is None:
-            if self.seen and self.hub.notified_queue(write, bar, offset, size, value) is not None and not self._usable():
+            if (
+                self.seen
+                and self.hub.notified_queue(write, bar, offset, size, value) is not None
+                and not self._usable()
+            ):
                 self.events += 1
                 self.fail(t, f"notification of queue {value} before FEATURES_OK was {self._fok_state()}")
             return

@@ -437,9 +437,11 @@ class VirtioPciModern(VirtioPciLegacy):
         await self.wr64_twopart(VIRTIO_PCI_COMMON_Q_AVAILLO, VIRTIO_PCI_COMMON_Q_AVAILHI, vq.avail_addr)
         await self.wr64_twopart(VIRTIO_PCI_COMMON_Q_USEDLO, VIRTIO_PCI_COMMON_Q_USEDHI, vq.used_addr)
         self.notify_addr[index] = await self.vp_modern_map_vq_notify(index)
-        if msix_vector != VIRTIO_MSI_NO_VECTOR:
-            if await self.vp_modern_queue_vector(index, msix_vector) == VIRTIO_MSI_NO_VECTOR:
-                raise VirtioError(f"queue {index}: device refused MSI-X vector {msix_vector} (-EBUSY)")
+        if (
+            msix_vector != VIRTIO_MSI_NO_VECTOR
+            and await self.vp_modern_queue_vector(index, msix_vector) == VIRTIO_MSI_NO_VECTOR
+        ):
+            raise VirtioError(f"queue {index}: device refused MSI-X vector {msix_vector} (-EBUSY)")
         self.vqs.append(VqInfo(vq, msix_vector))
         self.trace.event(
             "setup_vq", vq=index, num=num, desc=vq.desc_addr, avail=vq.avail_addr, used=vq.used_addr,

@@ -113,13 +113,24 @@ def modern_config_space() -> dict[int, int]:
         nxt = MODERN_CAPS[k + 1][0] if k + 1 < len(MODERN_CAPS) else 0
         length = 20 if name in ("notify", "pci") else 16
         bar, (offset, size) = (MODERN_BAR, MODERN_REGIONS[name]) if name != "pci" else (0, (0, 0))
-        cfg.update({pos: CAP_VNDR | nxt << 8, pos + 1: nxt, pos + 2: length, pos + 3: CFG_TYPE[name], pos + 4: bar,
-                    pos + 8: offset, pos + 12: size})
+        cfg.update(
+            {
+                pos: CAP_VNDR | nxt << 8,
+                pos + 1: nxt,
+                pos + 2: length,
+                pos + 3: CFG_TYPE[name],
+                pos + 4: bar,
+                pos + 8: offset,
+                pos + 12: size,
+            }
+        )
         if name == "notify":
             cfg[pos + 16] = NOTIFY_OFF_MULTIPLIER
         if name == "pci":
             cfg[pos + 16] = 0  # pci_cfg_data: the window (ModelPlatform.config_read/_write)
     return cfg
+
+
 # the model's own test-only faults (see the module docstring)
 MODEL_FAULTS = ("event_idx_ignored", "avail_event_stale", "event_idx_exact", "refuse_features_ok")
 MODEL_PUSH_BATCH = 8  # batched push: elements per used.idx write when DeviceModes.push_batch is 0
@@ -523,9 +534,17 @@ class ModelVirtioNet:
         sel = self.queue_sel
         live = sel < 2
         if rel == COMMON_DF:
-            return self.host_features >> (32 * self.device_feature_select) & 0xFFFFFFFF if self.device_feature_select < 2 else 0
+            return (
+                self.host_features >> (32 * self.device_feature_select) & 0xFFFFFFFF
+                if self.device_feature_select < 2
+                else 0
+            )
         if rel == COMMON_GF:
-            return self.guest_features >> (32 * self.driver_feature_select) & 0xFFFFFFFF if self.driver_feature_select < 2 else 0
+            return (
+                self.guest_features >> (32 * self.driver_feature_select) & 0xFFFFFFFF
+                if self.driver_feature_select < 2
+                else 0
+            )
         regs = {
             COMMON_DFSELECT: self.device_feature_select,
             COMMON_GFSELECT: self.driver_feature_select,
@@ -570,9 +589,19 @@ class ModelVirtioNet:
             # 4.1.4.3.2: a power of two no larger than the maximum (the model keeps its maximum otherwise)
             if value and not value & (value - 1) and value <= self.QUEUE_SIZE:
                 self.queue_size[sel] = value
-        elif rel in (COMMON_Q_DESCLO, COMMON_Q_DESCHI, COMMON_Q_AVAILLO, COMMON_Q_AVAILHI, COMMON_Q_USEDLO, COMMON_Q_USEDHI) and live:
-            table = {COMMON_Q_DESCLO: self.queue_desc, COMMON_Q_DESCHI: self.queue_desc, COMMON_Q_AVAILLO: self.queue_driver,
-                     COMMON_Q_AVAILHI: self.queue_driver, COMMON_Q_USEDLO: self.queue_device, COMMON_Q_USEDHI: self.queue_device}[rel]
+        elif (
+            rel
+            in (COMMON_Q_DESCLO, COMMON_Q_DESCHI, COMMON_Q_AVAILLO, COMMON_Q_AVAILHI, COMMON_Q_USEDLO, COMMON_Q_USEDHI)
+            and live
+        ):
+            table = {
+                COMMON_Q_DESCLO: self.queue_desc,
+                COMMON_Q_DESCHI: self.queue_desc,
+                COMMON_Q_AVAILLO: self.queue_driver,
+                COMMON_Q_AVAILHI: self.queue_driver,
+                COMMON_Q_USEDLO: self.queue_device,
+                COMMON_Q_USEDHI: self.queue_device,
+            }[rel]
             shift = 32 if rel & 4 else 0
             table[sel] = (table[sel] & ~(0xFFFFFFFF << shift)) | (value & 0xFFFFFFFF) << shift
         elif rel == COMMON_Q_ENABLE and sel < 2 and value == 1 and not self.queue_enable[sel]:

@@ -303,3 +303,61 @@ def test_status_checker_from_a_platform_description() -> None:
     assert r.hub.by_name("modern_status").events > 0 and r.hub.queues[1].used_at is not None
     bad = run("debian-6.1", "modern", modern_faults=("features_after_ok",), setup_hub=describe)
     assert "modern_status" in bad.fired()
+
+
+# -- the bring-up table over the modern interface -------------------------------------------------------------
+@pytest.mark.parametrize("variant", MODERN_VARIANTS)
+def test_bringup_table_on_the_modern_only_model(variant: str) -> None:
+    """--transport modern on a modern-only function (1af4:1041, no BAR0): every register row through the
+    capabilities, the driver rows with the modern variant; only the A/B (legacy-only drivers) and the rows
+    this platform has no means for are N/A."""
+    from tb.bringup.sequence import NA, PASS, BringupConfig, exit_code, run_checks
+
+    async def main():
+        p = ModelPlatform(timing=FAST, interface="modern")
+        p.config[0x3D] = 1  # INTx pin A
+        p.start()
+        return await run_checks(p, p.start_task, BringupConfig(timeout_ns=2e6, variant=variant, transport="modern"))
+
+    report = run_virtual(main())
+    rows = {c.name: c for c in report.checks}
+    assert exit_code(report.checks) == 0, [(c.name, c.status, c.value) for c in report.checks]
+    for name in ("PCI identity", "virtio capabilities", "features offered", "status handshake", "queue sizes", "MAC",
+                 "link", "TX 32 frames", "interrupt MSI-X", "interrupt INTx"):
+        assert rows[name].status == PASS, (name, rows[name])
+    assert "0x3 -> 0xb -> 0xf -> 0x0" in rows["status handshake"].value
+    assert rows["A/B pre/post"].status == NA
+    assert all(r["transport"] == "modern" for r in report.runs)
+
+
+def test_legacy_table_refuses_a_modern_only_function() -> None:
+    from tb.bringup.sequence import FAIL, BringupConfig, run_checks
+
+    async def main():
+        p = ModelPlatform(timing=FAST, interface="modern")
+        p.start()
+        return await run_checks(p, p.start_task, BringupConfig(timeout_ns=2e6))
+
+    report = run_virtual(main())
+    assert [(c.name, c.status) for c in report.checks] == [("PCI identity", FAIL)]
+    assert "modern-only" in report.checks[0].detail
+
+
+def test_hil_rig_puts_the_modern_devices_behind_the_viommu_only() -> None:
+    from pathlib import Path
+
+    from hil import orchestrator as hil
+
+    modern = [n for n in hil.STANDARD.nics if n.modern]
+    assert [n.args[-1] for n in modern] == list(MODERN_VARIANTS)
+    assert not any(n.modern for n in hil.STANDARD.nics_for("uio"))
+    assert set(hil.STANDARD.nics_for("vfio")) == set(hil.STANDARD.nics)
+    nics = [(n, 1000 + i, 2000 + i) for i, n in enumerate(hil.STANDARD.nics_for("vfio"))]
+    cmd = " ".join(hil.qemu_command("vfio", Path("k"), Path("i"), Path("s"), nics, 60))
+    assert "intel-iommu" in cmd
+    for n in modern:
+        assert f"disable-modern=off,disable-legacy=on,iommu_platform=on,mac={n.mac}" in cmd
+    plan = {e["name"]: e["args"] for e in hil.plan(hil.STANDARD, "vfio")}
+    for n in modern:
+        assert plan[n.name][plan[n.name].index("--transport") + 1] == "modern"
+    assert not any(n.modern for n in hil.LONG.nics_for("uio")) and sum(n.modern for n in hil.LONG.nics) == 4
