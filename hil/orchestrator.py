@@ -623,7 +623,8 @@ def summary_rows(runs: list[GuestRun]) -> list[dict[str, Any]]:
                     "config": e.nic.describe() if e.nic else f"{e.bdf} refused",
                     "result": PASS if e.ok else FAIL,
                     "rows": f"{n_pass}/{n_fail}/{n_na}",
-                    "irq_mode": post.get("irq_mode", "") if e.nic else "",
+                    # the A/B runs' mode; a modern NIC has no A/B: its TX run's
+                    "irq_mode": (post or e.run("tx")).get("irq_mode", "") if e.nic else "",
                     "pre": _ppk(pre) if e.nic else "",
                     "post": _ppk(post) if e.nic else "",
                     "kernel": f"{pre.get('tx_kernel')}/{post.get('tx_kernel')}" if e.nic and pre else "",
