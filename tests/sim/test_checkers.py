@@ -25,7 +25,8 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
-from tb.device.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
+from tb.device.dev_ctrl import (FAULT_AVAIL_EVENT_STALE, FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME,
+                         FAULT_EVENT_IDX_FLAGS, FAULT_EVENT_IDX_IGNORED, FAULT_IGNORE_NO_INTERRUPT,
                          FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
                          FAULT_WRITE_TX_BUFFER, DeviceModes, set_fault)
 from tb.faults.driver import faulty_queue
@@ -86,6 +87,52 @@ async def fault_caught(dut, fault, push):
     assert v.cycle > 0 and v.rule, v.report()
     if has_addr:
         assert v.addr is not None, f"the report names no address:\n{v.report()}"
+
+
+# EVENT_IDX negotiated (issue 17): fault -> (checker, RTL FAULT bits, driver fault, transmit variant). The
+# device faults: avail_event never written (the idle queue's avail_event left behind: the driver stops
+# kicking), an interrupt after every push (used_event not looked at), NO_INTERRUPT obeyed on top of used_event
+# (an owed interrupt lost: the 3.0 ring sets the flag in disable_cb and leaves used_event where enable_cb put
+# it). The driver faults: a notify after every publish, none at all.
+EVENT_IDX_FAULTS = {
+    "avail_event_stale": ("avail_event_idle", FAULT_AVAIL_EVENT_STALE, None, "napi-tx"),
+    "event_idx_ignored": ("event_idx_irq", FAULT_EVENT_IDX_IGNORED, None, "napi-tx"),
+    "event_idx_flags": ("event_idx_irq", FAULT_EVENT_IDX_FLAGS, None, "event-idx"),
+    "kick_always": ("event_idx_kick", 0, "kick_always", "debian-6.1"),
+    "kick_never": ("event_idx_kick", 0, "kick_never", "event-idx"),
+}
+
+
+@cocotb.test()
+@cocotb.parametrize(fault=[cocotb.Param(f, name=f) for f in EVENT_IDX_FAULTS])
+async def event_idx_fault_caught(dut, fault):
+    """EVENT_IDX offered and negotiated: each EVENT_IDX checker reports the fault that breaks its rule, in the
+    RTL (FAULT bits 12-14) or in the driver's ring, with its rule and cycle."""
+    checker, rtl_bits, driver_fault, variant = EVENT_IDX_FAULTS[fault]
+    b = TxBench(dut, pause=[0, 1, 1])
+    hub = b.tb.checkers
+    assert hub is not None, "the checkers are off (TB_CHECKERS=0): this test needs them"
+    hub.expect(checker)
+    await b.start(DeviceModes(offer_event_idx=True, offer_indirect=False))
+    x = b.xmit(XmitScenario(packets=300, variant=variant, min_len=60, max_len=300, seed=5, timeout_ns=400_000),
+               driver_faults=(driver_fault,) if driver_fault else ())
+    await x.probe()
+    assert hub.event_idx, "EVENT_IDX offered but not negotiated"
+    if rtl_bits:
+        await set_fault(b.p, rtl_bits)
+    try:
+        await with_timeout(x.traffic(), 600, "us")
+        await Timer(20, "us")
+    except (TimeoutError, PlatformError, AssertionError) as exc:
+        b.tb.log.info("traffic under fault %s ended early: %s", fault, exc)
+    hub.poll(b.p.now_ns())
+    hub.finish()
+    caught = hub.failed(checker)
+    assert caught, (f"fault {fault}: checker {checker} reported nothing; other reports: "
+                    f"{[(v.checker, v.msg) for v in hub.violations][:4]}")
+    v = caught[0]
+    b.tb.log.info("fault %s caught:\n%s", fault, v.report())
+    assert v.cycle > 0 and v.rule, v.report()
 
 
 class UsedIdxProbe(Checker):
