@@ -235,7 +235,12 @@ class KernelRun:
 
 
 def run_kernel(
-    nic: KernelNic, packets: int, size: int, gap_us: float, seed: int = 1, timeout_s: float = 120.0,
+    nic: KernelNic,
+    packets: int,
+    size: int,
+    gap_us: float,
+    seed: int = 1,
+    timeout_s: float = 120.0,
     settle_s: float = 0.2,
 ) -> KernelRun:
     """Send ``packets`` frames of ``size`` bytes through AF_PACKET on ``nic`` (up); count TX interrupts and frames."""
@@ -276,7 +281,9 @@ def run_kernel(
             return nic.stat("tx_packets") - tx0 + nic.stat("tx_dropped") - drop0 >= packets
 
         try:
-            wait_for(f"{nic.ifname}: {packets} frames reclaimed", reclaimed, max(deadline - time.monotonic(), 1.0), 0.002)
+            wait_for(
+                f"{nic.ifname}: {packets} frames reclaimed", reclaimed, max(deadline - time.monotonic(), 1.0), 0.002
+            )
         finally:
             run.wall_s = time.monotonic() - t0
         time.sleep(settle_s)  # an interrupt raised for the last used entries lands before the count is read

@@ -2,11 +2,13 @@
 
     python3.11 -m hil.kernel_guest /mnt/kcmp_plan.json
 
-For each NIC of the plan and each repeat: first the guest kernel's own virtio_net (hil/kernel_afpacket.py:
-AF_PACKET frames, /proc/interrupts) for every pacing and size, then the interface goes down, the function
-goes to vfio-pci and the model's variant runs the same pacings and sizes (hil/kernel_model.py), then the
-function goes back to virtio-pci (virtio_net probes it again: a new virtioN, a new interface). Repeats
-alternate the two sides so a slow phase of the host hits both.
+For each repeat and each NIC of the plan: first the function goes to vfio-pci and the model's variant runs every
+pacing and size (hil/kernel_model.py), then the function goes back to virtio-pci (virtio_net probes it again: a
+new virtioN, a new interface) and the guest kernel's own virtio_net runs the same pacings and sizes
+(hil/kernel_afpacket.py: AF_PACKET frames, /proc/interrupts), plus ``matched``: the kernel paced at the model's
+own unpaced pace (the time per frame of the model's unpaced run of that repeat and size), the same traffic as
+the model's unpaced run at the rate the model can send. Repeats alternate the two sides so a slow phase of the
+host hits both.
 
 Every run appends a record to /mnt/kcmp/result.json (rewritten after each run: a timeout keeps what was done)
 and prints a ``KCMP:`` line on the serial console, which the host echoes as progress. /mnt/kcmp/done marks
@@ -63,9 +65,15 @@ def kernel_phase(rec: Recorder, nic_plan: dict[str, Any], plan: dict[str, Any], 
     bdf, name = nic_plan["bdf"], nic_plan["name"]
     nic = ka.find_nic(bdf)
     rec.data["nics"].setdefault(name, {}).setdefault("kernel", []).append(nic.describe())
+    todo = list(cells(plan))
+    # the model's own pace: its unpaced runs' time per frame (this repeat, this size), the kernel at that gap
+    for size in plan["sizes"]:
+        gap = matched_gap_us(rec, rep, size)
+        if gap is not None:
+            todo.append(("matched", gap, int(size)))
     ka.set_link(nic.ifname, True)
     try:
-        for pace, gap, size in cells(plan):
+        for pace, gap, size in todo:
             base = {"side": "kernel", "nic": name, "repeat": rep, "pacing": pace, "size": size, "gap_us": gap}
             try:
                 r = ka.run_kernel(nic, plan["packets"], size, gap, seed=plan["seed"], timeout_s=plan["run_timeout_s"])
@@ -76,10 +84,24 @@ def kernel_phase(rec: Recorder, nic_plan: dict[str, Any], plan: dict[str, Any], 
             rec.add({**base, **asdict(r), "irq_per_pkt": r.irq_per_pkt, "ifname": nic.ifname, "virtio": nic.virtio})
             say(
                 f"{name} kernel r{rep} {pace} {size} B: {r.tx_packets}/{r.packets} sent, {r.tx_irqs} TX irqs "
-                f"({r.irq_per_pkt:.3f}/pkt), {r.wall_s:.1f} s"
+                f"({r.irq_per_pkt:.3f}/pkt), {r.packets / max(r.send_s, 1e-9):.0f} frames/s, {r.wall_s:.1f} s"
             )
     finally:
         ka.set_link(nic.ifname, False)
+
+
+def matched_gap_us(rec: Recorder, rep: int, size: int) -> float | None:
+    """The gap per frame of the model's unpaced run of this repeat and size (any device), in µs."""
+    for r in reversed(rec.data["runs"]):
+        if (
+            r.get("side") == "model"
+            and r.get("pacing") == "unpaced"
+            and r.get("repeat") == rep
+            and r.get("size") == size
+            and r.get("send_s")
+        ):
+            return round(1e6 * r["send_s"] / max(r["packets"], 1), 1)
+    return None
 
 
 async def _model_runs(rec: Recorder, p, nic_plan: dict[str, Any], plan: dict[str, Any], rep: int, transport: str):
@@ -107,7 +129,8 @@ async def _model_runs(rec: Recorder, p, nic_plan: dict[str, Any], plan: dict[str
         rec.add({**base, **asdict(r), "irq_per_pkt": r.irq_per_pkt})
         say(
             f"{name} model/{transport} r{rep} {pace} {size} B: {r.tx_packets}/{r.packets} sent, "
-            f"{r.tx_kernel} TX irqs ({(r.irq_per_pkt or 0):.3f}/pkt; raised {r.tx_raised}), {r.wall_s:.1f} s"
+            f"{r.tx_kernel} TX irqs ({(r.irq_per_pkt or 0):.3f}/pkt; raised {r.tx_raised}), "
+            f"{r.packets / max(r.send_s, 1e-9):.0f} frames/s, {r.wall_s:.1f} s"
         )
 
 
@@ -144,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = json.loads(plan_path.read_text())
     out = plan_path.parent / "kcmp"
     rec = Recorder(out, plan)
-    say(f"plan: {len(plan['nics'])} NICs, {plan['repeats']} repeats, {plan['packets']} frames per run, kernel "
-        f"{os.uname().release}")
+    say(
+        f"plan: {len(plan['nics'])} NICs, {plan['repeats']} repeats, {plan['packets']} frames per run, kernel "
+        f"{os.uname().release}"
+    )
     try:
         ka.prepare_kernel()
     except ka.KernelRunError as exc:
@@ -154,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for rep in range(plan["repeats"]):
         for nic_plan in plan["nics"]:
-            for phase, fn in (("kernel", kernel_phase), ("model", model_phase)):
+            for phase, fn in (("model", model_phase), ("kernel", kernel_phase)):
                 try:
                     fn(rec, nic_plan, plan, rep)
                 except Exception as exc:  # noqa: BLE001 - recorded for the host, the plan goes on

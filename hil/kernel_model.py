@@ -138,6 +138,7 @@ async def run_model(
         await run.probe()
         vdev = run.net.vdev
         svq = run.net.svq
+        assert svq is not None
         tx_vector = next((i.msix_vector for i in vdev.vqs if i.vq is svq), None)
         out.irq_mode = vdev.irq_mode
         out.tx_source = f"msix{tx_vector}" if vdev.msix_enabled else "intx"
