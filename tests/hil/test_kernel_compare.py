@@ -143,18 +143,21 @@ def test_an_unfinished_run_fails():
     assert any("not within" in p for p in _judge(data, wire)[1])
 
 
-def test_unpaced_senders_at_different_rates_are_not_compared_but_matched_is():
+def test_unpaced_and_matched_are_reported_and_gated_only_when_asked():
     data, wire = _data([5, 6, 5], [40, 41, 40], pacing="unpaced")
-    # the kernel paced at the model's pace: the comparison of the same traffic
+    # the kernel paced at the model's pace
     for rep in range(3):
         rec, frames = _run("kernel", rep, "matched", 40 + (rep == 1), seed=100 + rep, gap_us=4000.0)
         data["runs"].append(rec)
         wire += frames
     rows, problems, _ = _judge(data, wire)
     by = {r["pacing"]: r for r in rows}
-    assert by["unpaced"]["verdict"].startswith("not comparable") and "frames/s" in by["unpaced"]["why"]
-    assert by["matched"]["verdict"] == "agree", by["matched"]
+    assert by["unpaced"]["verdict"] == "DISAGREE (not gated)" and "frames/s" in by["unpaced"]["why"]
+    assert "driver CPU per frame" in by["unpaced"]["why"]
+    assert by["matched"]["verdict"] == "agree (not gated)", by["matched"]
     assert problems == [], problems
+    problems = _judge(data, wire, gate=("paced", "matched", "unpaced"))[1]
+    assert any("unpaced" in p and "tolerance" in p for p in problems), problems
 
 
 def test_modern_device_without_the_modern_transport_is_reported():
