@@ -147,7 +147,7 @@ def qemu_command(
 class Config:
     packets: int = 2000
     sizes: tuple[int, ...] = (60, 1514)
-    gap_us: float = 2000.0
+    gap_us: float = 20_000.0
     repeats: int = 3
     variant: str = VARIANT
     model_transport: str = "legacy"
@@ -554,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hil.kernel_compare", description=__doc__.split("\n\n")[0])
     ap.add_argument("--packets", type=int, default=2000, help="frames per run (default 2000)")
     ap.add_argument("--sizes", type=parse_sizes, default=(60, 1514), help="frame sizes, comma-separated")
-    ap.add_argument("--gap-us", type=float, default=2000.0, help="the paced runs' gap after every frame (µs)")
+    ap.add_argument(
+        "--gap-us", type=float, default=20_000.0, help="the paced runs' gap after every frame (µs, default 20 ms)"
+    )
     ap.add_argument("--repeats", type=int, default=3, help="runs per side and cell (at least 2: the spread)")
     ap.add_argument("--variant", default=VARIANT, help=f"the model's transmit variant (default {VARIANT})")
     ap.add_argument(
