@@ -32,15 +32,17 @@ from tb.scenarios.xmit import XmitRun, XmitScenario
 TRANSPORTS = ("legacy", "modern")
 
 
+def _takes_transport() -> bool:
+    from tb.driver.virtio_net import VirtioNet
+
+    return "transport" in inspect.signature(VirtioNet.__init__).parameters
+
+
 def modern_transport_missing() -> str:
     """Empty when the model can drive the modern interface; else why not."""
     if importlib.util.find_spec("tb.driver.virtio_pci_modern") is None:
         return "needs the modern transport (tb/driver/virtio_pci_modern.py is not in this tree)"
-    from tb.driver.virtio_net import VirtioNet
-
-    if "transport" not in inspect.signature(VirtioNet.__init__).parameters and "transport" not in str(
-        inspect.signature(virtio_net)
-    ):
+    if not _takes_transport():
         return "needs the modern transport wired into virtio_net(..., transport=)"
     return ""
 
@@ -109,13 +111,12 @@ async def run_model(
 ) -> ModelRun:
     """One run of ``variant`` on the open platform ``p``: probe, N frames, wait for used.idx, remove."""
     kw: dict[str, Any] = {}
-    if transport == "modern":
-        why = modern_transport_missing()
-        if why:
-            raise PlatformError(why)
-        kw["transport"] = "modern"
-    elif transport != "legacy":
+    if transport not in TRANSPORTS:
         raise ValueError(f"transport {transport!r}: one of {TRANSPORTS}")
+    if transport == "modern" and modern_transport_missing():
+        raise PlatformError(modern_transport_missing())
+    if _takes_transport():
+        kw["transport"] = transport  # explicit: left to itself a 6.1 driver picks modern on a transitional device
     scn = XmitScenario(
         packets=packets,
         variant=variant,
@@ -141,6 +142,7 @@ async def run_model(
         assert svq is not None
         tx_vector = next((i.msix_vector for i in vdev.vqs if i.vq is svq), None)
         out.irq_mode = vdev.irq_mode
+        out.transport = getattr(vdev, "transport", "legacy")  # the transport the driver really probed with
         out.tx_source = f"msix{tx_vector}" if vdev.msix_enabled else "intx"
         used0 = await svq.mem.read_int(svq.layout.used_idx, 2)
 
