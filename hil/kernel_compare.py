@@ -438,6 +438,8 @@ def judge(cfg: Config, res: GuestResult) -> tuple[list[dict[str, Any]], list[str
             "kernel_rate": [round(r["packets"] / max(r["send_s"], 1e-9)) for r in c.kernel],
             "model_rate": [round(r["packets"] / max(r["send_s"], 1e-9)) for r in c.model],
             "model_raised": [r.get("tx_raised") for r in c.model],
+            # frames the model reclaimed in start_xmit: no NAPI poll had reclaimed them by the next frame
+            "model_reclaimed_in_xmit": [r.get("reclaim", {}).get("start_xmit", 0) for r in c.model],
             "model_event_idx": sorted({r.get("event_idx") for r in c.model}),
             "model_transport": sorted({r.get("transport") for r in c.model}),
             "tolerance": tol,
@@ -462,6 +464,12 @@ def judge(cfg: Config, res: GuestResult) -> tuple[list[dict[str, Any]], list[str
             if c.pacing in ("unpaced", "matched") and cpu.get(c.size):
                 k_us, m_us = cpu[c.size]
                 notes.append(f"driver CPU per frame: kernel {k_us:.0f} us, model {m_us / 1000:.1f} ms")
+            late = sum(row["model_reclaimed_in_xmit"])
+            if c.pacing == "paced" and late:
+                notes.append(
+                    f"model: {late} of {sum(row['model_sent'])} frames reclaimed by the next start_xmit, not by a "
+                    "NAPI poll (its interrupt came late or not at all)"
+                )
             row["why"] = "; ".join(notes)
             if not agree and row["gated"]:
                 problems.append(

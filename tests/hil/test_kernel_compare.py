@@ -218,5 +218,7 @@ def test_short_comparison_in_a_guest():
         assert modern and "unavailable" in modern[0]
     by = {(r["nic"], r["pacing"]): r for r in rows}
     assert by[("transitional", "paced")]["verdict"] == "agree", text
-    assert by[("transitional", "matched")]["verdict"] == "agree", text
+    # the kernel at the model's own pace ran and is reported (not gated: the model's CPU is busy there)
+    matched = by[("transitional", "matched")]
+    assert len(matched["kernel_irq_per_pkt"]) == 2 and "not gated" in matched["verdict"], text
     assert not problems, text
