@@ -238,6 +238,16 @@ def run_guest(cfg: Config, timeout_s: int, install: bool = True, echo=print) -> 
     return GuestResult(data, captured, wall, timed_out, (share / "kcmp" / "done").is_file(), log)
 
 
+def load_guest(work: Path) -> GuestResult:
+    """A finished guest run from its directory: the guest's records and the peers' captures."""
+    from hil.udp_peer import read_pcap
+
+    data = json.loads((work / "share" / "kcmp" / "result.json").read_text())
+    captured = {n["name"]: read_pcap(work / f"{n['name']}.pcap") for n in data["plan"]["nics"]}
+    done = (work / "share" / "kcmp" / "done").is_file()
+    return GuestResult(data, captured, 0.0, False, done, work / "qemu.log")
+
+
 def _echo_progress(log: Path, pos: int, t0: float, echo) -> int:
     try:
         with open(log, "rb") as f:
@@ -583,6 +593,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--short", action="store_true", help="100 frames, 60 B only, 2 repeats (the test's run)")
     ap.add_argument("--timeout", type=int, help="the guest's wall limit in seconds (default: estimated)")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install what is missing")
+    ap.add_argument(
+        "--rejudge",
+        action="store_true",
+        help=f"judge the last guest run again ({WORK}: its records and captures; e.g. with another --gate or "
+        "--tolerance), without booting",
+    )
     args = ap.parse_args(argv)
     cfg = Config(args.packets, args.sizes, args.gap_us, args.repeats, args.variant, args.transport)
     if args.short:
@@ -602,19 +618,30 @@ def main(argv: list[str] | None = None) -> int:
 
     if cfg.variant not in VARIANTS:
         ap.error(f"--variant {cfg.variant!r}: one of {', '.join(VARIANTS)}")
-    timeout = args.timeout or int(cfg.estimate_s())
-    try:
-        rig.prepare(install=not args.no_install)
-    except rig.HilUnavailable as exc:
-        print(f"kernel-compare: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"kernel-compare: one TCG guest, 2 devices x {len(cfg.sizes)} sizes x 2 pacings x {cfg.repeats} repeats x "
-        f"(kernel, model {cfg.variant}), {cfg.packets} frames per run; wall limit {timeout} s",
-        flush=True,
-    )
     t0 = time.monotonic()
-    res = run_guest(cfg, timeout, install=not args.no_install, echo=lambda s: print(s, flush=True))
+    if args.rejudge:
+        try:
+            res = load_guest(WORK)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"kernel-compare: --rejudge: no finished guest run in {WORK}: {exc}", file=sys.stderr)
+            return 2
+        p = res.data["plan"]
+        cfg.packets, cfg.sizes, cfg.repeats = p["packets"], tuple(p["sizes"]), p["repeats"]
+        cfg.gap_us, cfg.variant = p["pacings"]["paced"], p["variant"]
+        print(f"kernel-compare: judging the guest run in {WORK} again (nothing is booted)")
+    else:
+        timeout = args.timeout or int(cfg.estimate_s())
+        try:
+            rig.prepare(install=not args.no_install)
+        except rig.HilUnavailable as exc:
+            print(f"kernel-compare: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"kernel-compare: one TCG guest, 2 devices x {len(cfg.sizes)} sizes x 2 pacings x {cfg.repeats} repeats"
+            f" x (kernel, model {cfg.variant}), {cfg.packets} frames per run; wall limit {timeout} s",
+            flush=True,
+        )
+        res = run_guest(cfg, timeout, install=not args.no_install, echo=lambda s: print(s, flush=True))
     rows, problems, tols = judge(cfg, res)
     md = markdown(cfg, rows, tols, problems, res)
     print()
