@@ -152,7 +152,7 @@ class Config:
     variant: str = VARIANT
     model_transport: str = "legacy"
     seed: int = 1
-    run_timeout_s: float = 120.0
+    run_timeout_s: float = 0.0  # per run; 0: 60 s + N x (gap + 30 ms)
     hugepages: int = 24
     tolerance: float | None = None  # fixed instead of the measured one (irq/pkt)
     gate: tuple[str, ...] = GATE
@@ -175,7 +175,7 @@ def plan(cfg: Config, specs: tuple[NicSpec, ...]) -> dict[str, Any]:
         "repeats": cfg.repeats,
         "variant": cfg.variant,
         "seed": cfg.seed,
-        "run_timeout_s": cfg.run_timeout_s,
+        "run_timeout_s": cfg.run_timeout_s or 60 + cfg.packets * (cfg.gap_us / 1e6 + 0.03),
         "hugepages": cfg.hugepages,
         "nics": [{"name": s.name, "bdf": s.bdf, "model_transports": list(s.model_transports)} for s in specs],
     }
