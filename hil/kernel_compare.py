@@ -533,6 +533,30 @@ def table_lines(rows: list[dict[str, Any]], packets: int) -> list[str]:
     return out
 
 
+def negotiated(data: dict[str, Any]) -> list[str]:
+    """What each side negotiated and how it took its interrupts, as the guest read it."""
+    out = []
+    for nic, info in data.get("nics", {}).items():
+        ks = info.get("kernel", [])
+        if ks:
+            k = ks[0]
+            out.append(
+                f"- {nic}, kernel: VERSION_1 {'yes' if k['version_1'] else 'no'} (the modern interface), EVENT_IDX "
+                f"{'yes' if k['event_idx'] else 'no'}, TX on its own MSI-X vector "
+                f"{'yes' if k['per_queue_vectors'] else 'no'}, napi_tx={k['napi_tx']}"
+            )
+    models = [r for r in data.get("runs", []) if r.get("side") == "model" and "features" in r]
+    for nic in sorted({r["nic"] for r in models}):
+        mine = [r for r in models if r["nic"] == nic]
+        lines = ", ".join(sorted({r["irq_line"] for r in mine}))
+        out.append(
+            f"- {nic}, model: transport {', '.join(sorted({r['transport'] for r in mine}))}, EVENT_IDX acked "
+            f"{'yes' if all(r['event_idx'] for r in mine) else 'NO'}, interrupts "
+            f"{', '.join(sorted({r['irq_mode'] for r in mine}))} (TX on {lines})"
+        )
+    return out
+
+
 def markdown(cfg: Config, rows, tols, problems, res: GuestResult) -> str:
     lines = [
         f"# Kernel virtio_net vs the model's `{cfg.variant}` on QEMU's virtio-net-pci",
@@ -544,6 +568,8 @@ def markdown(cfg: Config, rows, tols, problems, res: GuestResult) -> str:
         f"transitional device: {cfg.model_transport}.",
         "",
         *table_lines(rows, cfg.packets),
+        "",
+        *negotiated(res.data),
         "",
         "Tolerance per pacing: 3 standard errors of the difference of the means, from the pooled run-to-run "
         "standard deviation of each side (floor 2/N):",
