@@ -4,9 +4,11 @@ Runs inside the HIL guest (standard library only; usable on its own on any Linux
 
     python3 -m hil.kernel_afpacket --bdf 0000:00:10.0 --packets 2000 --size 60 --gap-us 0
 
-For the PCI function ``bdf`` bound to virtio-pci, it loads virtio_net when needed, finds the interface and the
-virtio device (``virtioN``) on it, brings the interface up (IPv6 off first, so the kernel sends no frame of
-its own: no DAD, router or MLD solicitation joins the count), then sends N frames of one size through a raw
+For the PCI function ``bdf`` (a virtio-net function bound to virtio-pci, its interface down: anything else is
+refused before a change), it loads virtio_net when needed, finds the interface and the virtio device
+(``virtioN``) on it, brings the interface up with IPv6 off on that interface only (the kernel then sends no
+frame of its own: no DAD, router or MLD solicitation joins the count; the setting is restored after), then
+sends N frames of one size through a raw
 AF_PACKET socket bound to the interface, unpaced (as fast as ``send`` takes them; a full qdisc's ENOBUFS is
 retried, never dropped) or with a fixed gap after every frame. It reads before and after:
 
@@ -154,16 +156,42 @@ def virtio_net_loaded() -> bool:
 
 
 def prepare_kernel() -> None:
-    """IPv6 off for interfaces created from now on (no frame of the kernel's own on the wire), virtio_net loaded."""
-    for scope in ("default", "all"):
-        p = f"/proc/sys/net/ipv6/conf/{scope}/disable_ipv6"
-        if Path(p).exists():
-            _write(p, "1")
+    """virtio_net loaded (a no-op where it is loaded or built in)."""
     if not virtio_net_loaded():
         try:
             subprocess.run(["modprobe", "virtio_net"], check=True, timeout=60, capture_output=True, text=True)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
             raise KernelRunError(f"modprobe virtio_net: {exc}") from exc
+
+
+def ipv6_off(ifname: str) -> str | None:
+    """IPv6 off on this interface only (no DAD, router or MLD solicitation of the kernel's own joins the count);
+    the previous value, for ``ipv6_restore``; None when the kernel has no IPv6."""
+    path = f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"
+    if not Path(path).exists():
+        return None
+    before = Path(path).read_text().strip()
+    _write(path, "1")
+    return before
+
+
+def ipv6_restore(ifname: str, before: str | None) -> None:
+    path = f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"
+    if before is not None and Path(path).exists():
+        _write(path, before)
+
+
+def check_function(bdf: str) -> None:
+    """Refuse (before anything is changed) a function that is not a virtio-net one driven by virtio-pci."""
+    dev = PCI_DEVICES / bdf
+    if not dev.is_dir():
+        raise KernelRunError(f"{bdf}: no such PCI function; nothing was changed")
+    ident = tuple(int((dev / f).read_text(), 16) for f in ("vendor", "device"))
+    if ident not in ((0x1AF4, 0x1000), (0x1AF4, 0x1041)):
+        raise KernelRunError(f"{bdf}: {ident[0]:04x}:{ident[1]:04x} is not a virtio-net function; nothing was changed")
+    drv = os.path.basename(os.readlink(dev / "driver")) if (dev / "driver").is_symlink() else None
+    if drv != "virtio-pci":
+        raise KernelRunError(f"{bdf}: bound to {drv or 'no driver'}, not virtio-pci; nothing was changed")
 
 
 def find_nic(bdf: str, timeout_s: float = 30.0) -> KernelNic:
@@ -310,13 +338,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds for the run")
     args = ap.parse_args(argv)
     try:
+        check_function(args.bdf)
         prepare_kernel()
         nic = find_nic(args.bdf)
+        if _read(f"/sys/class/net/{nic.ifname}/operstate") == "up":
+            raise KernelRunError(f"{nic.ifname} is up (in use): this tool takes only an idle interface")
+        ipv6 = ipv6_off(nic.ifname)
         set_link(nic.ifname, True)
         try:
             run = run_kernel(nic, args.packets, args.size, args.gap_us, args.seed, args.timeout)
         finally:
             set_link(nic.ifname, False)
+            ipv6_restore(nic.ifname, ipv6)
     except KernelRunError as exc:
         print(f"kernel_afpacket: {exc}", file=sys.stderr)
         return 1

@@ -71,6 +71,7 @@ def kernel_phase(rec: Recorder, nic_plan: dict[str, Any], plan: dict[str, Any], 
         gap = matched_gap_us(rec, rep, size)
         if gap is not None:
             todo.append(("matched", gap, int(size)))
+    ipv6 = ka.ipv6_off(nic.ifname)
     ka.set_link(nic.ifname, True)
     try:
         for pace, gap, size in todo:
@@ -88,6 +89,7 @@ def kernel_phase(rec: Recorder, nic_plan: dict[str, Any], plan: dict[str, Any], 
             )
     finally:
         ka.set_link(nic.ifname, False)
+        ka.ipv6_restore(nic.ifname, ipv6)
 
 
 def matched_gap_us(rec: Recorder, rep: int, size: int) -> float | None:
