@@ -9,20 +9,23 @@ virtio-net-pci functions, each with its own UDP socket backend to a host-side pe
 - ``modern`` (disable-legacy=on): the kernel; the model only with its modern transport (else the row says
   "needs the modern transport").
 
-The guest (hil/kernel_guest.py) sends, per repeat, device, pacing (unpaced; paced: a fixed gap after every
-frame) and frame size, N frames through the kernel's virtio_net over an AF_PACKET socket
-(hil/kernel_afpacket.py: TX interrupts from the ``virtioN-output.0`` row of /proc/interrupts, frames from
-tx_packets), then the same N frames through the model's variant (default ``debian-6.1``, the kernel the guest
-runs) on the same function over vfio-pci (hil/kernel_model.py: the TX vector's eventfd and /proc/interrupts
-row). On the host: every frame of every run arrived at the peer, in order and byte for byte (a digest per
-run); per cell the TX interrupts per packet of both sides, their run-to-run spread over the repeats and
-whether they agree within the tolerance (``tolerance()`` below: three standard errors of the difference of the
-means, from the spread measured in this very run, never less than two interrupts in N).
+The guest (hil/kernel_guest.py) runs, per repeat and device, N frames per frame size and pacing through the
+model's variant (default ``debian-6.1``, the kernel the guest runs) on the function over vfio-pci
+(hil/kernel_model.py: TX interrupts from the /proc/interrupts row of its TX vector, and its eventfd), then the
+same frames through the guest kernel's own virtio_net over an AF_PACKET socket (hil/kernel_afpacket.py: the
+``virtioN-output.0`` row, frames from tx_packets). Pacings: ``unpaced``; ``paced``, a fixed gap after every
+frame (20 ms: docs/hil-kernel-compare.md says how it was chosen); ``matched``, the kernel only, at the model's
+own unpaced pace, compared with the model's unpaced runs. On the host: every frame of every run arrived at the
+peer, in order and byte for byte (a digest per run); per cell the TX interrupts per packet of both sides, their
+run-to-run spread over the repeats and whether they agree within the tolerance (``tolerance()`` below: three
+standard errors of the difference of the means, from the spread measured in this very run, never less than two
+interrupts in N). The paced cells decide (``--gate`` adds the others): there both drivers are idle between
+frames; unpaced the senders offer different traffic, matched the model's CPU is busy all the time.
 
 Prints a line per run as the guest reports it, the table, writes build/hil/kernel_compare.json and
-build/hil/kernel_compare.md, exits 0 when every frame arrived and every compared cell agrees, 1 otherwise, 2
-when the rig cannot run (not root, QEMU or the kernel missing and not installable: the message names the
-packages).
+build/hil/kernel_compare.md, exits 0 when every run finished, every frame arrived and every gated cell agrees,
+1 otherwise, 2 when the rig cannot run (not root, QEMU or the kernel missing and not installable: the message
+names the packages). ``--rejudge`` judges the last guest run again without booting.
 """
 
 from __future__ import annotations
