@@ -14,7 +14,7 @@ XDIST   := -n $(JOBS) --dist load --maxschedchunk 1
 export SIM JOBS SHARD
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools test regress unit lint synth fpga waves bench hil durations merge clean
+.PHONY: help venv tools test regress unit lint synth fpga waves bench hil hil-kernel durations merge clean
 
 help:
 	@echo "virtio-net HIL testbench: make <target>   (variables: SIM=verilator|icarus SEED=n JOBS=n SHARD=k/N)"
@@ -38,6 +38,9 @@ help:
 	@echo "             of the previous engine's commit> adds its column), the resource counts (build/bench/bench.json)"
 	@echo "  hil        the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min;"
 	@echo "             HIL_ARGS=--long: the longer matrix make regress runs)"
+	@echo "  hil-kernel the guest kernel's virtio_net against the model's debian-6.1 on QEMU's transitional and"
+	@echo "             modern-only virtio-net-pci: TX interrupts per packet, paced and unpaced (root, ~20 min;"
+	@echo "             KCMP_ARGS=--short: ~1 min; build/hil/kernel_compare.{json,md})"
 	@echo "  tools      install (as root) or name every Debian package the targets need"
 	@echo "  durations  commit the last run's recorded test durations (they order and group the next runs)"
 	@echo "  merge      OUT=<file> JUNIT='<shard files>': merge the JUnit files of SHARD=k/N runs"
@@ -107,6 +110,12 @@ hil: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain --hil
 	$(PY) -m hil.orchestrator $(HIL_ARGS)
+
+# the guest kernel's own virtio_net against the model's debian-6.1 on the same QEMU devices (hil/kernel_compare.py)
+KCMP_ARGS ?=
+hil-kernel: $(STAMP)
+	@$(PY) -m sim.toolchain --hil
+	$(PY) -m hil.kernel_compare $(KCMP_ARGS)
 
 durations: $(STAMP)
 	@$(PY) -m sim.results durations --commit
