@@ -134,8 +134,10 @@ def plot(rows: list[dict], path: Path) -> None:
     ):
         for device in DEVICES:
             for event_idx, style in ((False, "-o"), (True, "--s")):
+                # devices side by side around each variant, so equal values do not hide one another
+                shift = (DEVICES.index(device) - 1) * 0.08
                 pts = sorted(
-                    (x[r["variant"]], r[key])
+                    (x[r["variant"]] + shift, r[key])
                     for r in rows
                     if r["device"] == device and r["event_idx_offered"] == event_idx
                 )
@@ -176,10 +178,10 @@ def shape_violations(rows: list[dict]) -> list[str]:
         for d in DEVICES:
             off, on = cell.get((v, d, False)), cell.get((v, d, True))
             # a driver that does not ack EVENT_IDX meets the device it met before: the same counts
-            if off and on and (off["tx_irqs"], off["kicks"]) != (on["tx_irqs"], on["kicks"]):
+            if off and on and (off["tx_irqs"], off["kick_per_pkt"]) != (on["tx_irqs"], on["kick_per_pkt"]):
                 bad.append(
-                    f"{v}/{d}: EVENT_IDX offered but not acked changed the run "
-                    f"(irqs {off['tx_irqs']} -> {on['tx_irqs']}, kicks {off['kicks']} -> {on['kicks']})"
+                    f"{v}/{d}: EVENT_IDX offered but not acked changed the run (irqs {off['tx_irqs']} -> "
+                    f"{on['tx_irqs']}, kicks per packet {off['kick_per_pkt']} -> {on['kick_per_pkt']})"
                 )
     pre = cell.get(("pre", "fast", False))
     if pre and pre["irq_per_pkt"] < 0.8:
@@ -217,7 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("JOBS", "0") or 0) or os.cpu_count() or 1,
         help="cells simulated at once (default: JOBS, else the number of CPUs)",
     )
+    ap.add_argument(
+        "--rejudge", action="store_true", help="table, plot and shape checks again from build/regress/lineage.json"
+    )
     args = ap.parse_args(argv)
+    if args.rejudge:
+        last = json.loads((OUT_DIR / "lineage.json").read_text())
+        return report(last["cells"], last["packets_per_cell"])
     if args.packets < 1:
         ap.error("--packets must be at least 1")
     variants = _choice(ap, "--variants", args.variants, HISTORY)
@@ -250,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     rows = [done[cell] for cell in cells]
-    print()
-    print(table(rows))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / "lineage.json"
     out.write_text(
@@ -266,11 +272,19 @@ def main(argv: list[str] | None = None) -> int:
             default=str,
         )
     )
+    print(f"\nJSON: {out}")
+    return report(rows, args.packets)
+
+
+def report(rows: list[dict], packets: int) -> int:
+    """The table, the markdown table, the plot and the shape checks of a run's cells; 1 if a check fails."""
+    print()
+    print(table(rows))
     md = OUT_DIR / "lineage.md"
-    md.write_text(markdown(rows, args.packets))
+    md.write_text(markdown(rows, packets))
     png = OUT_DIR / "lineage.png"
     plot(rows, png)
-    print(f"\nJSON: {out}\ntable: {md}\nplot: {png}")
+    print(f"table: {md}\nplot: {png}")
     bad = shape_violations(rows)
     for line in bad:
         print(f"SHAPE: {line}")
