@@ -83,7 +83,7 @@ class TB:
         self.event_idx = False
 
         dut.rst.value = 1
-        for name in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
+        for name in ("queue_enable", "desc_addr", "avail_addr", "used_addr", "feat_version_1", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
                      "kick_suppress", "pacing_timer", "pacing_interval", "push_batched", "push_batch",
                      "push_flush", "fault", "notify", "dev_reset", "feat_event_idx", "fault_event"):
             getattr(dut, name).value = 0
@@ -190,7 +190,9 @@ class TB:
         if batched is not None:
             self.batched = batched
         await FallingEdge(dut.clk)
-        dut.queue_base.value = ring.base
+        dut.desc_addr.value = ring.desc
+        dut.avail_addr.value = ring.avail
+        dut.used_addr.value = ring.used
         dut.feat_indirect.value = int(indirect)
         dut.feat_noe.value = int(noe)
         dut.feat_mrg_rxbuf.value = int(ring.hdr_len == 12)
