@@ -173,9 +173,7 @@ end
 wire [63:0] guest_features;
 wire        tx_queue_enable;
 wire [63:0] tx_desc_addr, tx_avail_addr, tx_used_addr;
-/* verilator lint_off UNUSEDSIGNAL */
-wire [15:0] tx_queue_size, rx_queue_size;   // the running sizes (the engines run at their maximum today)
-/* verilator lint_on UNUSEDSIGNAL */
+wire [15:0] tx_queue_size, rx_queue_size;   // the running sizes (legacy: the maximum; modern: negotiated)
 wire        tx_notify;
 wire        dev_reset;
 wire        tx_irq_valid;
@@ -541,6 +539,7 @@ virtq_tx_inst (
     .desc_addr(tx_desc_addr),
     .avail_addr(tx_avail_addr),
     .used_addr(tx_used_addr),
+    .queue_size(tx_queue_size),
     .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
     .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
     .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),
@@ -636,6 +635,7 @@ virtq_rx_inst (
     .desc_addr(rx_desc_addr),
     .avail_addr(rx_avail_addr),
     .used_addr(rx_used_addr),
+    .queue_size(rx_queue_size),
     .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
     .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
     .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),

@@ -81,6 +81,7 @@ module virtq_tx #
     input  wire [63:0]                        desc_addr,        // descriptor table
     input  wire [63:0]                        avail_addr,       // avail ring (the driver area)
     input  wire [63:0]                        used_addr,        // used ring (the device area)
+    input  wire [15:0]                        queue_size,       // running size: a power of 2, 2..QUEUE_SIZE
     input  wire                               feat_indirect,
     input  wire                               feat_noe,
     input  wire                               feat_mrg_rxbuf,
@@ -486,6 +487,7 @@ avail_inst (
     .clk(clk),
     .rst(rst),
     .avail_base(avail_base),
+    .queue_size(queue_size),
     .used_base(used_base),
     .feat_event_idx(feat_event_idx),
     .kick_suppress(kick_suppress),
@@ -555,6 +557,7 @@ walk_inst (
     .clk(clk),
     .rst(rst),
     .desc_base(desc_base),
+    .queue_size(queue_size),
     .feat_indirect(feat_indirect),
     .avail_idx(avail_idx),
     .run(run),
@@ -664,6 +667,7 @@ used_inst (
     .clk(clk),
     .rst(rst),
     .used_base(used_base),
+    .queue_size(queue_size),
     .feat_noe(feat_noe),
     .feat_event_idx(feat_event_idx),
     .noe_policy(noe_policy),
