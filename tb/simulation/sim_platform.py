@@ -89,6 +89,7 @@ class SimPlatform(Platform):
         self._clk_edge = RisingEdge(dut.user_clk)
         # host-side observers (tb/checkers): every driver memory and BAR access, in program order
         self.observers: list[HostObserver] = []
+        self._dma_pool: Any = None  # dma_window(): buffers from there instead of the root complex's pool
 
     # -- bring-up --------------------------------------------------------------------------------------
     async def power_on(self) -> None:
@@ -184,10 +185,20 @@ class SimPlatform(Platform):
 
     # -- DMA memory ------------------------------------------------------------------------------------
     def dma_alloc(self, size: int, align: int = 4096) -> DmaBuffer:
-        region = self.rc.mem_pool.alloc_region(size + align)
+        pool = self._dma_pool if self._dma_pool is not None else self.rc.mem_pool
+        region = pool.alloc_region(size + align)
         base = region.get_absolute_address(0)
         pad = (-base) % align
         return SimDmaBuffer(_Slice(region, pad), size, self.observers)
+
+    def dma_window(self, base: int, size: int) -> None:
+        """From now on, DMA buffers come from host memory at [base, base + size): above 4 GiB, as a host with
+        much memory (or an IOMMU's address space) hands them out, so that every address the device is given
+        and follows (rings, buffers) needs its upper 32 bits. The root complex's default pool is below
+        2 GiB. Call after power_on (it replaces the root complex)."""
+        if self.dev is None:
+            raise PlatformError("dma_window before power_on: the root complex is replaced at power-on")
+        self._dma_pool = self.rc.mem_address_space.create_pool(base, size)
 
     # -- MSI-X -----------------------------------------------------------------------------------------
     async def enable_msix(self, nvec: int) -> int:
