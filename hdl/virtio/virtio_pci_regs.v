@@ -31,8 +31,8 @@
  *     0x08 driver_feature_select RW 32   0x0C driver_feature RW 32 (the selected half, stored as written)
  *     0x10 config_msix_vector    RW 16   0x12 num_queues R 16 (2)
  *     0x14 device_status         RW 8    0x15 config_generation R 8   0x16 queue_select RW 16
- *     0x18 queue_size            RW 16   (the maximum at reset; a power of two from 2 to it is kept,
- *                                         anything else ignored)
+ *     0x18 queue_size            RW 16   (the maximum at reset; a power of two from 2 to it is kept
+ *                                         while the queue is disabled, anything else ignored)
  *     0x1A queue_msix_vector     RW 16   0x1C queue_enable RW 16 (1 enables; 0 is ignored, as the spec
  *                                         forbids it)   0x1E queue_notify_off R 16 (the queue index)
  *     0x20/0x24 queue_desc, 0x28/0x2C queue_driver, 0x30/0x34 queue_device: 64-bit, lo / hi dwords
@@ -555,7 +555,8 @@ always @* begin
                     if (reg_req_be[3]) queue_sel_next[15:8] = reg_req_wdata[31:24];
                 end
                 COMMON_SIZE_VEC: begin
-                    if (reg_req_be[1:0] == 2'b11 && size_ok(reg_req_wdata[15:0], sel_max_size)) begin
+                    // the running size changes only while the queue is disabled (the engines index by it)
+                    if (reg_req_be[1:0] == 2'b11 && size_ok(reg_req_wdata[15:0], sel_max_size) && !sel_en) begin
                         if (sel_rx) rx_size_next = reg_req_wdata[15:0];
                         if (sel_tx) tx_size_next = reg_req_wdata[15:0];
                     end
