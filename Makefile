@@ -20,7 +20,8 @@ help:
 	@echo "virtio-net HIL testbench: make <target>   (variables: SIM=verilator|icarus SEED=n JOBS=n SHARD=k/N)"
 	@echo ""
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
-	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
+	@echo "             then the A/B matrix of the seed commit and the lineage matrix (every transmit variant x"
+	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml)"
 	@echo "  test       the CI suite (~12 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
@@ -67,13 +68,15 @@ test: $(STAMP)
 	@$(PY) -m sim.lint
 	$(PYTEST) $(XDIST) -q -m "not slow" tests
 
-# the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
+# the A/B matrix and the lineage matrix run (and print their tables) even when a test failed; the target
+# fails if any did
 regress: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
 	@$(PY) -m sim.lint
 	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
-	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; fi; exit $$rc
+	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; \
+	    $(PY) -m sim.lineage --jobs $(JOBS) || rc=1; fi; exit $$rc
 
 bench: $(STAMP)
 	$(PREFLIGHT)

@@ -12,7 +12,7 @@ from typing import Any
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
-from tb.checkers.spec import LEGACY_REG_QUEUE_NOTIFY, vring_need_event
+from tb.checkers.spec import vring_need_event
 
 TX_QUEUE = 1
 
@@ -102,10 +102,11 @@ class DriverOrder(Checker):
             dirty_d.difference_update(c.descs)
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
-        if not write or bar != 0 or offset != LEGACY_REG_QUEUE_NOTIFY:
+        qi = self.hub.notified_queue(write, bar, offset, size, value)
+        if qi is None:
             return
         self.events += 1
-        q = self.hub.queues.get(value)
+        q = self.hub.queues.get(qi)
         if q is None:
             return
         pending = sorted(self.slot_dirty.get(q.index, set()))

@@ -36,8 +36,6 @@ from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.interrupts import QUEUE_NAMES, TX_QUEUE, Decision, InterruptLegality
 from tb.checkers.shadow import u16
 from tb.checkers.spec import (
-    LEGACY_REG_DEVICE_STATUS,
-    LEGACY_REG_QUEUE_NOTIFY,
     VIRTIO_F_NOTIFY_ON_EMPTY,
     vring_need_event,
 )
@@ -61,7 +59,7 @@ class EventIdxInterrupts(InterruptLegality):
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         super().on_host_bar(t, write, bar, offset, size, value)
-        if write and bar == 0 and offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
+        if self.hub.is_reset_write(write, bar, offset, size, value):
             self.signalled.clear()
 
     def on_reset(self, t: float) -> None:
@@ -177,9 +175,10 @@ class EventIdxKicks(Checker):
             self.pending[q.index] = KickDecision(t, avail_event, old, new, vring_need_event(avail_event, new, old))
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
-        if not write or bar != 0 or offset != LEGACY_REG_QUEUE_NOTIFY or not self.hub.event_idx:
+        qi = self.hub.notified_queue(write, bar, offset, size, value)
+        if qi is None or not self.hub.event_idx:
             return
-        q = self.hub.queues.get(value)
+        q = self.hub.queues.get(qi)
         if q is None:
             return
         self.events += 1

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
-from tb.checkers.spec import LEGACY_REG_DEVICE_STATUS, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
+from tb.checkers.spec import VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
 from tb.device.dev_ctrl import NoePolicy
 
 RX_QUEUE, TX_QUEUE = 0, 1
@@ -87,7 +87,7 @@ class InterruptLegality(Checker):
         # STATUS = 0: what was owed before the driver asked for the reset is judged now; an interrupt still
         # within its window may be cancelled by the reset (the device drops what it had not yet raised), or
         # may still arrive (its message already on its way): the decision justifies it but no longer owes it
-        if write and bar == 0 and offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
+        if self.hub.is_reset_write(write, bar, offset, size, value):
             self._expire(t)
             for d in self.open:
                 d.must = False

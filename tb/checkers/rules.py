@@ -6,6 +6,7 @@ from tb.checkers.device_rings import DeviceReadsPublished, DmaWritesTargets, Use
 from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
 from tb.checkers.event_idx import AvailEventIdle, EventIdxInterrupts, EventIdxKicks
 from tb.checkers.interrupts import InterruptLegality
+from tb.checkers.modern_status import ModernStatus
 from tb.checkers.rx import RxChainsWritable, RxDelivery, RxLostWakeup, RxUsedLen
 from tb.checkers.scoreboard import WireScoreboard
 
@@ -25,4 +26,5 @@ ALL = (
     EventIdxInterrupts,
     EventIdxKicks,
     AvailEventIdle,
+    ModernStatus,
 )

@@ -32,6 +32,11 @@ The receive path, the same in every variant, is 2.6.31's (tb/driver/virtio_net_r
 ``VirtioNet``): probe fills the RX ring before DRIVER_OK, ``open`` enables NAPI, received frames go to
 ``rx_frames``.
 
+The transport: every variant runs on the legacy virtio-pci interface (tb/driver/virtio_pci.py); the variants of a
+kernel with virtio 1.0 (Linux 4.0 on: ``napi-tx``, ``debian-6.1``; ``MODERN_VARIANTS``) also on the modern one
+(tb/driver/virtio_pci_modern.py), chosen as virtio_pci_probe does (modern when the device has the capabilities)
+unless ``transport="legacy"|"modern"`` says which; ``transport="modern"`` on an older variant is refused.
+
 The model never imports cocotb: it awaits the Platform only. Guest CPU time is charged explicitly
 (``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest. It holds no
 test code: the deliberate faults and race seams are test-only subclasses (tb/faults/driver.py).
@@ -85,6 +90,7 @@ from tb.driver.virtio_pci import (
     VIRTIO_RING_F_EVENT_IDX,
     VirtioPciLegacy,
 )
+from tb.driver.virtio_pci_modern import VirtioNoModern, VirtioPciModern
 from tb.driver.virtio_ring import Sg, VirtQueue
 from tb.driver.virtio_ring_later import VirtQueue61, VirtQueueEventIdx, VirtQueueSplit
 from tb.platform.base import DmaBuffer, Platform
@@ -112,6 +118,7 @@ _POST_FEATURES = (
 _PRE_FEATURES = _POST_FEATURES + (VIRTIO_F_NOTIFY_ON_EMPTY,)
 
 
+TRANSPORTS = (None, "auto", "legacy", "modern")
 StartTask = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
@@ -153,6 +160,11 @@ class VirtioNet(VirtioNetRx):
     # the virtqueue of the variant's kernel, and the ring features its transport keeps (vring_transport_features)
     RING: ClassVar[type[VirtQueue]] = VirtQueue
     RING_FEATURES: ClassVar[tuple[int, ...]] = RING_FEATURES_2009
+    # the virtio 1.x PCI transport (virtio_pci_modern.c) came with Linux 4.0: a variant of an older kernel
+    # has only the legacy one
+    MODERN: ClassVar[bool] = False
+    LEGACY_TRANSPORT: ClassVar[type[VirtioPciLegacy]] = VirtioPciLegacy
+    MODERN_TRANSPORT: ClassVar[type[VirtioPciModern]] = VirtioPciModern
 
     def __init__(
         self,
@@ -161,20 +173,26 @@ class VirtioNet(VirtioNetRx):
         timing: GuestTiming | None = None,
         tracer: EventLog | None = None,
         vdev: VirtioPciLegacy | None = None,
+        transport: str | None = None,
     ):
         if not self.variant:
             raise TypeError("VirtioNet is what the variants share: build one of VARIANTS (virtio_net())")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport {transport!r}: one of {TRANSPORTS} (None: as the kernel would choose)")
+        if transport == "modern" and not self.MODERN:
+            raise ValueError(
+                f"the {self.variant} variant models a kernel before Linux 4.0 (virtio 1.0): it has only the legacy "
+                "virtio-pci transport (transport='legacy', or a variant of 4.0 or later: "
+                f"{', '.join(n for n, c in VARIANTS.items() if c.MODERN)})"
+            )
         self.p = platform
         self.timing = timing or GuestTiming()
         self.trace = tracer or EventLog(platform, enabled=False)
-        self.vdev = vdev or VirtioPciLegacy(
-            platform,
-            use_msix=use_msix,
-            tracer=self.trace,
-            allocator=DmaAllocator(platform),
-            ring=self.RING,
-            ring_features=self.RING_FEATURES,
-        )
+        self.use_msix = use_msix
+        # None / "auto": as virtio_pci_probe chooses: modern when the device has the capabilities (and the
+        # kernel has the transport), else legacy; the choice is made at probe
+        self.transport = transport or "auto"
+        self.vdev = vdev or self.make_transport("modern" if self.transport != "legacy" and self.MODERN else "legacy")
         self.stats = XmitStats()
         self.send: list[Skb] = []  # vi->send: skbs the device holds
         self.freed: list[Skb] = []
@@ -191,6 +209,30 @@ class VirtioNet(VirtioNetRx):
         self.on_kfree_skb: Callable[[Skb], None] | None = None
         self.rx_init()
 
+    def make_transport(self, kind: str) -> VirtioPciLegacy:
+        cls = self.MODERN_TRANSPORT if kind == "modern" else self.LEGACY_TRANSPORT
+        return cls(
+            self.p,
+            use_msix=self.use_msix,
+            tracer=self.trace,
+            allocator=DmaAllocator(self.p),
+            ring=self.RING,
+            ring_features=self.RING_FEATURES,
+        )
+
+    async def virtio_pci_probe(self, driver_features: int) -> int:
+        """The bus's probe: the transport's feature negotiation (virtio_pci_probe tries the modern transport
+        first and, when it finds no modern interface (-ENODEV), the legacy one; an explicit transport is
+        tried alone)."""
+        try:
+            return await self.vdev.probe(driver_features)
+        except VirtioNoModern:
+            if self.transport != "auto":
+                raise
+        self.trace.event("transport_fallback", transport="legacy")
+        self.vdev = self.make_transport("legacy")
+        return await self.vdev.probe(driver_features)
+
     @classmethod
     def feature_table(cls) -> int:
         return sum(1 << b for b in cls.FEATURES)
@@ -198,7 +240,7 @@ class VirtioNet(VirtioNetRx):
     # -- probe / remove ---------------------------------------------------------------------------------
     async def probe(self, start_task: StartTask) -> None:
         """virtnet_probe (after virtio.c's feature negotiation); ``start_task`` starts a background task."""
-        features = await self.vdev.probe(self.feature_table())
+        features = await self.virtio_pci_probe(self.feature_table())
         if self.vdev.has_feature(VIRTIO_NET_F_MAC):
             self.mac = await self.vdev.config_get(0, 6)
         if self.vdev.has_feature(VIRTIO_NET_F_STATUS):
@@ -226,7 +268,13 @@ class VirtioNet(VirtioNetRx):
             raise MemoryError("virtnet_probe: no receive buffer could be posted (-ENOMEM)")
         # virtio_dev_probe sets DRIVER_OK after the driver's probe returned
         await self.vdev.driver_ok()
-        self.trace.event("probe_done", variant=self.variant, features=features, free_in_tasklet=self.free_in_tasklet)
+        self.trace.event(
+            "probe_done",
+            variant=self.variant,
+            features=features,
+            free_in_tasklet=self.free_in_tasklet,
+            transport=self.vdev.transport,
+        )
 
     def setup_tx_reclaim(self, features: int, start_task: StartTask) -> None:
         """What a variant sets up in virtnet_probe to reclaim TX buffers besides start_xmit (none after
@@ -443,8 +491,9 @@ class VirtioNetPre(VirtioNet):
         timing: GuestTiming | None = None,
         tracer: EventLog | None = None,
         vdev: VirtioPciLegacy | None = None,
+        transport: str | None = None,
     ):
-        super().__init__(platform, use_msix, timing, tracer, vdev)
+        super().__init__(platform, use_msix, timing, tracer, vdev, transport)
         self.timer: KernelTimer | None = None
         self.tasklet: Tasklet | None = None
 
@@ -530,8 +579,9 @@ class VirtioNetPreA(VirtioNetPre):
         timing: GuestTiming | None = None,
         tracer: EventLog | None = None,
         vdev: VirtioPciLegacy | None = None,
+        transport: str | None = None,
     ):
-        super().__init__(platform, use_msix, timing, tracer, vdev)
+        super().__init__(platform, use_msix, timing, tracer, vdev, transport)
         self.last_xmit_skb: Skb | None = None
 
     async def start_xmit(self, skb: Skb | None) -> int:
@@ -655,6 +705,7 @@ class VirtioNetNapiTx(VirtioNet):
     variant = "napi-tx"
     RING = VirtQueueSplit
     RING_FEATURES = RING_FEATURES_EVENT_IDX
+    MODERN = True
     napi_tx: ClassVar[bool] = True
     tx_napi: NapiStruct  # the send queue's NAPI instance (sq->napi), set up in probe
 
@@ -849,6 +900,8 @@ VARIANTS: dict[str, type[VirtioNet]] = {
         VirtioNetDebian61,
     )
 }
+# the variants whose kernel has the virtio 1.x transport (Linux 4.0 on)
+MODERN_VARIANTS = tuple(name for name, cls in VARIANTS.items() if cls.MODERN)
 # the variants after b0c39dbd whose ring knows VIRTIO_RING_F_EVENT_IDX
 EVENT_IDX_VARIANTS = tuple(name for name, cls in VARIANTS.items() if VIRTIO_RING_F_EVENT_IDX in cls.RING_FEATURES)
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from tb.driver.virtio_ring import (  # noqa: F401  (VIRTIO_RING_F_EVENT_IDX re-exported with the other bits)
+    VIRTIO_PCI_VRING_ALIGN,
     VIRTIO_RING_F_EVENT_IDX,
     Allocator,
     NullTracer,
@@ -56,6 +57,7 @@ RING_FEATURES_2009 = (VIRTIO_RING_F_INDIRECT_DESC,)
 RING_FEATURES_EVENT_IDX = (VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX)
 
 LEGACY_BAR = 0
+PCI_DEVICE_ID = 0x02  # include/linux/pci_regs.h
 
 
 class VirtioError(PlatformError):
@@ -85,6 +87,9 @@ class VirtioPciLegacy:
     ``ring`` is the virtqueue implementation of the kernel the driver variant models (2.6.32's ``VirtQueue``
     or a later one, tb/driver/virtio_ring_later.py) and ``ring_features`` what that kernel's
     vring_transport_features keeps of the device's offer."""
+
+    transport = "legacy"
+    vring_align = VIRTIO_PCI_VRING_ALIGN  # the legacy Queue Address is a page frame: the used ring page-aligned
 
     def __init__(
         self,
@@ -161,11 +166,20 @@ class VirtioPciLegacy:
             out.append(await self.ioread(self.config_off + offset + i, 1))
         return bytes(out)
 
+    async def read_isr(self) -> int:
+        """The ISR status byte (reading it clears it and deasserts INTx)."""
+        return await self.ioread(VIRTIO_PCI_ISR, 1)
+
+    async def vp_config_vector(self, vector: int) -> int:
+        """Route configuration changes to ``vector``; the read-back says whether the device took it."""
+        await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, vector, 2)
+        return await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2)
+
     # -- interrupts -----------------------------------------------------------------------------------
     async def vp_interrupt(self) -> bool:
         """INTx handler: ISR read (clears it and deasserts the line), config change, then every vq."""
         self.irq.isr_reads += 1
-        isr = await self.ioread(VIRTIO_PCI_ISR, 1)
+        isr = await self.read_isr()
         self.trace.event("vp_interrupt", isr=isr)
         if not isr:
             self.irq.intx_none += 1
@@ -288,9 +302,8 @@ class VirtioPciLegacy:
             v = self.msix_used_vectors
             self.p.request_irq(v, self._msix_handler(v, None))
             self.msix_used_vectors += 1
-            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, v, 2)
             # Verify we had enough resources to assign the vector
-            if await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2) == VIRTIO_MSI_NO_VECTOR:
+            if await self.vp_config_vector(v) == VIRTIO_MSI_NO_VECTOR:
                 raise VirtioError(f"the device refused MSI-X vector {v} for configuration changes")
             if not per_vq_vectors:
                 # Shared vector for all VQs
@@ -306,10 +319,8 @@ class VirtioPciLegacy:
         self.intx_enabled = False
         self.p.free_irqs()
         if self.msix_enabled:
-            # Disable the vector used for configuration
-            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
-            # Flush the write out to device
-            await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2)
+            # Disable the vector used for configuration (the read-back flushes the write out to device)
+            await self.vp_config_vector(VIRTIO_MSI_NO_VECTOR)
             await self.p.disable_msix()
             self.msix_enabled = False
             self.msix_vectors = 0
@@ -349,7 +360,18 @@ class VirtioPciLegacy:
             tracer=self.trace,
             name=name,
             event=self.has_feature(VIRTIO_RING_F_EVENT_IDX),
+            align=self.vring_align,
         )
+
+    async def del_vq(self, info: VqInfo) -> None:
+        """del_vq: no vector for the queue, then select and deactivate it."""
+        await self.iowrite(VIRTIO_PCI_QUEUE_SEL, info.vq.index, 2)
+        if self.msix_enabled:
+            await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
+            # Flush the write out to device
+            await self.ioread(VIRTIO_PCI_ISR, 1)
+        # Select and deactivate the queue
+        await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
 
     async def vp_notify(self, vq: VirtQueue) -> None:
         """We write the queue's selector into the notification register to signal the other end."""
@@ -358,13 +380,7 @@ class VirtioPciLegacy:
     async def del_vqs(self) -> None:
         """vp_del_vqs: every queue (vp_del_vq), then vp_free_vectors."""
         for info in self.vqs:
-            await self.iowrite(VIRTIO_PCI_QUEUE_SEL, info.vq.index, 2)
-            if self.msix_enabled:
-                await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
-                # Flush the write out to device
-                await self.ioread(VIRTIO_PCI_ISR, 1)
-            # Select and deactivate the queue
-            await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
+            await self.del_vq(info)
         self.vqs.clear()
         self.per_vq_vectors = False
         await self.vp_free_vectors()
@@ -373,8 +389,16 @@ class VirtioPciLegacy:
     async def probe(self, driver_features: int) -> int:
         """register_virtio_device + virtio_dev_probe up to the driver's own probe: returns the features.
 
-        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``.
+        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``. virtio_pci_probe
+        first: "We only own devices >= 0x1000 and <= 0x103f: leave the rest." (a modern-only function, 0x1040
+        and up, has no legacy interface).
         """
+        device = await self.p.config_read(PCI_DEVICE_ID, 2)
+        if not 0x1000 <= device <= 0x103F:
+            raise VirtioError(
+                f"PCI device id {device:#06x} is not a legacy virtio device (0x1000-0x103f): a modern-only "
+                "function needs the modern transport"
+            )
         await self.reset()
         await self.add_status(VIRTIO_CONFIG_S_ACKNOWLEDGE)
         await self.add_status(VIRTIO_CONFIG_S_DRIVER)

@@ -155,6 +155,7 @@ class VirtQueue:
         tracer: Tracer | None = None,
         name: str = "",
         event: bool = False,
+        align: int = VIRTIO_PCI_VRING_ALIGN,
     ):
         if num & (num - 1) or num == 0:
             raise ValueError(f"virtqueue size {num} is not a power of 2")
@@ -162,7 +163,9 @@ class VirtQueue:
         self.name = name or f"vq{index}"
         self.num = num
         self.mem = mem
-        self.layout = VringLayout(num)
+        # the used ring's alignment: 4096 for the legacy PCI transport (one PFN names the whole ring), the
+        # transport's choice for a modern one (6.1's vp_modern setup_vq asks for SMP_CACHE_BYTES)
+        self.layout = VringLayout(num, align)
         self._notify = notify
         self.callback = callback
         self.indirect = indirect and allocator is not None
@@ -192,9 +195,23 @@ class VirtQueue:
     def bus_addr(self) -> int:
         return self.mem.bus_addr
 
+    # virtqueue_get_desc_addr / virtqueue_get_avail_addr / virtqueue_get_used_addr (what a modern transport
+    # gives the device: three bus addresses instead of one page frame)
+    @property
+    def desc_addr(self) -> int:
+        return self.mem.bus_addr + self.layout.desc
+
+    @property
+    def avail_addr(self) -> int:
+        return self.mem.bus_addr + self.layout.avail
+
+    @property
+    def used_addr(self) -> int:
+        return self.mem.bus_addr + self.layout.used
+
     async def init_ring(self) -> None:
         """vring_new_virtqueue: zero the ring, thread the free list through desc[].next."""
-        await self.mem.write(0, bytes(vring_size(self.num)))
+        await self.mem.write(0, bytes(vring_size(self.num, self.layout.align)))
         for i in range(self.num - 1):
             await self.mem.write_int(self.layout.desc_entry(i) + 14, i + 1, 2)
         # a virtqueue without a callback never wants interrupts

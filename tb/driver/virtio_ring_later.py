@@ -24,7 +24,7 @@ the kernel's. What changes from generation to generation is what the device can 
 
 Without EVENT_IDX every generation falls back to the flags (used.flags NO_NOTIFY for kicks, avail.flags
 NO_INTERRUPT for interrupts), as its kernel did. Trace events besides the 2009 ones: ``used_event_write``
-(value), ``avail_event_read`` (value), ``kick_prepare`` (old, new, event, needs_kick and the avail_event or
+(value), ``avail_event_read`` (value), ``kick_prepare`` (old, new, event_idx, needs_kick and the avail_event or
 used.flags it decided by), ``enable_cb_delayed`` (used_event, bufs, ret), ``enable_cb_prepare``
 (last_used_idx), ``virtqueue_poll`` (ret).
 """
@@ -73,14 +73,20 @@ class VirtQueueEventIdx(VirtQueue):
             avail_event = await self._read_avail_event()
             needs = vring_need_event(avail_event, new, old)
             self.trace.event(
-                "kick_prepare", vq=self.index, old=old, new=new, event=True, avail_event=avail_event, needs_kick=needs
+                "kick_prepare",
+                vq=self.index,
+                old=old,
+                new=new,
+                event_idx=True,
+                avail_event=avail_event,
+                needs_kick=needs,
             )
             return needs
         used_flags = await self.mem.read_int(self.layout.used_flags, 2)
         self.trace.event("used_flags_read", vq=self.index, value=used_flags)
         needs = not used_flags & VRING_USED_F_NO_NOTIFY
         self.trace.event(
-            "kick_prepare", vq=self.index, old=old, new=new, event=False, used_flags=used_flags, needs_kick=needs
+            "kick_prepare", vq=self.index, old=old, new=new, event_idx=False, used_flags=used_flags, needs_kick=needs
         )
         return needs
 
@@ -133,7 +139,7 @@ class VirtQueueSplit(VirtQueueEventIdx):
     async def init_ring(self) -> None:
         """vring_new_virtqueue / virtqueue_vring_init_split: "No callback? Tell other side not to bother us."
         (the flag goes to memory only without EVENT_IDX)."""
-        await self.mem.write(0, bytes(vring_size(self.num)))
+        await self.mem.write(0, bytes(vring_size(self.num, self.layout.align)))
         for i in range(self.num - 1):
             await self.mem.write_int(self.layout.desc_entry(i) + 14, i + 1, 2)
         if self.callback is None:

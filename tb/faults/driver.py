@@ -27,6 +27,10 @@ On the RX queue that is the window between virtnet_poll's napi_complete and its 
 barrier and the used.idx re-read), ``exit`` (after the decision): on the model device, where the driver's
 steps take no time, a device completion can so land at each program point around the used_event write.
 
+The modern transport's status-sequence faults (``MODERN_DRIVER_FAULTS``, ``FaultyVirtioPciModern``, given to
+``faulty_driver(modern_faults=...)``): ``skip_features_ok``, ``features_after_ok``, ``ignore_features_ok`` (the
+modern status checker, tb/checkers/modern_status.py, catches each).
+
 Receive-path faults (``RX_DRIVER_FAULTS``; not TB_FAULT names yet: no simulation test receives):
 
 * ``rx_no_write_flag`` (on the RX queue's ``faults``): add_buf publishes the device-writable buffers of a
@@ -43,8 +47,9 @@ from typing import Any
 
 from tb.driver.netstack import NapiStruct
 from tb.driver.trace import EventLog
-from tb.driver.virtio_net import VARIANTS, DmaAllocator, GuestTiming, VirtioNet
+from tb.driver.virtio_net import VARIANTS, GuestTiming, VirtioNet
 from tb.driver.virtio_pci import VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, VirtioPciLegacy
+from tb.driver.virtio_pci_modern import VIRTIO_CONFIG_S_FEATURES_OK, VirtioPciModern
 from tb.driver.virtio_ring import VRING_AVAIL_F_NO_INTERRUPT, Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
 
@@ -58,6 +63,8 @@ DRIVER_FAULTS = (
 ) + EVENT_IDX_DRIVER_FAULTS
 DELAYED_RACE_POINTS = ("enter", "before_used_event", "after_used_event", "exit")
 RX_DRIVER_FAULTS = ("rx_no_write_flag", "skip_napi_recheck")
+# the modern transport's status-sequence faults (FaultyVirtioPciModern; faulty_driver(modern_faults=...))
+MODERN_DRIVER_FAULTS = ("skip_features_ok", "features_after_ok", "ignore_features_ok")
 
 
 class FaultyVirtQueue(VirtQueue):
@@ -205,13 +212,46 @@ class FaultyVirtioPci(VirtioPciLegacy):
             tracer=self.trace,
             name=name,
             event=self.has_feature(VIRTIO_RING_F_EVENT_IDX),
+            align=self.vring_align,
         )
 
 
+class FaultyVirtioPciModern(VirtioPciModern):
+    """The modern transport, building FaultyVirtQueues over the variant's ring, with the status-sequence
+    faults (``faults``): ``skip_features_ok`` (no FEATURES_OK: queues set up and DRIVER_OK on features the
+    device never accepted), ``features_after_ok`` (the driver features written again after FEATURES_OK),
+    ``ignore_features_ok`` (FEATURES_OK read back clear and the probe goes on to DRIVER_OK)."""
+
+    faults: set[str]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.faults = set()
+
+    vring_new_virtqueue = FaultyVirtioPci.vring_new_virtqueue
+
+    async def virtio_features_ok(self) -> None:
+        if "skip_features_ok" in self.faults:
+            self.trace.event("fault", fault="skip_features_ok")
+            return  # FAULT: FEATURES_OK never written
+        if "ignore_features_ok" in self.faults:
+            await self.add_status(VIRTIO_CONFIG_S_FEATURES_OK)
+            status = await self.get_status()
+            self.trace.event("fault", fault="ignore_features_ok", status=status)
+            return  # FAULT: a clear FEATURES_OK read back does not stop the probe
+        await super().virtio_features_ok()
+        if "features_after_ok" in self.faults:
+            self.trace.event("fault", fault="features_after_ok")
+            await self.vp_modern_set_features(self.features)  # FAULT: the feature write again, after FEATURES_OK
+
+
 class RxFaults(VirtioNet):
-    """The receive-path faults of the driver itself, mixed into a transmit variant (``faulty_driver``)."""
+    """The receive-path faults of the driver itself, mixed into a transmit variant (``faulty_driver``), on the
+    faulty transports."""
 
     rx_faults: set[str]
+    LEGACY_TRANSPORT = FaultyVirtioPci
+    MODERN_TRANSPORT = FaultyVirtioPciModern
 
     async def virtnet_poll(self, napi: NapiStruct, budget: int) -> int:
         if "skip_napi_recheck" not in self.rx_faults:
@@ -253,21 +293,23 @@ def faulty_driver(
     use_msix: bool = True,
     timing: GuestTiming | None = None,
     tracer: EventLog | None = None,
+    transport: str | None = None,
+    modern_faults: set[str] | frozenset[str] = frozenset(),
 ) -> VirtioNet:
     """A driver of ``variant`` whose queues are FaultyVirtQueues and whose receive path has the RX faults
     (every fault off until named: ``faulty_queue(net).faults``, ``faulty_rx_queue(net).faults``,
-    ``net.rx_faults``)."""
+    ``net.rx_faults``); ``transport`` as the variant takes it; ``modern_faults``: the status-sequence faults of
+    the modern transport (``MODERN_DRIVER_FAULTS``), on from the probe."""
+    unknown = set(modern_faults) - set(MODERN_DRIVER_FAULTS)
+    if unknown:
+        raise ValueError(f"modern transport faults {sorted(unknown)}: one of {MODERN_DRIVER_FAULTS}")
     trace = tracer or EventLog(platform, enabled=False)
     cls = VARIANTS[variant]
-    vdev = FaultyVirtioPci(
-        platform,
-        use_msix=use_msix,
-        tracer=trace,
-        allocator=DmaAllocator(platform),
-        ring=cls.RING,
-        ring_features=cls.RING_FEATURES,
-    )
-    net = _faulty_class(cls)(platform, use_msix=use_msix, timing=timing, tracer=trace, vdev=vdev)
+    net = _faulty_class(cls)(platform, use_msix=use_msix, timing=timing, tracer=trace, transport=transport)
+    if isinstance(net.vdev, FaultyVirtioPciModern):
+        net.vdev.faults = set(modern_faults)
+    elif modern_faults:
+        raise ValueError(f"modern transport faults {sorted(modern_faults)} on the {net.vdev.transport} transport")
     net.rx_faults = set()  # type: ignore[attr-defined]
     return net
 

@@ -73,8 +73,66 @@ ISR_QUEUE = 1
 # feature bits the model offers (5.1.3, 6.3)
 F_GUEST_TSO4, F_MAC, F_STATUS, F_MRG_RXBUF, F_NOTIFY_ON_EMPTY, F_INDIRECT_DESC = 7, 5, 16, 15, 24, 28
 F_EVENT_IDX = 29  # 6 Reserved Feature Bits: VIRTIO_F_EVENT_IDX
+F_VERSION_1, F_ACCESS_PLATFORM = 32, 33  # 6: a modern device offers VERSION_1; ACCESS_PLATFORM (DMA via the IOMMU)
+STATUS_FEATURES_OK = 8
+INTERFACES = ("transitional", "legacy", "modern")
+
+# 4.1.4 Virtio Structure PCI Capabilities: the modern interface in BAR4 (QEMU's layout: 4 KiB per structure),
+# the capabilities in configuration space (vendor-specific, id 0x09). The model is transitional: device id
+# 0x1000 with subsystem id 1, the legacy block in BAR0 as well.
+MODERN_BAR = 4
+MODERN_BAR_SIZE = 0x4000
+NOTIFY_OFF_MULTIPLIER = 4
+MODERN_REGIONS = {"common": (0x0000, 0x38), "isr": (0x1000, 1), "device": (0x2000, 0x10), "notify": (0x3000, 0x1000)}
+CAP_VNDR = 0x09
+CFG_TYPE = {"common": 1, "notify": 2, "isr": 3, "device": 4, "pci": 5}
+# (config offset, structure): each capability 16 bytes, notify and the PCI configuration access 20
+MODERN_CAPS = ((0x50, "common"), (0x60, "isr"), (0x70, "device"), (0x80, "notify"), (0x94, "pci"))
+PCI_CFG_CAP = 0x94
+# 4.1.4.3 struct virtio_pci_common_cfg
+COMMON_DFSELECT, COMMON_DF, COMMON_GFSELECT, COMMON_GF = 0x00, 0x04, 0x08, 0x0C
+COMMON_MSIX, COMMON_NUMQ, COMMON_STATUS, COMMON_CFGGENERATION = 0x10, 0x12, 0x14, 0x15
+COMMON_Q_SELECT, COMMON_Q_SIZE, COMMON_Q_MSIX, COMMON_Q_ENABLE, COMMON_Q_NOFF = 0x16, 0x18, 0x1A, 0x1C, 0x1E
+COMMON_Q_DESCLO, COMMON_Q_DESCHI, COMMON_Q_AVAILLO, COMMON_Q_AVAILHI = 0x20, 0x24, 0x28, 0x2C
+COMMON_Q_USEDLO, COMMON_Q_USEDHI = 0x30, 0x34
+
+
+def modern_region(off: int) -> tuple[str, int]:
+    """Which structure of BAR4 ``off`` falls in, and the offset inside it."""
+    for name, (start, length) in MODERN_REGIONS.items():
+        if start <= off < start + length:
+            return name, off - start
+    return "", off
+
+
+def modern_config_space() -> dict[int, int]:
+    """The capability list in configuration space, one entry per field the capability walk reads (the model's
+    configuration space is a map of offsets to the values read there)."""
+    cfg: dict[int, int] = {0x06: 0x0010, 0x34: MODERN_CAPS[0][0]}
+    for k, (pos, name) in enumerate(MODERN_CAPS):
+        nxt = MODERN_CAPS[k + 1][0] if k + 1 < len(MODERN_CAPS) else 0
+        length = 20 if name in ("notify", "pci") else 16
+        bar, (offset, size) = (MODERN_BAR, MODERN_REGIONS[name]) if name != "pci" else (0, (0, 0))
+        cfg.update(
+            {
+                pos: CAP_VNDR | nxt << 8,
+                pos + 1: nxt,
+                pos + 2: length,
+                pos + 3: CFG_TYPE[name],
+                pos + 4: bar,
+                pos + 8: offset,
+                pos + 12: size,
+            }
+        )
+        if name == "notify":
+            cfg[pos + 16] = NOTIFY_OFF_MULTIPLIER
+        if name == "pci":
+            cfg[pos + 16] = 0  # pci_cfg_data: the window (ModelPlatform.config_read/_write)
+    return cfg
+
+
 # the model's own test-only faults (see the module docstring)
-MODEL_FAULTS = ("event_idx_ignored", "avail_event_stale", "event_idx_exact")
+MODEL_FAULTS = ("event_idx_ignored", "avail_event_stale", "event_idx_exact", "refuse_features_ok")
 MODEL_PUSH_BATCH = 8  # batched push: elements per used.idx write when DeviceModes.push_batch is 0
 # what the TX engine fetches per read, as the RTL reports it in BAR2 TX_PARAMS (tb.device.debug_bar.TxParams):
 # one descriptor and one avail.ring entry at a time, indirect tables of up to a queue's worth of entries
@@ -93,11 +151,15 @@ VIRTQ_USED_F_NO_NOTIFY = 1
 
 @dataclass(frozen=True)
 class RingAddrs:
-    """Where the parts of a legacy split virtqueue of ``size`` entries at ``base`` are (2.7.2: descriptors,
-    the available ring right after them, the used ring at the next 4096-byte boundary)."""
+    """Where the parts of a split virtqueue of ``size`` entries are. Legacy (2.7.2): one block at ``base``,
+    the descriptors, the available ring right after them, the used ring at the next 4096-byte boundary.
+    Modern (4.1.4.3): the driver gives the three addresses (``avail_at``, ``used_at``; ``base`` is the
+    descriptor table)."""
 
     base: int
     size: int
+    avail_at: int | None = None
+    used_at: int | None = None
 
     @property
     def desc(self) -> int:
@@ -105,10 +167,12 @@ class RingAddrs:
 
     @property
     def avail(self) -> int:
-        return self.base + 16 * self.size
+        return self.base + 16 * self.size if self.avail_at is None else self.avail_at
 
     @property
     def used(self) -> int:
+        if self.used_at is not None:
+            return self.used_at
         avail_bytes = 2 + 2 + 2 * self.size + 2  # flags, idx, ring, used_event
         return (self.avail + avail_bytes + 4095) // 4096 * 4096
 
@@ -338,6 +402,17 @@ class ModelVirtioNet:
         self.guest_features = 0
         self.queue_sel = 0
         self.pfn = [0, 0]
+        # where each queue's rings are once the driver made it live (a legacy PFN, or a modern queue_enable)
+        self.rings: list[RingAddrs | None] = [None, None]
+        # the modern common configuration (4.1.4.3)
+        self.device_feature_select = 0
+        self.driver_feature_select = 0
+        self.queue_size = [self.QUEUE_SIZE, self.QUEUE_SIZE]
+        self.queue_enable = [0, 0]
+        self.queue_desc = [0, 0]
+        self.queue_driver = [0, 0]
+        self.queue_device = [0, 0]
+        self.features_ok_refused = False
         self.status = 0
         self.isr = 0
         self.config_vector = NO_VECTOR
@@ -359,6 +434,7 @@ class ModelVirtioNet:
             | ((1 << F_NOTIFY_ON_EMPTY) if self.modes.offer_noe else 0)
             | ((1 << F_INDIRECT_DESC) if self.modes.offer_indirect else 0)
             | ((1 << F_EVENT_IDX) if self.offer_event_idx else 0)
+            | (((1 << F_VERSION_1) | (1 << F_ACCESS_PLATFORM)) if self.p.modern else 0)
         )
 
     @property
@@ -417,6 +493,7 @@ class ModelVirtioNet:
             self.guest_features = value & self.host_features
         elif off == REG_QUEUE_ADDRESS and self.queue_sel < 2:
             self.pfn[self.queue_sel] = value
+            self.rings[self.queue_sel] = RingAddrs(value << LEGACY_PFN_SHIFT, self.QUEUE_SIZE) if value else None
         elif off == REG_QUEUE_SELECT:
             self.queue_sel = value
         elif off == REG_QUEUE_NOTIFY:
@@ -426,15 +503,127 @@ class ModelVirtioNet:
             elif value == RX_QUEUE:
                 self.c.rx_notifies += 1  # RX buffers are taken when a frame arrives: nothing to start
         elif off == REG_DEVICE_STATUS:
-            if value == 0:
-                self._reset_state()
-                self.p.set_intx(False)
-            else:
-                self.status = value | (self.status & 0x40)
+            self.write_status(value)
         elif off == REG_CONFIG_MSIX_VECTOR and self.p.msix_enabled:
             self.config_vector = value if value < self.p.msix_vectors else NO_VECTOR
         elif off == REG_QUEUE_MSIX_VECTOR and self.p.msix_enabled and self.queue_sel < 2:
             self.queue_vector[self.queue_sel] = value if value < self.p.msix_vectors else NO_VECTOR
+
+    # -- the modern interface (4.1.4): BAR4 holds the common configuration, the ISR, the device configuration
+    # and the notifications, each where its capability says (MODERN_REGIONS) ---------------------------------
+    def modern_read(self, off: int, size: int) -> int:
+        region, rel = modern_region(off)
+        if region == "common":
+            return self.common_read(rel, size)
+        if region == "isr":
+            return self.reg_read(REG_ISR_STATUS, 1) if rel == 0 else 0
+        if region == "device":
+            cfg = self.MAC + (1).to_bytes(2, "little") + bytes(8)
+            return int.from_bytes(cfg[rel : rel + size].ljust(size, b"\0"), "little")
+        return 0
+
+    def modern_write(self, off: int, value: int, size: int) -> None:
+        region, rel = modern_region(off)
+        if region == "common":
+            self.common_write(rel, value, size)
+        elif region == "notify" and rel % NOTIFY_OFF_MULTIPLIER == 0:
+            # the queue is the one whose queue_notify_off * multiplier this is (the value is its index too)
+            self.reg_write(REG_QUEUE_NOTIFY, rel // NOTIFY_OFF_MULTIPLIER, 2)
+
+    def common_read(self, rel: int, size: int) -> int:
+        sel = self.queue_sel
+        live = sel < 2
+        if rel == COMMON_DF:
+            return (
+                self.host_features >> (32 * self.device_feature_select) & 0xFFFFFFFF
+                if self.device_feature_select < 2
+                else 0
+            )
+        if rel == COMMON_GF:
+            return (
+                self.guest_features >> (32 * self.driver_feature_select) & 0xFFFFFFFF
+                if self.driver_feature_select < 2
+                else 0
+            )
+        regs = {
+            COMMON_DFSELECT: self.device_feature_select,
+            COMMON_GFSELECT: self.driver_feature_select,
+            COMMON_MSIX: self.config_vector,
+            COMMON_NUMQ: 2,
+            COMMON_STATUS: self.status,
+            COMMON_CFGGENERATION: 0,
+            COMMON_Q_SELECT: sel,
+            COMMON_Q_SIZE: self.queue_size[sel] if live else 0,
+            COMMON_Q_MSIX: self.queue_vector[sel] if live else NO_VECTOR,
+            COMMON_Q_ENABLE: self.queue_enable[sel] if live else 0,
+            COMMON_Q_NOFF: sel if live else 0,
+            COMMON_Q_DESCLO: self.queue_desc[sel] & 0xFFFFFFFF if live else 0,
+            COMMON_Q_DESCHI: self.queue_desc[sel] >> 32 if live else 0,
+            COMMON_Q_AVAILLO: self.queue_driver[sel] & 0xFFFFFFFF if live else 0,
+            COMMON_Q_AVAILHI: self.queue_driver[sel] >> 32 if live else 0,
+            COMMON_Q_USEDLO: self.queue_device[sel] & 0xFFFFFFFF if live else 0,
+            COMMON_Q_USEDHI: self.queue_device[sel] >> 32 if live else 0,
+        }
+        return regs.get(rel, 0) & ((1 << (8 * size)) - 1)
+
+    def common_write(self, rel: int, value: int, size: int) -> None:
+        sel = self.queue_sel
+        live = sel < 2 and not self.queue_enable[sel] if sel < 2 else False
+        if rel == COMMON_DFSELECT:
+            self.device_feature_select = value
+        elif rel == COMMON_GFSELECT:
+            self.driver_feature_select = value
+        elif rel == COMMON_GF and self.driver_feature_select < 2:
+            shift = 32 * self.driver_feature_select
+            mine = (value << shift) & self.host_features
+            self.guest_features = (self.guest_features & ~(0xFFFFFFFF << shift)) | mine
+        elif rel == COMMON_MSIX:
+            self.config_vector = value if value < self.p.msix_vectors else NO_VECTOR
+        elif rel == COMMON_STATUS:
+            self.write_status(value)
+        elif rel == COMMON_Q_SELECT:
+            self.queue_sel = value
+        elif rel == COMMON_Q_MSIX and sel < 2:
+            self.queue_vector[sel] = value if value < self.p.msix_vectors else NO_VECTOR
+        elif rel == COMMON_Q_SIZE and live:
+            # 4.1.4.3.2: a power of two no larger than the maximum (the model keeps its maximum otherwise)
+            if value and not value & (value - 1) and value <= self.QUEUE_SIZE:
+                self.queue_size[sel] = value
+        elif (
+            rel
+            in (COMMON_Q_DESCLO, COMMON_Q_DESCHI, COMMON_Q_AVAILLO, COMMON_Q_AVAILHI, COMMON_Q_USEDLO, COMMON_Q_USEDHI)
+            and live
+        ):
+            table = {
+                COMMON_Q_DESCLO: self.queue_desc,
+                COMMON_Q_DESCHI: self.queue_desc,
+                COMMON_Q_AVAILLO: self.queue_driver,
+                COMMON_Q_AVAILHI: self.queue_driver,
+                COMMON_Q_USEDLO: self.queue_device,
+                COMMON_Q_USEDHI: self.queue_device,
+            }[rel]
+            shift = 32 if rel & 4 else 0
+            table[sel] = (table[sel] & ~(0xFFFFFFFF << shift)) | (value & 0xFFFFFFFF) << shift
+        elif rel == COMMON_Q_ENABLE and sel < 2 and value == 1 and not self.queue_enable[sel]:
+            self.queue_enable[sel] = 1
+            n = self.queue_size[sel]
+            self.rings[sel] = RingAddrs(self.queue_desc[sel], n, self.queue_driver[sel], self.queue_device[sel])
+
+    def write_status(self, value: int) -> None:
+        """device_status (either interface): 0 resets; FEATURES_OK stays set only if the device accepts the
+        features (VERSION_1 among them, and not the ``refuse_features_ok`` fault), else it reads back clear."""
+        if value == 0:
+            self._reset_state()
+            self.p.set_intx(False)
+            return
+        if value & STATUS_FEATURES_OK and not self.status & STATUS_FEATURES_OK:
+            accept = bool(self.guest_features >> F_VERSION_1 & 1) and "refuse_features_ok" not in self.faults
+            if not accept:
+                self.features_ok_refused = True
+                value &= ~STATUS_FEATURES_OK
+        elif self.features_ok_refused:
+            value &= ~STATUS_FEATURES_OK
+        self.status = value | (self.status & STATUS_NEEDS_RESET)
 
     # -- the TX engine -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -454,13 +643,14 @@ class ModelVirtioNet:
         while True:
             await self._kick.wait()
             self._kick.clear()
-            if not (self.status & STATUS_DRIVER_OK) or not self.pfn[1]:
+            if not (self.status & STATUS_DRIVER_OK) or self.rings[TX_QUEUE] is None:
                 continue
             await self._process()
 
     async def _process(self) -> None:
-        q = self.QUEUE_SIZE
-        ring = RingAddrs(self.pfn[1] << LEGACY_PFN_SHIFT, q)
+        ring = self.rings[TX_QUEUE]
+        assert ring is not None
+        q = ring.size
         avail, used = ring.avail, ring.used
         hdr_len = 12 if self.guest_features >> F_MRG_RXBUF & 1 else 10
         # with EVENT_IDX avail_event replaces the used.flags NO_NOTIFY writes of kick suppression
@@ -492,7 +682,7 @@ class ModelVirtioNet:
                 return
             head = self._rd16(ring.avail_ring(self.last_avail % q), "avail.ring")
             self.last_avail = (self.last_avail + 1) & 0xFFFF
-            data = self._read_chain(ring.desc, head)
+            data = self._read_chain(ring.desc, head, q)
             await asyncio.sleep(max(self.timing.latency_ns, self.timing.stall_until_ns - self.p.now_ns()))
             await self.wire_ready.wait()
             frame = data[hdr_len:]
@@ -522,8 +712,7 @@ class ModelVirtioNet:
         self._dma_write(ring.used + 2, self.used_idx.to_bytes(2, "little"), "used.idx")
         self._decide_interrupt(ring)
 
-    def _read_chain(self, base: int, head: int) -> bytes:
-        q = self.QUEUE_SIZE
+    def _read_chain(self, base: int, head: int, q: int) -> bytes:
         out = bytearray()
         table, limit, i = base, q, head
         for _ in range(q + 1):
@@ -613,9 +802,8 @@ class ModelVirtioNet:
     def _rx_drop(self, reason: str) -> None:
         self.c.rx_drops[reason] += 1
 
-    def _walk_writable(self, base: int, head: int) -> list[tuple[int, int]] | None:
+    def _walk_writable(self, base: int, head: int, q: int) -> list[tuple[int, int]] | None:
         """The (addr, len) buffers of the chain at ``head``; None when one of them is device-readable."""
-        q = self.QUEUE_SIZE
         bufs: list[tuple[int, int]] = []
         table, limit, i = base, q, head
         for _ in range(q + 1):
@@ -653,7 +841,7 @@ class ModelVirtioNet:
 
     def _rx_push_used(self, ring: RingAddrs, head: int, written: int) -> None:
         self._dma_write(
-            ring.used_elem(self.rx_used_idx % self.QUEUE_SIZE),
+            ring.used_elem(self.rx_used_idx % ring.size),
             head.to_bytes(4, "little") + written.to_bytes(4, "little"),
             "RX used elem",
         )
@@ -675,11 +863,11 @@ class ModelVirtioNet:
         if self.rx_broken:
             self._rx_drop("device_error")
             return
-        if not (self.status & STATUS_DRIVER_OK) or not self.pfn[RX_QUEUE]:
+        ring = self.rings[RX_QUEUE]
+        if not (self.status & STATUS_DRIVER_OK) or ring is None:
             self._rx_drop("no_buffer")
             return
-        q = self.QUEUE_SIZE
-        ring = RingAddrs(self.pfn[RX_QUEUE] << LEGACY_PFN_SHIFT, q)
+        q = ring.size
         mrg = bool(self.guest_features >> F_MRG_RXBUF & 1)
         hdr_len = NET_HDR_MRG_LEN if mrg else NET_HDR_LEN
         need = hdr_len + len(frame)
@@ -695,7 +883,7 @@ class ModelVirtioNet:
                     self._dma_write(ring.avail_event, self.rx_last_avail.to_bytes(2, "little"), "RX avail_event")
                 return
             head = self._rd16(ring.avail_ring(idx % q), "RX avail.ring")
-            bufs = self._walk_writable(ring.desc, head)
+            bufs = self._walk_writable(ring.desc, head, q)
             if bufs is None:
                 self._device_error()
                 self._rx_drop("device_error")
@@ -744,7 +932,13 @@ class ModelPlatform(Platform):
         rx: ModelRx | None = None,
         event_idx: bool = False,
         faults: set[str] | frozenset[str] = frozenset(),
+        interface: str = "transitional",
     ):
+        if interface not in INTERFACES:
+            raise PlatformError(f"model interface {interface!r}: one of {INTERFACES}")
+        self.interface = interface
+        self.modern = interface != "legacy"  # the virtio 1.x capabilities and BAR4
+        self.legacy = interface != "modern"  # the legacy block in BAR0
         self.host = HostMemory(64 << 20)
         # what a PCIe monitor would report (tb/checkers/model_feed.py attaches the checkers here)
         self.observers = self.host.observers  # host side: host_mem(...), host_bar(...)
@@ -756,38 +950,85 @@ class ModelPlatform(Platform):
         self._intx_handlers: list[IrqHandler] = []
         self._intx = False
         self.device = ModelVirtioNet(self, modes or DeviceModes(), timing or ModelTiming(), rx, event_idx, faults)
-        self.config = {0x00: 0x1AF4, 0x02: 0x1000, 0x08: 0x02000000, 0x2C: 0x1AF4, 0x2E: 0x0001, 0x04: 0}
+        # 0x1000 (transitional, subsystem id 1: a network card) or 0x1041 (modern only: 0x1040 + 1)
+        self.config = {0x00: 0x1AF4, 0x02: 0x1000 if self.legacy else 0x1041, 0x08: 0x02000000, 0x2C: 0x1AF4}
+        self.config.update({0x2E: 0x0001, 0x04: 0})
+        if self.modern:
+            self.config.update(modern_config_space())
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
         self.device.start()
 
-    # config space: just the identity the bring-up reads
+    # config space: the identity the bring-up reads and, with the modern interface, the capabilities. Every
+    # access is reported to the observers that take ``host_config`` (what a PCIe monitor sees of CfgRd/CfgWr)
     async def config_read(self, offset: int, size: int) -> int:
         self.check_access(offset, size)
-        return self.config.get(offset, 0) & ((1 << (8 * size)) - 1)
+        if self.modern and offset == PCI_CFG_CAP + 16:
+            value = await self._pci_cfg_window(None)
+        else:
+            value = self.config.get(offset, 0) & ((1 << (8 * size)) - 1)
+        self._report_config(False, offset, size, value)
+        return value
 
     async def config_write(self, offset: int, value: int, size: int) -> None:
         self.check_access(offset, size)
+        self._report_config(True, offset, size, value)
+        if self.modern and offset == PCI_CFG_CAP + 16:
+            await self._pci_cfg_window(value)
+            return
         self.config[offset] = value
 
+    def _report_config(self, write: bool, offset: int, size: int, value: int) -> None:
+        for obs in self.observers:
+            fn = getattr(obs, "host_config", None)
+            if fn is not None:
+                fn(write, offset, size, value)
+
+    async def _pci_cfg_window(self, value: int | None) -> int:
+        """4.1.4.9 VIRTIO_PCI_CAP_PCI_CFG: pci_cfg_data reaches ``cap.length`` bytes at ``cap.offset`` of BAR
+        ``cap.bar`` (a read returns them, a write stores them)."""
+        bar = self.config.get(PCI_CFG_CAP + 4, 0) & 0xFF
+        offset = self.config.get(PCI_CFG_CAP + 8, 0)
+        length = self.config.get(PCI_CFG_CAP + 12, 0)
+        if length not in (1, 2, 4) or not self.bar_size(bar):
+            return 0
+        if value is None:
+            return await self.bar_read(bar, offset, length)
+        await self.bar_write(bar, offset, value & ((1 << (8 * length)) - 1), length)
+        return 0
+
     def bar_size(self, bar: int) -> int:
-        return 4096 if bar in (0, 1) else 0
+        if bar == 0:
+            return 4096 if self.legacy else 0
+        if bar == MODERN_BAR:
+            return MODERN_BAR_SIZE if self.modern else 0
+        return 4096 if bar == 1 else 0
 
     async def bar_read(self, bar: int, offset: int, size: int) -> int:
         self.check_access(offset, size)
+        if not self.bar_size(bar):
+            raise PlatformError(f"model: BAR{bar} is not implemented ({self.interface} interface)")
         await asyncio.sleep(self.reg_access_ns)  # a non-posted round trip
-        value = self.device.reg_read(offset, size) if bar == 0 else 0
+        value = 0
+        if bar == 0:
+            value = self.device.reg_read(offset, size)
+        elif bar == MODERN_BAR:
+            value = self.device.modern_read(offset, size)
         for obs in self.observers:
             obs.host_bar(False, bar, offset, size, value)
         return value
 
     async def bar_write(self, bar: int, offset: int, value: int, size: int) -> None:
         self.check_access(offset, size)
+        if not self.bar_size(bar):
+            raise PlatformError(f"model: BAR{bar} is not implemented ({self.interface} interface)")
         for obs in self.observers:
             obs.host_bar(True, bar, offset, size, value)
         if bar == 0:
             self.device.reg_write(offset, value, size)
+        elif bar == MODERN_BAR:
+            self.device.modern_write(offset, value, size)
 
     def dma_alloc(self, size: int, align: int = 4096) -> DmaBuffer:
         return self.host.alloc(size, align)

@@ -330,12 +330,9 @@ TX_QUEUE = 1
 TX_VECTOR = 1
 
 
-def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None, waive: dict[str, str] | None = None,
-                    unjudged_reads: tuple[Callable[[Access], bool], str] | None = None):
+def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None, waive: dict[str, str] | None = None):
     """A CheckerSet fed from the block test: host writes (the ring builder), device reads and writes.
-    ``waive``: more rules that do not apply to the block, each with the reason (logged with the verdicts).
-    ``unjudged_reads``: (predicate, reason): device reads the checkers are not given (the test judges them
-    itself); the reason is logged once, when the first such read is held back."""
+    ``waive``: more rules that do not apply to the block, each with the reason (logged with the verdicts)."""
     from tb.checkers import CheckerSet
 
     def now() -> float:
@@ -346,19 +343,9 @@ def attach_checkers(dma: DmaModel, mem: ObservedMemory, log=None, waive: dict[st
     for name, why in (waive or {}).items():
         hub.waive(name, why=why)
     mem.observers.append(lambda addr, data: hub.host_mem(True, addr, data))
-    held = []
-
-    def read_done(a: Access) -> None:
-        if a.error:
-            return
-        if unjudged_reads is not None and unjudged_reads[0](a):
-            if not held and dma.log is not None:
-                dma.log.info("device reads not given to the checkers: %s", unjudged_reads[1])
-            held.append(a)
-            return
-        hub.dev_read(a.cycle * CLK_NS, a.addr, a.data, f"read {a.addr:#x} {a.length} bytes tag {a.tag}")
-
-    dma.read_done_hooks.append(read_done)
+    dma.read_done_hooks.append(
+        lambda a: hub.dev_read(a.cycle * CLK_NS, a.addr, a.data, f"read {a.addr:#x} {a.length} bytes tag {a.tag}")
+        if not a.error else None)
     dma.write_hooks.append(
         lambda a: hub.dev_write(a.addr, a.data, f"write {a.addr:#x} data {a.data[:16].hex()}")
         if not a.error else None)
