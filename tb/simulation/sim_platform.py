@@ -146,14 +146,25 @@ class SimPlatform(Platform):
                 return
 
     # -- configuration space ---------------------------------------------------------------------------
+    # every access is reported to the observers that take ``host_config`` (what a PCIe monitor sees of CfgRd /
+    # CfgWr): the checkers learn the modern interface's capabilities from the reads
     async def config_read(self, offset: int, size: int) -> int:
         self.check_access(offset, size)
         data = await self.pdev.config_read(offset, size, timeout=ACCESS_TIMEOUT_NS)
-        return int.from_bytes(data, "little")
+        value = int.from_bytes(data, "little")
+        self._report_config(False, offset, size, value)
+        return value
 
     async def config_write(self, offset: int, value: int, size: int) -> None:
         self.check_access(offset, size)
+        self._report_config(True, offset, size, value)
         await self.pdev.config_write(offset, value.to_bytes(size, "little"), timeout=ACCESS_TIMEOUT_NS)
+
+    def _report_config(self, write: bool, offset: int, size: int, value: int) -> None:
+        for obs in self.observers:
+            fn = getattr(obs, "host_config", None)
+            if fn is not None:
+                fn(write, offset, size, value)
 
     # -- BARs ------------------------------------------------------------------------------------------
     def bar_size(self, bar: int) -> int:

@@ -430,20 +430,8 @@ async def modern_transport(dut):
     it (ACCESS_PLATFORM offered and accepted), the TX queue at three 64-bit addresses above 4 GiB, at the
     maximum size on INTx and at a negotiated size of 8 on MSI-X (wrapping the ring several times), frames with
     the 12-byte virtio 1.x header on the wire, device_status = 0; then the legacy BAR0 on the same function.
-
-    The checkers learn a queue from the legacy registers only (they have no view of the modern interface
-    yet), so they would judge every ring write of this test as a write to memory the device was not given:
-    this test runs without them and checks the wire, the used elements and the interrupts itself."""
-    saved = os.environ.get("TB_CHECKERS")
-    os.environ["TB_CHECKERS"] = "0"
-    try:
-        b = TxBench(dut)
-    finally:
-        if saved is None:
-            del os.environ["TB_CHECKERS"]
-        else:
-            os.environ["TB_CHECKERS"] = saved
-    assert b.tb.checkers is None
+    The checkers learn the modern queues from the capability reads and the common configuration writes."""
+    b = TxBench(dut)
     await b.start()
     p = b.p
     p.dma_window(HIGH_MEM, 0x1000_0000)
@@ -451,6 +439,7 @@ async def modern_transport(dut):
     await d.find()
     # FEATURES_OK without VERSION_1: refused
     await d.reset()
+    await d.common_wr(C_STATUS, 0x01, 1)      # ACKNOWLEDGE, then DRIVER
     await d.common_wr(C_STATUS, 0x03, 1)
     await d.common_wr(C_GFSELECT, 0, 4)
     await d.common_wr(C_GF, 1 << F_MAC, 4)
@@ -482,10 +471,17 @@ async def modern_transport(dut):
         await b.wait_wire(n, 200)
         b.wire.check(frames)
         assert d.queue_irqs > 0, "no queue interrupt through the modern interface"
+        # the last push's interrupt decision settles before the next reset (the checkers do not yet give a
+        # decision still open at a device_status = 0 write the allowance they give the legacy STATUS = 0)
+        await Timer(2, "us")
     await d.reset()
-    # the transitional device: the legacy interface on BAR0 works after the modern driver left
+    # the transitional device: the legacy interface on BAR0 works after the modern driver left. The modern
+    # status checker holds every later driver to the modern sequence (it takes the legacy notify below for a
+    # modern one before FEATURES_OK): waived for this legacy part, the other checkers judge it
     leg = SpecNetDriver(p)
     assert await leg.init() == (1 << F_MAC | 1 << F_STATUS)
+    if hub is not None:   # (a waiver lasts until the next reset: after the legacy driver's own)
+        hub.waive("modern_status", why="a legacy driver after a modern one on the transitional device")
     b.wire.frames.clear()
     f = frame_bytes(200, seq)
     if hub is not None:
