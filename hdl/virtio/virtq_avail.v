@@ -93,6 +93,7 @@ module virtq_avail #
      */
     input  wire [63:0]                  avail_base,
     input  wire [63:0]                  used_base,
+    input  wire [15:0]                  queue_size,     // the running size: a power of 2, 2..QUEUE_SIZE
     input  wire                         feat_event_idx,
     input  wire                         kick_suppress,
     input  wire                         pacing_timer,
@@ -176,16 +177,24 @@ localparam CW = $clog2(HEAD_FIFO + 1);
 localparam BW = $clog2(MAX_BATCH + 1);
 localparam ENT_OFF = WORD_BYTES;                    // FIFO storage: bytes after the avail.idx word
 
-localparam [16:0] QSIZE_17 = QUEUE_SIZE;
 localparam [16:0] BATCH_17 = MAX_BATCH;
 localparam [16:0] FIFO_17 = HEAD_FIFO;
 localparam [31:0] ENT_OFF_32 = ENT_OFF;
 localparam [QW+1:0] RING_OFF = 4;                        // avail.ring[0]
-localparam [QW+1:0] USED_EVENT_OFF = 4 + 2*QUEUE_SIZE;   // in the avail ring
-localparam [QW+3:0] AVAIL_EVENT_OFF = 4 + 8*QUEUE_SIZE;  // in the used ring
 localparam [RAM_ADDR_WIDTH-1:0] EVENT_RAM = 4;          // used_event lands at RAM byte 4
 
 localparam [15:0] VRING_USED_F_NO_NOTIFY = 16'd1;
+
+// the running size Q (set while the queue is stopped; QUEUE_SIZE is the largest): ring slots are indices
+// modulo Q, used_event sits at avail + 4 + 2*Q, avail_event at used + 4 + 8*Q
+/* verilator lint_off UNUSEDSIGNAL */ // at most QUEUE_SIZE
+wire [15:0]   qsize_in = queue_size;
+/* verilator lint_on UNUSEDSIGNAL */
+wire [QW:0]   qs = qsize_in[QW:0];
+wire [QW-1:0] qmask = qs[QW-1:0] - 1'b1;                    // Q = 2^QW gives all ones too
+wire [16:0]   qsize_17 = {{16-QW{1'b0}}, qs};
+wire [QW+1:0] used_event_off = {qs, 1'b0} + 4;               // in the avail ring
+wire [QW+3:0] avail_event_off = {qs, 3'b000} + 4;            // in the used ring
 
 localparam [3:0] ERR_AVAIL_IDX = 4'd1, ERR_DMA_RD = 4'd9, ERR_DMA_WR = 4'd10;
 
@@ -349,14 +358,17 @@ wire ae_current = ae_valid_reg && ae_reg == fetch_idx_reg;
 wire rd_free = !rd_valid_reg || m_axis_read_desc_ready;
 wire wr_free = !wr_valid_reg || m_axis_write_desc_ready;
 
+// the ring slot of the next fetch
+wire [QW-1:0] fetch_slot = fetch_idx_reg[QW-1:0] & qmask;
+
 // the index check of an avail.idx read
 wire [15:0] inflight = fetch_idx_reg - used_idx;
 wire [15:0] ahead = rd_idx - fetch_idx_reg;
-wire idx_bad = {1'b0, ahead} > QSIZE_17 - {1'b0, inflight};
+wire idx_bad = {1'b0, ahead} > qsize_17 - {1'b0, inflight};
 
 // ring read size: min(MAX_BATCH, known, to the ring's end, FIFO room, to the FIFO storage's end)
 wire [15:0] known = avail_idx_reg - fetch_idx_reg;
-wire [16:0] to_ring_end = QSIZE_17 - {1'b0, {16-QW{1'b0}}, fetch_idx_reg[QW-1:0]};
+wire [16:0] to_ring_end = qsize_17 - {1'b0, {16-QW{1'b0}}, fetch_slot};
 wire [16:0] fifo_room = FIFO_17 - {{17-CW{1'b0}}, fifo_cnt_reg};    // nothing in flight when issuing
 wire [16:0] to_fifo_end = FIFO_17 - {{17-FW{1'b0}}, fifo_wr_reg};
 reg  [16:0] ring_n_c;
@@ -401,7 +413,7 @@ assign m_axis_read_desc_len = rd_len_reg;
 assign m_axis_read_desc_tag = rd_tag_reg;
 assign m_axis_read_desc_valid = rd_valid_reg;
 
-assign m_axis_write_desc_pcie_addr = used_base + {{60-QW{1'b0}}, wr_ae_reg ? AVAIL_EVENT_OFF : {QW+4{1'b0}}};
+assign m_axis_write_desc_pcie_addr = used_base + {{60-QW{1'b0}}, wr_ae_reg ? avail_event_off : {QW+4{1'b0}}};
 assign m_axis_write_desc_imm = {48'd0, wr_val_reg};
 assign m_axis_write_desc_len = {{LEN_WIDTH-2{1'b0}}, 2'd2};
 assign m_axis_write_desc_valid = wr_valid_reg;
@@ -681,7 +693,7 @@ always @* begin
     // -- issue the used_event read of an EVENT_IDX decision, right behind its avail.idx read -------------
     if (ev_pending_reg && !idx_issue && run && rd_free) begin
         ev_issue = 1'b1;
-        rd_off = USED_EVENT_OFF;
+        rd_off = used_event_off;
         rd_ram_next = EVENT_RAM;
         rd_len_next = {{LEN_WIDTH-2{1'b0}}, 2'd2};
         rd_tag_next = TAG_EVENT;
@@ -696,7 +708,7 @@ always @* begin
     if (!idx_issue && !ev_issue && state_reg == S_RUN && run && rd_free && !ring_busy_reg && ring_n_c != 17'd0
             && (fifo_room >= ring_want_c || fifo_cnt_reg == {CW{1'b0}})) begin
         ring_issue = 1'b1;
-        rd_off = {1'b0, fetch_idx_reg[QW-1:0], 1'b0} + RING_OFF;
+        rd_off = {1'b0, fetch_slot, 1'b0} + RING_OFF;
         rd_ram_next = ENT_OFF_32[RAM_ADDR_WIDTH-1:0] + {{RAM_ADDR_WIDTH-FW-1{1'b0}}, fifo_wr_reg, 1'b0};
         rd_len_next = {{LEN_WIDTH-BW-2{1'b0}}, ring_len_c[BW:0], 1'b0};
         rd_tag_next = TAG_RING;

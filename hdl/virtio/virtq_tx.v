@@ -16,7 +16,7 @@
  * port through a dma_mux (the tag's and the RAM address's top two bits name the block; each block owns its
  * RAM, written by the DMA read engine; the write engine reads the used writer's staging RAM).
  *
- * This module adds the queue's control: the ring addresses from the legacy PFN layout, the kick
+ * This module adds the queue's control: the ring addresses (given by the register block), the kick
  * qualification, and the stop. A stop (dev_reset, queue_enable falling while busy, or a block's error):
  * run = 0 at once (no block starts a DMA from the cycle the cause is seen), every DMA issued is counted back,
  * the frame on the wire ends (an extra beat with tlast = tuser = 1 if it was cut), then clear. After an
@@ -78,10 +78,14 @@ module virtq_tx #
      * Queue configuration and acked features
      */
     input  wire                               queue_enable,
-    input  wire [63:0]                        queue_base,
+    input  wire [63:0]                        desc_addr,        // descriptor table
+    input  wire [63:0]                        avail_addr,       // avail ring (the driver area)
+    input  wire [63:0]                        used_addr,        // used ring (the device area)
+    input  wire [15:0]                        queue_size,       // running size: a power of 2, 2..QUEUE_SIZE
     input  wire                               feat_indirect,
     input  wire                               feat_noe,
     input  wire                               feat_mrg_rxbuf,
+    input  wire                               feat_version_1,   // virtio 1.x: the 12-byte header always
     input  wire                               feat_event_idx,
 
     /*
@@ -195,11 +199,6 @@ localparam AV_ADDR_WIDTH = $clog2(WORD_BYTES + 2*HEAD_FIFO);
 localparam WALK_ADDR_WIDTH = $clog2(WALK_TABLE_SLOTS*16*INDIRECT_MAX + 16*DESC_WINDOW);
 localparam USED_ADDR_WIDTH = ($clog2(16*USED_BATCH_MAX) > BYTE_SHIFT) ? $clog2(16*USED_BATCH_MAX) : BYTE_SHIFT + 1;
 
-// legacy split ring layout (virtio-pci legacy, VIRTIO_PCI_VRING_ALIGN = 4096)
-localparam VRING_ALIGN = 4096;
-localparam [31:0] AVAIL_OFF_32 = 16*QUEUE_SIZE;
-localparam [31:0] USED_OFF_32 = ((16*QUEUE_SIZE + 2*(3 + QUEUE_SIZE) + VRING_ALIGN - 1) / VRING_ALIGN) * VRING_ALIGN;
-
 // fault knobs (test only): bits of fault (README "Fault knobs"), each routed to the block of its rule
 localparam
     FAULT_IGNORE_NO_INTERRUPT = 0,  // used writer: avail.flags NO_INTERRUPT read as clear
@@ -233,9 +232,11 @@ wire [8:0] knob = (FAULT_ENABLE != 0) ? fault : 9'd0;
 wire [2:0] knob_event = (FAULT_ENABLE != 0) ? fault_event : 3'd0;
 /* verilator lint_on UNUSEDSIGNAL */
 
-wire [63:0] desc_base = queue_base;
-wire [63:0] avail_base = queue_base + {32'd0, AVAIL_OFF_32};
-wire [63:0] used_base = queue_base + {32'd0, USED_OFF_32};
+// the ring addresses come from the register block: the legacy PFN layout or the modern queue_desc /
+// queue_driver / queue_device fields (virtio_pci_regs.v)
+wire [63:0] desc_base = desc_addr;
+wire [63:0] avail_base = avail_addr;
+wire [63:0] used_base = used_addr;
 
 /*
  * Queue control: run, clear, the stop, the first error
@@ -486,6 +487,7 @@ avail_inst (
     .clk(clk),
     .rst(rst),
     .avail_base(avail_base),
+    .queue_size(queue_size),
     .used_base(used_base),
     .feat_event_idx(feat_event_idx),
     .kick_suppress(kick_suppress),
@@ -555,6 +557,7 @@ walk_inst (
     .clk(clk),
     .rst(rst),
     .desc_base(desc_base),
+    .queue_size(queue_size),
     .feat_indirect(feat_indirect),
     .avail_idx(avail_idx),
     .run(run),
@@ -605,6 +608,7 @@ mover_inst (
     .clk(clk),
     .rst(rst),
     .feat_mrg_rxbuf(feat_mrg_rxbuf),
+    .feat_version_1(feat_version_1),
     .run(run),
     .clear(clear),
     .fault_drop_frame(knob[FAULT_DROP_FRAME]),
@@ -663,6 +667,7 @@ used_inst (
     .clk(clk),
     .rst(rst),
     .used_base(used_base),
+    .queue_size(queue_size),
     .feat_noe(feat_noe),
     .feat_event_idx(feat_event_idx),
     .noe_policy(noe_policy),

@@ -83,6 +83,7 @@ module virtq_used #
     input  wire                         rst,
 
     input  wire [63:0]                  used_base,
+    input  wire [15:0]                  queue_size,     // the running size: a power of 2, 2..QUEUE_SIZE
     input  wire                         feat_noe,
     input  wire                         feat_event_idx,
     input  wire [1:0]                   noe_policy,
@@ -270,9 +271,19 @@ wire [BW:0] acc_plus = {1'b0, acc_reg} + {1'b0, fr_head};
 wire fr_fits = acc_reg == {BW{1'b0}} || (push_batched && acc_plus <= {1'b0, batch_n_b});
 wire fr_more = user_more || fr_avail || tail_reg != {BW{1'b0}};
 
-// the elements of one write: up to the staging area's end (also the ring's end)
+// the running size Q (set while the queue is stopped; QUEUE_SIZE is the largest): ring slots modulo Q
+/* verilator lint_off UNUSEDSIGNAL */ // at most QUEUE_SIZE
+wire [15:0]   qsize_in = queue_size;
+/* verilator lint_on UNUSEDSIGNAL */
+wire [QW:0]   qs = qsize_in[QW:0];
+wire [QW-1:0] qmask = qs[QW-1:0] - 1'b1;                    // Q = 2^QW gives all ones too
+wire [QW-1:0] elem_slot = elem_idx_reg[QW-1:0] & qmask;
+
+// the elements of one write: up to the staging area's end and the ring's end (the same place when STAGE
+// divides Q; a smaller running size ends the ring first)
 wire [SW:0] to_stage_end = {1'b1, {SW{1'b0}}} - {1'b0, elem_idx_reg[SW-1:0]};
-wire [63:0] elem_pcie_addr = used_base + 64'd4 + {{61-QW{1'b0}}, elem_idx_reg[QW-1:0], 3'b000};
+wire [QW:0] to_ring_end = qs - {1'b0, elem_slot};
+wire [63:0] elem_pcie_addr = used_base + 64'd4 + {{61-QW{1'b0}}, elem_slot, 3'b000};
 
 // staging RAM: written here one element (8 bytes) per cycle, read by the DMA write engine
 wire [RAM_WORD_WIDTH-1:0] stage_word;
@@ -386,6 +397,9 @@ always @* begin
     n_cut = (push_batched && {{8-NW{1'b0}}, pending} > batch_n) ? batch_n_b
         : push_batched ? pending[BW-1:0] : {{BW-1{1'b0}}, 1'b1};
     n_part = ({1'b0, n_left_reg} > to_stage_end) ? to_stage_end[BW-1:0] : n_left_reg;
+    if ({{17-BW{1'b0}}, n_part} > {{16-QW{1'b0}}, to_ring_end}) begin
+        n_part = to_ring_end[BW-1:0];
+    end
     fr_push = 1'b0;
     fr_push_len = tail_reg + 1'b1;
     if (FRAMES != 0) begin

@@ -54,7 +54,7 @@ class TB:
         self.max_batch = int(dut.MAX_BATCH.value)
         self.fifo = int(dut.HEAD_FIFO.value)
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for name in ("avail_base", "used_base", "kick_suppress", "pacing_timer", "pacing_interval",
+        for name in ("avail_base", "queue_size", "used_base", "kick_suppress", "pacing_timer", "pacing_interval",
                      "fault_read_past_avail", "run", "clear", "notify", "notify_forget", "m_axis_head_ready",
                      "used_idx", "used_busy", "used_idx_req", "dec_req", "feat_event_idx", "fault_avail_event_stale"):
             getattr(dut, name).value = 0
@@ -118,6 +118,7 @@ class TB:
         dut.rst.value = 0
         dut.avail_base.value = self.ring.avail
         dut.used_base.value = self.ring.used
+        dut.queue_size.value = self.ring.qsize
         dut.kick_suppress.value = int(kick_suppress)
         dut.pacing_timer.value = int(pacing)
         dut.pacing_interval.value = interval
@@ -419,6 +420,7 @@ async def test_kicks(dut):
     describe_queue(tb.hub, tb.ring.base, tb.qsize, 0, 0, dut=tb.dut)
     dut.avail_base.value = tb.ring.avail
     dut.used_base.value = tb.ring.used
+    dut.queue_size.value = tb.ring.qsize
     new = tb.publish(2)
     reads0 = tb.idx_reads
     await Timer(50 * CLK_NS, "ns")

@@ -120,7 +120,7 @@ class TB:
         self.max_chains = int(dut.MAX_CHAINS.value)
         self.rx_wait = int(dut.RX_WAIT.value)
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for n in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
+        for n in ("queue_enable", "desc_addr", "avail_addr", "used_addr", "queue_size", "feat_version_1", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
                   "push_batched", "push_batch", "push_flush", "fault", "notify", "dev_reset", "feat_event_idx",
                   "fault_event"):
             getattr(dut, n).value = 0
@@ -194,7 +194,10 @@ class TB:
         self.judge.set_mrg(mrg)
         self.posted.clear()
         await FallingEdge(dut.clk)
-        dut.queue_base.value = self.ring.base
+        dut.desc_addr.value = self.ring.desc
+        dut.queue_size.value = self.ring.qsize
+        dut.avail_addr.value = self.ring.avail
+        dut.used_addr.value = self.ring.used
         dut.feat_indirect.value = int(indirect)
         dut.feat_mrg_rxbuf.value = int(mrg)
         dut.push_batched.value = int(batched)

@@ -83,7 +83,7 @@ class TB:
         self.event_idx = False
 
         dut.rst.value = 1
-        for name in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
+        for name in ("queue_enable", "desc_addr", "avail_addr", "used_addr", "queue_size", "feat_version_1", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
                      "kick_suppress", "pacing_timer", "pacing_interval", "push_batched", "push_batch",
                      "push_flush", "fault", "notify", "dev_reset", "feat_event_idx", "fault_event"):
             getattr(dut, name).value = 0
@@ -186,7 +186,10 @@ class TB:
         if batched is not None:
             self.batched = batched
         await FallingEdge(dut.clk)
-        dut.queue_base.value = ring.base
+        dut.desc_addr.value = ring.desc
+        dut.queue_size.value = ring.qsize
+        dut.avail_addr.value = ring.avail
+        dut.used_addr.value = ring.used
         dut.feat_indirect.value = int(indirect)
         dut.feat_noe.value = int(noe)
         dut.feat_mrg_rxbuf.value = int(ring.hdr_len == 12)
@@ -496,6 +499,26 @@ async def test_small_frames_wrap(dut, push):
         chains = await tb.run_traffic(ring, specs, burst=(16, 64), drain_prob=0.0)
         tb.check_frames(chains)
         done += m
+    tb.hub.finish()
+    tb.check()
+
+
+@cocotb.test()
+@cocotb.parametrize(push=POLICIES, size=named("2", "quarter"))
+async def test_negotiated_size(dut, push, size):
+    """A running queue_size below the maximum (virtio 1.x lets the driver choose any smaller power of two):
+    avail slots, the descriptor window and used slots wrap at the running size, a used batch is split at the
+    ring's end before the staging area's; every frame, in order, over many wraps. Sizes 2 (the smallest) and
+    a quarter of the maximum."""
+    tb = TB(dut, f"negotiated_size_{size}_{push}")
+    tb.qsize = 2 if size == "2" else max(2, tb.qsize // 4)
+    await tb.cycle_reset()
+    ring = tb.new_ring()
+    await tb.enable(ring, batched=push == "batched", batch=tb.qsize)
+    bufs = 1 if tb.qsize == 2 else 3
+    chains = await tb.run_traffic(ring, [(tb.random_frame(60, 200), tb.rng.randint(1, bufs), False)
+                                         for _ in range(8 * tb.qsize)], burst=(1, tb.qsize))
+    tb.check_frames(chains)
     tb.hub.finish()
     tb.check()
 

@@ -50,7 +50,7 @@ class TB:
         self.qsize = int(dut.QUEUE_SIZE.value)
         self.batch_max = int(dut.BATCH_MAX.value)
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for name in ("used_base", "feat_noe", "noe_policy", "push_batched", "batch_size", "flush_cycles", "run",
+        for name in ("used_base", "queue_size", "feat_noe", "noe_policy", "push_batched", "batch_size", "flush_cycles", "run",
                      "clear", "s_axis_cpl_id", "s_axis_cpl_len", "s_axis_cpl_fault_addr", "s_axis_cpl_valid",
                      "avail_idx", "avail_rd_busy", "avail_rsp_valid", "avail_rsp_dec", "avail_rsp_flags",
                      "avail_rsp_idx", "avail_rsp_event", "feat_event_idx",
@@ -100,6 +100,7 @@ class TB:
             await FallingEdge(dut.clk)
         dut.rst.value = 0
         dut.used_base.value = self.ring.used
+        dut.queue_size.value = self.ring.qsize
         dut.run.value = 1
         await self.set_modes(**modes)
 
