@@ -90,7 +90,7 @@ from tb.driver.virtio_pci import (
     VIRTIO_RING_F_EVENT_IDX,
     VirtioPciLegacy,
 )
-from tb.driver.virtio_pci_modern import VirtioNoModern, VirtioPciModern
+from tb.driver.virtio_pci_modern import VIRTIO_F_VERSION_1, VirtioNoModern, VirtioPciModern
 from tb.driver.virtio_ring import Sg, VirtQueue
 from tb.driver.virtio_ring_later import VirtQueue61, VirtQueueEventIdx, VirtQueueSplit
 from tb.platform.base import DmaBuffer, Platform
@@ -246,6 +246,10 @@ class VirtioNet(VirtioNetRx):
         if self.vdev.has_feature(VIRTIO_NET_F_STATUS):
             status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
             self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
+        # the header's size (vi->hdr_len, 4.0's virtio 1.0 support): the 12-byte virtio_net_hdr_mrg_rxbuf with
+        # MRG_RXBUF or VERSION_1 (a modern device always has num_buffers), else the 10-byte virtio_net_hdr.
+        # A legacy transport never acks VERSION_1, so the 2009 variants keep their 10 bytes.
+        self.hdr_len = 12 if self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) or self.vdev.has_feature(VIRTIO_F_VERSION_1) else 10
         # netif_napi_add(dev, &vi->napi, virtnet_poll, napi_weight); big_packets / mergeable_rx_bufs
         self.netif_napi_add()
         self.rx_probe_features()
@@ -359,7 +363,7 @@ class VirtioNet(VirtioNetRx):
 
     async def xmit_skb(self, skb: Skb) -> int:
         assert self.svq is not None
-        hdr_len = 12 if self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) else 10
+        hdr_len = self.hdr_len
         # virtio_net_hdr: no checksum offload or GSO negotiated on this device: flags 0, GSO_NONE
         await skb.buf.write(0, bytes(hdr_len))
         sg = [Sg(skb.buf.bus_addr, hdr_len)]

@@ -652,7 +652,8 @@ class ModelVirtioNet:
         assert ring is not None
         q = ring.size
         avail, used = ring.avail, ring.used
-        hdr_len = 12 if self.guest_features >> F_MRG_RXBUF & 1 else 10
+        # 12 bytes with MRG_RXBUF or VERSION_1 (virtio 1.x 5.1.6: num_buffers is always there on a modern device)
+        hdr_len = 12 if self.guest_features >> F_MRG_RXBUF & 1 or self.guest_features >> F_VERSION_1 & 1 else 10
         # with EVENT_IDX avail_event replaces the used.flags NO_NOTIFY writes of kick suppression
         suppress = self.modes.kick_suppress and not self.event_idx
         batch = (self.modes.push_batch or MODEL_PUSH_BATCH) if self.modes.push == "batched" else 1
@@ -869,7 +870,7 @@ class ModelVirtioNet:
             return
         q = ring.size
         mrg = bool(self.guest_features >> F_MRG_RXBUF & 1)
-        hdr_len = NET_HDR_MRG_LEN if mrg else NET_HDR_LEN
+        hdr_len = NET_HDR_MRG_LEN if mrg or self.guest_features >> F_VERSION_1 & 1 else NET_HDR_LEN
         need = hdr_len + len(frame)
         avail_idx = self._rd16(ring.avail + 2, "RX avail.idx")
         # the chains this frame takes: one without MRG_RXBUF, as many as its length needs with it
@@ -899,8 +900,8 @@ class ModelVirtioNet:
             self._rx_publish(ring)
             return
         hdr = bytearray(hdr_len)  # flags 0, GSO_NONE
-        if mrg:
-            hdr[10:12] = len(chains).to_bytes(2, "little")
+        if hdr_len == NET_HDR_MRG_LEN:
+            hdr[10:12] = len(chains).to_bytes(2, "little")  # 1 without MRG_RXBUF (VERSION_1)
         data = bytes(hdr) + frame
         pos = 0
         for k, (head, bufs) in enumerate(chains):
