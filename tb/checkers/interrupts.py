@@ -203,5 +203,9 @@ class InterruptLegality(Checker):
                 )
         self.open = keep
 
+    def poll(self, t: float) -> None:
+        # a decision whose window closed is judged when time passes, not only at the next event
+        self._expire(t)
+
     def finish(self, t: float) -> None:
         self._expire(t)

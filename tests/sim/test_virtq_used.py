@@ -8,8 +8,8 @@ through its read port). The ring is a ``vring_builder`` ring whose chains the te
 
 The shared checkers judge the used ring (``used_ring``: elements before the used.idx that covers them, in
 slot order, len 0 for a TX chain, used.idx never past avail.idx), where the device writes
-(``dma_write_target``) and the interrupts (``irq_legality``, fed with each decision read as the avail block
-would have made it). This module checks the block's own contract on top: one element per push in
+(``dma_write_target``) and the interrupts (``irq_legality``, or with EVENT_IDX ``event_idx_irq``, fed with
+each decision read as the avail block would have made it: {avail.flags, avail.idx}, and used_event). This module checks the block's own contract on top: one element per push in
 per_packet, at most batch_size in batched, the batch cut when nothing more is known or after flush_cycles,
 the used.idx write only while no avail.idx read is in flight and used_idx_req held from the push's start
 to its decision, the decision request only after every write's status, the interrupt and statistics of each
@@ -167,7 +167,11 @@ class TB:
                     self.know()
                     new = int(dut.used_idx.value)
                     ue = self.pick_event(self.last_new, new) & 0xFFFF
-                    self.ring.mem.write_u16(self.ring.avail + 4 + 2 * self.qsize, ue)    # the driver's used_event
+                    ue_addr = self.ring.avail + 4 + 2 * self.qsize
+                    self.ring.mem.write_u16(ue_addr, ue)    # the driver's used_event
+                    if self.event_idx:
+                        # the used_event read the avail block makes for an EVENT_IDX decision (event_idx_irq)
+                        self.hub.dev_read(cycle_now() * CLK_NS, ue_addr, ue.to_bytes(2, "little"), "used_event read")
                     self.decs.append({"old": self.last_new, "new": new, "ue": ue, "flags": flags, "idx": idx})
                     self.last_new = new
                     dut.avail_rsp_valid.value = 1
@@ -670,8 +674,13 @@ async def test_event_fault(dut, fault):
     tb = await setup(dut, f"event_fault_{fault}", event_idx=True, policy=NOE_NEVER)
     tb.pick_event = event_picker(tb)
     tb.flag_prob = 0.5
+    tb.hub.expect("event_idx_irq")      # the shared checker must see the knob's departures too (and only then)
+    fired: list[int] = []
     for on in (False, True, False):
         await tb.set_modes(policy=NOE_NEVER, event_idx=True, **{fault: on})
+        await Timer(120 * CLK_NS, "ns")     # the checker's window for the previous phase closes
+        tb.hub.poll(cycle_now() * CLK_NS)
+        fired.append(len(tb.hub.failed("event_idx_irq")))
         first = len(tb.decs)
         await event_traffic(tb, tb.qsize // 2, max_burst=6)
         knobs = frozenset([fault] if on else [])
@@ -685,7 +694,13 @@ async def test_event_fault(dut, fault):
                      "from the spec")
         tb.log.info("%s %s: %d of %d decisions depart from the spec", fault, "on" if on else "off", len(departs),
                     len(tb.decs) - first)
+    await Timer(120 * CLK_NS, "ns")
     tb.hub.finish()
+    fired.append(len(tb.hub.failed("event_idx_irq")))
+    # reports per phase (off, on, off): none while off, some while on
+    per_phase = [fired[i + 1] - fired[i] for i in range(3)]
+    if per_phase[0] or per_phase[2] or not per_phase[1]:
+        tb.error(f"{fault}: event_idx_irq reported {per_phase} in the phases off, on, off")
     tb.check()
 
 
