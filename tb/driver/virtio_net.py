@@ -249,7 +249,8 @@ class VirtioNet(VirtioNetRx):
         # the header's size (vi->hdr_len, 4.0's virtio 1.0 support): the 12-byte virtio_net_hdr_mrg_rxbuf with
         # MRG_RXBUF or VERSION_1 (a modern device always has num_buffers), else the 10-byte virtio_net_hdr.
         # A legacy transport never acks VERSION_1, so the 2009 variants keep their 10 bytes.
-        self.hdr_len = 12 if self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) or self.vdev.has_feature(VIRTIO_F_VERSION_1) else 10
+        num_buffers = self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) or self.vdev.has_feature(VIRTIO_F_VERSION_1)
+        self.hdr_len = 12 if num_buffers else 10
         # netif_napi_add(dev, &vi->napi, virtnet_poll, napi_weight); big_packets / mergeable_rx_bufs
         self.netif_napi_add()
         self.rx_probe_features()
