@@ -142,9 +142,6 @@ def validate(args: argparse.Namespace) -> list[str]:
                 ("--any-device", args.any_device),
                 ("--force-unbind", args.force_unbind),
                 ("--loopback-peer", args.loopback_peer),
-                # the simulation bench (tests/sim/bringup_sim.py) runs the legacy table
-                ("--transport modern", args.transport == "modern"),
-                ("--variant", args.variant),
             )
             if v not in (None, False)
         ]
@@ -329,6 +326,8 @@ def run_sim(args: argparse.Namespace) -> BringupReport:
         BRINGUP_AB_PACKETS=str(args.ab_packets),
         BRINGUP_LOOPBACK_FRAMES=str(args.loopback_frames),
         BRINGUP_GAP_NS=str(args.gap_us * 1e3),
+        BRINGUP_TRANSPORT=args.transport,
+        BRINGUP_VARIANT=args.variant,
     )
     cmd = [
         sys.executable,

@@ -1178,6 +1178,10 @@ async def run_checks_modern(p: Platform, start_task: StartTask, cfg: BringupConf
         return r  # no usable modern structures: nothing further can run
     await _guard(r, "Bus Master", check_bus_master(p, r))
     await _guard(r, "interrupt capabilities", check_interrupt_caps(p, r))
+    # our RTL (BAR2 "VNET") on the modern interface too: the self-test, the loopback row, the counters
+    ours = await _guard(r, "debug BAR", check_debug_bar(p, r))
+    if ours:
+        await _guard(r, "DMA self-test", check_selftest(p, r, cfg))
     feats = await _guard(r, "features offered", check_features_modern(p, r, regs)) or 0
     await _guard(r, "status handshake", check_handshake_modern(p, r, regs))
     await _guard(r, "queue sizes", check_queues_modern(p, r, regs))
@@ -1185,9 +1189,11 @@ async def run_checks_modern(p: Platform, start_task: StartTask, cfg: BringupConf
     sent: list[bytes] = []
     await _interrupt_checks(p, start_task, cfg, r, sent)
     r.add("A/B pre/post", NA, "the 2009 drivers (pre, post) have only the legacy transport")
-    await _guard(r, f"loopback {cfg.loopback_frames} frames", check_loopback(p, start_task, cfg, r, False, sent))
+    await _guard(r, f"loopback {cfg.loopback_frames} frames", check_loopback(p, start_task, cfg, r, bool(ours), sent))
     check_kernel_counts(r, cfg)
     await check_wire(r, cfg, sent, p, cfg.timeout_ns)
+    if ours:
+        await _guard(r, "debug counters", check_debug_counters(p, r))
     return r
 
 
