@@ -1,0 +1,86 @@
+"""Bus Master at probe: virtio_pci_probe's pci_set_master (Linux 2.6.34 on), on the model device.
+
+A function handed over by vfio-pci has Bus Master clear (the guest kernel's virtio_pci cleared it when it let
+go); QEMU's modern interface then takes kicks and pops nothing, and no endpoint issues DMA or MSI-X with the
+bit clear. The variants of kernels that set it (every modern one) must set it before the reset, on either
+transport; 2.6.32's probe, the older variants', leaves PCI_COMMAND alone (QEMU's legacy device sets the bit
+itself for them). docs/hil-kernel-compare.md has the guest run that found it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tb.driver.trace import EventLog
+from tb.driver.virtio_net import MODERN_VARIANTS, VARIANTS, virtio_net
+from tb.driver.virtio_pci import PCI_COMMAND, PCI_COMMAND_MASTER
+from tb.platform.model import ModelPlatform, ModelTiming, run_virtual
+
+PCI_COMMAND_MEMORY = 0x2
+
+CASES = [(v, "legacy") for v in VARIANTS] + [(v, "modern") for v in MODERN_VARIANTS]
+
+
+class ConfigLog:
+    """What a PCIe monitor sees of configuration cycles (the model platform reports them as host_config)."""
+
+    def __init__(self) -> None:
+        self.accesses: list[tuple[bool, int, int, int]] = []
+
+    def host_config(self, write: bool, offset: int, size: int, value: int) -> None:
+        self.accesses.append((write, offset, size, value))
+
+    def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None:
+        pass
+
+    def host_mem(self, *args: object) -> None:
+        pass
+
+    def command_writes(self) -> list[int]:
+        return [v for w, off, _, v in self.accesses if w and off == PCI_COMMAND]
+
+
+def probe(variant: str, transport: str, command: int) -> tuple[ModelPlatform, EventLog, ConfigLog]:
+    async def main() -> tuple[ModelPlatform, EventLog, ConfigLog]:
+        p = ModelPlatform(timing=ModelTiming(latency_ns=50), event_idx=True)
+        p.config[PCI_COMMAND] = command
+        log = ConfigLog()
+        p.observers.append(log)
+        p.start()
+        trace = EventLog(p)
+        net = virtio_net(p, variant, tracer=trace, transport=transport)
+        await net.probe(p.start_task)
+        await net.remove()
+        p.device.stop()
+        return p, trace, log
+
+    return run_virtual(main())
+
+
+@pytest.mark.parametrize("variant,transport", CASES)
+def test_bus_master_set_at_probe_by_the_kernels_that_set_it(variant: str, transport: str) -> None:
+    p, trace, log = probe(variant, transport, PCI_COMMAND_MEMORY)
+    sets = VARIANTS[variant].PCI_SET_MASTER or transport == "modern"
+    assert bool(p.config[PCI_COMMAND] & PCI_COMMAND_MASTER) == sets
+    if not sets:
+        assert log.command_writes() == [] and not trace.of_kind("pci_set_master")
+        return
+    # read-modify-write: the decode bit kept, Bus Master added; once, before the reset (the first status write)
+    assert log.command_writes() == [PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER]
+    # the transport's first register write is the reset (status 0)
+    kinds = [e.kind for e in trace.events]
+    first_write = trace.events[kinds.index("bar_write")]
+    assert first_write.fields["value"] == 0 and kinds.index("pci_set_master") < kinds.index("bar_write")
+
+
+@pytest.mark.parametrize("transport", ["legacy", "modern"])
+def test_bus_master_already_set_is_not_written_again(transport: str) -> None:
+    p, trace, log = probe("debian-6.1", transport, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
+    assert log.command_writes() == []
+    (ev,) = trace.of_kind("pci_set_master")
+    assert ev.fields == {"before": PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, "after": PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER}
+
+
+def test_every_modern_kernel_sets_bus_master() -> None:
+    # the virtio 1.x transport came with 4.0, long after 2.6.34's pci_set_master
+    assert all(VARIANTS[v].PCI_SET_MASTER for v in MODERN_VARIANTS)
