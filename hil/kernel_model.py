@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tb.driver.trace import EventLog
-from tb.driver.virtio_pci import PCI_COMMAND, PCI_COMMAND_MASTER
 from tb.driver.virtio_net import GuestTiming, virtio_net
+from tb.driver.virtio_pci import PCI_COMMAND, PCI_COMMAND_MASTER
 from tb.platform.base import IrqCount, PlatformError
 from tb.scenarios.xmit import XmitRun, XmitScenario
 
