@@ -9,6 +9,9 @@ itself for them). docs/hil-kernel-compare.md has the guest run that found it.
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import pytest
 
 from tb.driver.trace import EventLog
@@ -85,3 +88,33 @@ def test_bus_master_already_set_is_not_written_again(transport: str) -> None:
 def test_every_modern_kernel_sets_bus_master() -> None:
     # the virtio 1.x transport came with 4.0, long after 2.6.34's pci_set_master
     assert all(VARIANTS[v].PCI_SET_MASTER for v in MODERN_VARIANTS)
+
+
+def test_vfio_maps_dma_memory_at_iova_equal_to_physical(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The model gives a device its buffers' bus addresses whether or not VIRTIO_F_ACCESS_PLATFORM is
+    negotiated, as Linux 6.1 gives physical addresses when it is not (vring_use_dma_api false): right only
+    because vfio maps every hugepage at IOVA = physical address, so a device that bypasses the IOMMU (QEMU's
+    virtio-net-pci without iommu_platform) and one that goes through it reach the same memory."""
+    from tb.platform import vfio
+    from tb.platform.linux import HUGE_PAGE_SIZE
+
+    maps: list[tuple[int, int, int]] = []
+
+    def ioctl(fd: int, request: int, arg: bytearray, what: str) -> int:
+        assert request == vfio.VFIO_IOMMU_MAP_DMA
+        _, _, vaddr, iova, size = struct.unpack("<IIQQQ", arg)
+        maps.append((vaddr, iova, size))
+        return 0
+
+    pages = [(0x1_2340_0000, 0x7F00_0000_0000, None), (0x8_0000_0000, 0x7F00_0020_0000, None)]
+
+    class Pool:
+        def __init__(self) -> None:
+            self.pages = pages
+
+    monkeypatch.setattr(vfio, "_ioctl", ioctl)
+    (tmp_path / "bus/pci/devices/0000:00:11.0").mkdir(parents=True)  # a fake sysfs function
+    p = vfio.VfioPlatform("0000:00:11.0", sysfs=str(tmp_path))
+    p.pool = Pool()  # type: ignore[assignment]
+    p._map_dma()
+    assert maps == [(vaddr, phys, HUGE_PAGE_SIZE) for phys, vaddr, _ in pages]
