@@ -4,10 +4,17 @@ One TCG guest (q35 + intel-iommu, Debian's 6.1 kernel, the rig of hil/orchestrat
 virtio-net-pci functions, each with its own UDP socket backend to a host-side peer (hil/udp_peer.py):
 
 - ``transitional`` (disable-legacy=off, disable-modern=off): Linux's virtio_pci drives it through the modern
-  interface; the model (legacy transport today) through legacy BAR0. Either way VIRTIO_RING_F_EVENT_IDX is
-  negotiated and QEMU decides each interrupt by the same vring_need_event on used_event;
-- ``modern`` (disable-legacy=on): the kernel; the model only with its modern transport (else the row says
-  "needs the modern transport").
+  interface; the model through legacy BAR0 (``--transport legacy``, the default) or the modern interface
+  (``--transport modern``, as the kernel). Either way VIRTIO_RING_F_EVENT_IDX is negotiated and QEMU decides
+  each interrupt by the same vring_need_event on used_event;
+- ``modern`` (disable-legacy=on): both sides through the modern interface (the model's modern transport; in a
+  tree without it the row says "needs the modern transport").
+
+Neither device has iommu_platform: QEMU refuses it on a transitional device, and without it both devices
+and both drivers do the same per frame (the kernel's virtio_net maps no buffer through the vIOMMU). The vfio
+platform maps its DMA memory at IOVA = guest-physical, so the model's addresses are right with or without
+VIRTIO_F_ACCESS_PLATFORM; the modern transport through the vIOMMU (iommu_platform=on) is make hil's
+(hil/orchestrator.py MODERN_NICS).
 
 The guest (hil/kernel_guest.py) runs, per repeat and device, N frames per frame size and pacing through the
 model's variant (default ``debian-6.1``, the kernel the guest runs) on the function over vfio-pci

@@ -8,11 +8,16 @@ The TX interrupts are the platform's counts on the TX queue's MSI-X vector: ``ra
 and ``kernel``, the guest kernel's own /proc/interrupts row of that vfio vector (the same kind of count as
 the kernel run's ``virtioN-output.0``).
 
-``transport``: the model's virtio-pci transport. ``legacy`` (BAR0, tb/driver/virtio_pci.py) is what the model
-has today; on a transitional device EVENT_IDX is negotiated through it exactly as through the modern
-interface (VIRTIO_RING_F_EVENT_IDX is bit 29 of both), and QEMU's suppression (virtio_should_notify with
-vring_need_event) is the same code for both. ``modern`` needs tb/driver/virtio_pci_modern.py and a
-``virtio_net(..., transport=)`` that takes it: ``modern_transport_missing()`` says why not when it is absent.
+``transport``: the model's virtio-pci transport. ``legacy`` (BAR0, tb/driver/virtio_pci.py): on a transitional
+device EVENT_IDX is negotiated through it exactly as through the modern interface (VIRTIO_RING_F_EVENT_IDX is
+bit 29 of both), and QEMU's suppression (virtio_should_notify with vring_need_event) is the same code for
+both. ``modern`` (tb/driver/virtio_pci_modern.py, 6.1's virtio_pci_modern.c), the only one a modern-only
+device has; ``modern_transport_missing()`` says why not in a tree without it.
+
+Bus Master: vfio-pci hands the function over with it clear (the guest kernel's virtio_pci cleared it when it
+let go). The 6.1 variant sets it in its probe, as virtio_pci_probe does (pci_set_master); without it QEMU's
+device takes kicks and pops nothing (docs/hil-kernel-compare.md, "The modern transport and Bus Master"). A
+device that never uses a frame says so with the function's PCI_COMMAND.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import GuestTiming, virtio_net
+from tb.driver.virtio_pci import PCI_COMMAND, PCI_COMMAND_MASTER
 from tb.platform.base import IrqCount, PlatformError
 from tb.scenarios.xmit import XmitRun, XmitScenario
 
@@ -149,9 +155,14 @@ async def run_model(
         async def wait_used(n: int) -> None:
             out.send_s = time.monotonic() - t0
             deadline = p.now_ns() + timeout_s * 1e9
-            while (await svq.mem.read_int(svq.layout.used_idx, 2) - used0) & 0xFFFF < n:
+            while (used := (await svq.mem.read_int(svq.layout.used_idx, 2) - used0) & 0xFFFF) < n:
                 if p.now_ns() > deadline:
-                    raise PlatformError(f"the device used {out.used} of {n} frames within {timeout_s:g} s")
+                    cmd = await p.config_read(PCI_COMMAND, 2)
+                    master = "on" if cmd & PCI_COMMAND_MASTER else "off: the function may issue no DMA"
+                    raise PlatformError(
+                        f"the device used {used} of {n} frames within {timeout_s:g} s (PCI_COMMAND {cmd:#06x}, "
+                        f"Bus Master {master})"
+                    )
                 await p.sleep_ns(200_000)
             # and reclaimed: the last interrupt's NAPI poll ran (or the next start_xmit would have)
             grace = p.now_ns() + grace_s * 1e9

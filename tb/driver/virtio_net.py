@@ -163,6 +163,9 @@ class VirtioNet(VirtioNetRx):
     # the virtio 1.x PCI transport (virtio_pci_modern.c) came with Linux 4.0: a variant of an older kernel
     # has only the legacy one
     MODERN: ClassVar[bool] = False
+    # virtio_pci_probe calls pci_set_master from Linux 2.6.34 on (every MODERN kernel does); before, the bus
+    # master bit was whatever the device had (QEMU's legacy device sets it itself)
+    PCI_SET_MASTER: ClassVar[bool] = False
     LEGACY_TRANSPORT: ClassVar[type[VirtioPciLegacy]] = VirtioPciLegacy
     MODERN_TRANSPORT: ClassVar[type[VirtioPciModern]] = VirtioPciModern
 
@@ -218,6 +221,7 @@ class VirtioNet(VirtioNetRx):
             allocator=DmaAllocator(self.p),
             ring=self.RING,
             ring_features=self.RING_FEATURES,
+            set_master=self.PCI_SET_MASTER,
         )
 
     async def virtio_pci_probe(self, driver_features: int) -> int:
@@ -640,6 +644,7 @@ class VirtioNetEventIdx(VirtioNetPostCap):
     guest."). Without it: post-cap exactly."""
 
     variant = "event-idx"
+    PCI_SET_MASTER = True  # 3.0 (post-cap's release, 2.6.33 or 2.6.34, is unverified: it keeps 2.6.32's probe)
     RING = VirtQueueEventIdx
     RING_FEATURES = RING_FEATURES_EVENT_IDX
 
@@ -711,6 +716,7 @@ class VirtioNetNapiTx(VirtioNet):
     RING = VirtQueueSplit
     RING_FEATURES = RING_FEATURES_EVENT_IDX
     MODERN = True
+    PCI_SET_MASTER = True
     napi_tx: ClassVar[bool] = True
     tx_napi: NapiStruct  # the send queue's NAPI instance (sq->napi), set up in probe
 

@@ -57,7 +57,10 @@ RING_FEATURES_2009 = (VIRTIO_RING_F_INDIRECT_DESC,)
 RING_FEATURES_EVENT_IDX = (VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX)
 
 LEGACY_BAR = 0
-PCI_DEVICE_ID = 0x02  # include/linux/pci_regs.h
+# include/linux/pci_regs.h
+PCI_DEVICE_ID = 0x02
+PCI_COMMAND = 0x04
+PCI_COMMAND_MASTER = 0x4
 
 
 class VirtioError(PlatformError):
@@ -99,8 +102,11 @@ class VirtioPciLegacy:
         allocator: Allocator | None = None,
         ring: type[VirtQueue] = VirtQueue,
         ring_features: tuple[int, ...] = RING_FEATURES_2009,
+        set_master: bool = False,
     ):
         self.p = platform
+        # virtio_pci_probe enables bus mastering from Linux 2.6.34 on; 2.6.32's, this transport's, does not
+        self.set_master = set_master
         self.ring = ring
         self.ring_features = ring_features
         self.use_msix = use_msix  # False: INTx only, as with pci=nomsi
@@ -385,7 +391,27 @@ class VirtioPciLegacy:
         self.per_vq_vectors = False
         await self.vp_free_vectors()
 
-    # -- virtio.c probe / remove -----------------------------------------------------------------------
+    # -- virtio_pci_probe / virtio.c probe / remove --------------------------------------------------------
+    async def pci_set_master(self) -> None:
+        """virtio_pci_probe's ``pci_set_master(pci_dev)``, after the transport found its registers and before
+        register_virtio_device resets the device: PCI_COMMAND read, Bus Master written only when it is clear
+        (__pci_set_master). Bus Master gates every request the function makes (its DMA and its MSI-X
+        messages), and whoever held the function before may have cleared it: virtio_pci's remove does
+        (pci_disable_device), and vfio-pci hands a function over with it clear.
+
+        Kernels before 2.6.34 never set it (``set_master`` False): they relied on QEMU, whose legacy
+        interface sets the bit itself when the status becomes ACKNOWLEDGE | DRIVER ("Linux before 2.6.34
+        drives the device without enabling the PCI device bus master bit", hw/virtio/virtio-pci.c). QEMU's
+        modern interface does not, and a hardware endpoint never does: there a driver of such a kernel
+        needs the bit set by whoever enabled the function (the bring-up does)."""
+        if not self.set_master:
+            return
+        old = await self.p.config_read(PCI_COMMAND, 2)
+        cmd = old | PCI_COMMAND_MASTER
+        if cmd != old:
+            await self.p.config_write(PCI_COMMAND, cmd, 2)
+        self.trace.event("pci_set_master", before=old, after=cmd)
+
     async def probe(self, driver_features: int) -> int:
         """register_virtio_device + virtio_dev_probe up to the driver's own probe: returns the features.
 
@@ -399,6 +425,7 @@ class VirtioPciLegacy:
                 f"PCI device id {device:#06x} is not a legacy virtio device (0x1000-0x103f): a modern-only "
                 "function needs the modern transport"
             )
+        await self.pci_set_master()
         await self.reset()
         await self.add_status(VIRTIO_CONFIG_S_ACKNOWLEDGE)
         await self.add_status(VIRTIO_CONFIG_S_DRIVER)

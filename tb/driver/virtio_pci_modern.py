@@ -154,8 +154,10 @@ class VirtioPciModern(VirtioPciLegacy):
         ring: type[VirtQueue] = VirtQueue,
         ring_features: tuple[int, ...] = RING_FEATURES_EVENT_IDX,
         queue_size_max: int | None = None,
+        set_master: bool = True,
     ):
-        super().__init__(platform, use_msix, tracer, allocator, ring, ring_features)
+        # every kernel with this transport (4.0 on) enables bus mastering in virtio_pci_probe
+        super().__init__(platform, use_msix, tracer, allocator, ring, ring_features, set_master)
         self.queue_size_max = queue_size_max
         self.device_id = 0
         self.common: Region | None = None
@@ -480,10 +482,11 @@ class VirtioPciModern(VirtioPciLegacy):
 
     # -- virtio.c probe --------------------------------------------------------------------------------
     async def probe(self, driver_features: int) -> int:
-        """vp_modern_probe, register_virtio_device (reset, ACKNOWLEDGE) and virtio_dev_probe up to the driver's
-        own probe: DRIVER, the feature negotiation and virtio_features_ok. A failure after ACKNOWLEDGE sets
-        FAILED before it is raised."""
+        """vp_modern_probe, virtio_pci_probe's pci_set_master, register_virtio_device (reset, ACKNOWLEDGE) and
+        virtio_dev_probe up to the driver's own probe: DRIVER, the feature negotiation and virtio_features_ok.
+        A failure after ACKNOWLEDGE sets FAILED before it is raised."""
         await self.vp_modern_probe()
+        await self.pci_set_master()
         await self.reset()
         await self.add_status(VIRTIO_CONFIG_S_ACKNOWLEDGE)
         try:
