@@ -14,6 +14,7 @@ is unusable"), the virtqueues set up, DRIVER_OK. The rules, each a violation of 
 * no queue setup (queue_size, the three area addresses, queue_enable) and no notification before FEATURES_OK
   was written and read back set;
 * no DRIVER_OK without FEATURES_OK read back set; after a clear read back only FAILED may follow.
+* no notification before DRIVER_OK (3.1.1).
 
 Legacy accesses are not judged here: the legacy interface has no FEATURES_OK.
 """
@@ -61,7 +62,8 @@ class ModernStatus(Checker):
     rule = (
         "modern status sequence: reset, ACKNOWLEDGE, DRIVER, features written, FEATURES_OK, read back set, "
         "queue setup, DRIVER_OK; no status bit cleared, no feature write after FEATURES_OK, no queue setup or "
-        "notification before FEATURES_OK read back set, no DRIVER_OK after it read back clear"
+        "notification before FEATURES_OK read back set, no notification before DRIVER_OK, no DRIVER_OK after it read "
+        "back clear"
     )
 
     def __init__(self, hub):
@@ -88,6 +90,15 @@ class ModernStatus(Checker):
             ):
                 self.events += 1
                 self.fail(t, f"notification of queue {value} before FEATURES_OK was {self._fok_state()}")
+            elif (
+                self.seen
+                and not self.status & STATUS_DRIVER_OK
+                and self.hub.notified_queue(write, bar, offset, size, value) is not None
+            ):
+                # 3.1.1: "The driver MUST NOT send any buffer available notifications to the device before
+                # setting DRIVER_OK"
+                self.events += 1
+                self.fail(t, f"notification of queue {value} before DRIVER_OK (status {bits(self.status)})")
             return
         self.events += 1
         self.seen = True

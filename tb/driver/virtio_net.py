@@ -166,6 +166,10 @@ class VirtioNet(VirtioNetRx):
     # virtio_pci_probe calls pci_set_master from Linux 2.6.34 on (every MODERN kernel does); before, the bus
     # master bit was whatever the device had (QEMU's legacy device sets it itself)
     PCI_SET_MASTER: ClassVar[bool] = False
+    # DRIVER_OK before the first receive buffers are posted and kicked: the kernels with virtio 1.x support
+    # (virtnet_probe's virtio_device_ready, the receive ring filled at virtnet_open); the 2.6.31 path fills the
+    # ring in probe and virtio_dev_probe sets DRIVER_OK after it, which a legacy device accepts
+    DRIVER_OK_BEFORE_RX_FILL: ClassVar[bool] = False
     LEGACY_TRANSPORT: ClassVar[type[VirtioPciLegacy]] = VirtioPciLegacy
     MODERN_TRANSPORT: ClassVar[type[VirtioPciModern]] = VirtioPciModern
 
@@ -270,13 +274,19 @@ class VirtioNet(VirtioNetRx):
         self.setup_tx_reclaim(features, start_task)
         start_task(self.queue.net_tx_action(lambda: self._removed))
         start_task(self.softnet.run(lambda: self._removed))
+        if self.DRIVER_OK_BEFORE_RX_FILL:
+            # virtio_device_ready(vdev) in virtnet_probe, and the receive buffers only after it (virtnet_open's
+            # try_fill_recv in these kernels): a virtio 1.x driver "MUST NOT notify the device before setting
+            # DRIVER_OK" (3.1.1). The fill stays here, right after DRIVER_OK, where the 2.6.31 path has it.
+            await self.vdev.driver_ok()
         # register_netdev; "Last of all, set up some receive buffers."
         await self.try_fill_recv()
         # If we didn't even get one input buffer, we're useless.
         if self.num == 0:
             raise MemoryError("virtnet_probe: no receive buffer could be posted (-ENOMEM)")
-        # virtio_dev_probe sets DRIVER_OK after the driver's probe returned
-        await self.vdev.driver_ok()
+        if not self.DRIVER_OK_BEFORE_RX_FILL:
+            # virtio_dev_probe sets DRIVER_OK after the driver's probe returned
+            await self.vdev.driver_ok()
         self.trace.event(
             "probe_done",
             variant=self.variant,
@@ -717,6 +727,7 @@ class VirtioNetNapiTx(VirtioNet):
     RING_FEATURES = RING_FEATURES_EVENT_IDX
     MODERN = True
     PCI_SET_MASTER = True
+    DRIVER_OK_BEFORE_RX_FILL = True
     napi_tx: ClassVar[bool] = True
     tx_napi: NapiStruct  # the send queue's NAPI instance (sq->napi), set up in probe
 

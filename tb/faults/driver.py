@@ -28,7 +28,8 @@ barrier and the used.idx re-read), ``exit`` (after the decision): on the model d
 steps take no time, a device completion can so land at each program point around the used_event write.
 
 The modern transport's status-sequence faults (``MODERN_DRIVER_FAULTS``, ``FaultyVirtioPciModern``, given to
-``faulty_driver(modern_faults=...)``): ``skip_features_ok``, ``features_after_ok``, ``ignore_features_ok`` (the
+``faulty_driver(modern_faults=...)``): ``notify_before_driver_ok`` (2.6.31's probe order: the receive ring
+filled and kicked before DRIVER_OK), ``skip_features_ok``, ``features_after_ok``, ``ignore_features_ok`` (the
 modern status checker, tb/checkers/modern_status.py, catches each).
 
 Receive-path faults (``RX_DRIVER_FAULTS``; not TB_FAULT names yet: no simulation test receives):
@@ -64,7 +65,7 @@ DRIVER_FAULTS = (
 DELAYED_RACE_POINTS = ("enter", "before_used_event", "after_used_event", "exit")
 RX_DRIVER_FAULTS = ("rx_no_write_flag", "skip_napi_recheck")
 # the modern transport's status-sequence faults (FaultyVirtioPciModern; faulty_driver(modern_faults=...))
-MODERN_DRIVER_FAULTS = ("skip_features_ok", "features_after_ok", "ignore_features_ok")
+MODERN_DRIVER_FAULTS = ("skip_features_ok", "features_after_ok", "ignore_features_ok", "notify_before_driver_ok")
 
 
 class FaultyVirtQueue(VirtQueue):
@@ -308,6 +309,9 @@ def faulty_driver(
     net = _faulty_class(cls)(platform, use_msix=use_msix, timing=timing, tracer=trace, transport=transport)
     if isinstance(net.vdev, FaultyVirtioPciModern):
         net.vdev.faults = set(modern_faults)
+        if "notify_before_driver_ok" in modern_faults:
+            # FAULT: 2.6.31's probe order on the modern transport: receive buffers posted and kicked, then DRIVER_OK
+            net.DRIVER_OK_BEFORE_RX_FILL = False  # type: ignore[misc]
     elif modern_faults:
         raise ValueError(f"modern transport faults {sorted(modern_faults)} on the {net.vdev.transport} transport")
     net.rx_faults = set()  # type: ignore[attr-defined]

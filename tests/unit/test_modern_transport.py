@@ -275,6 +275,7 @@ def test_device_refusing_features_ok_stops_the_faithful_driver() -> None:
         ("skip_features_ok", (), "before FEATURES_OK was written"),
         ("features_after_ok", (), "after FEATURES_OK"),
         ("ignore_features_ok", ("refuse_features_ok",), "read back clear"),
+        ("notify_before_driver_ok", (), "before DRIVER_OK"),
     ],
 )
 def test_status_checker_catches_each_driver_fault(fault: str, device_faults: tuple[str, ...], expect: str) -> None:
