@@ -178,7 +178,11 @@ def validate(args: argparse.Namespace) -> list[str]:
         args.hugepages = args.hugepages or 24
         args.run_timeout = args.run_timeout or 60.0
         args.gap_us = args.gap_us if args.gap_us is not None else DEFAULT_GAP_US["pci" if pci else "sim"]
-        slug = f"pci-{args.bdf.replace(':', '_')}-{args.backend}" if pci else "sim"
+        slug = (
+            f"pci-{args.bdf.replace(':', '_')}-{args.backend}"
+            if pci
+            else ("sim" if args.transport == "legacy" else "sim-modern")
+        )
         args.out = args.out or Path("build") / "bringup" / slug
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -339,7 +343,8 @@ def run_sim(args: argparse.Namespace) -> BringupReport:
         "--sim",
         "verilator",
         "--run-name",
-        "bringup",
+        # one run directory per table: the legacy and the modern bring-up may run at once (make test's workers)
+        f"bringup-{args.transport}",
     ]
     progress("our RTL on Verilator: building (about a minute the first time, cached after) and simulating")
     tail = _Tail(prog)
