@@ -14,14 +14,15 @@ XDIST   := -n $(JOBS) --dist load --maxschedchunk 1
 export SIM JOBS SHARD
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools test regress unit lint synth fpga waves bench hil durations merge clean
+.PHONY: help venv tools test regress unit lint synth fpga waves bench hil hil-kernel durations merge clean
 
 help:
 	@echo "virtio-net HIL testbench: make <target>   (variables: SIM=verilator|icarus SEED=n JOBS=n SHARD=k/N)"
 	@echo ""
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
-	@echo "             then the A/B matrix of the seed commit (JUnit: build/results/junit.xml)"
-	@echo "  test       the CI suite (~12 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
+	@echo "             then the A/B matrix of the seed commit and the lineage matrix (every transmit variant x"
+	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml)"
+	@echo "  test       the CI suite (~10-12 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
@@ -37,6 +38,9 @@ help:
 	@echo "             of the previous engine's commit> adds its column), the resource counts (build/bench/bench.json)"
 	@echo "  hil        the bring-up against QEMU's virtio-net-pci in TCG guests, uio and vfio (root, ~2-4 min;"
 	@echo "             HIL_ARGS=--long: the longer matrix make regress runs)"
+	@echo "  hil-kernel the guest kernel's virtio_net against the model's debian-6.1 on QEMU's transitional and"
+	@echo "             modern-only virtio-net-pci: TX interrupts per packet, paced and unpaced (root, ~20 min;"
+	@echo "             KCMP_ARGS=--short: ~1 min; build/hil/kernel_compare.{json,md})"
 	@echo "  tools      install (as root) or name every Debian package the targets need"
 	@echo "  durations  commit the last run's recorded test durations (they order and group the next runs)"
 	@echo "  merge      OUT=<file> JUNIT='<shard files>': merge the JUnit files of SHARD=k/N runs"
@@ -67,13 +71,15 @@ test: $(STAMP)
 	@$(PY) -m sim.lint
 	$(PYTEST) $(XDIST) -q -m "not slow" tests
 
-# the A/B matrix runs (and prints its table) even when a test failed; the target fails if either did
+# the A/B matrix and the lineage matrix run (and print their tables) even when a test failed; the target
+# fails if any did
 regress: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
 	@$(PY) -m sim.lint
 	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
-	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; fi; exit $$rc
+	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; \
+	    $(PY) -m sim.lineage --jobs $(JOBS) || rc=1; fi; exit $$rc
 
 bench: $(STAMP)
 	$(PREFLIGHT)
@@ -104,6 +110,12 @@ hil: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain --hil
 	$(PY) -m hil.orchestrator $(HIL_ARGS)
+
+# the guest kernel's own virtio_net against the model's debian-6.1 on the same QEMU devices (hil/kernel_compare.py)
+KCMP_ARGS ?=
+hil-kernel: $(STAMP)
+	@$(PY) -m sim.toolchain --hil
+	$(PY) -m hil.kernel_compare $(KCMP_ARGS)
 
 durations: $(STAMP)
 	@$(PY) -m sim.results durations --commit

@@ -8,12 +8,16 @@
  * Xilinx signal): the PCIe side is reduced to two narrow internal ports (hdl/README.md), a register bus
  * (completer: CQ -> registers -> CC) and a DMA port (requester: RQ/RC), plus the interrupt blocks.
  *
- *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_legacy_regs.v): a 32-bit memory BAR, or with
+ *   BAR0  legacy virtio-pci registers (hdl/virtio/virtio_pci_regs.v, legacy layout): a 32-bit memory BAR, or with
  *         BAR0_IO = 1 an I/O BAR (the IP's Device/Port Type must then be Legacy PCI Express Endpoint;
  *         hdl/README.md says why memory is the default)
  *   BAR1  MSI-X table (0x000) and PBA (0x800)
  *   BAR2  bring-up / debug registers (hdl/debug/debug_regs.v, 0x000-0x1FF) and the device modes and
  *         virtio counters (hdl/virtio/virtio_dev_ctrl.v, 0x200-0x3FF)
+ *   BAR4  modern virtio 1.x registers (hdl/virtio/virtio_pci_regs.v, modern layout: common config 0x000,
+ *         ISR 0x100, device config 0x200, notify 0x300 + 4 * queue), a 32-bit memory BAR (non-prefetchable:
+ *         the ISR is read-to-clear); the virtio_pci_cap structures that point there are in config space
+ *         (hdl/README.md, "The modern interface's capabilities")
  *
  * The core and the debug BAR's DMA self-test share the DMA engines through hdl/dma/dma_mux.v; each has its
  * own RAM (the core's is split among its queues' blocks).
@@ -207,7 +211,7 @@ pcie_us_cq_cc_bridge #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
     // a BAR0 access may wait up to RESET_HOLD_MAX cycles while a reset drains the queues (virtio_reset_hold)
     .REG_TIMEOUT(RESET_HOLD_MAX + 64),
-    .BAR_MASK(6'b000111),
+    .BAR_MASK(6'b010111),
     .BAR_IO_MASK({5'b00000, BAR0_IO != 0})
 )
 cq_cc_bridge_inst (
@@ -238,13 +242,20 @@ cq_cc_bridge_inst (
     .stat_cq_ur(stat_cq_ur)
 );
 
-wire [2:0]                 bar_req_valid;
+/* verilator lint_off UNUSEDSIGNAL */ // BAR3 and BAR5 are not implemented (the bridge answers them with UR)
+wire [5:0]                 bar_req_valid;
+/* verilator lint_on UNUSEDSIGNAL */
 wire                       bar_req_write;
 wire [REG_ADDR_WIDTH-1:0]  bar_req_addr;
 wire [3:0]                 bar_req_be;
 wire [31:0]                bar_req_wdata;
-wire [2:0]                 bar_rsp_valid;
-wire [3*32-1:0]            bar_rsp_rdata;
+wire [5:0]                 bar_rsp_valid;
+wire [6*32-1:0]            bar_rsp_rdata;
+
+assign bar_rsp_valid[3] = 1'b0;
+assign bar_rsp_rdata[3*32 +: 32] = 32'd0;
+assign bar_rsp_valid[5] = 1'b0;
+assign bar_rsp_rdata[5*32 +: 32] = 32'd0;
 
 reg_bar_mux #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH)
@@ -612,6 +623,7 @@ core_inst (
     .clk(clk),
     .rst(rst),
     .bar0_req_valid(bar_req_valid[0]),
+    .bar4_req_valid(bar_req_valid[4]),
     .ctrl_req_valid(ctrl_req_valid),
     .reg_req_write(bar_req_write),
     .reg_req_addr(bar_req_addr),
@@ -619,6 +631,8 @@ core_inst (
     .reg_req_wdata(bar_req_wdata),
     .bar0_rsp_valid(bar_rsp_valid[0]),
     .bar0_rsp_rdata(bar_rsp_rdata[0*32 +: 32]),
+    .bar4_rsp_valid(bar_rsp_valid[4]),
+    .bar4_rsp_rdata(bar_rsp_rdata[4*32 +: 32]),
     .ctrl_rsp_valid(ctrl_rsp_valid),
     .ctrl_rsp_rdata(ctrl_rsp_rdata),
     .m_axis_read_desc_pcie_addr(cl_rd_desc_pcie_addr[1*64 +: 64]),

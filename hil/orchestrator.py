@@ -9,6 +9,8 @@ For each backend (uio: pc machine, no IOMMU; vfio: q35 + intel-iommu, intel_iomm
 2. gives the guest one transitional ``virtio-net-pci`` (``disable-modern=on``) per configuration of the
    matrix, each at its own slot with its own options (default, ``vectors=0``: no MSI-X, ``vectors=2``: one
    shared queue vector, ``tx=timer``) and its own UDP socket backend to a host-side peer (hil/udp_peer.py)
+   (the vfio guest also two modern-only devices behind the vIOMMU, ``disable-legacy=on,iommu_platform=on``,
+   brought up with ``--transport modern`` by the napi-tx and the debian-6.1 variant: DMA addresses are IOVAs)
    that captures its frames into build/hil/<backend>/<nic>.pcap; plus a ``virtio-rng-pci``;
 3. writes the plan (hil/guest_plan.py runs it in the guest, one Python process): first the refusals (the
    host bridge 00:00.0 and the virtio-rng function must be refused with their bindings unchanged), then
@@ -72,6 +74,9 @@ class Nic:
     slot: int
     options: str = ""  # extra virtio-net-pci properties ("vectors=0", "tx=timer")
     args: tuple[str, ...] = ()  # extra bring-up arguments ("--gap-us", "0")
+    # a modern-only device behind the vIOMMU (disable-legacy=on, iommu_platform=on: its DMA addresses are
+    # IOVAs), driven through the modern transport; only where the guest has an IOMMU (vfio)
+    modern: bool = False
 
     @property
     def bdf(self) -> str:
@@ -82,7 +87,15 @@ class Nic:
         return f"52:54:00:12:34:{self.slot:02x}"
 
     def describe(self) -> str:
-        return " ".join(p for p in (self.options, " ".join(self.args)) if p) or "default"
+        return " ".join(p for p in (self.device_options(), " ".join(self.args)) if p) or "default"
+
+    def device_options(self) -> str:
+        if self.modern:
+            return ",".join(p for p in (MODERN_OPTIONS, self.options) if p)
+        return self.options
+
+    def runs_on(self, backend: str) -> bool:
+        return not self.modern or backend in MODERN_BACKENDS
 
 
 @dataclass(frozen=True)
@@ -103,12 +116,24 @@ class Matrix:
     timeout_s: int
     loopback_frames: int = 32
 
+    def nics_for(self, backend: str) -> tuple[Nic, ...]:
+        """The NICs of the guest of ``backend`` (the modern ones only behind a vIOMMU)."""
+        return tuple(n for n in self.nics if n.runs_on(backend))
+
 
 REFUSALS = (
     Refusal("refuse-host-bridge", HOST_BRIDGE, "the host bridge"),
     Refusal("refuse-virtio-rng", f"0000:00:{RNG_SLOT:02x}.0", "a virtio-rng function (not a NIC)"),
 )
 UNPACED = ("--gap-us", "0")
+# QEMU's virtio-net-pci as a modern-only device whose DMA goes through the vIOMMU (VIRTIO_F_ACCESS_PLATFORM)
+MODERN_OPTIONS = "disable-modern=off,disable-legacy=on,iommu_platform=on"
+MODERN_BACKENDS = ("vfio",)
+# the modern variants on it (make hil, make test: the vfio guest)
+MODERN_NICS = (
+    Nic("modern-napi-tx", 0x15, args=("--transport", "modern", "--variant", "napi-tx"), modern=True),
+    Nic("modern-debian-6.1", 0x16, args=("--transport", "modern", "--variant", "debian-6.1"), modern=True),
+)
 # make hil / make test: every configuration once, the default also unpaced
 STANDARD = Matrix(
     "standard",
@@ -118,6 +143,7 @@ STANDARD = Matrix(
         Nic("vectors0", 0x12, "vectors=0"),
         Nic("vectors2", 0x13, "vectors=2"),
         Nic("txtimer", 0x14, "tx=timer"),
+        *MODERN_NICS,
     ),
     REFUSALS,
     packets=32,
@@ -135,6 +161,11 @@ LONG = Matrix(
         for i, (base, opt) in enumerate(
             (("default", ""), ("vectors0", "vectors=0"), ("vectors2", "vectors=2"), ("txtimer", "tx=timer"))
         )
+        for j, (pace, gap) in enumerate((("paced", "20000"), ("unpaced", "0")))
+    )
+    + tuple(
+        Nic(f"{n.name}-{pace}", 0x18 + 2 * i + j + 1, args=(*n.args, "--gap-us", gap), modern=True)
+        for i, n in enumerate(MODERN_NICS)
         for j, (pace, gap) in enumerate((("paced", "20000"), ("unpaced", "0")))
     ),
     REFUSALS,
@@ -368,8 +399,8 @@ def qemu_command(
             "-netdev",
             f"socket,id=n{i},udp=127.0.0.1:{peer},localaddr=127.0.0.1:{local}",
             "-device",
-            f"virtio-net-pci,netdev=n{i},disable-modern=on,disable-legacy=off,mac={nic.mac},"
-            f"addr={nic.slot:#x},romfile={',' + nic.options if nic.options else ''}",
+            f"virtio-net-pci,netdev=n{i},{MODERN_OPTIONS if nic.modern else 'disable-modern=on,disable-legacy=off'},"
+            f"mac={nic.mac},addr={nic.slot:#x},romfile={',' + nic.options if nic.options else ''}",
         ]
     cmd += ["-device", f"virtio-rng-pci,addr={RNG_SLOT:#x}"]
     return cmd
@@ -434,7 +465,7 @@ def plan(matrix: Matrix, backend: str) -> list[dict[str, Any]]:
         return [x for kv in common.items() for x in kv] + ["--loopback-peer"]
 
     runs = [{"name": r.name, "bdf": r.bdf, "backend": backend, "args": []} for r in matrix.refusals]
-    runs += [{"name": n.name, "bdf": n.bdf, "backend": backend, "args": args(n)} for n in matrix.nics]
+    runs += [{"name": n.name, "bdf": n.bdf, "backend": backend, "args": args(n)} for n in matrix.nics_for(backend)]
     return runs
 
 
@@ -510,15 +541,14 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     share.mkdir(parents=True)
     (share / "plan.json").write_text(json.dumps(plan(matrix, backend), indent=1))
     run = GuestRun(backend, matrix, log=work / "qemu.log")
-    peers = {
-        nic.name: UdpPeer(work / f"{nic.name}.pcap", echo_ethertype=LOOPBACK_ETHERTYPE).start() for nic in matrix.nics
-    }
+    nics = matrix.nics_for(backend)
+    peers = {nic.name: UdpPeer(work / f"{nic.name}.pcap", echo_ethertype=LOOPBACK_ETHERTYPE).start() for nic in nics}
     cmd = qemu_command(
         backend,
         vmlinuz,
         initrd,
         share,
-        [(nic, peers[nic.name].port, free_udp_port()) for nic in matrix.nics],
+        [(nic, peers[nic.name].port, free_udp_port()) for nic in nics],
         guest_timeout=max(timeout_s - 30, 60),
     )
     (work / "qemu.cmd").write_text(" ".join(cmd) + "\n")
@@ -535,7 +565,7 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     for r in matrix.refusals:
         e = run.entries[r.name] = read_entry(share, r.name, r.bdf, None)
         judge_refusal(e, r)
-    for nic in matrix.nics:
+    for nic in nics:
         e = run.entries[nic.name] = read_entry(share, nic.name, nic.bdf, nic)
         e.captured = captured[nic.name]
         e.echoed = peers[nic.name].echoed
@@ -543,7 +573,7 @@ def run_guest(backend: str, matrix: Matrix = STANDARD, timeout_s: int | None = N
     done = share / "plan.done"
     tail = run.log.read_text(errors="replace")[-1500:] if run.log.is_file() else ""
     ok = done.is_file() and not run.timed_out
-    n_runs = len(matrix.refusals) + len(matrix.nics)
+    n_runs = len(matrix.refusals) + len(nics)
     run.checks.append(
         Check(
             "guest",
@@ -593,7 +623,8 @@ def summary_rows(runs: list[GuestRun]) -> list[dict[str, Any]]:
                     "config": e.nic.describe() if e.nic else f"{e.bdf} refused",
                     "result": PASS if e.ok else FAIL,
                     "rows": f"{n_pass}/{n_fail}/{n_na}",
-                    "irq_mode": post.get("irq_mode", "") if e.nic else "",
+                    # the A/B runs' mode; a modern NIC has no A/B: its TX run's
+                    "irq_mode": (post or e.run("tx")).get("irq_mode", "") if e.nic else "",
                     "pre": _ppk(pre) if e.nic else "",
                     "post": _ppk(post) if e.nic else "",
                     "kernel": f"{pre.get('tx_kernel')}/{post.get('tx_kernel')}" if e.nic and pre else "",
@@ -650,8 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     for backend in backends:
         print(
-            f"hil: booting the {backend} guest with {len(matrix.nics)} NICs and a virtio-rng (TCG; "
-            f"{len(matrix.refusals)} refusals and {len(matrix.nics)} bring-ups, about a minute) ...",
+            f"hil: booting the {backend} guest with {len(matrix.nics_for(backend))} NICs and a virtio-rng (TCG; "
+            f"{len(matrix.refusals)} refusals and {len(matrix.nics_for(backend))} bring-ups, about a minute) ...",
             flush=True,
         )
         run = run_guest(backend, matrix, args.timeout, install=not args.no_install)

@@ -35,6 +35,19 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class VirtioModern:
+    """The modern (virtio 1.x) interface's register regions: (offset, length) in ``bar`` of each structure a
+    virtio_pci_cap points at (virtio 1.2 4.1.4), and the notify multiplier."""
+
+    bar: int
+    common: tuple[int, int]
+    isr: tuple[int, int]
+    device: tuple[int, int]
+    notify: tuple[int, int]
+    notify_off_multiplier: int
+
+
+@dataclass(frozen=True)
 class DeviceDescription:
     vendor_id: int
     device_id: int
@@ -54,6 +67,7 @@ class DeviceDescription:
     msix_bar: int
     msix_table_offset: int
     msix_pba_offset: int
+    virtio: VirtioModern | None = None
     source: str = ""
 
     @property
@@ -152,6 +166,8 @@ def parse(text: str, source: str = "<text>") -> DeviceDescription:
         if table_offset < pba_end and pba_offset < table_end:
             raise DeviceDescriptionError(f"{w}: the table and the PBA overlap")
 
+    virtio = _parse_virtio(data.get("virtio"), bars, f"{source} [virtio]")
+
     return DeviceDescription(
         **desc_ids,
         interrupt_pin=pin,
@@ -166,8 +182,42 @@ def parse(text: str, source: str = "<text>") -> DeviceDescription:
         msix_bar=msix_bar,
         msix_table_offset=table_offset,
         msix_pba_offset=pba_offset,
+        virtio=virtio,
         source=source,
     )
+
+
+# the smallest region each structure needs: struct virtio_pci_common_cfg up to queue_device (0x38), the ISR
+# byte, struct virtio_net_config's mac and status (8), one 16-bit notify
+VIRTIO_MIN_LEN = {"common": 0x38, "isr": 1, "device": 8, "notify": 2}
+
+
+def _parse_virtio(table: dict | None, bars: list[Bar], w: str) -> VirtioModern | None:
+    if table is None:
+        return None
+    bar_index = _get(table, "bar", int, w)
+    home = next((b for b in bars if b.index == bar_index), None)
+    if home is None or home.kind != "memory":
+        raise DeviceDescriptionError(f"{w}: bar = {bar_index} is not a described memory BAR")
+    regions: dict[str, tuple[int, int]] = {}
+    for name, min_len in VIRTIO_MIN_LEN.items():
+        value = _get(table, name, list, w)
+        if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise DeviceDescriptionError(f"{w}: '{name}' = {value!r} must be [offset, length]")
+        off, length = value
+        if length < min_len or off % 4 or off + length > home.size:
+            raise DeviceDescriptionError(
+                f"{w}: '{name}' = [{off:#x}, {length:#x}]: dword aligned, at least {min_len:#x} bytes, inside "
+                f"BAR {bar_index} ({home.size:#x} bytes)"
+            )
+        for other, (o, n) in regions.items():
+            if off < o + n and o < off + length:
+                raise DeviceDescriptionError(f"{w}: '{name}' overlaps '{other}'")
+        regions[name] = (off, length)
+    mult = _get(table, "notify_off_multiplier", int, w)
+    if mult < 0 or mult % 2:
+        raise DeviceDescriptionError(f"{w}: notify_off_multiplier = {mult}: an even number (0 allowed)")
+    return VirtioModern(bar_index, regions["common"], regions["isr"], regions["device"], regions["notify"], mult)
 
 
 def load(path: Path | str = DESCRIPTION) -> DeviceDescription:

@@ -147,8 +147,10 @@ def groups(data_w: int = 256, net_w: int = 64) -> list[tuple[str, list]]:
             "virtio registers",
             [
                 ("core_inst.virtio_regs_inst.status_reg", 8, None),
-                ("core_inst.virtio_regs_inst.guest_features_reg", 32, None),
-                ("core_inst.virtio_regs_inst.tx_pfn_reg", 32, None),
+                ("core_inst.virtio_regs_inst.guest_features_reg", 64, None),
+                ("core_inst.virtio_regs_inst.tx_en_reg", None, None),
+                ("core_inst.virtio_regs_inst.tx_desc_reg", 64, None),
+                ("core_inst.virtio_regs_inst.tx_size_reg", 16, None),
                 ("core_inst.virtio_regs_inst.isr_reg", 8, None),
             ],
         ),

@@ -8,6 +8,9 @@
  *                             [5]   offer_indirect: offer VIRTIO_RING_F_INDIRECT_DESC (28) (reset 1)
  *                             [6]   offer_mrg_rxbuf: offer VIRTIO_NET_F_MRG_RXBUF (15) (reset 0: the
  *                                   12-byte header and merged RX buffers only when a test asks)
+ *                             [7]   offer_event_idx: offer VIRTIO_RING_F_EVENT_IDX (29) (reset 0: used_event /
+ *                                   avail_event instead of NO_INTERRUPT / NO_NOTIFY only when a test asks;
+ *                                   both queues, hdl/virtio/README.md "EVENT_IDX")
  *                             [8]   kick_suppress: used.flags NO_NOTIFY while the TX engine is busy
  *                             [12]  pacing_timer: TX batching timer (QEMU tx=timer) instead of immediate
  *                             [16]  push_batched: the used-ring push policy, 0 per_packet (one used element,
@@ -17,7 +20,7 @@
  *                                   (m_axis_tx idle); s_axis_rx is held ready and its frames are dropped and
  *                                   counted (RX_DROP_LOOPBACK)
  *   0x204 PACING_INTERVAL RW  timer in user_clk cycles (reset 37500 = 150 us at 250 MHz, QEMU's default)
- *   0x208 FAULT           RW  test only: fault knobs of the TX and RX queues (reset 0 = none; bits 31:12 read 0),
+ *   0x208 FAULT           RW  test only: fault knobs of the TX and RX queues (reset 0 = none; bits 31:15 read 0),
  *                             each set bit breaks one virtio rule (hdl/virtio/README.md "Fault knobs").
  *                             Present only when FAULT_ENABLE != 0: otherwise it reads 0, ignores writes
  *                             and the engine gets no knobs (a board build).
@@ -36,6 +39,12 @@
  *                                                      the last buffer that received bytes
  *                             [10] RX_USED_LEN_PLUS1   RX used.len one more than the bytes written
  *                             [11] RX_DROP_SILENT      RX frames at wire sequence 3 mod 4 dropped, not counted
+ *                             [12] AVAIL_EVENT_STALE   EVENT_IDX: avail_event never written (the driver stops
+ *                                                      kicking: the queue hangs) (TX and RX)
+ *                             [13] EVENT_IDX_IGNORED   EVENT_IDX: an interrupt after every push, as if
+ *                                                      used_event were always crossed (TX and RX)
+ *                             [14] EVENT_IDX_FLAGS     EVENT_IDX: avail.flags NO_INTERRUPT obeyed as well (an
+ *                                                      interrupt owed by used_event is not raised) (TX and RX)
  *   0x20C CNT_CLEAR       WO  any write clears the counters below
  *   0x210 CNT_FRAMES      RO  frames sent on the wire
  *   0x214 CNT_NOTIFY      RO  TX queue notifies (kicks) received
@@ -56,6 +65,9 @@
  *                             first element (it is pushed at once when nothing more is known to come)
  *                             (reset 1024: about 4 us)
  *   0x288 PUSH_BATCH_MAX  RO  the largest batch the TX engine can push (USED_BATCH_MAX)
+ *   0x290 CNT_IRQ_EVENT   RO  TX interrupts raised because used_event was crossed (EVENT_IDX; also in 0x218)
+ *   0x294 CNT_EVENT_SUPPR RO  TX decisions with EVENT_IDX that raised nothing because used_event was not
+ *                             crossed (also in 0x220)
  *
  *   RX queue (queue 0) counters, cleared by CNT_CLEAR like the others (hdl/virtio/README.md "The RX queue"):
  *   0x300 RX_FRAMES        RO  frames delivered (their used elements handed to the used writer)
@@ -78,6 +90,9 @@
  *   0x340 RX_WAIT          RO  the RX_WAIT parameter: cycles a frame waits for a chain, and the longest the
  *                              wire is held (s_axis_rx_tready low) before a frame is taken and dropped
  *   0x344 RX_MAX_CHAINS    RO  [15:0] chains per frame at most (MRG_RXBUF), [31:16] buffers per frame at most
+ *   0x348 RX_IRQ_EVENT     RO  RX interrupts raised because used_event was crossed (EVENT_IDX; also in 0x30C)
+ *   0x34C RX_EVENT_SUPPR   RO  RX decisions with EVENT_IDX that raised nothing because used_event was not
+ *                              crossed (also in 0x314)
  *
  * Modes are not virtio state: a device reset (STATUS = 0) keeps them; only user_reset clears them.
  */
@@ -123,6 +138,7 @@ module virtio_dev_ctrl #
     output wire                       offer_noe,
     output wire                       offer_indirect,
     output wire                       offer_mrg_rxbuf,
+    output wire                       offer_event_idx,
     output wire                       loopback,
     output wire                       kick_suppress,
     output wire                       pacing_timer,
@@ -130,7 +146,7 @@ module virtio_dev_ctrl #
     output wire                       push_batched,
     output wire [7:0]                 push_batch,
     output wire [15:0]                push_flush,
-    output wire [11:0]                fault,              // test only (0 without FAULT_ENABLE)
+    output wire [14:0]                fault,              // test only (0 without FAULT_ENABLE)
 
     /*
      * Event pulses
@@ -140,6 +156,8 @@ module virtio_dev_ctrl #
     input  wire                       stat_irq_normal,
     input  wire                       stat_irq_noe,
     input  wire                       stat_irq_suppressed,
+    input  wire                       stat_irq_event,
+    input  wire                       stat_irq_event_suppressed,
     input  wire                       stat_config_irq,
     input  wire                       err_valid,
     input  wire [3:0]                 err_cause,
@@ -155,6 +173,8 @@ module virtio_dev_ctrl #
     input  wire                       rx_stat_irq_normal,
     input  wire                       rx_stat_irq_noe,
     input  wire                       rx_stat_irq_suppressed,
+    input  wire                       rx_stat_irq_event,
+    input  wire                       rx_stat_irq_event_suppressed,
     input  wire                       rx_stat_drop_nobuf,
     input  wire                       rx_stat_drop_chain,
     input  wire                       rx_stat_drop_oversize,
@@ -182,10 +202,14 @@ localparam [REG_ADDR_WIDTH-1:0]
     REG_PUSH_BATCH      = 12'h280,
     REG_PUSH_FLUSH      = 12'h284,
     REG_PUSH_BATCH_MAX  = 12'h288,
+    REG_CNT_IRQ_EVENT   = 12'h290,
+    REG_CNT_EVENT_SUPPR = 12'h294,
     REG_RX_CNT_BASE     = 12'h300,      // 0x300..0x338: RX counters (RX_CNT_COUNT of them)
     REG_RX_LAST_ERROR   = 12'h33C,
     REG_RX_WAIT         = 12'h340,
-    REG_RX_MAX_CHAINS   = 12'h344;
+    REG_RX_MAX_CHAINS   = 12'h344,
+    REG_RX_IRQ_EVENT    = 12'h348,
+    REG_RX_EVENT_SUPPR  = 12'h34C;
 
 localparam CNT_COUNT = 7;
 localparam RX_CNT_COUNT = 15;
@@ -194,12 +218,12 @@ localparam [31:0] RX_WAIT_32 = RX_WAIT;
 localparam [15:0] RX_MAX_CHAINS_16 = RX_MAX_CHAINS;
 localparam [15:0] RX_MAX_SEGS_16 = RX_MAX_SEGS;
 localparam [31:0] PACING_INTERVAL_RESET = 32'd37500;
-localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_0FFF : 32'h0000_0000;
+localparam [31:0] FAULT_MASK = (FAULT_ENABLE != 0) ? 32'h0000_7FFF : 32'h0000_0000;
 localparam [31:0] MAX_FRAME_32 = MAX_FRAME_LEN;
 localparam [31:0] MIN_FRAME_32 = MIN_FRAME_LEN;
 localparam [31:0] BATCH_MAX_32 = USED_BATCH_MAX;
 localparam [31:0] PUSH_FLUSH_RESET = 32'd1024;
-localparam [31:0] MODE_MASK = 32'h0011_1173;
+localparam [31:0] MODE_MASK = 32'h0011_11F3;
 
 function [31:0] apply_be;
     input [31:0] old;
@@ -226,6 +250,7 @@ reg         cnt_clear;
 reg  [31:0] cnt_reg [0:CNT_COUNT-1];
 reg  [31:0] err_cnt_reg [0:15];
 reg  [31:0] drop_long_cnt_reg, drop_runt_cnt_reg;
+reg  [31:0] irq_event_cnt_reg, event_suppr_cnt_reg, rx_irq_event_cnt_reg, rx_event_suppr_cnt_reg;
 reg  [31:0] rx_cnt_reg [0:RX_CNT_COUNT-1];
 reg  [3:0]  rx_last_error_reg;
 
@@ -256,6 +281,7 @@ assign noe_policy = mode_reg[1:0];
 assign offer_noe = mode_reg[4];
 assign offer_indirect = mode_reg[5];
 assign offer_mrg_rxbuf = mode_reg[6];
+assign offer_event_idx = mode_reg[7];
 assign loopback = mode_reg[20];
 assign kick_suppress = mode_reg[8];
 assign pacing_timer = mode_reg[12];
@@ -267,7 +293,7 @@ wire [31:0] push_flush_wr = apply_be({16'd0, push_flush_reg}, reg_req_wdata, reg
 assign push_batched = mode_reg[16];
 assign push_batch = push_batch_reg;
 assign push_flush = push_flush_reg;
-assign fault = fault_reg[11:0];
+assign fault = fault_reg[14:0];
 
 always @* begin
     rsp_valid_next = 1'b0;
@@ -305,6 +331,10 @@ always @* begin
                 REG_PUSH_BATCH: rsp_rdata_next = {24'd0, push_batch_reg};
                 REG_PUSH_FLUSH: rsp_rdata_next = {16'd0, push_flush_reg};
                 REG_PUSH_BATCH_MAX: rsp_rdata_next = BATCH_MAX_32;
+                REG_CNT_IRQ_EVENT: rsp_rdata_next = irq_event_cnt_reg;
+                REG_CNT_EVENT_SUPPR: rsp_rdata_next = event_suppr_cnt_reg;
+                REG_RX_IRQ_EVENT: rsp_rdata_next = rx_irq_event_cnt_reg;
+                REG_RX_EVENT_SUPPR: rsp_rdata_next = rx_event_suppr_cnt_reg;
                 REG_RX_LAST_ERROR: rsp_rdata_next = {28'd0, rx_last_error_reg};
                 REG_RX_WAIT: rsp_rdata_next = RX_WAIT_32;
                 REG_RX_MAX_CHAINS: rsp_rdata_next = {RX_MAX_SEGS_16, RX_MAX_CHAINS_16};
@@ -367,9 +397,17 @@ always @(posedge clk) begin
     if (cnt_clear) begin
         drop_long_cnt_reg <= 32'd0;
         drop_runt_cnt_reg <= 32'd0;
+        irq_event_cnt_reg <= 32'd0;
+        event_suppr_cnt_reg <= 32'd0;
+        rx_irq_event_cnt_reg <= 32'd0;
+        rx_event_suppr_cnt_reg <= 32'd0;
     end else begin
         drop_long_cnt_reg <= drop_long_cnt_reg + {31'd0, stat_drop_oversize};
         drop_runt_cnt_reg <= drop_runt_cnt_reg + {31'd0, stat_drop_runt};
+        irq_event_cnt_reg <= irq_event_cnt_reg + {31'd0, stat_irq_event};
+        event_suppr_cnt_reg <= event_suppr_cnt_reg + {31'd0, stat_irq_event_suppressed};
+        rx_irq_event_cnt_reg <= rx_irq_event_cnt_reg + {31'd0, rx_stat_irq_event};
+        rx_event_suppr_cnt_reg <= rx_event_suppr_cnt_reg + {31'd0, rx_stat_irq_event_suppressed};
     end
 
     if (rst) begin
@@ -387,6 +425,10 @@ always @(posedge clk) begin
         end
         drop_long_cnt_reg <= 32'd0;
         drop_runt_cnt_reg <= 32'd0;
+        irq_event_cnt_reg <= 32'd0;
+        event_suppr_cnt_reg <= 32'd0;
+        rx_irq_event_cnt_reg <= 32'd0;
+        rx_event_suppr_cnt_reg <= 32'd0;
         for (k = 0; k < CNT_COUNT; k = k + 1) begin
             cnt_reg[k] <= 32'd0;
         end

@@ -2,8 +2,9 @@
 /*
  * The virtio-net device behind the PCIe blocks: no Xilinx signal, only the internal ports of hdl/README.md.
  *
- *   - register bus: the legacy virtio-pci block (BAR0, virtio_legacy_regs.v) and the device modes and
- *     counters window (BAR2 0x200-0x3FF, virtio_dev_ctrl.v); the bus fan-out by BAR is the wrapper's;
+ *   - register bus: the transitional virtio-pci block (virtio_pci_regs.v: the legacy layout in BAR0, the
+ *     modern virtio 1.x layout in BAR4, one device state) and the device modes and counters window (BAR2
+ *     0x200-0x3FF, virtio_dev_ctrl.v); the bus fan-out by BAR is the wrapper's;
  *   - DMA port: read / write descriptors and statuses, and the RAM ports of the queues' blocks (written by
  *     the read engine, read by the write engine);
  *   - interrupts: MSI-X requests by vector (msix_enabled says whether the function uses MSI-X) and the
@@ -69,9 +70,10 @@ module virtio_net_core #
     input  wire                               rst,
 
     /*
-     * Register bus: BAR0 (legacy virtio-pci) and the device-control window of BAR2
+     * Register bus: BAR0 (legacy virtio-pci), BAR4 (modern virtio-pci) and the device-control window of BAR2
      */
     input  wire                               bar0_req_valid,
+    input  wire                               bar4_req_valid,
     input  wire                               ctrl_req_valid,
     input  wire                               reg_req_write,
     input  wire [REG_ADDR_WIDTH-1:0]          reg_req_addr,
@@ -79,6 +81,8 @@ module virtio_net_core #
     input  wire [31:0]                        reg_req_wdata,
     output wire                               bar0_rsp_valid,
     output wire [31:0]                        bar0_rsp_rdata,
+    output wire                               bar4_rsp_valid,
+    output wire [31:0]                        bar4_rsp_rdata,
     output wire                               ctrl_rsp_valid,
     output wire [31:0]                        ctrl_rsp_rdata,
 
@@ -152,6 +156,8 @@ module virtio_net_core #
 localparam VIRTIO_NET_F_MRG_RXBUF = 15;
 localparam VIRTIO_F_NOTIFY_ON_EMPTY = 24;
 localparam VIRTIO_RING_F_INDIRECT_DESC = 28;
+localparam VIRTIO_RING_F_EVENT_IDX = 29;
+localparam VIRTIO_F_VERSION_1 = 32;
 localparam Q_RAM_ADDR_WIDTH = RAM_ADDR_WIDTH - 1;       // each queue's RAM (client of the queue mux)
 localparam Q_RAM_WORD_WIDTH = Q_RAM_ADDR_WIDTH - $clog2(RAM_DATA_WIDTH/8);
 localparam Q_TAG_WIDTH = DMA_TAG_WIDTH - 1;
@@ -164,9 +170,10 @@ initial begin
     end
 end
 
-wire [31:0] guest_features;
+wire [63:0] guest_features;
 wire        tx_queue_enable;
-wire [63:0] tx_queue_base;
+wire [63:0] tx_desc_addr, tx_avail_addr, tx_used_addr;
+wire [15:0] tx_queue_size, rx_queue_size;   // the running sizes (legacy: the maximum; modern: negotiated)
 wire        tx_notify;
 wire        dev_reset;
 wire        tx_irq_valid;
@@ -178,6 +185,7 @@ wire [3:0]  tx_err_cause;
 wire        stat_config_irq;
 
 wire        stat_frame, stat_notify, stat_irq_normal, stat_irq_noe, stat_irq_suppressed;
+wire        stat_irq_event, stat_irq_event_suppressed;
 wire        stat_drop_oversize, stat_drop_runt;
 
 wire [1:0]  noe_policy;
@@ -189,11 +197,12 @@ wire [31:0] pacing_interval;
 wire        push_batched;
 wire [7:0]  push_batch;
 wire [15:0] push_flush;
-wire [11:0] fault;              // test only: BAR2 0x208 FAULT, the queues' fault knobs (FAULT_ENABLE)
+wire [14:0] fault;              // test only: BAR2 0x208 FAULT, the queues' fault knobs (FAULT_ENABLE)
 wire        offer_mrg_rxbuf;
+wire        offer_event_idx;
 wire        loopback;
 wire        rx_queue_enable;
-wire [63:0] rx_queue_base;
+wire [63:0] rx_desc_addr, rx_avail_addr, rx_used_addr;
 wire        rx_notify;
 wire        rx_irq_valid;
 /* verilator lint_off UNUSEDSIGNAL */
@@ -202,6 +211,7 @@ wire        rx_irq_cause;               // counted through the statistics instea
 wire        rx_err_valid;
 wire [3:0]  rx_err_cause;
 wire        rx_stat_frame, rx_stat_notify, rx_stat_irq_normal, rx_stat_irq_noe, rx_stat_irq_suppressed;
+wire        rx_stat_irq_event, rx_stat_irq_event_suppressed;
 wire [15:0] rx_stat_frame_len;
 wire        rx_stat_drop_nobuf, rx_stat_drop_chain, rx_stat_drop_oversize, rx_stat_drop_runt, rx_stat_drop_bad;
 wire        rx_stat_drop_overrun, rx_stat_drop_stopped;
@@ -211,21 +221,26 @@ wire        q_err_valid = tx_err_valid || rx_err_valid;
 wire [3:0]  q_err_cause = tx_err_valid ? tx_err_cause : rx_err_cause;
 
 /*
- * BAR0 accesses after a reset wait until the queues' DMA has stopped (virtio_reset_hold.v): the read a driver
- * does to flush its STATUS = 0 write completes only after the last DMA write of the old rings
+ * BAR0 and BAR4 accesses after a reset wait until the queues' DMA has stopped (virtio_reset_hold.v): the read
+ * a driver does to flush its STATUS = 0 (device_status = 0) write completes only after the last DMA write of
+ * the old rings. The hold carries the BAR as the top address bit (1 = BAR4, the modern layout)
  */
-wire                      bar0_held_valid;
-wire                      bar0_held_write;
-wire [REG_ADDR_WIDTH-1:0] bar0_held_addr;
-wire [3:0]                bar0_held_be;
-wire [31:0]               bar0_held_wdata;
+wire                      virtio_req_valid = bar0_req_valid || bar4_req_valid;
+wire                      held_valid;
+wire                      held_write;
+wire [REG_ADDR_WIDTH:0]   held_addr;
+wire [3:0]                held_be;
+wire [31:0]               held_wdata;
+wire                      virtio_rsp_valid;
+wire                      virtio_rsp_modern;
+wire [31:0]               virtio_rsp_rdata;
 /* verilator lint_off UNUSEDSIGNAL */
 wire                      reset_holding;            // visible in waves
 wire                      reset_hold_expired;       // a reset whose DMA did not stop within RESET_HOLD_MAX
 /* verilator lint_on UNUSEDSIGNAL */
 
 virtio_reset_hold #(
-    .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
+    .REG_ADDR_WIDTH(REG_ADDR_WIDTH + 1),
     .HOLD_MAX(RESET_HOLD_MAX)
 )
 reset_hold_inst (
@@ -233,24 +248,29 @@ reset_hold_inst (
     .rst(rst),
     .dev_reset(dev_reset),
     .busy(!(tx_idle && rx_idle)),
-    .s_reg_req_valid(bar0_req_valid),
+    .s_reg_req_valid(virtio_req_valid),
     .s_reg_req_write(reg_req_write),
-    .s_reg_req_addr(reg_req_addr),
+    .s_reg_req_addr({bar4_req_valid, reg_req_addr}),
     .s_reg_req_be(reg_req_be),
     .s_reg_req_wdata(reg_req_wdata),
-    .m_reg_req_valid(bar0_held_valid),
-    .m_reg_req_write(bar0_held_write),
-    .m_reg_req_addr(bar0_held_addr),
-    .m_reg_req_be(bar0_held_be),
-    .m_reg_req_wdata(bar0_held_wdata),
+    .m_reg_req_valid(held_valid),
+    .m_reg_req_write(held_write),
+    .m_reg_req_addr(held_addr),
+    .m_reg_req_be(held_be),
+    .m_reg_req_wdata(held_wdata),
     .holding(reset_holding),
     .stat_hold_expired(reset_hold_expired)
 );
 
+assign bar0_rsp_valid = virtio_rsp_valid && !virtio_rsp_modern;
+assign bar0_rsp_rdata = virtio_rsp_rdata;
+assign bar4_rsp_valid = virtio_rsp_valid && virtio_rsp_modern;
+assign bar4_rsp_rdata = virtio_rsp_rdata;
+
 /*
- * BAR0: legacy virtio-pci registers
+ * BAR0 and BAR4: the transitional virtio-pci registers (legacy and modern layouts, one device state)
  */
-virtio_legacy_regs #(
+virtio_pci_regs #(
     .REG_ADDR_WIDTH(REG_ADDR_WIDTH),
     .RX_QUEUE_SIZE(RX_QUEUE_SIZE),
     .TX_QUEUE_SIZE(TX_QUEUE_SIZE),
@@ -261,23 +281,32 @@ virtio_legacy_regs #(
 virtio_regs_inst (
     .clk(clk),
     .rst(rst),
-    .reg_req_valid(bar0_held_valid),
-    .reg_req_write(bar0_held_write),
-    .reg_req_addr(bar0_held_addr),
-    .reg_req_be(bar0_held_be),
-    .reg_req_wdata(bar0_held_wdata),
-    .reg_rsp_valid(bar0_rsp_valid),
-    .reg_rsp_rdata(bar0_rsp_rdata),
+    .reg_req_valid(held_valid),
+    .reg_req_modern(held_addr[REG_ADDR_WIDTH]),
+    .reg_req_write(held_write),
+    .reg_req_addr(held_addr[REG_ADDR_WIDTH-1:0]),
+    .reg_req_be(held_be),
+    .reg_req_wdata(held_wdata),
+    .reg_rsp_valid(virtio_rsp_valid),
+    .reg_rsp_modern(virtio_rsp_modern),
+    .reg_rsp_rdata(virtio_rsp_rdata),
     .offer_noe(offer_noe),
     .offer_indirect(offer_indirect),
     .offer_mrg_rxbuf(offer_mrg_rxbuf),
+    .offer_event_idx(offer_event_idx),
     .status(virtio_status),
     .guest_features(guest_features),
     .tx_queue_enable(tx_queue_enable),
-    .tx_queue_base(tx_queue_base),
+    .tx_desc_addr(tx_desc_addr),
+    .tx_avail_addr(tx_avail_addr),
+    .tx_used_addr(tx_used_addr),
+    .tx_queue_size(tx_queue_size),
     .tx_notify(tx_notify),
     .rx_queue_enable(rx_queue_enable),
-    .rx_queue_base(rx_queue_base),
+    .rx_desc_addr(rx_desc_addr),
+    .rx_avail_addr(rx_avail_addr),
+    .rx_used_addr(rx_used_addr),
+    .rx_queue_size(rx_queue_size),
     .rx_notify(rx_notify),
     .dev_reset(dev_reset),
     .tx_irq(tx_irq_valid),
@@ -319,6 +348,7 @@ dev_ctrl_inst (
     .offer_noe(offer_noe),
     .offer_indirect(offer_indirect),
     .offer_mrg_rxbuf(offer_mrg_rxbuf),
+    .offer_event_idx(offer_event_idx),
     .loopback(loopback),
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
@@ -332,6 +362,8 @@ dev_ctrl_inst (
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
     .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed),
     .stat_config_irq(stat_config_irq),
     .err_valid(q_err_valid),
     .err_cause(q_err_cause),
@@ -343,6 +375,8 @@ dev_ctrl_inst (
     .rx_stat_irq_normal(rx_stat_irq_normal),
     .rx_stat_irq_noe(rx_stat_irq_noe),
     .rx_stat_irq_suppressed(rx_stat_irq_suppressed),
+    .rx_stat_irq_event(rx_stat_irq_event),
+    .rx_stat_irq_event_suppressed(rx_stat_irq_event_suppressed),
     .rx_stat_drop_nobuf(rx_stat_drop_nobuf),
     .rx_stat_drop_chain(rx_stat_drop_chain),
     .rx_stat_drop_oversize(rx_stat_drop_oversize),
@@ -502,10 +536,15 @@ virtq_tx_inst (
     .clk(clk),
     .rst(rst),
     .queue_enable(tx_queue_enable),
-    .queue_base(tx_queue_base),
+    .desc_addr(tx_desc_addr),
+    .avail_addr(tx_avail_addr),
+    .used_addr(tx_used_addr),
+    .queue_size(tx_queue_size),
     .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
     .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
     .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),
+    .feat_version_1(guest_features[VIRTIO_F_VERSION_1]),
+    .feat_event_idx(guest_features[VIRTIO_RING_F_EVENT_IDX]),
     .noe_policy(noe_policy),
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
@@ -514,6 +553,7 @@ virtq_tx_inst (
     .push_batch(push_batch),
     .push_flush(push_flush),
     .fault(fault[8:0]),
+    .fault_event(fault[14:12]),         // the EVENT_IDX knobs act on both queues
     .notify(tx_notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(q_rd_addr[0*64 +: 64]),
@@ -559,6 +599,8 @@ virtq_tx_inst (
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
     .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed),
     .stat_drop_oversize(stat_drop_oversize),
     .stat_drop_runt(stat_drop_runt)
 );
@@ -590,15 +632,21 @@ virtq_rx_inst (
     .clk(clk),
     .rst(rst),
     .queue_enable(rx_queue_enable),
-    .queue_base(rx_queue_base),
+    .desc_addr(rx_desc_addr),
+    .avail_addr(rx_avail_addr),
+    .used_addr(rx_used_addr),
+    .queue_size(rx_queue_size),
     .feat_indirect(guest_features[VIRTIO_RING_F_INDIRECT_DESC]),
     .feat_noe(guest_features[VIRTIO_F_NOTIFY_ON_EMPTY]),
     .feat_mrg_rxbuf(guest_features[VIRTIO_NET_F_MRG_RXBUF]),
+    .feat_version_1(guest_features[VIRTIO_F_VERSION_1]),
+    .feat_event_idx(guest_features[VIRTIO_RING_F_EVENT_IDX]),
     .noe_policy(noe_policy),
     .push_batched(push_batched),
     .push_batch(push_batch),
     .push_flush(push_flush),
     .fault({fault[1:0], fault[11:9]}),  // the interrupt knobs act on both queues' used writers
+    .fault_event(fault[14:12]),
     .notify(rx_notify),
     .dev_reset(dev_reset),
     .m_axis_read_desc_pcie_addr(q_rd_addr[1*64 +: 64]),
@@ -645,6 +693,8 @@ virtq_rx_inst (
     .stat_irq_normal(rx_stat_irq_normal),
     .stat_irq_noe(rx_stat_irq_noe),
     .stat_irq_suppressed(rx_stat_irq_suppressed),
+    .stat_irq_event(rx_stat_irq_event),
+    .stat_irq_event_suppressed(rx_stat_irq_event_suppressed),
     .stat_drop_nobuf(rx_stat_drop_nobuf),
     .stat_drop_chain(rx_stat_drop_chain),
     .stat_drop_oversize(rx_stat_drop_oversize),

@@ -7,9 +7,13 @@
  * avail.idx reads. Four reasons, one read in flight at a time:
  *   start    a kick found the queue idle (after used.flags is set as the mode asks)
  *   decision the used writer asks for it (dec_req) after its used.idx write was seen out (the barrier): the
- *            read's {flags, idx} go back to it for the interrupt decision (avail_rsp_*, avail_rsp_dec)
+ *            read's {flags, idx} go back to it for the interrupt decision (avail_rsp_*, avail_rsp_dec); with
+ *            EVENT_IDX (feat_event_idx) a read of used_event (the u16 at avail + 4 + 2*QUEUE_SIZE) is issued
+ *            right behind it, and the answer waits for both (avail_rsp_event); both reads follow the used.idx
+ *            write on PCIe, so the driver either sees the new used.idx or the device its new used_event
  *   kick     a kick arrived while running and every entry this block knows of is fetched
- *   recheck  after used.flags was cleared on the way to idle (a kick the driver suppressed is not lost)
+ *   recheck  after used.flags was cleared, or avail_event written, on the way to idle (a kick the driver
+ *            suppressed is not lost)
  * While the used writer wants to write used.idx (used_idx_req) no read other than its decision read is
  * started, and the used writer starts that write only while no read is in flight (avail_rd_busy): so in
  * PCIe order the first read of avail.idx after a used.idx write is always the decision read, exactly the
@@ -30,6 +34,16 @@
  * pacing_timer (QEMU tx=timer): a kick arms a pacing_interval-cycle timer and sets NO_NOTIFY; its expiry,
  * or a kick while armed, starts processing (used.flags = 0 first, behind a barrier, unless kick_suppress).
  *
+ * EVENT_IDX (feat_event_idx, VIRTIO_RING_F_EVENT_IDX negotiated): used.flags is never written (the driver
+ * ignores it then); the driver kicks when its avail.idx moves across avail_event (the u16 at used + 4 +
+ * 8*QUEUE_SIZE). While running, avail_event is left where it is: the driver does not kick, and the decision
+ * reads find its new entries. On the way to idle the block writes avail_event = the next avail index it will
+ * read (unless the value last written is that already), waits for the write's status (barrier), and re-reads
+ * avail.idx; entries found there are processed without a kick. So whenever the block waits for a kick,
+ * avail_event in host memory is the next index it will read. kick_suppress has no effect with EVENT_IDX;
+ * pacing_timer still delays processing by pacing_interval (the armed timer needs no NO_NOTIFY: avail_event
+ * already asks for no kick before the one that armed it is served).
+ *
  * Kicks: notify (already qualified by the queue: enabled, not stopped by an error) is remembered until an
  * avail.idx read is issued after it, also across clear (a kick during a reset's drain is served once the
  * drain completes); notify_forget drops it (a reset starts: the kick belonged to the old rings).
@@ -37,12 +51,14 @@
  * run = 0: no new DMA (descriptors already presented are handed over, issued ones counted back: idle
  * reports when none is owed); clear: back to the reset state except a remembered kick.
  *
- * RAM (this block's, written by the DMA read engine): byte 0: {avail.flags, avail.idx} (captured from the
- * RAM write port as it lands); byte RAM_WORD_BYTES onwards: the head FIFO, HEAD_FIFO entries of 2 bytes.
+ * RAM (this block's, written by the DMA read engine): byte 0: {avail.flags, avail.idx}, byte 4: used_event
+ * (captured from the RAM write port as they land); byte RAM_WORD_BYTES onwards: the head FIFO, HEAD_FIFO
+ * entries of 2 bytes.
  *
- * Fault knob (test only, FAULT_ENABLE): fault_read_past_avail, sampled per ring read: the read takes one
+ * Fault knobs (test only, FAULT_ENABLE): fault_read_past_avail, sampled per ring read: the read takes one
  * entry more than published when MAX_BATCH, the ring's end and the FIFO leave room (the extra entry is
- * never used).
+ * never used). fault_avail_event_stale, sampled on the way to idle: with EVENT_IDX, avail_event is never
+ * written (the recheck read still happens): the driver stops kicking and the queue hangs.
  */
 
 `resetall
@@ -57,7 +73,7 @@ module virtq_avail #
     parameter RAM_DATA_WIDTH = 256,
     parameter RAM_ADDR_WIDTH = 8,
     parameter LEN_WIDTH = 16,
-    // DMA tag bits this block owns (2 are used)
+    // DMA tag bits this block owns (2 are used: 3 kinds of read)
     parameter TAG_WIDTH = 5,
     // ring entries per avail.ring read
     parameter MAX_BATCH = 32,
@@ -77,10 +93,13 @@ module virtq_avail #
      */
     input  wire [63:0]                  avail_base,
     input  wire [63:0]                  used_base,
+    input  wire [15:0]                  queue_size,     // the running size: a power of 2, 2..QUEUE_SIZE
+    input  wire                         feat_event_idx,
     input  wire                         kick_suppress,
     input  wire                         pacing_timer,
     input  wire [31:0]                  pacing_interval,
     input  wire                         fault_read_past_avail,   // test only
+    input  wire                         fault_avail_event_stale, // test only
     input  wire                         run,
     input  wire                         clear,
     input  wire                         notify,
@@ -106,10 +125,11 @@ module virtq_avail #
     output wire                         avail_rsp_dec,
     output wire [15:0]                  avail_rsp_flags,
     output wire [15:0]                  avail_rsp_idx,
+    output wire [15:0]                  avail_rsp_event, // used_event (EVENT_IDX decision answers)
     output wire [15:0]                  avail_idx,       // the last avail.idx read
 
     /*
-     * DMA read (avail.idx, avail.ring) and write (used.flags, immediate)
+     * DMA read (avail.idx, avail.ring, used_event) and write (used.flags or avail_event, immediate)
      */
     output wire [63:0]                  m_axis_read_desc_pcie_addr,
     output wire [RAM_ADDR_WIDTH-1:0]    m_axis_read_desc_ram_addr,
@@ -117,7 +137,7 @@ module virtq_avail #
     output wire [TAG_WIDTH-1:0]         m_axis_read_desc_tag,
     output wire                         m_axis_read_desc_valid,
     input  wire                         m_axis_read_desc_ready,
-    /* verilator lint_off UNUSEDSIGNAL */ // bit 0 tells this block's two reads apart
+    /* verilator lint_off UNUSEDSIGNAL */ // bits 1:0 tell this block's three kinds of read apart
     input  wire [TAG_WIDTH-1:0]         s_axis_read_desc_status_tag,
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire [3:0]                   s_axis_read_desc_status_error,
@@ -157,18 +177,31 @@ localparam CW = $clog2(HEAD_FIFO + 1);
 localparam BW = $clog2(MAX_BATCH + 1);
 localparam ENT_OFF = WORD_BYTES;                    // FIFO storage: bytes after the avail.idx word
 
-localparam [16:0] QSIZE_17 = QUEUE_SIZE;
 localparam [16:0] BATCH_17 = MAX_BATCH;
 localparam [16:0] FIFO_17 = HEAD_FIFO;
 localparam [31:0] ENT_OFF_32 = ENT_OFF;
+localparam [QW+1:0] RING_OFF = 4;                        // avail.ring[0]
+localparam [RAM_ADDR_WIDTH-1:0] EVENT_RAM = 4;          // used_event lands at RAM byte 4
 
 localparam [15:0] VRING_USED_F_NO_NOTIFY = 16'd1;
 
+// the running size Q (set while the queue is stopped; QUEUE_SIZE is the largest): ring slots are indices
+// modulo Q, used_event sits at avail + 4 + 2*Q, avail_event at used + 4 + 8*Q
+/* verilator lint_off UNUSEDSIGNAL */ // at most QUEUE_SIZE
+wire [15:0]   qsize_in = queue_size;
+/* verilator lint_on UNUSEDSIGNAL */
+wire [QW:0]   qs = qsize_in[QW:0];
+wire [QW-1:0] qmask = qs[QW-1:0] - 1'b1;                    // Q = 2^QW gives all ones too
+wire [16:0]   qsize_17 = {{16-QW{1'b0}}, qs};
+wire [QW+1:0] used_event_off = {qs, 1'b0} + 4;               // in the avail ring
+wire [QW+3:0] avail_event_off = {qs, 3'b000} + 4;            // in the used ring
+
 localparam [3:0] ERR_AVAIL_IDX = 4'd1, ERR_DMA_RD = 4'd9, ERR_DMA_WR = 4'd10;
 
-// DMA tags: bit 0 tells the two reads apart
+// DMA tags: bits 1:0 tell the three kinds of read apart
 localparam [TAG_WIDTH-1:0] TAG_IDX = {TAG_WIDTH{1'b0}};
 localparam [TAG_WIDTH-1:0] TAG_RING = {{TAG_WIDTH-1{1'b0}}, 1'b1};
+localparam [TAG_WIDTH-1:0] TAG_EVENT = {{TAG_WIDTH-2{1'b0}}, 2'b10};
 
 // why an avail.idx read was issued
 localparam [1:0]
@@ -180,8 +213,8 @@ localparam [1:0]
 localparam [2:0]
     S_IDLE     = 3'd0,     // waiting for a kick
     S_ARMED    = 3'd1,     // pacing timer running
-    S_FLAGS_WR = 3'd2,     // write used.flags = flags_val
-    S_FLAGS_BAR= 3'd3,     // wait for the used.flags write status
+    S_FLAGS_WR = 3'd2,     // write used.flags = flags_val (or, flags_ae, avail_event = the next index)
+    S_FLAGS_BAR= 3'd3,     // wait for that write's status
     S_IDX_RD   = 3'd4,     // start / recheck read: issue
     S_IDX_WAIT = 3'd5,     // start / recheck read: its result
     S_RUN      = 3'd6;     // fetching; decision and kick reads; idle when quiet
@@ -195,8 +228,8 @@ initial begin
         $error("Error: HEAD_FIFO must be a power of 2 and hold MAX_BATCH >= 1 entries (instance %m)");
         $finish;
     end
-    if ((1 << RAM_ADDR_WIDTH) < ENT_OFF + 2*HEAD_FIFO || TAG_WIDTH < 1) begin
-        $error("Error: RAM_ADDR_WIDTH too small for the head FIFO, or no tag bit (instance %m)");
+    if ((1 << RAM_ADDR_WIDTH) < ENT_OFF + 2*HEAD_FIFO || TAG_WIDTH < 2 || WORD_BYTES < 8) begin
+        $error("Error: RAM_ADDR_WIDTH too small for the head FIFO, fewer than 2 tag bits, or a RAM word below 8 bytes (instance %m)");
         $finish;
     end
 end
@@ -204,6 +237,9 @@ end
 reg  [2:0]      state_reg, state_next;
 reg  [2:0]      flags_ret_reg, flags_ret_next;      // state after the used.flags write
 reg             flags_val_reg, flags_val_next;
+reg             flags_ae_reg, flags_ae_next;        // S_FLAGS_WR writes avail_event, not used.flags
+reg  [15:0]     ae_reg, ae_next;                    // avail_event as last written
+reg             ae_valid_reg, ae_valid_next;        // ... since the last clear
 reg  [1:0]      rd_purpose_reg, rd_purpose_next;    // of the start / recheck read (S_IDX_RD)
 reg             used_flags_reg, used_flags_next;
 reg             notify_pending_reg, notify_pending_next;
@@ -217,11 +253,16 @@ reg  [15:0]     fetch_idx_reg, fetch_idx_next;      // next avail index to fetch
 // avail.idx read in flight (descriptor presented or status owed) and why
 reg             idx_busy_reg, idx_busy_next;
 reg  [1:0]      idx_purpose_reg, idx_purpose_next;
-reg  [31:0]     idx_word_reg;                        // {avail.idx, avail.flags} as the DMA wrote them
+reg  [47:0]     idx_word_reg;                        // {used_event, avail.idx, avail.flags} as the DMA wrote them
 reg             rsp_valid_reg, rsp_valid_next;
 reg             rsp_dec_reg, rsp_dec_next;
 reg  [15:0]     rsp_flags_reg, rsp_flags_next;
 reg  [15:0]     rsp_idx_reg, rsp_idx_next;
+
+// EVENT_IDX: the used_event read of a decision (to issue, in flight), the decision's idx read back first
+reg             ev_pending_reg, ev_pending_next;
+reg             ev_busy_reg, ev_busy_next;
+reg             dec_hold_reg, dec_hold_next;
 
 // avail.ring read in flight
 reg             ring_busy_reg, ring_busy_next;
@@ -245,7 +286,8 @@ reg  [RAM_ADDR_WIDTH-1:0] rd_ram_reg, rd_ram_next;
 reg  [LEN_WIDTH-1:0] rd_len_reg, rd_len_next;
 reg  [TAG_WIDTH-1:0] rd_tag_reg, rd_tag_next;
 reg             rd_valid_reg, rd_valid_next;
-reg             wr_imm_reg, wr_imm_next;            // the used.flags value
+reg  [15:0]     wr_val_reg, wr_val_next;            // the used.flags or avail_event value
+reg             wr_ae_reg, wr_ae_next;              // the write is avail_event (else used.flags)
 reg             wr_valid_reg, wr_valid_next;
 reg             wr_busy_reg, wr_busy_next;           // status owed
 
@@ -256,6 +298,9 @@ reg  [3:0]      err_cause_reg, err_cause_next;
 reg             ram_rd_en;
 reg  [RAM_ADDR_WIDTH-1:0] ram_rd_byte;
 reg             idx_issue;
+reg             ev_issue;
+reg             ring_issue;
+reg  [QW+1:0]   rd_off;         // the read's offset in the avail ring (one adder for every read)
 reg  [1:0]      idx_issue_purpose;
 reg             raise_err;
 reg  [3:0]      raise_cause;
@@ -285,34 +330,45 @@ wire [RAM_DATA_WIDTH-1:0] ram_rd_shifted = ram_rd_data >> {fifo_rd_off_reg, 3'b0
 integer b;
 always @(posedge clk) begin
     if (ram_wr_en && ram_wr_addr == {RAM_WORD_WIDTH{1'b0}}) begin
-        for (b = 0; b < 4; b = b + 1) begin
+        for (b = 0; b < 6; b = b + 1) begin
             if (ram_wr_be[b]) begin
                 idx_word_reg[b*8 +: 8] <= ram_wr_data[b*8 +: 8];
             end
         end
     end
     if (rst) begin
-        idx_word_reg <= 32'd0;
+        idx_word_reg <= 48'd0;
     end
 end
 
 wire [15:0] rd_flags = idx_word_reg[15:0];
 wire [15:0] rd_idx = idx_word_reg[31:16];
+wire [15:0] rd_event = idx_word_reg[47:32];
 
 // statuses
-wire rd_status_idx = s_axis_read_desc_status_valid && s_axis_read_desc_status_tag[0] == 1'b0;
-wire rd_status_ring = s_axis_read_desc_status_valid && s_axis_read_desc_status_tag[0] == 1'b1;
+wire rd_status_idx = s_axis_read_desc_status_valid && s_axis_read_desc_status_tag[1:0] == 2'b00;
+wire rd_status_ring = s_axis_read_desc_status_valid && s_axis_read_desc_status_tag[1:0] == 2'b01;
+wire rd_status_ev = s_axis_read_desc_status_valid && s_axis_read_desc_status_tag[1:0] == 2'b10;
+
+// NO_NOTIFY while running: kick_suppress, unless EVENT_IDX (avail_event instead)
+wire want_nn = kick_suppress && !feat_event_idx;
+// on the way to idle with EVENT_IDX: avail_event already asks for the next index (written since the last
+// read of avail.idx that found nothing new, or before the read that found what was fetched since)
+wire ae_current = ae_valid_reg && ae_reg == fetch_idx_reg;
 wire rd_free = !rd_valid_reg || m_axis_read_desc_ready;
 wire wr_free = !wr_valid_reg || m_axis_write_desc_ready;
+
+// the ring slot of the next fetch
+wire [QW-1:0] fetch_slot = fetch_idx_reg[QW-1:0] & qmask;
 
 // the index check of an avail.idx read
 wire [15:0] inflight = fetch_idx_reg - used_idx;
 wire [15:0] ahead = rd_idx - fetch_idx_reg;
-wire idx_bad = {1'b0, ahead} > QSIZE_17 - {1'b0, inflight};
+wire idx_bad = {1'b0, ahead} > qsize_17 - {1'b0, inflight};
 
 // ring read size: min(MAX_BATCH, known, to the ring's end, FIFO room, to the FIFO storage's end)
 wire [15:0] known = avail_idx_reg - fetch_idx_reg;
-wire [16:0] to_ring_end = QSIZE_17 - {1'b0, {16-QW{1'b0}}, fetch_idx_reg[QW-1:0]};
+wire [16:0] to_ring_end = qsize_17 - {1'b0, {16-QW{1'b0}}, fetch_slot};
 wire [16:0] fifo_room = FIFO_17 - {{17-CW{1'b0}}, fifo_cnt_reg};    // nothing in flight when issuing
 wire [16:0] to_fifo_end = FIFO_17 - {{17-FW{1'b0}}, fifo_wr_reg};
 reg  [16:0] ring_n_c;
@@ -343,11 +399,12 @@ assign m_axis_head_id = out_id_reg;
 assign m_axis_head_index = out_index_reg;
 assign m_axis_head_valid = out_valid_reg;
 
-assign avail_rd_busy = idx_busy_reg;
+assign avail_rd_busy = idx_busy_reg || ev_pending_reg || ev_busy_reg;
 assign avail_rsp_valid = rsp_valid_reg;
 assign avail_rsp_dec = rsp_dec_reg;
 assign avail_rsp_flags = rsp_flags_reg;
 assign avail_rsp_idx = rsp_idx_reg;
+assign avail_rsp_event = rd_event;      // held: only the used_event read writes RAM bytes 4-5
 assign avail_idx = avail_idx_reg;
 
 assign m_axis_read_desc_pcie_addr = rd_addr_reg;
@@ -356,14 +413,14 @@ assign m_axis_read_desc_len = rd_len_reg;
 assign m_axis_read_desc_tag = rd_tag_reg;
 assign m_axis_read_desc_valid = rd_valid_reg;
 
-assign m_axis_write_desc_pcie_addr = used_base;
-assign m_axis_write_desc_imm = {48'd0, wr_imm_reg ? VRING_USED_F_NO_NOTIFY : 16'd0};
+assign m_axis_write_desc_pcie_addr = used_base + {{60-QW{1'b0}}, wr_ae_reg ? avail_event_off : {QW+4{1'b0}}};
+assign m_axis_write_desc_imm = {48'd0, wr_val_reg};
 assign m_axis_write_desc_len = {{LEN_WIDTH-2{1'b0}}, 2'd2};
 assign m_axis_write_desc_valid = wr_valid_reg;
 
 assign err_valid = err_valid_reg;
 assign err_cause = err_cause_reg;
-assign idle = !idx_busy_reg && !ring_busy_reg && !rd_valid_reg && !wr_busy_reg && !wr_valid_reg;
+assign idle = !idx_busy_reg && !ev_busy_reg && !ring_busy_reg && !rd_valid_reg && !wr_busy_reg && !wr_valid_reg;
 assign active = state_reg != S_IDLE;
 assign used_flags = used_flags_reg;
 
@@ -371,6 +428,9 @@ always @* begin
     state_next = state_reg;
     flags_ret_next = flags_ret_reg;
     flags_val_next = flags_val_reg;
+    flags_ae_next = flags_ae_reg;
+    ae_next = ae_reg;
+    ae_valid_next = ae_valid_reg;
     rd_purpose_next = rd_purpose_reg;
     used_flags_next = used_flags_reg;
     notify_pending_next = notify_pending_reg;
@@ -384,6 +444,9 @@ always @* begin
     rsp_dec_next = rsp_dec_reg;
     rsp_flags_next = rsp_flags_reg;
     rsp_idx_next = rsp_idx_reg;
+    ev_pending_next = ev_pending_reg;
+    ev_busy_next = ev_busy_reg;
+    dec_hold_next = dec_hold_reg;
     ring_busy_next = ring_busy_reg;
     ring_n_next = ring_n_reg;
     fifo_wr_next = fifo_wr_reg;
@@ -401,7 +464,8 @@ always @* begin
     rd_len_next = rd_len_reg;
     rd_tag_next = rd_tag_reg;
     rd_valid_next = rd_valid_reg && !m_axis_read_desc_ready;
-    wr_imm_next = wr_imm_reg;
+    wr_val_next = wr_val_reg;
+    wr_ae_next = wr_ae_reg;
     wr_valid_next = wr_valid_reg && !m_axis_write_desc_ready;
     wr_busy_next = wr_busy_reg;
     err_valid_next = 1'b0;
@@ -410,6 +474,9 @@ always @* begin
     ram_rd_en = 1'b0;
     ram_rd_byte = {RAM_ADDR_WIDTH{1'b0}};
     idx_issue = 1'b0;
+    ev_issue = 1'b0;
+    ring_issue = 1'b0;
+    rd_off = {QW+2{1'b0}};
     idx_issue_purpose = RD_START;
     raise_err = 1'b0;
     raise_cause = 4'd0;
@@ -429,10 +496,30 @@ always @* begin
             raise_cause = ERR_AVAIL_IDX;
         end else begin
             avail_idx_next = rd_idx;
-            rsp_valid_next = 1'b1;
-            rsp_dec_next = idx_purpose_reg == RD_DEC;
             rsp_flags_next = rd_flags;
             rsp_idx_next = rd_idx;
+            if (idx_purpose_reg == RD_DEC && (ev_pending_reg || ev_busy_reg)) begin
+                // the decision's used_event read is still owed: answer when it is in
+                dec_hold_next = 1'b1;
+            end else begin
+                rsp_valid_next = 1'b1;
+                rsp_dec_next = idx_purpose_reg == RD_DEC;
+            end
+        end
+    end
+
+    // -- used_event read completion (EVENT_IDX decision) -----------------------------------------------
+    if (rd_status_ev) begin
+        ev_busy_next = 1'b0;
+        if (s_axis_read_desc_status_error != 4'd0) begin
+            raise_err = 1'b1;
+            raise_cause = ERR_DMA_RD;
+        end else begin
+            if (dec_hold_reg) begin
+                dec_hold_next = 1'b0;
+                rsp_valid_next = 1'b1;
+                rsp_dec_next = 1'b1;
+            end
         end
     end
 
@@ -464,17 +551,20 @@ always @* begin
                 if (pacing_timer) begin
                     // QEMU tx=timer: arm the timer, ask the driver not to kick meanwhile
                     timer_next = pacing_interval;
-                    if (used_flags_reg) begin
+                    if (used_flags_reg || feat_event_idx) begin
+                        // (EVENT_IDX: avail_event asks for no kick until this one is served)
                         state_next = S_ARMED;
                     end else begin
                         flags_val_next = 1'b1;
+                        flags_ae_next = 1'b0;
                         flags_ret_next = S_ARMED;
                         state_next = S_FLAGS_WR;
                     end
                 end else begin
                     rd_purpose_next = RD_START;
-                    if (used_flags_reg != kick_suppress) begin
-                        flags_val_next = kick_suppress;
+                    if (used_flags_reg != want_nn) begin
+                        flags_val_next = want_nn;
+                        flags_ae_next = 1'b0;
                         flags_ret_next = S_IDX_RD;
                         state_next = S_FLAGS_WR;
                     end else begin
@@ -487,8 +577,9 @@ always @* begin
             if (notify_pending_reg || timer_reg == 32'd0) begin
                 notify_pending_next = 1'b0;
                 rd_purpose_next = RD_START;
-                if (used_flags_reg != kick_suppress) begin
-                    flags_val_next = kick_suppress;
+                if (used_flags_reg != want_nn) begin
+                    flags_val_next = want_nn;
+                    flags_ae_next = 1'b0;
                     flags_ret_next = S_IDX_RD;
                     state_next = S_FLAGS_WR;
                 end else begin
@@ -500,12 +591,22 @@ always @* begin
         end
         S_FLAGS_WR: begin
             if (run && wr_free && !wr_busy_reg) begin
-                wr_imm_next = flags_val_reg;
                 wr_valid_next = 1'b1;
                 wr_busy_next = 1'b1;
-                used_flags_next = flags_val_reg;
-                // clearing NO_NOTIFY is followed by an avail read: wait for the write (barrier)
-                state_next = flags_val_reg ? flags_ret_reg : S_FLAGS_BAR;
+                if (flags_ae_reg) begin
+                    // EVENT_IDX: avail_event = the next index to read; the recheck read follows (barrier)
+                    wr_ae_next = 1'b1;
+                    wr_val_next = fetch_idx_reg;
+                    ae_next = fetch_idx_reg;
+                    ae_valid_next = 1'b1;
+                    state_next = S_FLAGS_BAR;
+                end else begin
+                    wr_ae_next = 1'b0;
+                    wr_val_next = flags_val_reg ? VRING_USED_F_NO_NOTIFY : 16'd0;
+                    used_flags_next = flags_val_reg;
+                    // clearing NO_NOTIFY is followed by an avail read: wait for the write (barrier)
+                    state_next = flags_val_reg ? flags_ret_reg : S_FLAGS_BAR;
+                end
             end
         end
         S_FLAGS_BAR: begin
@@ -525,9 +626,10 @@ always @* begin
             if (rd_status_idx && s_axis_read_desc_status_error == 4'd0 && !idx_bad) begin
                 if (rd_purpose_reg == RD_RECHECK && rd_idx == fetch_idx_reg) begin
                     state_next = S_IDLE;
-                end else if (rd_purpose_reg == RD_RECHECK && kick_suppress) begin
+                end else if (rd_purpose_reg == RD_RECHECK && want_nn) begin
                     // work appeared after used.flags was cleared: suppress kicks again
                     flags_val_next = 1'b1;
+                    flags_ae_next = 1'b0;
                     flags_ret_next = S_RUN;
                     state_next = S_FLAGS_WR;
                 end else begin
@@ -541,6 +643,7 @@ always @* begin
                     idx_issue = 1'b1;
                     idx_issue_purpose = RD_DEC;
                     dec_pending_next = 1'b0;
+                    ev_pending_next = feat_event_idx;
                 end else if (notify_pending_reg && known == 16'd0 && !used_idx_req) begin
                     idx_issue = 1'b1;
                     idx_issue_purpose = RD_KICK;
@@ -550,9 +653,21 @@ always @* begin
                 if (used_flags_reg) begin
                     // clear NO_NOTIFY, barrier, re-check avail.idx (a kick may have been suppressed)
                     flags_val_next = 1'b0;
+                    flags_ae_next = 1'b0;
                     flags_ret_next = S_IDX_RD;
                     rd_purpose_next = RD_RECHECK;
                     state_next = S_FLAGS_WR;
+                end else if (feat_event_idx && !ae_current) begin
+                    // EVENT_IDX: avail_event = the next index, barrier, re-check avail.idx
+                    // (AVAIL_EVENT_STALE, test only: no write, the recheck alone)
+                    rd_purpose_next = RD_RECHECK;
+                    if (FAULT_ENABLE != 0 && fault_avail_event_stale) begin
+                        state_next = S_IDX_RD;
+                    end else begin
+                        flags_ae_next = 1'b1;
+                        flags_ret_next = S_IDX_RD;
+                        state_next = S_FLAGS_WR;
+                    end
                 end else begin
                     state_next = S_IDLE;
                 end
@@ -565,7 +680,7 @@ always @* begin
 
     // -- issue an avail.idx read (4 bytes: flags and idx) ---------------------------------------------
     if (idx_issue) begin
-        rd_addr_next = avail_base;
+        rd_off = {QW+2{1'b0}};
         rd_ram_next = {RAM_ADDR_WIDTH{1'b0}};
         rd_len_next = {{LEN_WIDTH-3{1'b0}}, 3'd4};
         rd_tag_next = TAG_IDX;
@@ -575,12 +690,25 @@ always @* begin
         notify_pending_next = 1'b0;         // the read covers every kick so far
     end
 
+    // -- issue the used_event read of an EVENT_IDX decision, right behind its avail.idx read -------------
+    if (ev_pending_reg && !idx_issue && run && rd_free) begin
+        ev_issue = 1'b1;
+        rd_off = used_event_off;
+        rd_ram_next = EVENT_RAM;
+        rd_len_next = {{LEN_WIDTH-2{1'b0}}, 2'd2};
+        rd_tag_next = TAG_EVENT;
+        rd_valid_next = 1'b1;
+        ev_busy_next = 1'b1;
+        ev_pending_next = 1'b0;
+    end
+
     // -- issue an avail.ring read when entries are known and the FIFO has room --------------------------
     // (a read waits for FIFO room for all it would take, unless the FIFO is empty: one TLP per batch of
     // entries, not one per entry as the walk frees the FIFO's slots one by one)
-    if (!idx_issue && state_reg == S_RUN && run && rd_free && !ring_busy_reg && ring_n_c != 17'd0
+    if (!idx_issue && !ev_issue && state_reg == S_RUN && run && rd_free && !ring_busy_reg && ring_n_c != 17'd0
             && (fifo_room >= ring_want_c || fifo_cnt_reg == {CW{1'b0}})) begin
-        rd_addr_next = avail_base + 64'd4 + {{63-QW{1'b0}}, fetch_idx_reg[QW-1:0], 1'b0};
+        ring_issue = 1'b1;
+        rd_off = {1'b0, fetch_slot, 1'b0} + RING_OFF;
         rd_ram_next = ENT_OFF_32[RAM_ADDR_WIDTH-1:0] + {{RAM_ADDR_WIDTH-FW-1{1'b0}}, fifo_wr_reg, 1'b0};
         rd_len_next = {{LEN_WIDTH-BW-2{1'b0}}, ring_len_c[BW:0], 1'b0};
         rd_tag_next = TAG_RING;
@@ -589,6 +717,11 @@ always @* begin
         ring_n_next = ring_n_c[BW-1:0];
         fetch_idx_next = fetch_idx_reg + ring_n_c[15:0];
         fifo_cnt_next = fifo_cnt_reg + ring_n_c[CW-1:0];
+    end
+
+    // every read's address: avail_base + its offset (avail.idx 0, ring entries 4 + 2*slot, used_event 4 + 2*Q)
+    if (idx_issue || ev_issue || ring_issue) begin
+        rd_addr_next = avail_base + {{62-QW{1'b0}}, rd_off};
     end
 
     // -- head FIFO out: one RAM read into the output register ------------------------------------------
@@ -622,7 +755,11 @@ always @* begin
     if (clear) begin
         state_next = S_IDLE;
         used_flags_next = 1'b0;
+        ae_valid_next = 1'b0;
         dec_pending_next = 1'b0;
+        ev_pending_next = 1'b0;
+        ev_busy_next = 1'b0;
+        dec_hold_next = 1'b0;
         timer_next = 32'd0;
         avail_idx_next = 16'd0;
         fetch_idx_next = 16'd0;
@@ -647,6 +784,9 @@ always @(posedge clk) begin
     state_reg <= state_next;
     flags_ret_reg <= flags_ret_next;
     flags_val_reg <= flags_val_next;
+    flags_ae_reg <= flags_ae_next;
+    ae_reg <= ae_next;
+    ae_valid_reg <= ae_valid_next;
     rd_purpose_reg <= rd_purpose_next;
     used_flags_reg <= used_flags_next;
     notify_pending_reg <= notify_pending_next;
@@ -660,6 +800,9 @@ always @(posedge clk) begin
     rsp_dec_reg <= rsp_dec_next;
     rsp_flags_reg <= rsp_flags_next;
     rsp_idx_reg <= rsp_idx_next;
+    ev_pending_reg <= ev_pending_next;
+    ev_busy_reg <= ev_busy_next;
+    dec_hold_reg <= dec_hold_next;
     ring_busy_reg <= ring_busy_next;
     ring_n_reg <= ring_n_next;
     fifo_wr_reg <= fifo_wr_next;
@@ -677,7 +820,8 @@ always @(posedge clk) begin
     rd_len_reg <= rd_len_next;
     rd_tag_reg <= rd_tag_next;
     rd_valid_reg <= rd_valid_next;
-    wr_imm_reg <= wr_imm_next;
+    wr_val_reg <= wr_val_next;
+    wr_ae_reg <= wr_ae_next;
     wr_valid_reg <= wr_valid_next;
     wr_busy_reg <= wr_busy_next;
     err_valid_reg <= err_valid_next;
@@ -687,6 +831,9 @@ always @(posedge clk) begin
         state_reg <= S_IDLE;
         flags_ret_reg <= S_IDLE;
         flags_val_reg <= 1'b0;
+        flags_ae_reg <= 1'b0;
+        ae_reg <= 16'd0;
+        ae_valid_reg <= 1'b0;
         rd_purpose_reg <= RD_START;
         used_flags_reg <= 1'b0;
         notify_pending_reg <= 1'b0;
@@ -700,6 +847,9 @@ always @(posedge clk) begin
         rsp_dec_reg <= 1'b0;
         rsp_flags_reg <= 16'd0;
         rsp_idx_reg <= 16'd0;
+        ev_pending_reg <= 1'b0;
+        ev_busy_reg <= 1'b0;
+        dec_hold_reg <= 1'b0;
         ring_busy_reg <= 1'b0;
         ring_n_reg <= {BW{1'b0}};
         fifo_wr_reg <= {FW{1'b0}};
@@ -713,7 +863,8 @@ always @(posedge clk) begin
         out_valid_reg <= 1'b0;
         next_index_reg <= 16'd0;
         rd_valid_reg <= 1'b0;
-        wr_imm_reg <= 1'b0;
+        wr_val_reg <= 16'd0;
+        wr_ae_reg <= 1'b0;
         wr_valid_reg <= 1'b0;
         wr_busy_reg <= 1'b0;
         err_valid_reg <= 1'b0;

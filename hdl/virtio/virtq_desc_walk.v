@@ -21,14 +21,14 @@
  * Checks, in this order, each before anything of the descriptor is used (its buffer read or written, its
  * table or the next descriptor's window read), so a violation is reported before any DMA to the offending
  * address (stage 1 for the ring's descriptors, stage 2 for a table's):
- *   head (an avail.ring entry) >= QUEUE_SIZE                                       2
+ *   head (an avail.ring entry) >= Q (queue_size, the running size)                  2
  *   a buffer of a direction the user does not take (BUF_WRITE = 0: the WRITE flag;
  *     BUF_READ = 0: a device-readable buffer)                                      7
  *   INDIRECT: not acked (feat_indirect)                                            4
  *             inside a table, after other descriptors, or with NEXT                5
  *             length 0, not a multiple of 16, or above 16*INDIRECT_MAX             6
- *   next >= QUEUE_SIZE (direct) or >= the table's entries (indirect)               2
- *   the QUEUE_SIZE-th descriptor of a direct chain, or the table's last, with NEXT 3 (a loop)
+ *   next >= Q (direct) or >= the table's entries (indirect)                        2
+ *   the Q-th descriptor of a direct chain, or the table's last, with NEXT           3 (a loop)
  *   a DMA read error on a window or a table                                        9
  * Buffers of length 0 are emitted too (the user skips them); every chain emits at least one segment. An
  * error stops both stages where they stand (the queue drains and clears); with several chains in flight the
@@ -76,6 +76,7 @@ module virtq_desc_walk #
     input  wire                         rst,
 
     input  wire [63:0]                  desc_base,
+    input  wire [15:0]                  queue_size,     // the running size: a power of 2, 2..QUEUE_SIZE
     input  wire                         feat_indirect,
     input  wire [15:0]                  avail_idx,      // the last avail.idx read (window freshness)
     input  wire                         run,
@@ -145,7 +146,6 @@ localparam IC_W = $clog2(ITEM_FIFO + 1);
 localparam TBL_RAM_W = $clog2(TBL_AREA);                 // table RAM byte address width
 localparam WIN_RAM_W = $clog2(WIN_BYTES) > BYTE_SHIFT ? $clog2(WIN_BYTES) : BYTE_SHIFT + 1;
 
-localparam [16:0] QSIZE_17 = QUEUE_SIZE;
 localparam [16:0] WINDOW_17 = DESC_WINDOW;
 localparam [31:0] IND_BYTES_32 = TBL_BYTES;
 localparam [31:0] TBL_AREA_32 = TBL_AREA;
@@ -390,6 +390,13 @@ wire [31:0] t_len = t_desc_reg[95:64];
 wire [15:0] t_next = t_desc_reg[127:112];
 wire t_has_next = t_flags[VRING_DESC_F_NEXT];
 
+// the running size Q (set while the queue is stopped; QUEUE_SIZE is the largest): a descriptor index is
+// valid below Q, a window ends at the table's end, a chain of Q descriptors with NEXT is a loop
+/* verilator lint_off UNUSEDSIGNAL */ // at most QUEUE_SIZE
+wire [15:0] qsize_in = queue_size;
+/* verilator lint_on UNUSEDSIGNAL */
+wire [16:0] qsize_17 = {{16-QW{1'b0}}, qsize_in[QW:0]};
+
 // the window: hit for a descriptor, its RAM byte offset (pure functions: every input an argument, so a
 // continuous assignment that calls them follows every input on any simulator)
 function win_hit;
@@ -435,7 +442,7 @@ reg  [QW-1:0] pick_start;
 integer i, step;
 always @* begin
     for (i = 0; i < LOOKAHEAD; i = i + 1) begin
-        if (i != 0 && i < {{32-HQ_W{1'b0}}, hq_cnt_reg} && hq_id[i][15:QW] == 0
+        if (i != 0 && i < {{32-HQ_W{1'b0}}, hq_cnt_reg} && {1'b0, hq_id[i]} < qsize_17
                 && {1'b0, hq_id[i][QW-1:0]} + WINDOW_17[QW:0] > {1'b0, h0_id[QW-1:0]}) begin
             pick_tree[i*QW +: QW] = hq_id[i][QW-1:0];
         end else begin
@@ -452,7 +459,7 @@ always @* begin
     pick_start = pick_tree[QW-1:0];
 end
 
-wire [16:0] win_to_end = QSIZE_17 - {{17-QW{1'b0}}, win_rd_start_reg};
+wire [16:0] win_to_end = qsize_17 - {{17-QW{1'b0}}, win_rd_start_reg};
 /* verilator lint_off UNUSEDSIGNAL */ // at most DESC_WINDOW
 wire [16:0] win_rd_cnt_full = (win_to_end < WINDOW_17) ? win_to_end : WINDOW_17;
 /* verilator lint_on UNUSEDSIGNAL */
@@ -469,8 +476,8 @@ wire [SL_W-1:0] st_slot = s_axis_read_desc_status_tag[SL_W-1:0];
 // the window is fresh for a head: read after an avail.idx that covered it (age 1..QUEUE_SIZE)
 wire [15:0] head_age = win_limit_reg - head_index_reg;
 wire [15:0] h0_age = win_limit_reg - h0_index;
-wire head_fresh = win_valid_reg && head_age != 16'd0 && {1'b0, head_age} <= QSIZE_17;
-wire h0_fresh = win_valid_reg && h0_age != 16'd0 && {1'b0, h0_age} <= QSIZE_17;
+wire head_fresh = win_valid_reg && head_age != 16'd0 && {1'b0, head_age} <= qsize_17;
+wire h0_fresh = win_valid_reg && h0_age != 16'd0 && {1'b0, h0_age} <= qsize_17;
 // the next descriptor of stage 1's chain is in the window; the next head's first one is
 wire next_direct = head_fresh && win_hit(d_next[QW-1:0], win_start_reg, win_cnt_reg);
 wire head_direct = h0_fresh && win_hit(h0_id[QW-1:0], win_start_reg, win_cnt_reg);
@@ -581,7 +588,7 @@ always @* begin
                 desc_idx_next = h0_id;
                 chain_cnt_next = 16'd0;
                 desc_word_next = 1'b0;
-                if (h0_id[15:QW] != 0) begin
+                if ({1'b0, h0_id} >= qsize_17) begin
                     raise1 = 1'b1;
                     cause1 = ERR_NEXT_RANGE;
                 end else if (head_direct) begin
@@ -654,10 +661,10 @@ always @* begin
                     hq_pop = 1'b1;
                     state_next = S_IDLE;
                 end
-            end else if (d_has_next && {1'b0, d_next} >= QSIZE_17) begin
+            end else if (d_has_next && {1'b0, d_next} >= qsize_17) begin
                 raise1 = 1'b1;
                 cause1 = ERR_NEXT_RANGE;
-            end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= QSIZE_17) begin
+            end else if (d_has_next && {1'b0, chain_cnt_reg} + 17'd1 >= qsize_17) begin
                 raise1 = 1'b1;
                 cause1 = ERR_CHAIN_LOOP;
             end else if (run && !it_full) begin

@@ -3,7 +3,7 @@
  * virtq_rx_mover: the RX queue's buffer mover (hdl/virtio/README.md, "The RX queue"). Frames from the wire
  * are stored whole in a packet buffer (store and forward: a frame's length is known before any DMA), then
  * written by DMA into the device-writable buffers the descriptor walk hands over: the virtio_net_hdr first
- * (hdr_len = 10 bytes, all zero; 12 with VIRTIO_NET_F_MRG_RXBUF, num_buffers in bytes 10-11), then the
+ * (hdr_len = 10 bytes, all zero; 12 with VIRTIO_NET_F_MRG_RXBUF or VIRTIO_F_VERSION_1, num_buffers in bytes 10-11), then the
  * frame, across buffer boundaries. One completion {id, len = bytes written into the chain, last} per chain
  * goes to the used writer, in ring order, once every write of its frame has been seen out (write status).
  *
@@ -88,6 +88,7 @@ module virtq_rx_mover #
     input  wire                             rst,
 
     input  wire                             feat_mrg_rxbuf,
+    input  wire                             feat_version_1,   // virtio 1.x: num_buffers always in the header
     input  wire                             run,
     input  wire                             clear,
     input  wire                             fault_write_past,   // test only
@@ -236,7 +237,7 @@ initial begin
     end
 end
 
-wire [15:0] hdr_len = feat_mrg_rxbuf ? 16'd12 : 16'd10;
+wire [15:0] hdr_len = (feat_mrg_rxbuf || feat_version_1) ? 16'd12 : 16'd10;
 
 /*
  * Frame queue: written by the wire side, planned, written out, released (four positions, in order)

@@ -6,6 +6,8 @@
  *   virtq_avail ──heads──> virtq_desc_walk ──segments──> virtq_tx_mover ──completions──> virtq_used
  *    avail.idx, ring,        window / INDIRECT,            frame reads into the           used elements,
  *    kicks, used.flags       every descriptor check        packet buffer, the wire        used.idx, interrupts
+ *    (EVENT_IDX: used_event                                                                (EVENT_IDX: by
+ *    read, avail_event)                                                                     used_event)
  *         ^                                                                                  |
  *         └─────────── decision read (the first avail.idx read after a used.idx write) ─────┘
  *
@@ -14,7 +16,7 @@
  * port through a dma_mux (the tag's and the RAM address's top two bits name the block; each block owns its
  * RAM, written by the DMA read engine; the write engine reads the used writer's staging RAM).
  *
- * This module adds the queue's control: the ring addresses from the legacy PFN layout, the kick
+ * This module adds the queue's control: the ring addresses (given by the register block), the kick
  * qualification, and the stop. A stop (dev_reset, queue_enable falling while busy, or a block's error):
  * run = 0 at once (no block starts a DMA from the cycle the cause is seen), every DMA issued is counted back,
  * the frame on the wire ends (an extra beat with tlast = tuser = 1 if it was cut), then clear. After an
@@ -76,10 +78,15 @@ module virtq_tx #
      * Queue configuration and acked features
      */
     input  wire                               queue_enable,
-    input  wire [63:0]                        queue_base,
+    input  wire [63:0]                        desc_addr,        // descriptor table
+    input  wire [63:0]                        avail_addr,       // avail ring (the driver area)
+    input  wire [63:0]                        used_addr,        // used ring (the device area)
+    input  wire [15:0]                        queue_size,       // running size: a power of 2, 2..QUEUE_SIZE
     input  wire                               feat_indirect,
     input  wire                               feat_noe,
     input  wire                               feat_mrg_rxbuf,
+    input  wire                               feat_version_1,   // virtio 1.x: the 12-byte header always
+    input  wire                               feat_event_idx,
 
     /*
      * Modes
@@ -96,6 +103,8 @@ module virtq_tx #
      * Fault injection (test only; 0 = normal operation; ignored unless FAULT_ENABLE)
      */
     input  wire [8:0]                         fault,
+    // EVENT_IDX knobs (BAR2 FAULT[14:12]): {EVENT_IDX_FLAGS, EVENT_IDX_IGNORED, AVAIL_EVENT_STALE}
+    input  wire [2:0]                         fault_event,
 
     /*
      * Control pulses
@@ -174,6 +183,8 @@ module virtq_tx #
     output wire                               stat_irq_normal,
     output wire                               stat_irq_noe,
     output wire                               stat_irq_suppressed,
+    output wire                               stat_irq_event,
+    output wire                               stat_irq_event_suppressed,
     output wire                               stat_drop_oversize,
     output wire                               stat_drop_runt
 );
@@ -188,11 +199,6 @@ localparam AV_ADDR_WIDTH = $clog2(WORD_BYTES + 2*HEAD_FIFO);
 localparam WALK_ADDR_WIDTH = $clog2(WALK_TABLE_SLOTS*16*INDIRECT_MAX + 16*DESC_WINDOW);
 localparam USED_ADDR_WIDTH = ($clog2(16*USED_BATCH_MAX) > BYTE_SHIFT) ? $clog2(16*USED_BATCH_MAX) : BYTE_SHIFT + 1;
 
-// legacy split ring layout (virtio-pci legacy, VIRTIO_PCI_VRING_ALIGN = 4096)
-localparam VRING_ALIGN = 4096;
-localparam [31:0] AVAIL_OFF_32 = 16*QUEUE_SIZE;
-localparam [31:0] USED_OFF_32 = ((16*QUEUE_SIZE + 2*(3 + QUEUE_SIZE) + VRING_ALIGN - 1) / VRING_ALIGN) * VRING_ALIGN;
-
 // fault knobs (test only): bits of fault (README "Fault knobs"), each routed to the block of its rule
 localparam
     FAULT_IGNORE_NO_INTERRUPT = 0,  // used writer: avail.flags NO_INTERRUPT read as clear
@@ -204,6 +210,12 @@ localparam
     FAULT_DUP_FRAME           = 6,  // mover: sent twice when the used index is 3 mod 4
     FAULT_USED_IDX_AHEAD      = 7,  // used writer: used.idx written one too high
     FAULT_USED_LEN_READ       = 8;  // mover: used.len = the chain's bytes, not 0
+
+// EVENT_IDX fault knobs (test only): bits of fault_event (README "EVENT_IDX")
+localparam
+    FAULT_AVAIL_EVENT_STALE   = 0,  // avail: avail_event never written (the driver stops kicking)
+    FAULT_EVENT_IDX_IGNORED   = 1,  // used writer: an interrupt after every push, used_event or not
+    FAULT_EVENT_IDX_FLAGS     = 2;  // used writer: NO_INTERRUPT obeyed as well as used_event
 
 localparam [1:0] Q_RUN = 2'd0, Q_DRAIN = 2'd1, Q_STOPPED = 2'd2;
 
@@ -217,11 +229,14 @@ end
 
 /* verilator lint_off UNUSEDSIGNAL */ // fault is dead logic without FAULT_ENABLE
 wire [8:0] knob = (FAULT_ENABLE != 0) ? fault : 9'd0;
+wire [2:0] knob_event = (FAULT_ENABLE != 0) ? fault_event : 3'd0;
 /* verilator lint_on UNUSEDSIGNAL */
 
-wire [63:0] desc_base = queue_base;
-wire [63:0] avail_base = queue_base + {32'd0, AVAIL_OFF_32};
-wire [63:0] used_base = queue_base + {32'd0, USED_OFF_32};
+// the ring addresses come from the register block: the legacy PFN layout or the modern queue_desc /
+// queue_driver / queue_device fields (virtio_pci_regs.v)
+wire [63:0] desc_base = desc_addr;
+wire [63:0] avail_base = avail_addr;
+wire [63:0] used_base = used_addr;
 
 /*
  * Queue control: run, clear, the stop, the first error
@@ -439,7 +454,7 @@ wire        cpl_valid, cpl_ready;
 wire [15:0] avail_idx, used_idx;
 wire        used_idx_req, dec_req, avail_rd_busy;
 wire        avail_rsp_valid, avail_rsp_dec;
-wire [15:0] avail_rsp_flags, avail_rsp_idx;
+wire [15:0] avail_rsp_flags, avail_rsp_idx, avail_rsp_event;
 wire [BLK_ADDR_WIDTH-AV_ADDR_WIDTH-1:0] unused_av_ram_hi;
 wire [BLK_ADDR_WIDTH-WALK_ADDR_WIDTH-1:0] unused_walk_ram_hi;
 /* verilator lint_off UNUSEDSIGNAL */ // an avail block output the TX queue does not need
@@ -472,11 +487,14 @@ avail_inst (
     .clk(clk),
     .rst(rst),
     .avail_base(avail_base),
+    .queue_size(queue_size),
     .used_base(used_base),
+    .feat_event_idx(feat_event_idx),
     .kick_suppress(kick_suppress),
     .pacing_timer(pacing_timer),
     .pacing_interval(pacing_interval),
     .fault_read_past_avail(knob[FAULT_READ_PAST_AVAIL]),
+    .fault_avail_event_stale(knob_event[FAULT_AVAIL_EVENT_STALE]),
     .run(run),
     .clear(clear),
     .notify(notify_q),
@@ -494,6 +512,7 @@ avail_inst (
     .avail_rsp_dec(avail_rsp_dec),
     .avail_rsp_flags(avail_rsp_flags),
     .avail_rsp_idx(avail_rsp_idx),
+    .avail_rsp_event(avail_rsp_event),
     .avail_idx(avail_idx),
     .m_axis_read_desc_pcie_addr(blk_rd_addr[0*64 +: 64]),
     .m_axis_read_desc_ram_addr(blk_rd_ram[0*BLK_ADDR_WIDTH +: AV_ADDR_WIDTH]),
@@ -538,6 +557,7 @@ walk_inst (
     .clk(clk),
     .rst(rst),
     .desc_base(desc_base),
+    .queue_size(queue_size),
     .feat_indirect(feat_indirect),
     .avail_idx(avail_idx),
     .run(run),
@@ -588,6 +608,7 @@ mover_inst (
     .clk(clk),
     .rst(rst),
     .feat_mrg_rxbuf(feat_mrg_rxbuf),
+    .feat_version_1(feat_version_1),
     .run(run),
     .clear(clear),
     .fault_drop_frame(knob[FAULT_DROP_FRAME]),
@@ -646,7 +667,9 @@ used_inst (
     .clk(clk),
     .rst(rst),
     .used_base(used_base),
+    .queue_size(queue_size),
     .feat_noe(feat_noe),
+    .feat_event_idx(feat_event_idx),
     .noe_policy(noe_policy),
     .push_batched(push_batched),
     .batch_size(push_batch),
@@ -655,6 +678,8 @@ used_inst (
     .fault_drop_irq(knob[FAULT_DROP_IRQ]),
     .fault_used_idx_first(knob[FAULT_USED_IDX_FIRST]),
     .fault_write_tx_buffer(knob[FAULT_WRITE_TX_BUFFER]),
+    .fault_event_idx_ignored(knob_event[FAULT_EVENT_IDX_IGNORED]),
+    .fault_event_idx_flags(knob_event[FAULT_EVENT_IDX_FLAGS]),
     .fault_used_idx_ahead(knob[FAULT_USED_IDX_AHEAD]),
     .run(run),
     .clear(clear),
@@ -671,6 +696,7 @@ used_inst (
     .avail_rsp_dec(avail_rsp_dec),
     .avail_rsp_flags(avail_rsp_flags),
     .avail_rsp_idx(avail_rsp_idx),
+    .avail_rsp_event(avail_rsp_event),
     .used_idx_req(used_idx_req),
     .dec_req(dec_req),
     .used_idx(used_idx),
@@ -695,7 +721,9 @@ used_inst (
     .idle(used_idle),
     .stat_irq_normal(stat_irq_normal),
     .stat_irq_noe(stat_irq_noe),
-    .stat_irq_suppressed(stat_irq_suppressed)
+    .stat_irq_suppressed(stat_irq_suppressed),
+    .stat_irq_event(stat_irq_event),
+    .stat_irq_event_suppressed(stat_irq_event_suppressed)
 );
 
 assign blk_wr_ram[3*BLK_ADDR_WIDTH + USED_ADDR_WIDTH +: BLK_ADDR_WIDTH-USED_ADDR_WIDTH] =

@@ -5,7 +5,7 @@
  * frame out on m_axis_tx once all its reads are in, in ring order, and hands the used writer one
  * completion {id, len} per chain after the frame's last beat has left (hdl/virtio/README.md).
  *
- * A chain's bytes are the virtio_net_hdr (hdr_len = 10, or 12 with MRG_RXBUF) then the frame. The header is
+ * A chain's bytes are the virtio_net_hdr (hdr_len = 10, or 12 with MRG_RXBUF or VERSION_1) then the frame. The header is
  * not read: the device offers no feature that gives its fields a meaning (no CSUM, no GSO), so only the
  * bytes after the first hdr_len are read, whatever the buffer boundaries, and the frame lands at the start
  * of its slot in the packet buffer (a word boundary). Frame size is never an error:
@@ -64,6 +64,7 @@ module virtq_tx_mover #
     input  wire                             rst,
 
     input  wire                             feat_mrg_rxbuf,
+    input  wire                             feat_version_1,   // virtio 1.x: num_buffers always in the header
     input  wire                             run,
     input  wire                             clear,
     input  wire                             fault_drop_frame,   // test only
@@ -176,7 +177,7 @@ initial begin
     end
 end
 
-wire [16:0] hdr_len = feat_mrg_rxbuf ? 17'd12 : 17'd10;
+wire [16:0] hdr_len = (feat_mrg_rxbuf || feat_version_1) ? 17'd12 : 17'd10;
 
 /*
  * Intake: the chain being taken in (slot in_slot) and the packet buffer allocation

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * virtq_used: the used side of a split virtqueue. Takes completions {id, len} from the queue's user (the TX
- * buffer mover; an RX user later), writes them to the used ring, publishes used.idx behind them, and makes
- * the interrupt decision: in one place, which the modern interface extends with EVENT_IDX
- * (hdl/virtio/README.md).
+ * buffer mover, the RX buffer mover), writes them to the used ring, publishes used.idx behind them, and makes
+ * the interrupt decision, in one place: avail.flags NO_INTERRUPT, or used_event with EVENT_IDX, and notify
+ * on empty (hdl/virtio/README.md).
  *
  * Completions are staged in this block's RAM (STAGE = 2*BATCH_MAX elements, 8 bytes each, at the slot
  * their used index gives modulo STAGE), from where the DMA write engine reads them. A push:
@@ -14,10 +14,18 @@
  *      and from the batch's start used_idx_req keeps the avail block from starting any read but this
  *      block's decision read: so the first avail.idx read after a used.idx write is the decision read;
  *   3. the barrier: every write's status seen (PCIe then keeps the next read behind the writes);
- *   4. the decision read (dec_req; the avail block reads {avail.flags, avail.idx} and hands it back):
- *      interrupt, cause 0, if avail.flags NO_INTERRUPT is clear; else, when the ring is empty (the avail.idx
- *      read equals the used index just written), cause 1 (notify on empty) if noe_policy is ALWAYS, or
- *      WHEN_ACKED with VIRTIO_F_NOTIFY_ON_EMPTY acked; else no interrupt (counted as suppressed).
+ *   4. the decision read (dec_req; the avail block reads {avail.flags, avail.idx} and hands it back; with
+ *      VIRTIO_RING_F_EVENT_IDX also used_event, read after the used.idx write like the first):
+ *      interrupt, cause 0, if the driver's suppression allows it: without EVENT_IDX avail.flags NO_INTERRUPT
+ *      clear; with EVENT_IDX (feat_event_idx) the push moved used.idx across used_event, i.e.
+ *      vring_need_event(used_event, new, old) = (u16)(new - used_event - 1) < (u16)(new - old), old and new
+ *      the used.idx before and after the whole push, and avail.flags is not looked at (virtio 1.x 2.7.7:
+ *      "The device MUST ignore the lower bit of flags"). Else, when the ring is empty (the avail.idx read
+ *      equals the used index just written), cause 1 (notify on empty) if noe_policy is ALWAYS, or WHEN_ACKED
+ *      with VIRTIO_F_NOTIFY_ON_EMPTY acked (the feature's rule holds "even though notifications are
+ *      suppressed using the VIRTQ_AVAIL_F_NO_INTERRUPT flag or the used_event field", with or without
+ *      EVENT_IDX); else no interrupt (counted as suppressed; with EVENT_IDX and used_event not crossed also
+ *      in stat_irq_event_suppressed). With EVENT_IDX each cause-0 interrupt also pulses stat_irq_event.
  *
  * Push policy (a device mode): per_packet (push_batched = 0; QEMU 0.10/0.11, and this device's default):
  * one element per push, a decision after each. batched: up to batch_size elements (1..BATCH_MAX) per push;
@@ -42,6 +50,11 @@
  *   fault_write_tx_buffer      right after the elements: a 2-byte write of 0xBAD0 to fault_addr of the
  *                              push's last completion (the TX chain's header buffer), before used.idx
  *   fault_used_idx_ahead       the value written to used.idx is one more than the used index
+ *   fault_event_idx_ignored    EVENT_IDX: a cause-0 interrupt after every push, as if used_event were always
+ *                              crossed
+ *   fault_event_idx_flags      EVENT_IDX: avail.flags NO_INTERRUPT is obeyed as well (an interrupt owed by
+ *                              used_event is not raised while the flag is set; counted as suppressed)
+ * fault_ignore_no_interrupt has no effect with EVENT_IDX (avail.flags is not looked at then).
  */
 
 `resetall
@@ -70,7 +83,9 @@ module virtq_used #
     input  wire                         rst,
 
     input  wire [63:0]                  used_base,
+    input  wire [15:0]                  queue_size,     // the running size: a power of 2, 2..QUEUE_SIZE
     input  wire                         feat_noe,
+    input  wire                         feat_event_idx,
     input  wire [1:0]                   noe_policy,
     input  wire                         push_batched,
     input  wire [7:0]                   batch_size,
@@ -80,6 +95,8 @@ module virtq_used #
     input  wire                         fault_used_idx_first,       // test only
     input  wire                         fault_write_tx_buffer,      // test only
     input  wire                         fault_used_idx_ahead,       // test only
+    input  wire                         fault_event_idx_ignored,    // test only
+    input  wire                         fault_event_idx_flags,      // test only
     input  wire                         run,
     input  wire                         clear,
 
@@ -107,6 +124,7 @@ module virtq_used #
     input  wire                         avail_rsp_dec,
     input  wire [15:0]                  avail_rsp_flags,
     input  wire [15:0]                  avail_rsp_idx,
+    input  wire [15:0]                  avail_rsp_event,    // used_event (with feat_event_idx)
     output wire                         used_idx_req,
     output wire                         dec_req,
     output wire [15:0]                  used_idx,       // published (what used.idx says, faults aside)
@@ -131,7 +149,8 @@ module virtq_used #
     output wire [RAM_DATA_WIDTH-1:0]    ram_rd_data,
 
     /*
-     * Interrupt request (cause 0: NO_INTERRUPT clear, 1: notify on empty), error, statistics
+     * Interrupt request (cause 0: NO_INTERRUPT clear, or used_event crossed with EVENT_IDX; 1: notify on
+     * empty), error, statistics
      */
     output wire                         irq_valid,
     output wire                         irq_cause,
@@ -140,7 +159,9 @@ module virtq_used #
     output wire                         idle,           // no write owed or presented
     output wire                         stat_irq_normal,
     output wire                         stat_irq_noe,
-    output wire                         stat_irq_suppressed
+    output wire                         stat_irq_suppressed,
+    output wire                         stat_irq_event,             // EVENT_IDX: used_event crossed, interrupt
+    output wire                         stat_irq_event_suppressed   // EVENT_IDX: used_event not crossed, none
 );
 
 localparam WORD_BYTES = RAM_DATA_WIDTH/8;
@@ -186,7 +207,7 @@ reg  [BW-1:0]   n_reg, n_next;                      // elements of the push
 reg  [BW-1:0]   n_left_reg, n_left_next;            // elements not yet written
 reg  [15:0]     elem_idx_reg, elem_idx_next;        // used index of the next element to write
 reg             idx_done_reg, idx_done_next;        // used.idx written (USED_IDX_FIRST)
-reg  [4:0]      knob_reg, knob_next;                // test only: the push's fault knobs
+reg  [6:0]      knob_reg, knob_next;                // test only: the push's fault knobs
 reg  [63:0]     push_fault_addr_reg, push_fault_addr_next;
 reg             req_reg, req_next;                  // used_idx_req
 reg             dec_req_reg, dec_req_next;
@@ -212,6 +233,8 @@ reg             err_valid_reg, err_valid_next;
 reg             stat_irq_normal_reg, stat_irq_normal_next;
 reg             stat_irq_noe_reg, stat_irq_noe_next;
 reg             stat_irq_suppressed_reg, stat_irq_suppressed_next;
+reg             stat_irq_event_reg, stat_irq_event_next;
+reg             stat_irq_event_suppressed_reg, stat_irq_event_suppressed_next;
 
 
 // per-cycle
@@ -222,8 +245,16 @@ reg  [BW-1:0]   n_part;
 reg             fr_push;
 reg  [BW-1:0]   fr_push_len;
 reg             push_go;
+reg             dec_allow;      // the driver's suppression allows the interrupt (cause 0)
+reg             dec_empty_irq;  // notify on empty applies
 
-localparam K_IGNORE = 0, K_DROP_IRQ = 1, K_IDX_FIRST = 2, K_TXBUF = 3, K_AHEAD = 4;
+localparam K_IGNORE = 0, K_DROP_IRQ = 1, K_IDX_FIRST = 2, K_TXBUF = 3, K_AHEAD = 4, K_EV_IGNORED = 5,
+    K_EV_FLAGS = 6;
+
+// EVENT_IDX: in S_DEC used_idx_reg is the new used.idx and n_reg the push's elements (new - old);
+// vring_need_event(used_event, new, old) = (u16)(new - used_event - 1) < (u16)(new - old)
+wire [15:0] ev_dist = used_idx_reg - avail_rsp_event - 16'd1;
+wire ev_crossed = ev_dist < {{16-BW{1'b0}}, n_reg};
 
 wire [15:0] stage_wr = used_idx_reg + {{16-NW{1'b0}}, stage_cnt_reg};    // used index of the next completion
 wire [SW-1:0] stage_slot = stage_wr[SW-1:0];
@@ -240,9 +271,19 @@ wire [BW:0] acc_plus = {1'b0, acc_reg} + {1'b0, fr_head};
 wire fr_fits = acc_reg == {BW{1'b0}} || (push_batched && acc_plus <= {1'b0, batch_n_b});
 wire fr_more = user_more || fr_avail || tail_reg != {BW{1'b0}};
 
-// the elements of one write: up to the staging area's end (also the ring's end)
+// the running size Q (set while the queue is stopped; QUEUE_SIZE is the largest): ring slots modulo Q
+/* verilator lint_off UNUSEDSIGNAL */ // at most QUEUE_SIZE
+wire [15:0]   qsize_in = queue_size;
+/* verilator lint_on UNUSEDSIGNAL */
+wire [QW:0]   qs = qsize_in[QW:0];
+wire [QW-1:0] qmask = qs[QW-1:0] - 1'b1;                    // Q = 2^QW gives all ones too
+wire [QW-1:0] elem_slot = elem_idx_reg[QW-1:0] & qmask;
+
+// the elements of one write: up to the staging area's end and the ring's end (the same place when STAGE
+// divides Q; a smaller running size ends the ring first)
 wire [SW:0] to_stage_end = {1'b1, {SW{1'b0}}} - {1'b0, elem_idx_reg[SW-1:0]};
-wire [63:0] elem_pcie_addr = used_base + 64'd4 + {{61-QW{1'b0}}, elem_idx_reg[QW-1:0], 3'b000};
+wire [QW:0] to_ring_end = qs - {1'b0, elem_slot};
+wire [63:0] elem_pcie_addr = used_base + 64'd4 + {{61-QW{1'b0}}, elem_slot, 3'b000};
 
 // staging RAM: written here one element (8 bytes) per cycle, read by the DMA write engine
 wire [RAM_WORD_WIDTH-1:0] stage_word;
@@ -313,6 +354,8 @@ assign idle = wr_out_reg == 3'd0 && !wr_valid_reg;
 assign stat_irq_normal = stat_irq_normal_reg;
 assign stat_irq_noe = stat_irq_noe_reg;
 assign stat_irq_suppressed = stat_irq_suppressed_reg;
+assign stat_irq_event = stat_irq_event_reg;
+assign stat_irq_event_suppressed = stat_irq_event_suppressed_reg;
 
 always @* begin
     state_next = state_reg;
@@ -326,6 +369,8 @@ always @* begin
     knob_next = knob_reg;
     push_fault_addr_next = push_fault_addr_reg;
     req_next = req_reg;
+    dec_allow = 1'b0;
+    dec_empty_irq = 1'b0;
     dec_req_next = 1'b0;
     wr_out_next = wr_out_reg;
     fr_wr_next = fr_wr_reg;
@@ -344,12 +389,17 @@ always @* begin
     stat_irq_normal_next = 1'b0;
     stat_irq_noe_next = 1'b0;
     stat_irq_suppressed_next = 1'b0;
+    stat_irq_event_next = 1'b0;
+    stat_irq_event_suppressed_next = 1'b0;
 
     accept = run && s_axis_cpl_valid && stage_cnt_reg != STAGE_N;
     wr_issue = 1'b0;
     n_cut = (push_batched && {{8-NW{1'b0}}, pending} > batch_n) ? batch_n_b
         : push_batched ? pending[BW-1:0] : {{BW-1{1'b0}}, 1'b1};
     n_part = ({1'b0, n_left_reg} > to_stage_end) ? to_stage_end[BW-1:0] : n_left_reg;
+    if ({{17-BW{1'b0}}, n_part} > {{16-QW{1'b0}}, to_ring_end}) begin
+        n_part = to_ring_end[BW-1:0];
+    end
     fr_push = 1'b0;
     fr_push_len = tail_reg + 1'b1;
     if (FRAMES != 0) begin
@@ -376,8 +426,9 @@ always @* begin
                 acc_next = {BW{1'b0}};
                 elem_idx_next = used_idx_reg;
                 idx_done_next = 1'b0;
-                knob_next = (FAULT_ENABLE != 0) ? {fault_used_idx_ahead, fault_write_tx_buffer, fault_used_idx_first,
-                                                   fault_drop_irq, fault_ignore_no_interrupt} : 5'd0;
+                knob_next = (FAULT_ENABLE != 0) ? {fault_event_idx_flags, fault_event_idx_ignored,
+                                                   fault_used_idx_ahead, fault_write_tx_buffer, fault_used_idx_first,
+                                                   fault_drop_irq, fault_ignore_no_interrupt} : 7'd0;
                 push_fault_addr_next = fault_addr_last;
                 req_next = 1'b1;
                 age_next = 16'd0;
@@ -433,8 +484,19 @@ always @* begin
         end
         S_DEC: begin
             if (avail_rsp_valid && avail_rsp_dec) begin
-                // the interrupt decision (IGNORE_NO_INTERRUPT, test only: flags read as clear)
-                if (!avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT] || knob_reg[K_IGNORE]) begin
+                // the interrupt decision: does the driver's suppression allow it?
+                if (feat_event_idx) begin
+                    // used_event crossed (EVENT_IDX_IGNORED, test only: always; EVENT_IDX_FLAGS, test only:
+                    // NO_INTERRUPT obeyed as well)
+                    dec_allow = (ev_crossed && !(knob_reg[K_EV_FLAGS] && avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT]))
+                        || knob_reg[K_EV_IGNORED];
+                end else begin
+                    // NO_INTERRUPT clear (IGNORE_NO_INTERRUPT, test only: flags read as clear)
+                    dec_allow = !avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT] || knob_reg[K_IGNORE];
+                end
+                dec_empty_irq = avail_rsp_idx == used_idx_reg && (noe_policy == NOE_ALWAYS
+                    || (noe_policy == NOE_WHEN_ACKED && feat_noe));
+                if (dec_allow) begin
                     if (knob_reg[K_DROP_IRQ]) begin
                         // test only (DROP_IRQ): the interrupt the driver asked for is not raised
                         stat_irq_suppressed_next = 1'b1;
@@ -442,14 +504,15 @@ always @* begin
                         irq_valid_next = 1'b1;
                         irq_cause_next = 1'b0;
                         stat_irq_normal_next = 1'b1;
+                        stat_irq_event_next = feat_event_idx;
                     end
-                end else if (avail_rsp_idx == used_idx_reg && (noe_policy == NOE_ALWAYS
-                        || (noe_policy == NOE_WHEN_ACKED && feat_noe))) begin
+                end else if (dec_empty_irq) begin
                     irq_valid_next = 1'b1;
                     irq_cause_next = 1'b1;
                     stat_irq_noe_next = 1'b1;
                 end else begin
                     stat_irq_suppressed_next = 1'b1;
+                    stat_irq_event_suppressed_next = feat_event_idx && !ev_crossed;
                 end
                 req_next = 1'b0;
                 state_next = S_IDLE;
@@ -537,6 +600,8 @@ always @(posedge clk) begin
     stat_irq_normal_reg <= stat_irq_normal_next;
     stat_irq_noe_reg <= stat_irq_noe_next;
     stat_irq_suppressed_reg <= stat_irq_suppressed_next;
+    stat_irq_event_reg <= stat_irq_event_next;
+    stat_irq_event_suppressed_reg <= stat_irq_event_suppressed_next;
 
     if (rst) begin
         state_reg <= S_IDLE;
@@ -547,7 +612,7 @@ always @(posedge clk) begin
         n_left_reg <= {BW{1'b0}};
         elem_idx_reg <= 16'd0;
         idx_done_reg <= 1'b0;
-        knob_reg <= 5'd0;
+        knob_reg <= 7'd0;
         push_fault_addr_reg <= 64'd0;
         req_reg <= 1'b0;
         dec_req_reg <= 1'b0;
@@ -563,6 +628,8 @@ always @(posedge clk) begin
         stat_irq_normal_reg <= 1'b0;
         stat_irq_noe_reg <= 1'b0;
         stat_irq_suppressed_reg <= 1'b0;
+        stat_irq_event_reg <= 1'b0;
+        stat_irq_event_suppressed_reg <= 1'b0;
     end
 end
 

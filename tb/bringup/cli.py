@@ -91,6 +91,17 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--gap-us", type=float, help="sender gap in the A/B runs, 0 = unpaced (default: pci 20 ms, sim 2 us)"
     )
+    ap.add_argument(
+        "--transport",
+        choices=("legacy", "modern"),
+        default="legacy",
+        help="the virtio-pci interface of the driver runs: legacy (BAR0, the seed commit's pre/post A/B; default) "
+        "or modern (virtio 1.x capabilities, a variant of Linux 4.0 or later, no A/B)",
+    )
+    ap.add_argument(
+        "--variant",
+        help="the transmit variant of the driver runs (default: post on legacy, debian-6.1 on modern)",
+    )
     ap.add_argument("--hugepages", type=int, help="pci: 2 MiB hugepages for DMA memory (default 24)")
     ap.add_argument("--run-timeout", type=float, help="pci: seconds per driver run (default 60)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds for the whole sequence")
@@ -150,14 +161,28 @@ def validate(args: argparse.Namespace) -> list[str]:
     for name, value in (("--run-timeout", args.run_timeout), ("--timeout", args.timeout)):
         if value is not None and not (math.isfinite(value) and value > 0):
             errors.append(f"{name} {value}: seconds > 0")
+    from tb.driver.virtio_net import MODERN_VARIANTS, VARIANTS
+
+    if args.variant is not None and args.variant not in VARIANTS:
+        errors.append(f"--variant {args.variant!r}: one of {', '.join(VARIANTS)}")
+    elif args.transport == "modern" and args.variant is not None and args.variant not in MODERN_VARIANTS:
+        errors.append(
+            f"--variant {args.variant} --transport modern: that variant's kernel predates virtio 1.0 (Linux 4.0); "
+            f"one of {', '.join(MODERN_VARIANTS)}"
+        )
     if args.json is not None and not args.json.parent.is_dir():
         errors.append(f"--json {args.json}: directory {args.json.parent} does not exist")
     if not errors:
+        args.variant = args.variant or ("debian-6.1" if args.transport == "modern" else "post")
         args.backend = args.backend or ("vfio" if pci else None)
         args.hugepages = args.hugepages or 24
         args.run_timeout = args.run_timeout or 60.0
         args.gap_us = args.gap_us if args.gap_us is not None else DEFAULT_GAP_US["pci" if pci else "sim"]
-        slug = f"pci-{args.bdf.replace(':', '_')}-{args.backend}" if pci else "sim"
+        slug = (
+            f"pci-{args.bdf.replace(':', '_')}-{args.backend}"
+            if pci
+            else ("sim" if args.transport == "legacy" else "sim-modern")
+        )
         args.out = args.out or Path("build") / "bringup" / slug
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +251,7 @@ def check_pcap(path: Path, report: BringupReport) -> Check:
 async def _pci_checks(args: argparse.Namespace, p) -> BringupReport:
     cfg = linux_config(args.packets, args.ab_packets, args.gap_us, args.run_timeout, progress)
     cfg.loopback_frames, cfg.loopback_peer = args.loopback_frames, args.loopback_peer
+    cfg.variant, cfg.transport = args.variant, args.transport
     return await asyncio.wait_for(run_checks(p, p.start_task, cfg), args.timeout)
 
 
@@ -304,6 +330,8 @@ def run_sim(args: argparse.Namespace) -> BringupReport:
         BRINGUP_AB_PACKETS=str(args.ab_packets),
         BRINGUP_LOOPBACK_FRAMES=str(args.loopback_frames),
         BRINGUP_GAP_NS=str(args.gap_us * 1e3),
+        BRINGUP_TRANSPORT=args.transport,
+        BRINGUP_VARIANT=args.variant,
     )
     cmd = [
         sys.executable,
@@ -315,7 +343,8 @@ def run_sim(args: argparse.Namespace) -> BringupReport:
         "--sim",
         "verilator",
         "--run-name",
-        "bringup",
+        # one run directory per table: the legacy and the modern bring-up may run at once (make test's workers)
+        f"bringup-{args.transport}",
     ]
     progress("our RTL on Verilator: building (about a minute the first time, cached after) and simulating")
     tail = _Tail(prog)

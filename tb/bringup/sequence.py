@@ -41,6 +41,20 @@ from tb.driver.virtio_pci import (
     VIRTIO_PCI_QUEUE_SEL,
     VIRTIO_PCI_STATUS,
 )
+from tb.driver.virtio_pci_modern import (
+    VIRTIO_CONFIG_S_FEATURES_OK,
+    VIRTIO_F_ACCESS_PLATFORM,
+    VIRTIO_F_VERSION_1,
+    VIRTIO_PCI_COMMON_DF,
+    VIRTIO_PCI_COMMON_DFSELECT,
+    VIRTIO_PCI_COMMON_GF,
+    VIRTIO_PCI_COMMON_GFSELECT,
+    VIRTIO_PCI_COMMON_NUMQ,
+    VIRTIO_PCI_COMMON_Q_SELECT,
+    VIRTIO_PCI_COMMON_Q_SIZE,
+    VIRTIO_PCI_COMMON_STATUS,
+    VirtioPciModern,
+)
 from tb.platform.base import IrqCount, Platform, PlatformError
 from tb.scenarios.xmit import StartTask, XmitResult, XmitRun, XmitScenario
 
@@ -130,6 +144,11 @@ class BringupConfig:
     loopback_peer: bool = False
     # simulation: the checker set (tb.checkers.CheckerSet), told which frames each driver run queued
     checkers: Any = None
+    # the driver runs' variant and virtio-pci transport: "legacy" (the table of the seed commit: post, with
+    # the pre/post A/B) or "modern" (a variant of Linux 4.0 or later over the virtio 1.x capabilities; the
+    # register rows through the common configuration, no A/B: the 2009 drivers have no modern transport)
+    variant: str = "post"
+    transport: str = "legacy"
 
 
 @dataclass
@@ -211,22 +230,32 @@ async def _guard(report: BringupReport, name: str, coro) -> Any:
         return None
 
 
-async def check_identity(p: Platform, r: BringupReport) -> bool:
+async def check_identity(p: Platform, r: BringupReport, modern: bool = False) -> bool:
     vendor = await p.config_read(0x00, 2)
     device = await p.config_read(0x02, 2)
     rev = await p.config_read(0x08, 1)
     cls = await p.config_read(0x08, 4) >> 8
     svid = await p.config_read(0x2C, 2)
     sid = await p.config_read(0x2E, 2)
-    ok = (
-        vendor == VIRTIO_VENDOR
-        and device == VIRTIO_NET_LEGACY_DEVICE
-        and sid == VIRTIO_ID_NET
-        and cls >> 8 == 0x0200
-        and rev == 0
-    )
+    if modern:
+        # virtio 1.x: 0x1041 (modern only, revision 1 or more) or the transitional 0x1000 with subsystem id 1
+        ok = (
+            vendor == VIRTIO_VENDOR
+            and (device == VIRTIO_NET_MODERN_DEVICE or (device == VIRTIO_NET_LEGACY_DEVICE and sid == VIRTIO_ID_NET))
+            and cls >> 8 == 0x0200
+        )
+    else:
+        ok = (
+            vendor == VIRTIO_VENDOR
+            and device == VIRTIO_NET_LEGACY_DEVICE
+            and sid == VIRTIO_ID_NET
+            and cls >> 8 == 0x0200
+            and rev == 0
+        )
     detail = ""
-    if not ok:
+    if not ok and modern:
+        detail = "expected 1af4:1041, or 1af4:1000 subsystem id 1, class 0200xx (virtio-net); the sequence stops here"
+    elif not ok:
         detail = "expected 1af4:1000 rev 0 subsystem id 1 class 0200xx (legacy virtio-net)"
         if vendor == VIRTIO_VENDOR and device == VIRTIO_NET_MODERN_DEVICE:
             detail = "a modern-only virtio-net function: this driver speaks the legacy interface (BAR0)"
@@ -254,6 +283,154 @@ async def check_bars(p: Platform, r: BringupReport) -> None:
         PASS if ok else FAIL,
         ", ".join(parts) or "none",
         "" if ok else "BAR0 must hold the 0x14-byte legacy block + device config",
+    )
+
+
+class _ModernRegs:
+    """The modern structures, found as the transport finds them (vp_modern_probe's capability walk), read and
+    written directly (before and between driver runs)."""
+
+    def __init__(self, p: Platform):
+        self.p = p
+        self.vp = VirtioPciModern(p)
+
+    async def probe(self) -> None:
+        await self.vp.vp_modern_probe()
+
+    async def rd(self, off: int, size: int) -> int:
+        return await self.vp.rd(self.vp.common, off, size)
+
+    async def wr(self, off: int, value: int, size: int) -> None:
+        await self.vp.wr(self.vp.common, off, value, size)
+
+    async def reset(self) -> int:
+        await self.vp.reset()
+        return await self.rd(VIRTIO_PCI_COMMON_STATUS, 1)
+
+    async def features(self, select: str) -> int:
+        sel, val = (
+            (VIRTIO_PCI_COMMON_DFSELECT, VIRTIO_PCI_COMMON_DF)
+            if select == "device"
+            else (VIRTIO_PCI_COMMON_GFSELECT, VIRTIO_PCI_COMMON_GF)
+        )
+        await self.wr(sel, 0, 4)
+        lo = await self.rd(val, 4)
+        await self.wr(sel, 1, 4)
+        return lo | await self.rd(val, 4) << 32
+
+
+async def check_capabilities(p: Platform, r: BringupReport, regs: _ModernRegs) -> bool:
+    await regs.probe()
+    vp = regs.vp
+
+    def where(region: Any) -> str:
+        return f"BAR{region.bar} +{region.offset:#x} ({region.length} bytes)" if region is not None else "-"
+
+    notify = (
+        f"notify {where(vp.notify_base)} x{vp.notify_offset_multiplier}"
+        if vp.notify_base is not None
+        else f"notify per queue (cap at {vp.notify_map_cap:#x}) x{vp.notify_offset_multiplier}"
+    )
+    r.add(
+        "virtio capabilities",
+        PASS,
+        f"common {where(vp.common)}, isr {where(vp.isr)}, {notify}, device {where(vp.device)}",
+    )
+    return True
+
+
+async def check_features_modern(p: Platform, r: BringupReport, regs: _ModernRegs) -> int:
+    await regs.reset()
+    feats = await regs.features("device")
+    r.host_features = feats
+    names = feature_names(feats & 0xFFFFFFFF)
+    high = [
+        n
+        for b, n in ((VIRTIO_F_VERSION_1, "VERSION_1"), (VIRTIO_F_ACCESS_PLATFORM, "ACCESS_PLATFORM"))
+        if feats >> b & 1
+    ]
+    ok = bool(feats & (1 << F_MAC)) and bool(feats >> VIRTIO_F_VERSION_1 & 1)
+    r.add(
+        "features offered",
+        PASS if ok else FAIL,
+        f"{feats:#018x}: {' '.join([names, *high])}",
+        "" if ok else "a modern virtio-net function offers VERSION_1 and MAC",
+    )
+    return feats
+
+
+async def check_handshake_modern(p: Platform, r: BringupReport, regs: _ModernRegs) -> None:
+    """reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK read back set, DRIVER_OK, reset (no queue is made live)."""
+    ack, drv, fok, dok = (
+        VIRTIO_CONFIG_S_ACKNOWLEDGE,
+        VIRTIO_CONFIG_S_DRIVER,
+        VIRTIO_CONFIG_S_FEATURES_OK,
+        VIRTIO_CONFIG_S_DRIVER_OK,
+    )
+    st = VIRTIO_PCI_COMMON_STATUS
+    seen = [await regs.reset()]
+    await regs.wr(st, ack, 1)
+    seen.append(await regs.rd(st, 1))
+    await regs.wr(st, ack | drv, 1)
+    seen.append(await regs.rd(st, 1))
+    host = await regs.features("device")
+    # what a driver must take of a modern device: VERSION_1, and ACCESS_PLATFORM when it is offered (a device
+    # behind an IOMMU refuses FEATURES_OK without it)
+    want = host & ((1 << F_MAC) | (1 << F_STATUS) | (1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_F_ACCESS_PLATFORM))
+    await regs.wr(VIRTIO_PCI_COMMON_GFSELECT, 0, 4)
+    await regs.wr(VIRTIO_PCI_COMMON_GF, want & 0xFFFFFFFF, 4)
+    await regs.wr(VIRTIO_PCI_COMMON_GFSELECT, 1, 4)
+    await regs.wr(VIRTIO_PCI_COMMON_GF, want >> 32, 4)
+    guest = await regs.features("driver")
+    await regs.wr(st, ack | drv | fok, 1)
+    seen.append(await regs.rd(st, 1))
+    await regs.wr(st, ack | drv | fok | dok, 1)
+    seen.append(await regs.rd(st, 1))
+    seen.append(await regs.reset())
+    expect = [0, ack, ack | drv, ack | drv | fok, ack | drv | fok | dok, 0]
+    ok = seen == expect and guest == want
+    r.add(
+        "status handshake",
+        PASS if ok else FAIL,
+        "status " + " -> ".join(f"{s:#x}" for s in seen) + f"; driver features {guest:#x} (wrote {want:#x})",
+        "" if ok else "expected 0 -> 0x1 -> 0x3 -> 0xb (FEATURES_OK read back) -> 0xf -> 0 and the features read back",
+    )
+
+
+async def check_queues_modern(p: Platform, r: BringupReport, regs: _ModernRegs) -> None:
+    num = await regs.rd(VIRTIO_PCI_COMMON_NUMQ, 2)
+    sizes = []
+    for q in range(min(num, 8)):
+        await regs.wr(VIRTIO_PCI_COMMON_Q_SELECT, q, 2)
+        sizes.append(await regs.rd(VIRTIO_PCI_COMMON_Q_SIZE, 2))
+    tx = sizes[1] if len(sizes) > 1 else 0
+    ok = tx > 0 and not tx & (tx - 1) and sizes[0] > 0
+    r.add(
+        "queue sizes",
+        PASS if ok else FAIL,
+        f"num_queues {num}: " + ", ".join(f"q{i}={n}" for i, n in enumerate(sizes)),
+        "" if ok else "rx and tx queues must exist with power-of-two sizes",
+    )
+
+
+async def check_mac_link_modern(p: Platform, r: BringupReport, regs: _ModernRegs, feats: int) -> None:
+    """MAC and link from the device configuration, under the config_generation loop (the transport's reads)."""
+    if not feats & (1 << F_MAC):
+        r.add("MAC", NA, "VIRTIO_NET_F_MAC not offered: the device config holds no MAC")
+    else:
+        mac = await regs.vp.config_get(0, 6)
+        ok = any(mac) and not mac[0] & 1
+        r.add("MAC", PASS if ok else FAIL, mac.hex(":"), "" if ok else "a MAC must be a non-zero unicast address")
+    if not feats & (1 << F_STATUS):
+        r.add("link", NA, "VIRTIO_NET_F_STATUS not offered: the driver treats the link as up")
+        return
+    status = int.from_bytes(await regs.vp.config_get(6, 2), "little")
+    up = bool(status & 1)
+    r.add(
+        "link",
+        PASS if up else FAIL,
+        f"{'up' if up else 'down'} (status {status:#x})",
+        "" if up else "VIRTIO_NET_S_LINK_UP is clear",
     )
 
 
@@ -478,7 +655,7 @@ async def xmit_run(
 
     if r is not None:
         r.say(
-            f"{name}: probing the {scn.variant}-b0c39dbd driver, {scn.packets} frames"
+            f"{name}: probing the {scn.variant} driver ({scn.transport or 'default'} transport), {scn.packets} frames"
             + (f", {_duration(scn.gap_ns)} apart" if scn.gap_ns else ", unpaced")
             + ("" if scn.use_msix else ", INTx only")
         )
@@ -716,7 +893,13 @@ async def check_loopback(
         return
     n = cfg.loopback_frames
     scn = XmitScenario(
-        packets=n, variant="post", use_msix=True, timeout_ns=cfg.timeout_ns, seed=30, ethertype=LOOPBACK_ETHERTYPE
+        packets=n,
+        variant=cfg.variant,
+        use_msix=True,
+        timeout_ns=cfg.timeout_ns,
+        seed=30,
+        ethertype=LOOPBACK_ETHERTYPE,
+        transport=cfg.transport,
     )
     waited: dict[str, Any] = {}
 
@@ -803,7 +986,14 @@ async def _interrupt_checks(
     p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport, sent: list[bytes]
 ) -> None:
     """TX through the ring (Linux's interrupt order), then MSI-X and INTx delivery."""
-    scn = XmitScenario(packets=cfg.packets, variant="post", use_msix=True, timeout_ns=cfg.timeout_ns, seed=11)
+    scn = XmitScenario(
+        packets=cfg.packets,
+        variant=cfg.variant,
+        use_msix=True,
+        timeout_ns=cfg.timeout_ns,
+        seed=11,
+        transport=cfg.transport,
+    )
     name = f"TX {cfg.packets} frames"
     got = await _guard(r, name, xmit_run(p, start_task, cfg, "tx", scn, r))
     res: XmitResult | None = None
@@ -844,7 +1034,14 @@ async def _interrupt_checks(
     intx_info = tx_info if tx_info is not None and tx_info["irq_mode"] == "intx" else None
     intx_res = res if intx_info is not None else None
     if intx_info is None:
-        scn = XmitScenario(packets=cfg.intx_packets, variant="post", use_msix=False, timeout_ns=cfg.timeout_ns, seed=12)
+        scn = XmitScenario(
+            packets=cfg.intx_packets,
+            variant=cfg.variant,
+            use_msix=False,
+            timeout_ns=cfg.timeout_ns,
+            seed=12,
+            transport=cfg.transport,
+        )
         got = await _guard(r, "interrupt INTx", xmit_run(p, start_task, cfg, "intx", scn, r))
         if got is not None:
             intx_res, intx_info = got
@@ -942,8 +1139,11 @@ async def run_checks(p: Platform, start_task: StartTask, cfg: BringupConfig | No
     cfg = cfg or BringupConfig()
     r = BringupReport(progress=cfg.progress)
     regs = _Regs(p)
-    if not await _guard(r, "PCI identity", check_identity(p, r)):
-        return r  # not a legacy virtio-net function: nothing of it may be driven
+    modern = cfg.transport == "modern"
+    if not await _guard(r, "PCI identity", check_identity(p, r, modern)):
+        return r  # not a virtio-net function of the interface asked for: nothing of it may be driven
+    if modern:
+        return await run_checks_modern(p, start_task, cfg, r)
     await _guard(r, "BARs", check_bars(p, r))
     if not p.bar_size(0):
         return r  # no legacy register block: nothing further can run
@@ -966,6 +1166,45 @@ async def run_checks(p: Platform, start_task: StartTask, cfg: BringupConfig | No
     if ours:
         await _guard(r, "debug counters", check_debug_counters(p, r))
     return r
+
+
+async def run_checks_modern(p: Platform, start_task: StartTask, cfg: BringupConfig, r: BringupReport) -> BringupReport:
+    """The same table over the modern interface: the capabilities instead of BAR0, the register rows through
+    the common and device configuration, the driver runs with ``cfg.variant`` on the modern transport; the
+    A/B rows are N/A (the pre/post drivers of 2009 have only the legacy transport)."""
+    regs = _ModernRegs(p)
+    await _guard(r, "BARs", check_bars_modern(p, r))
+    if not await _guard(r, "virtio capabilities", check_capabilities(p, r, regs)):
+        return r  # no usable modern structures: nothing further can run
+    await _guard(r, "Bus Master", check_bus_master(p, r))
+    await _guard(r, "interrupt capabilities", check_interrupt_caps(p, r))
+    # our RTL (BAR2 "VNET") on the modern interface too: the self-test, the loopback row, the counters
+    ours = await _guard(r, "debug BAR", check_debug_bar(p, r))
+    if ours:
+        await _guard(r, "DMA self-test", check_selftest(p, r, cfg))
+    feats = await _guard(r, "features offered", check_features_modern(p, r, regs)) or 0
+    await _guard(r, "status handshake", check_handshake_modern(p, r, regs))
+    await _guard(r, "queue sizes", check_queues_modern(p, r, regs))
+    await _guard(r, "MAC", check_mac_link_modern(p, r, regs, feats))
+    sent: list[bytes] = []
+    await _interrupt_checks(p, start_task, cfg, r, sent)
+    r.add("A/B pre/post", NA, "the 2009 drivers (pre, post) have only the legacy transport")
+    await _guard(r, f"loopback {cfg.loopback_frames} frames", check_loopback(p, start_task, cfg, r, bool(ours), sent))
+    check_kernel_counts(r, cfg)
+    await check_wire(r, cfg, sent, p, cfg.timeout_ns)
+    if ours:
+        await _guard(r, "debug counters", check_debug_counters(p, r))
+    return r
+
+
+async def check_bars_modern(p: Platform, r: BringupReport) -> None:
+    parts = []
+    for bar in range(6):
+        size = p.bar_size(bar)
+        if size:
+            io = getattr(p, "bar_is_io", lambda b: False)(bar)
+            parts.append(f"BAR{bar} {'io' if io else 'mem'} {size:#x}")
+    r.add("BARs", PASS if parts else FAIL, ", ".join(parts) or "none", "" if parts else "no BAR implemented")
 
 
 def linux_config(

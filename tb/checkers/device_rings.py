@@ -59,6 +59,8 @@ class DeviceReadsPublished(Checker):
         part, slot = q.part(addr)
         if part in ("avail_flags", "avail_idx"):
             return
+        if part == "used_event" and hub.event_idx:
+            return  # the interrupt decision's read with EVENT_IDX (event_idx_irq judges it)
         if part == "avail_ring":
             seen = q.device_avail_seen
             consumed = q.used_written

@@ -12,7 +12,7 @@ from typing import Any
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
-from tb.checkers.spec import LEGACY_REG_QUEUE_NOTIFY
+from tb.checkers.spec import vring_need_event
 
 TX_QUEUE = 1
 
@@ -102,10 +102,11 @@ class DriverOrder(Checker):
             dirty_d.difference_update(c.descs)
 
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
-        if not write or bar != 0 or offset != LEGACY_REG_QUEUE_NOTIFY:
+        qi = self.hub.notified_queue(write, bar, offset, size, value)
+        if qi is None:
             return
         self.events += 1
-        q = self.hub.queues.get(value)
+        q = self.hub.queues.get(qi)
         if q is None:
             return
         pending = sorted(self.slot_dirty.get(q.index, set()))
@@ -201,7 +202,7 @@ class LostWakeup(Checker):
     name = "lost_wakeup"
     rule = (
         "the TX queue never stays stopped for more than 20 us while the device has returned buffers the "
-        "driver has not reclaimed (no lost wake-up)"
+        "driver has not reclaimed (with EVENT_IDX: past the used_event the driver asked for) (no lost wake-up)"
     )
     LIMIT_NS = 20_000.0
 
@@ -238,6 +239,12 @@ class LostWakeup(Checker):
             return
         self.events += 1
         waiting = u16(q.used_written - self.last_used_idx)
+        if waiting and self.hub.event_idx:
+            # with EVENT_IDX the driver asks for its interrupt at used_event (enable_cb_delayed: about 3/4 of the
+            # outstanding buffers ahead): a wake-up is owed only once the device has passed it
+            used_event = self.hub.mem.read_int(q.base + q.layout.used_event, 2)
+            if not vring_need_event(used_event, q.used_written, self.last_used_idx):
+                waiting = 0
         if not (self.stopped and waiting):
             self.since = None
             return

@@ -9,12 +9,15 @@ Inputs (all with simulation time; cycles are 250 MHz user_clk periods):
   results) and with the net device queue (netif_stop / start / wake_queue);
 * device side (``tb.simulation.monitors.dma.DmaMonitor`` on the four PCIe streams): each DMA read with the
   data its completions returned (what the device saw), each DMA write;
+* configuration-space accesses (``host_config``, where the platform reports them): the capability reads
+  teach where a modern device's structures are (tb/checkers/pci_caps.py), or the platform describes them;
 * the DUT's interrupt outputs (``tb.simulation.monitors.pcie.IrqMonitor``) and the frames on the wire
   (``tb.simulation.wire``).
 
 The checkers never import, wrap or read the driver: its ring layout, flags and register offsets are the
 checkers' own, written from the virtio specification (tb/checkers/spec.py). From the BAR accesses the set
-learns what the device was told (queue PFNs and sizes, acked features, STATUS writes, MSI-X vectors, the
+learns what the device was told (queue PFNs and sizes, or with the modern interface the common configuration's
+queue sizes, descriptor / driver / device addresses and queue_enable; acked features, STATUS writes, MSI-X vectors, the
 device modes at BAR2+0x200, the DMA self-test's buffers) and what it is (BAR2 TX_PARAMS: the TX engine's
 descriptor window and batch size, read by the bench at the start of a test). The shared state
 (``HostShadow``, ``QueueView``) is updated before the checkers see an event.
@@ -31,16 +34,29 @@ from collections.abc import Callable
 from typing import Any
 
 from tb.checkers.base import Checker, CheckerError, Violation
+from tb.checkers.pci_caps import CapSnoop, Structure
 from tb.checkers.shadow import Chain, HostShadow, QueueView, u16
 from tb.checkers.spec import (
+    COMMON_DEVICE_STATUS,
+    COMMON_DRIVER_FEATURE,
+    COMMON_DRIVER_FEATURE_SELECT,
+    COMMON_QUEUE_DESC,
+    COMMON_QUEUE_DEVICE,
+    COMMON_QUEUE_ENABLE,
+    COMMON_QUEUE_MSIX_VECTOR,
+    COMMON_QUEUE_NOTIFY_OFF,
+    COMMON_QUEUE_SELECT,
+    COMMON_QUEUE_SIZE,
     LEGACY_PFN_SHIFT,
     LEGACY_REG_DEVICE_STATUS,
     LEGACY_REG_DRIVER_FEATURES,
     LEGACY_REG_QUEUE_ADDRESS,
     LEGACY_REG_QUEUE_MSIX_VECTOR,
+    LEGACY_REG_QUEUE_NOTIFY,
     LEGACY_REG_QUEUE_SELECT,
     LEGACY_REG_QUEUE_SIZE,
     RECEIVEQ,
+    VIRTIO_F_EVENT_IDX,
 )
 from tb.device import debug_bar as dbg
 from tb.device.debug_bar import TxParams
@@ -78,6 +94,11 @@ class CheckerSet:
         self.queue_num: dict[int, int] = {}
         self.queue_vector: dict[int, int] = {}
         self.guest_features = 0
+        # the modern interface: where its structures are, what the common configuration was told
+        self.caps = CapSnoop()
+        self.driver_feature_select = 0
+        self.queue_addr: dict[int, list[int]] = {}  # queue -> [desc, driver, device] as written
+        self.queue_notify_off: dict[int, int] = {}  # queue -> queue_notify_off as read
         self.noe_policy = 0
         self.loopback = False  # device mode: TX frames go into the RX queue, not on the wire
         self.fault = 0
@@ -101,11 +122,13 @@ class CheckerSet:
         "on_dev_write",
         "on_host_mem",
         "on_host_bar",
+        "on_host_config",
         "on_driver",
         "on_irq",
         "on_frame",
         "on_rx_frame",
         "on_reset",
+        "poll",
         "finish",
     )
 
@@ -227,12 +250,60 @@ class CheckerSet:
         if c is not None and c.head == head and c.device_done:
             q.drop_chain(c)
 
+    def host_config(self, write: bool, offset: int, size: int, value: int) -> None:
+        """A configuration-space access of the driver (CfgRd / CfgWr)."""
+        t = self.now()
+        self.caps.config(write, offset, size, value)
+        for hook in self._hooks["on_host_config"]:
+            hook(t, write, offset, size, value)
+
+    def describe_modern(self, structs: dict[int, Structure]) -> None:
+        """A platform that knows where its device's modern structures are says so (cfg_type -> Structure)."""
+        self.caps.describe(structs)
+
+    # -- what a register access means (the checkers ask rather than decode offsets themselves) ------------
+    def common_rel(self, bar: int, offset: int) -> int | None:
+        """The offset in the modern common configuration of this BAR access (None: not one)."""
+        common = self.caps.common
+        return None if common is None else common.rel(bar, offset)
+
+    def notified_queue(self, write: bool, bar: int, offset: int, size: int, value: int) -> int | None:
+        """The queue a driver notification names: the legacy Queue Notify register, or a write into the
+        modern notification structure (at queue_notify_off * notify_off_multiplier; the value is the queue's
+        index when VIRTIO_F_NOTIFICATION_DATA is not negotiated)."""
+        if not write:
+            return None
+        if bar == VIRTIO_BAR and offset == LEGACY_REG_QUEUE_NOTIFY and self.caps.common is None:
+            return value
+        notify = self.caps.notify
+        if notify is not None:
+            rel = notify.rel(bar, offset)
+            if rel is not None:
+                for q, off in self.queue_notify_off.items():
+                    if off * notify.multiplier == rel:
+                        return q
+                return value & 0xFFFF
+        if bar == VIRTIO_BAR and offset == LEGACY_REG_QUEUE_NOTIFY:
+            return value
+        return None
+
+    def is_reset_write(self, write: bool, bar: int, offset: int, size: int, value: int) -> bool:
+        """device status = 0 (legacy STATUS or the modern common configuration's device_status)."""
+        if not write or value != 0 or size != 1:
+            return False
+        if self.common_rel(bar, offset) == COMMON_DEVICE_STATUS:
+            return True
+        return bar == VIRTIO_BAR and offset == LEGACY_REG_DEVICE_STATUS
+
     def host_bar(self, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         t = self.now()
         if not write and self.reset_pending is not None:
             self.reset_pending = None
             self.reset(t)
-        if bar == VIRTIO_BAR:
+        rel = self.common_rel(bar, offset)
+        if rel is not None:
+            self._snoop_common(t, write, rel, size, value)
+        elif bar == VIRTIO_BAR:
             self._snoop_virtio(t, write, offset, size, value)
         elif bar == DEBUG_BAR:
             self._snoop_debug(write, offset, value)
@@ -283,6 +354,40 @@ class CheckerSet:
             # device must have finished its DMA when its status reads 0) the old queues still judge DMA
             self.reset_pending = t
 
+    def _snoop_common(self, t: float, write: bool, rel: int, size: int, value: int) -> None:
+        """The modern common configuration (4.1.4.3)."""
+        sel = self.queue_sel
+        if not write:
+            if rel == COMMON_QUEUE_SIZE:
+                self.queue_num[sel] = value
+            elif rel == COMMON_QUEUE_NOTIFY_OFF:
+                self.queue_notify_off[sel] = value
+            return
+        if rel == COMMON_QUEUE_SELECT:
+            self.queue_sel = value
+        elif rel == COMMON_DRIVER_FEATURE_SELECT:
+            self.driver_feature_select = value
+        elif rel == COMMON_DRIVER_FEATURE and self.driver_feature_select < 2:
+            shift = 32 * self.driver_feature_select
+            self.guest_features = (self.guest_features & ~(0xFFFFFFFF << shift)) | (value & 0xFFFFFFFF) << shift
+        elif rel == COMMON_QUEUE_SIZE:
+            self.queue_num[sel] = value
+        elif COMMON_QUEUE_DESC <= rel < COMMON_QUEUE_DEVICE + 8 and size == 4:
+            addr = self.queue_addr.setdefault(sel, [0, 0, 0])
+            k, shift = (rel - COMMON_QUEUE_DESC) // 8, 32 if rel & 4 else 0
+            addr[k] = (addr[k] & ~(0xFFFFFFFF << shift)) | (value & 0xFFFFFFFF) << shift
+        elif rel == COMMON_QUEUE_ENABLE and value == 1:
+            desc, driver, device = self.queue_addr.get(sel, [0, 0, 0])
+            num = self.queue_num.get(sel, DEFAULT_QUEUE_SIZE)
+            q = QueueView(sel, num, desc, avail_at=driver, used_at=device)
+            self.queues[sel] = q
+            for lo, hi in q.ranges:
+                self.mem.watch(lo, hi)
+        elif rel == COMMON_QUEUE_MSIX_VECTOR and size == 2 and self.msix_enabled():
+            self.queue_vector[sel] = value
+        elif rel == COMMON_DEVICE_STATUS and size == 1 and value == 0:
+            self.reset_pending = t  # as the legacy STATUS = 0 (see _snoop_virtio)
+
     # -- the driver's trace ------------------------------------------------------------------------------
     def driver_event(self, event: Any) -> None:
         """One trace event of the driver (tb.driver.trace.Event: kind and fields), as it emits it."""
@@ -292,12 +397,24 @@ class CheckerSet:
         for hook in self._hooks["on_driver"]:
             hook(t, event.kind, event.fields)
 
+    def poll(self, t: float) -> None:
+        """The rules about time passing (a queue stopped too long, a device idle with a stale avail_event):
+        the harness calls this every microsecond of simulated time."""
+        for hook in self._hooks["poll"]:
+            hook(t)
+
+    @property
+    def event_idx(self) -> bool:
+        """VIRTIO_F_EVENT_IDX negotiated (from the driver's feature write)."""
+        return bool(self.guest_features >> VIRTIO_F_EVENT_IDX & 1)
+
     def reset(self, t: float) -> None:
         """STATUS = 0: the device forgets its queues; so do the checkers."""
         self.last_reset_t = t
         self.queues.clear()
         self.queue_vector.clear()
         self.guest_features = 0
+        self.queue_addr.clear()
         for hook in self._hooks["on_reset"]:
             hook(t)
         if self.waived:  # the waived checkers start again from a clean device

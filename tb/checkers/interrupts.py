@@ -18,6 +18,10 @@ window. The RX queue's decisions follow the same rules as TX's (one used writer 
 INTx is a level: a decision made while the line is already high is covered by it (the device can only add
 its ISR bit), but the driver's ISR read may clear the line before that bit arrives, and the device then
 raises it again for that decision: a covered decision also justifies a rise within its window.
+
+Once VIRTIO_F_EVENT_IDX is negotiated these flag rules no longer apply (the spec: the device MUST ignore the
+lower bit of flags): this checker stands down and ``event_idx_irq`` (tb/checkers/event_idx.py, the same
+matching of interrupts to decisions) judges the queues by used_event.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 from tb.checkers.base import CLOCK_NS, Checker
 from tb.checkers.shadow import u16
-from tb.checkers.spec import LEGACY_REG_DEVICE_STATUS, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
+from tb.checkers.spec import VIRTIO_F_NOTIFY_ON_EMPTY, VIRTQ_AVAIL_F_NO_INTERRUPT
 from tb.device.dev_ctrl import NoePolicy
 
 RX_QUEUE, TX_QUEUE = 0, 1
@@ -49,6 +53,10 @@ class Decision:
     why: str
     matched: bool = False  # an interrupt was attributed to it
     covered: bool = False  # INTx was high when it was made (satisfied, but may still explain a rise)
+    detail: str = ""  # what the decision read saw, when it is not avail.flags / avail.idx (EVENT_IDX)
+
+    def seen(self) -> str:
+        return self.detail or f"read avail.flags={self.flags} avail.idx={self.avail_idx} with used.idx={self.used_idx}"
 
     @property
     def deadline(self) -> float:
@@ -71,11 +79,15 @@ class InterruptLegality(Checker):
         self.last: dict[int, Decision] = {}
         self.intx_level = 0
 
+    def active(self) -> bool:
+        """The flag rules hold while EVENT_IDX is not negotiated."""
+        return not self.hub.event_idx
+
     def on_host_bar(self, t: float, write: bool, bar: int, offset: int, size: int, value: int) -> None:
         # STATUS = 0: what was owed before the driver asked for the reset is judged now; an interrupt still
         # within its window may be cancelled by the reset (the device drops what it had not yet raised), or
         # may still arrive (its message already on its way): the decision justifies it but no longer owes it
-        if write and bar == 0 and offset == LEGACY_REG_DEVICE_STATUS and size == 1 and value == 0:
+        if self.hub.is_reset_write(write, bar, offset, size, value):
             self._expire(t)
             for d in self.open:
                 d.must = False
@@ -88,11 +100,13 @@ class InterruptLegality(Checker):
 
     def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
         q = self.hub.queue_at(addr)
-        if q is not None and q.index in self.QUEUES and q.part(addr)[0] == "used_idx":
+        if self.active() and q is not None and q.index in self.QUEUES and q.part(addr)[0] == "used_idx":
             self.after_used.add(q.index)
 
     def on_dev_read(self, t_req: float, t: float, addr: int, data: bytes, tlp: str) -> None:
         q = self.hub.queue_at(addr)
+        if not self.active():
+            return
         if q is None or q.index not in self.after_used or addr != q.avail or len(data) < 4:
             return
         self.after_used.discard(q.index)
@@ -136,15 +150,16 @@ class InterruptLegality(Checker):
         last = self.last.get(queue)
         if last is None:
             return f"no {QUEUE_NAMES[queue]} decision read since its last used.idx write"
-        return (
-            f"{QUEUE_NAMES[queue]}'s last decision (cycle {int(last.t // CLOCK_NS)}) read avail.flags={last.flags} "
-            f"avail.idx={last.avail_idx} with used.idx={last.used_idx}: {last.why}"
-        )
+        return f"{QUEUE_NAMES[queue]}'s last decision (cycle {int(last.t // CLOCK_NS)}) {last.seen()}: {last.why}"
 
     def _intx_mode(self) -> bool:
         return not self.hub.msix_enabled()
 
     def on_irq(self, t: float, kind: str, value: int) -> None:
+        if not self.active():
+            if kind == "intx":
+                self.intx_level = value
+            return
         live = [n for n in self.QUEUES if n in self.hub.queues]
         if kind == "intx":
             rising = value and not self.intx_level
@@ -183,11 +198,14 @@ class InterruptLegality(Checker):
                 self.fail(
                     d.deadline,
                     f"no {QUEUE_NAMES[d.queue]} interrupt within {WINDOW_CYCLES} cycles of the decision at cycle "
-                    f"{int(d.t // CLOCK_NS)}: it read avail.flags={d.flags} avail.idx={d.avail_idx} "
-                    f"with used.idx={d.used_idx}: {d.why}",
+                    f"{int(d.t // CLOCK_NS)}: it {d.seen()}: {d.why}",
                     addr=q.avail if q else None,
                 )
         self.open = keep
+
+    def poll(self, t: float) -> None:
+        # a decision whose window closed is judged when time passes, not only at the next event
+        self._expire(t)
 
     def finish(self, t: float) -> None:
         self._expire(t)

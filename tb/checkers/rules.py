@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from tb.checkers.device_rings import DeviceReadsPublished, DmaWritesTargets, UsedRingOrder
 from tb.checkers.driver_side import DriverOrder, LostWakeup, RingInvariants
+from tb.checkers.event_idx import AvailEventIdle, EventIdxInterrupts, EventIdxKicks
 from tb.checkers.interrupts import InterruptLegality
+from tb.checkers.modern_status import ModernStatus
 from tb.checkers.rx import RxChainsWritable, RxDelivery, RxLostWakeup, RxUsedLen
 from tb.checkers.scoreboard import WireScoreboard
 
@@ -21,4 +23,8 @@ ALL = (
     RxDelivery,
     RxLostWakeup,
     RxChainsWritable,
+    EventIdxInterrupts,
+    EventIdxKicks,
+    AvailEventIdle,
+    ModernStatus,
 )

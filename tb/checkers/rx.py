@@ -30,6 +30,7 @@ from tb.checkers.base import Checker
 from tb.checkers.shadow import Chain, QueueView, u16
 from tb.checkers.spec import (
     RECEIVEQ,
+    VIRTIO_F_VERSION_1,
     VIRTIO_NET_F_MRG_RXBUF,
     VIRTIO_NET_HDR_GSO_NONE,
     VIRTIO_NET_HDR_LEN,
@@ -175,7 +176,10 @@ class RxDelivery(Checker):
 
     def _published(self, t: float, q: QueueView, old: int, new: int, tlp: str) -> None:
         mrg = bool(self.hub.guest_features >> VIRTIO_NET_F_MRG_RXBUF & 1)
-        hdr_len = VIRTIO_NET_HDR_MRG_LEN if mrg else VIRTIO_NET_HDR_LEN
+        # virtio 1.x 5.1.6: the header has num_buffers with MRG_RXBUF or VERSION_1 (the legacy interface's
+        # 10-byte header only without both)
+        modern = bool(self.hub.guest_features >> VIRTIO_F_VERSION_1 & 1)
+        hdr_len = VIRTIO_NET_HDR_MRG_LEN if mrg or modern else VIRTIO_NET_HDR_LEN
         n = u16(new - old)
         if n > q.num:
             return  # used.idx going backwards or too far: used_ring reports it
@@ -210,7 +214,16 @@ class RxDelivery(Checker):
                     addr=chain.write_bufs[0][0],
                     tlp=tlp,
                 )
-            buffers = int.from_bytes(hdr[10:12], "little") if mrg else 1
+            buffers = int.from_bytes(hdr[10:12], "little") if hdr_len == VIRTIO_NET_HDR_MRG_LEN else 1
+            if not mrg and buffers != 1:
+                # 5.1.6.3.1: "If VIRTIO_NET_F_MRG_RXBUF has not been negotiated, the device MUST set num_buffers to 1"
+                self.fail(
+                    t,
+                    f"RX packet in chain id {head} says num_buffers {buffers} without MRG_RXBUF: it must be 1",
+                    addr=chain.write_bufs[0][0],
+                    tlp=tlp,
+                )
+                return
             if buffers < 1 or buffers - 1 > n - k:
                 self.fail(
                     t,
@@ -372,6 +385,8 @@ class RxLostWakeup(Checker):
 
     def on_driver(self, t: float, kind: str, fields: dict) -> None:
         # ``seen``: NAPI is enabled (from napi_enable until a disable begins); only then is a wake-up owed
+        if kind.startswith("napi_") and fields.get("napi"):
+            return  # another NAPI instance (the transmit NAPI of the later drivers names itself)
         if kind == "napi_schedule":
             self.scheduled, self.since = True, None
         elif kind == "napi_complete":

@@ -122,7 +122,9 @@ class Chain:
 class QueueView:
     index: int
     num: int
-    base: int
+    base: int  # the descriptor table
+    avail_at: int | None = None  # modern: the driver area (None: the legacy layout from ``base``)
+    used_at: int | None = None  # modern: the device area
     layout: SplitLayout = field(init=False)
     # published chains not yet reclaimed by the driver, by avail index
     chains: dict[int, Chain] = field(default_factory=dict)
@@ -137,7 +139,21 @@ class QueueView:
     completed_now: list = field(default_factory=list)  # (slot, id, Chain|None) the last write completed
 
     def __post_init__(self) -> None:
-        self.layout = SplitLayout(self.num)
+        self.layout = SplitLayout(
+            self.num,
+            avail=None if self.avail_at is None else self.avail_at - self.base,
+            used=None if self.used_at is None else self.used_at - self.base,
+        )
+        lay = self.layout
+        # the byte ranges of the queue (one block for the legacy layout, three parts for a modern queue)
+        self.ranges = (
+            ((self.base, self.base + lay.end),)
+            if not lay.split
+            else tuple(
+                (self.base + lo, self.base + hi)
+                for lo, hi in ((0, lay.desc_end), (lay.avail, lay.avail_end), (lay.used, lay.used_end))
+            )
+        )
 
     # absolute addresses
     @property
@@ -172,12 +188,12 @@ class QueueView:
 
     def used_area(self) -> tuple[int, int]:
         """Where the device may write: used.flags, used.idx, the elements and avail_event."""
-        return self.used, self.end
+        return self.used, self.base + self.layout.used_end
 
     def part(self, addr: int) -> tuple[str, int]:
         """Name the ring field at ``addr``: ("desc", i), ("avail_ring", slot), ("used_elem", slot), ..."""
         lay, off = self.layout, addr - self.base
-        if 0 <= off < lay.avail:
+        if 0 <= off < lay.desc_end:
             return "desc", off // DESC_SIZE
         if lay.avail <= off < lay.avail_end:
             if off < lay.avail_idx:
@@ -187,7 +203,7 @@ class QueueView:
             if off < lay.used_event:
                 return "avail_ring", (off - lay.avail_ring0) // 2
             return "used_event", 0
-        if lay.used <= off < lay.end:
+        if lay.used <= off < lay.used_end:
             if off < lay.used_idx:
                 return "used_flags", 0
             if off < lay.used_elem0:
@@ -198,7 +214,10 @@ class QueueView:
         return "", -1
 
     def contains(self, addr: int) -> bool:
-        return self.base <= addr < self.end
+        for lo, hi in self.ranges:  # noqa: SIM110 (every memory access asks: no generator)
+            if lo <= addr < hi:
+                return True
+        return False
 
     def walk(self, mem: HostShadow, index: int, head: int, t: float) -> Chain:
         """The chain from ``head`` as host memory holds it now (loop-guarded; INDIRECT one level)."""

@@ -15,6 +15,7 @@ REG_MODE = 0x200
 REG_PACING_INTERVAL = 0x204
 REG_CNT_CLEAR = 0x20C
 MODE_LOOPBACK_BIT = 20  # MODE[20]: TX frames go into the RX queue inside the device
+MODE_OFFER_EVENT_IDX_BIT = 7  # MODE[7]: offer VIRTIO_RING_F_EVENT_IDX (29)
 REG_CNT_BASE = 0x210
 REG_LAST_ERROR = 0x22C
 REG_ERR_BASE = 0x240
@@ -40,6 +41,10 @@ COUNTERS = ("frames", "notifies", "irq_normal", "irq_noe", "irq_suppressed", "co
 REG_DROP = {"drop_oversize": 0x230, "drop_runt": 0x234}
 REG_MAX_FRAME = 0x238
 REG_MIN_FRAME = 0x23C
+# EVENT_IDX (both queues): interrupts raised because used_event was crossed (also counted as irq_normal), and
+# decisions that raised nothing because it was not (also counted as irq_suppressed)
+REG_EVENT = {"irq_event": 0x290, "event_suppressed": 0x294}
+REG_RX_EVENT = {"rx_irq_event": 0x348, "rx_event_suppressed": 0x34C}
 
 # the RX queue (queue 0): counters at 0x300 + 4*i, cleared by CNT_CLEAR with the others
 REG_RX_CNT_BASE = 0x300
@@ -87,6 +92,7 @@ class DeviceModes:
     offer_noe: bool = True
     offer_indirect: bool = True
     offer_mrg_rxbuf: bool = False  # offer VIRTIO_NET_F_MRG_RXBUF (12-byte header, merged RX buffers)
+    offer_event_idx: bool = False  # offer VIRTIO_RING_F_EVENT_IDX (used_event / avail_event, both queues)
     kick_suppress: bool = False
     pacing_timer: bool = False
     pacing_interval: int = 37500  # cycles (150 us at 250 MHz)
@@ -103,6 +109,7 @@ class DeviceModes:
             | self.offer_noe << 4
             | self.offer_indirect << 5
             | self.offer_mrg_rxbuf << 6
+            | self.offer_event_idx << MODE_OFFER_EVENT_IDX_BIT
             | self.kick_suppress << 8
             | self.pacing_timer << 12
             | PUSH_POLICIES[self.push] << 16
@@ -129,13 +136,15 @@ class DevCtrl:
     async def counters(self) -> dict[str, int]:
         out = {name: await self.p.bar_read(self.bar, REG_CNT_BASE + 4 * i, 4) for i, name in enumerate(COUNTERS)}
         out["last_error"] = await self.p.bar_read(self.bar, REG_LAST_ERROR, 4)
-        for name, reg in REG_DROP.items():
+        for name, reg in {**REG_DROP, **REG_EVENT}.items():
             out[name] = await self.p.bar_read(self.bar, reg, 4)
         return out
 
     async def rx_counters(self) -> dict[str, int]:
         out = {name: await self.p.bar_read(self.bar, REG_RX_CNT_BASE + 4 * i, 4) for i, name in enumerate(RX_COUNTERS)}
         out["rx_last_error"] = await self.p.bar_read(self.bar, REG_RX_LAST_ERROR, 4)
+        for name, reg in REG_RX_EVENT.items():
+            out[name] = await self.p.bar_read(self.bar, reg, 4)
         return out
 
     async def rx_limits(self) -> dict[str, int]:
@@ -170,6 +179,9 @@ FAULT_USED_LEN_READ = 1 << 8  # used.len = bytes read (header + frame) instead o
 FAULT_RX_WRITE_PAST_BUFFER = 1 << 9  # RX: one byte written just past the last buffer of each frame
 FAULT_RX_USED_LEN_PLUS1 = 1 << 10  # RX: used.len one more than the bytes written
 FAULT_RX_DROP_SILENT = 1 << 11  # RX: frames at wire sequence 3 mod 4 dropped without a count
+FAULT_AVAIL_EVENT_STALE = 1 << 12  # EVENT_IDX: avail_event never written (the driver stops kicking: a hang)
+FAULT_EVENT_IDX_IGNORED = 1 << 13  # EVENT_IDX: an interrupt after every push, as if used_event were crossed
+FAULT_EVENT_IDX_FLAGS = 1 << 14  # EVENT_IDX: NO_INTERRUPT obeyed as well (an interrupt owed by used_event lost)
 
 
 FAULT_KNOBS = {
@@ -185,6 +197,9 @@ FAULT_KNOBS = {
     "rx_write_past_buffer": FAULT_RX_WRITE_PAST_BUFFER,
     "rx_used_len_plus1": FAULT_RX_USED_LEN_PLUS1,
     "rx_drop_silent": FAULT_RX_DROP_SILENT,
+    "avail_event_stale": FAULT_AVAIL_EVENT_STALE,
+    "event_idx_ignored": FAULT_EVENT_IDX_IGNORED,
+    "event_idx_flags": FAULT_EVENT_IDX_FLAGS,
 }
 
 

@@ -93,6 +93,11 @@ class NetDevQueue:
     ):
         self.p = platform
         self.start_xmit = start_xmit
+        # skbs the stack hands the driver in one list (dev_hard_start_xmit over a bulk dequeue, pktgen's burst,
+        # a GSO skb segmented in software): all but the last go with xmit_more set. 1: one at a time, as a
+        # qdisc of a driver without byte queue limits dequeues ("Non-BQL migrated drivers will return 0")
+        self.bulk = 1
+        self.xmit_more = False  # netdev_xmit_more() during the current start_xmit call
         self.trace: Tracer = tracer or NullTracer()  # netif_* calls as events (the checkers' view of them)
         self.qdisc: deque[Skb] = deque()
         self.qdisc_limit = qdisc_limit
@@ -141,27 +146,50 @@ class NetDevQueue:
         self._scheduled.set()
         return True
 
+    def netdev_xmit_more(self) -> bool:
+        """True while the driver's start_xmit is called for an skb that another one follows in the same list."""
+        return self.xmit_more
+
+    def netif_xmit_stopped(self) -> bool:
+        return self.stopped
+
     async def qdisc_run(self) -> None:
-        """Send from the qdisc until it is empty or the queue stops (qdisc_restart loop)."""
+        """Send from the qdisc until it is empty or the queue stops (qdisc_restart loop); with ``bulk`` > 1 the
+        skbs go in lists, as dev_hard_start_xmit sends them (a list cut short by a stopped queue goes back)."""
         if self._running:
             return
         self._running = True
         try:
             while self.qdisc and not self.stopped:
-                skb = self.qdisc.popleft()
+                batch = [self.qdisc.popleft() for _ in range(min(self.bulk, len(self.qdisc)))]
                 self.space.set()
-                ret = await self.start_xmit(skb)
-                if ret == NETDEV_TX_BUSY:
-                    # dev_requeue_skb: the same skb goes back to the head, retried after a wake
-                    skb.busy_count += 1
-                    self.stats.tx_busy += 1
-                    self.stats.requeues += 1
-                    self.qdisc.appendleft(skb)
-                    if len(self.qdisc) >= self.qdisc_limit:
-                        self.space.clear()
-                    break
+                for k, skb in enumerate(batch):
+                    if k and self.stopped:
+                        # dev_hard_start_xmit: "netif_xmit_stopped(txq) && skb": the rest is requeued
+                        self._requeue(batch[k:])
+                        break
+                    self.xmit_more = k < len(batch) - 1
+                    try:
+                        ret = await self.start_xmit(skb)
+                    finally:
+                        self.xmit_more = False
+                    if ret == NETDEV_TX_BUSY:
+                        # dev_requeue_skb: the same skb goes back to the head, retried after a wake
+                        skb.busy_count += 1
+                        self.stats.tx_busy += 1
+                        self._requeue(batch[k:])
+                        break
+                else:
+                    continue
+                break
         finally:
             self._running = False
+
+    def _requeue(self, skbs: list[Skb]) -> None:
+        self.stats.requeues += 1
+        self.qdisc.extendleft(reversed(skbs))
+        if len(self.qdisc) >= self.qdisc_limit:
+            self.space.clear()
 
     async def net_tx_action(self, stop: Callable[[], bool]) -> None:
         """The softirq: run the qdisc whenever it was scheduled, until ``stop()``."""
@@ -302,11 +330,15 @@ class NapiStruct:
         poll: Callable[[NapiStruct, int], Awaitable[int]],
         weight: int,
         tracer: Tracer | None = None,
+        tag: str = "",
     ):
         self.softnet = softnet
         self.poll = poll
         self.weight = weight
         self.trace: Tracer = tracer or NullTracer()
+        # a second instance (the transmit NAPI) names itself in its events ``napi=tag``; the receive
+        # instance's events carry no tag, as they always did
+        self.tag = tag
         # netif_napi_add: "napi->state = NAPIF_STATE_SCHED" (napi_enable clears it)
         self.state = 1 << NAPI_STATE_SCHED
         self.polls = 0
@@ -330,7 +362,7 @@ class NapiStruct:
 
         (Python would mangle the kernel's double-underscore name, hence this one.)"""
         self.schedules += 1
-        self.trace.event("napi_schedule", context=context)
+        self.trace.event("napi_schedule", context=context, **self._tagged())
         self.softnet.list_add_tail(self)
 
     def napi_complete(self) -> None:
@@ -339,24 +371,34 @@ class NapiStruct:
             raise RuntimeError("napi_complete on an instance that is not scheduled (BUG_ON in __napi_complete)")
         self.softnet.list_del(self)
         self.state &= ~(1 << NAPI_STATE_SCHED)
-        self.trace.event("napi_complete")
+        self.trace.event("napi_complete", **self._tagged())
+
+    def napi_complete_done(self, work_done: int) -> bool:
+        """napi_complete_done (4.10+): complete and return True ("false if the caller must keep polling":
+        busy polling and the MISSED bit, which this model does not have)."""
+        self.napi_complete()
+        return True
+
+    def _tagged(self) -> dict[str, str]:
+        return {"napi": self.tag} if self.tag else {}
 
     def napi_enable(self) -> None:
         """BUG_ON(!SCHED); clear SCHED."""
         if not self.test_bit(NAPI_STATE_SCHED):
             raise RuntimeError("napi_enable on an enabled instance (BUG_ON in napi_enable)")
         self.state &= ~(1 << NAPI_STATE_SCHED)
-        self.trace.event("napi_enable")
+        self.trace.event("napi_enable", **self._tagged())
 
     async def napi_disable(self, platform: Platform) -> None:
         """Set DISABLE, wait (msleep(1) each try) until SCHED is ours, clear DISABLE."""
         self.state |= 1 << NAPI_STATE_DISABLE
-        self.trace.event("napi_disable_begin")  # from here no schedule succeeds (the interface is closing)
+        # from here no schedule succeeds (the interface is closing)
+        self.trace.event("napi_disable_begin", **self._tagged())
         while self.test_bit(NAPI_STATE_SCHED):
             await platform.sleep_ns(1e6)
         self.state |= 1 << NAPI_STATE_SCHED
         self.state &= ~(1 << NAPI_STATE_DISABLE)
-        self.trace.event("napi_disable")
+        self.trace.event("napi_disable", **self._tagged())
 
 
 class SoftnetData:
@@ -397,9 +439,9 @@ class SoftnetData:
             work = 0
             if n.test_bit(NAPI_STATE_SCHED):
                 n.polls += 1
-                self.trace.event("napi_poll", weight=n.weight)
+                self.trace.event("napi_poll", weight=n.weight, **n._tagged())
                 work = await n.poll(n, n.weight)
-                self.trace.event("napi_poll_ret", work=work)
+                self.trace.event("napi_poll_ret", work=work, **n._tagged())
             if work > n.weight:
                 raise RuntimeError(f"poll returned {work} > weight {n.weight} (WARN_ON_ONCE in net_rx_action)")
             budget -= work

@@ -55,7 +55,12 @@ class EventLog:
         self.events: list[Event] = []
         self.listeners: list[Callable[[Event], None]] = []
 
+    # the keys every event log line has (dump_jsonl here, the simulation's RunLog): not field names
+    RESERVED = frozenset(("t_ns", "source", "event"))
+
     def event(self, kind: str, **fields: Any) -> None:
+        if not self.RESERVED.isdisjoint(fields):
+            raise ValueError(f"trace event {kind!r}: field names {sorted(self.RESERVED & fields.keys())} are reserved")
         if self.enabled:
             e = Event(self.p.now_ns(), kind, fields)
             self.events.append(e)

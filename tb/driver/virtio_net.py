@@ -15,9 +15,27 @@ xmit_skb, the ring-full stop path after netif_stop_queue); each transmit variant
 - ``post-cap`` ``VirtioNetPostCap``, 48925e37: stop the queue early when add_buf's capacity drops below
                2+MAX_SKB_FRAGS.
 
+After b0c39dbd's lineage (each on the ring of its kernel, tb/driver/virtio_ring_later.py, and acking
+VIRTIO_RING_F_EVENT_IDX when the device offers it):
+
+- ``event-idx``   ``VirtioNetEventIdx``, a5c262c5fd83 (Linux 3.0, 2011): post-cap's start_xmit on the ring with
+                  EVENT_IDX (used_event / avail_event instead of the flags).
+- ``cb-delayed``  ``VirtioNetCbDelayed``, the delayed-callback API's use in the xmit path (Linux 3.0, 2011): the
+                  capacity check turns the callback back on with virtqueue_enable_cb_delayed.
+- ``napi-tx``     ``VirtioNetNapiTx``, b92f1e6751a6 transmit NAPI (Linux 4.12, 2017) as v4.19-v5.12 ran it
+                  with napi_tx=1: reclaim in a NAPI poll driven by TX interrupts, skbs not orphaned, the kick by
+                  virtqueue_kick_prepare / virtqueue_notify only at the end of an xmit_more batch.
+- ``debian-6.1``  ``VirtioNetDebian61``, the kernel the HIL guest runs (Debian's 6.1.y): a7766ef18b33's callbacks
+                  off while start_xmit reclaims, d71ebe8114b4's stop path, the 6.1 ring's event_triggered.
+
 The receive path, the same in every variant, is 2.6.31's (tb/driver/virtio_net_rx.py, inherited by
 ``VirtioNet``): probe fills the RX ring before DRIVER_OK, ``open`` enables NAPI, received frames go to
 ``rx_frames``.
+
+The transport: every variant runs on the legacy virtio-pci interface (tb/driver/virtio_pci.py); the variants of a
+kernel with virtio 1.0 (Linux 4.0 on: ``napi-tx``, ``debian-6.1``; ``MODERN_VARIANTS``) also on the modern one
+(tb/driver/virtio_pci_modern.py), chosen as virtio_pci_probe does (modern when the device has the capabilities)
+unless ``transport="legacy"|"modern"`` says which; ``transport="modern"`` on an older variant is refused.
 
 The model never imports cocotb: it awaits the Platform only. Guest CPU time is charged explicitly
 (``GuestTiming``) so a scenario decides whether the host is faster or slower than the guest. It holds no
@@ -35,6 +53,7 @@ from tb.driver.netstack import (
     NETDEV_TX_OK,
     SKB_HDR_ROOM,
     KernelTimer,
+    NapiStruct,
     NetDevQueue,
     ReclaimStats,
     Skb,
@@ -64,8 +83,16 @@ from tb.driver.virtio_net_h import (  # noqa: F401  (re-exported: the names user
     VIRTIO_NET_S_LINK_UP,
 )
 from tb.driver.virtio_net_rx import VirtioNetRx
-from tb.driver.virtio_pci import VIRTIO_F_NOTIFY_ON_EMPTY, VirtioPciLegacy
+from tb.driver.virtio_pci import (
+    RING_FEATURES_2009,
+    RING_FEATURES_EVENT_IDX,
+    VIRTIO_F_NOTIFY_ON_EMPTY,
+    VIRTIO_RING_F_EVENT_IDX,
+    VirtioPciLegacy,
+)
+from tb.driver.virtio_pci_modern import VIRTIO_F_VERSION_1, VirtioNoModern, VirtioPciModern
 from tb.driver.virtio_ring import Sg, VirtQueue
+from tb.driver.virtio_ring_later import VirtQueue61, VirtQueueEventIdx, VirtQueueSplit
 from tb.platform.base import DmaBuffer, Platform
 
 _POST_FEATURES = (
@@ -91,6 +118,7 @@ _POST_FEATURES = (
 _PRE_FEATURES = _POST_FEATURES + (VIRTIO_F_NOTIFY_ON_EMPTY,)
 
 
+TRANSPORTS = (None, "auto", "legacy", "modern")
 StartTask = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
@@ -129,6 +157,21 @@ class VirtioNet(VirtioNetRx):
     variant: ClassVar[str] = ""
     # the driver's feature table (virtnet_driver.feature_table)
     FEATURES: ClassVar[tuple[int, ...]] = _POST_FEATURES
+    # the virtqueue of the variant's kernel, and the ring features its transport keeps (vring_transport_features)
+    RING: ClassVar[type[VirtQueue]] = VirtQueue
+    RING_FEATURES: ClassVar[tuple[int, ...]] = RING_FEATURES_2009
+    # the virtio 1.x PCI transport (virtio_pci_modern.c) came with Linux 4.0: a variant of an older kernel
+    # has only the legacy one
+    MODERN: ClassVar[bool] = False
+    # virtio_pci_probe calls pci_set_master from Linux 2.6.34 on (every MODERN kernel does); before, the bus
+    # master bit was whatever the device had (QEMU's legacy device sets it itself)
+    PCI_SET_MASTER: ClassVar[bool] = False
+    # DRIVER_OK before the first receive buffers are posted and kicked: the kernels with virtio 1.x support
+    # (virtnet_probe's virtio_device_ready, the receive ring filled at virtnet_open); the 2.6.31 path fills the
+    # ring in probe and virtio_dev_probe sets DRIVER_OK after it, which a legacy device accepts
+    DRIVER_OK_BEFORE_RX_FILL: ClassVar[bool] = False
+    LEGACY_TRANSPORT: ClassVar[type[VirtioPciLegacy]] = VirtioPciLegacy
+    MODERN_TRANSPORT: ClassVar[type[VirtioPciModern]] = VirtioPciModern
 
     def __init__(
         self,
@@ -137,15 +180,26 @@ class VirtioNet(VirtioNetRx):
         timing: GuestTiming | None = None,
         tracer: EventLog | None = None,
         vdev: VirtioPciLegacy | None = None,
+        transport: str | None = None,
     ):
         if not self.variant:
             raise TypeError("VirtioNet is what the variants share: build one of VARIANTS (virtio_net())")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport {transport!r}: one of {TRANSPORTS} (None: as the kernel would choose)")
+        if transport == "modern" and not self.MODERN:
+            raise ValueError(
+                f"the {self.variant} variant models a kernel before Linux 4.0 (virtio 1.0): it has only the legacy "
+                "virtio-pci transport (transport='legacy', or a variant of 4.0 or later: "
+                f"{', '.join(n for n, c in VARIANTS.items() if c.MODERN)})"
+            )
         self.p = platform
         self.timing = timing or GuestTiming()
         self.trace = tracer or EventLog(platform, enabled=False)
-        self.vdev = vdev or VirtioPciLegacy(
-            platform, use_msix=use_msix, tracer=self.trace, allocator=DmaAllocator(platform)
-        )
+        self.use_msix = use_msix
+        # None / "auto": as virtio_pci_probe chooses: modern when the device has the capabilities (and the
+        # kernel has the transport), else legacy; the choice is made at probe
+        self.transport = transport or "auto"
+        self.vdev = vdev or self.make_transport("modern" if self.transport != "legacy" and self.MODERN else "legacy")
         self.stats = XmitStats()
         self.send: list[Skb] = []  # vi->send: skbs the device holds
         self.freed: list[Skb] = []
@@ -162,6 +216,31 @@ class VirtioNet(VirtioNetRx):
         self.on_kfree_skb: Callable[[Skb], None] | None = None
         self.rx_init()
 
+    def make_transport(self, kind: str) -> VirtioPciLegacy:
+        cls = self.MODERN_TRANSPORT if kind == "modern" else self.LEGACY_TRANSPORT
+        return cls(
+            self.p,
+            use_msix=self.use_msix,
+            tracer=self.trace,
+            allocator=DmaAllocator(self.p),
+            ring=self.RING,
+            ring_features=self.RING_FEATURES,
+            set_master=self.PCI_SET_MASTER,
+        )
+
+    async def virtio_pci_probe(self, driver_features: int) -> int:
+        """The bus's probe: the transport's feature negotiation (virtio_pci_probe tries the modern transport
+        first and, when it finds no modern interface (-ENODEV), the legacy one; an explicit transport is
+        tried alone)."""
+        try:
+            return await self.vdev.probe(driver_features)
+        except VirtioNoModern:
+            if self.transport != "auto":
+                raise
+        self.trace.event("transport_fallback", transport="legacy")
+        self.vdev = self.make_transport("legacy")
+        return await self.vdev.probe(driver_features)
+
     @classmethod
     def feature_table(cls) -> int:
         return sum(1 << b for b in cls.FEATURES)
@@ -169,12 +248,17 @@ class VirtioNet(VirtioNetRx):
     # -- probe / remove ---------------------------------------------------------------------------------
     async def probe(self, start_task: StartTask) -> None:
         """virtnet_probe (after virtio.c's feature negotiation); ``start_task`` starts a background task."""
-        features = await self.vdev.probe(self.feature_table())
+        features = await self.virtio_pci_probe(self.feature_table())
         if self.vdev.has_feature(VIRTIO_NET_F_MAC):
             self.mac = await self.vdev.config_get(0, 6)
         if self.vdev.has_feature(VIRTIO_NET_F_STATUS):
             status = int.from_bytes(await self.vdev.config_get(6, 2), "little")
             self.link_up = bool(status & VIRTIO_NET_S_LINK_UP)
+        # the header's size (vi->hdr_len, 4.0's virtio 1.0 support): the 12-byte virtio_net_hdr_mrg_rxbuf with
+        # MRG_RXBUF or VERSION_1 (a modern device always has num_buffers), else the 10-byte virtio_net_hdr.
+        # A legacy transport never acks VERSION_1, so the 2009 variants keep their 10 bytes.
+        num_buffers = self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) or self.vdev.has_feature(VIRTIO_F_VERSION_1)
+        self.hdr_len = 12 if num_buffers else 10
         # netif_napi_add(dev, &vi->napi, virtnet_poll, napi_weight); big_packets / mergeable_rx_bufs
         self.netif_napi_add()
         self.rx_probe_features()
@@ -190,14 +274,26 @@ class VirtioNet(VirtioNetRx):
         self.setup_tx_reclaim(features, start_task)
         start_task(self.queue.net_tx_action(lambda: self._removed))
         start_task(self.softnet.run(lambda: self._removed))
+        if self.DRIVER_OK_BEFORE_RX_FILL:
+            # virtio_device_ready(vdev) in virtnet_probe, and the receive buffers only after it (virtnet_open's
+            # try_fill_recv in these kernels): a virtio 1.x driver "MUST NOT notify the device before setting
+            # DRIVER_OK" (3.1.1). The fill stays here, right after DRIVER_OK, where the 2.6.31 path has it.
+            await self.vdev.driver_ok()
         # register_netdev; "Last of all, set up some receive buffers."
         await self.try_fill_recv()
         # If we didn't even get one input buffer, we're useless.
         if self.num == 0:
             raise MemoryError("virtnet_probe: no receive buffer could be posted (-ENOMEM)")
-        # virtio_dev_probe sets DRIVER_OK after the driver's probe returned
-        await self.vdev.driver_ok()
-        self.trace.event("probe_done", variant=self.variant, features=features, free_in_tasklet=self.free_in_tasklet)
+        if not self.DRIVER_OK_BEFORE_RX_FILL:
+            # virtio_dev_probe sets DRIVER_OK after the driver's probe returned
+            await self.vdev.driver_ok()
+        self.trace.event(
+            "probe_done",
+            variant=self.variant,
+            features=features,
+            free_in_tasklet=self.free_in_tasklet,
+            transport=self.vdev.transport,
+        )
 
     def setup_tx_reclaim(self, features: int, start_task: StartTask) -> None:
         """What a variant sets up in virtnet_probe to reclaim TX buffers besides start_xmit (none after
@@ -282,7 +378,7 @@ class VirtioNet(VirtioNetRx):
 
     async def xmit_skb(self, skb: Skb) -> int:
         assert self.svq is not None
-        hdr_len = 12 if self.vdev.has_feature(VIRTIO_NET_F_MRG_RXBUF) else 10
+        hdr_len = self.hdr_len
         # virtio_net_hdr: no checksum offload or GSO negotiated on this device: flags 0, GSO_NONE
         await skb.buf.write(0, bytes(hdr_len))
         sg = [Sg(skb.buf.bus_addr, hdr_len)]
@@ -414,8 +510,9 @@ class VirtioNetPre(VirtioNet):
         timing: GuestTiming | None = None,
         tracer: EventLog | None = None,
         vdev: VirtioPciLegacy | None = None,
+        transport: str | None = None,
     ):
-        super().__init__(platform, use_msix, timing, tracer, vdev)
+        super().__init__(platform, use_msix, timing, tracer, vdev, transport)
         self.timer: KernelTimer | None = None
         self.tasklet: Tasklet | None = None
 
@@ -501,8 +598,9 @@ class VirtioNetPreA(VirtioNetPre):
         timing: GuestTiming | None = None,
         tracer: EventLog | None = None,
         vdev: VirtioPciLegacy | None = None,
+        transport: str | None = None,
     ):
-        super().__init__(platform, use_msix, timing, tracer, vdev)
+        super().__init__(platform, use_msix, timing, tracer, vdev, transport)
         self.last_xmit_skb: Skb | None = None
 
     async def start_xmit(self, skb: Skb | None) -> int:
@@ -547,9 +645,287 @@ class VirtioNetPreA(VirtioNetPre):
             self.last_xmit_skb = None
 
 
+class VirtioNetEventIdx(VirtioNetPostCap):
+    """a5c262c5fd83 "virtio_ring: support event idx feature" (Michael S. Tsirkin, May 2011, Linux 3.0): the
+    driver is post-cap's; the ring it runs on publishes used_event (enable_cb, and get_buf while callbacks are
+    on) and kicks only when vring_need_event(avail_event, new, old), once VIRTIO_RING_F_EVENT_IDX is
+    negotiated ("When enabling interrupts, publish the current avail index value to the host to get
+    interrupts on the next update. Use the new avail_event feature to reduce the number of exits from the
+    guest."). Without it: post-cap exactly."""
+
+    variant = "event-idx"
+    PCI_SET_MASTER = True  # 3.0 (post-cap's release, 2.6.33 or 2.6.34, is unverified: it keeps 2.6.32's probe)
+    RING = VirtQueueEventIdx
+    RING_FEATURES = RING_FEATURES_EVENT_IDX
+
+
+class VirtioNetCbDelayed(VirtioNetEventIdx):
+    """The delayed-callback API (virtqueue_enable_cb_delayed, Michael S. Tsirkin, 2011, Linux 3.0) used in the
+    xmit path: when the capacity check stops the queue it asks for the callback only after about 3/4 of the
+    outstanding buffers are used, instead of at the next one. The text modelled is the version between that
+    change and 3.0's drop-on-full: a full ring still returns NETDEV_TX_BUSY after enable_cb. The commit ids of
+    the two 2011 changes (the API in virtio_ring, its use in virtio_net) were not found in the sources
+    available; the code was read in copies of virtio_net.c of that version (reference §4.2)."""
+
+    variant = "cb-delayed"
+
+    async def start_xmit(self, skb: Skb) -> int:
+        assert self.svq is not None
+        while True:  # again:
+            # Free up any pending old buffers before queueing new ones.
+            await self.free_old_xmit_skbs("start_xmit")
+            # Try to transmit
+            self.send.append(skb)
+            capacity = await self.xmit_skb(skb)
+            # This can happen with OOM and indirect buffers.
+            if capacity < 0:
+                self.send.remove(skb)
+                self.queue.netif_stop_queue()
+                self.stats.unexpected_full += 1
+                self.trace.event("dev_warn", msg="Unexpected full queue")
+                if await self.restart_if_used_meanwhile():
+                    continue
+                return NETDEV_TX_BUSY
+            await self.kick()
+            self._accepted(skb)
+            # Don't wait up for transmitted skbs to be freed.
+            self.skb_orphan(skb)
+            # Apparently nice girls don't return TX_BUSY; stop the queue before it gets out of hand. Naturally,
+            # this wastes entries.
+            if capacity < 2 + MAX_SKB_FRAGS:
+                self.queue.netif_stop_queue()
+                if not await self.svq_delayed().enable_cb_delayed():
+                    # More just got used, free them then recheck.
+                    capacity += await self.free_old_xmit_skbs("start_xmit")
+                    if capacity >= 2 + MAX_SKB_FRAGS:
+                        self.queue.netif_start_queue()
+                        await self.svq.disable_cb()
+            return NETDEV_TX_OK
+
+    def svq_delayed(self) -> VirtQueueEventIdx:
+        assert isinstance(self.svq, VirtQueueEventIdx)
+        return self.svq
+
+
+NAPI_POLL_WEIGHT = 64
+
+
+class VirtioNetNapiTx(VirtioNet):
+    """b92f1e6751a6 "virtio-net: transmit napi" (Willem de Bruijn, April 2017, Linux 4.12) as the transmit path
+    of v4.19 to v5.12 ran it with the module parameter napi_tx=1 (the default only from 31c03aef9bc2
+    "virtio_net: enable napi_tx by default", 5.3): "Convert virtio-net to a standard napi tx completion
+    path" — skbs are no longer orphaned, TX interrupts schedule a NAPI poll (virtnet_poll_tx) that reclaims and
+    wakes the queue; start_xmit re-arms the callback with virtqueue_enable_cb_delayed when it will kick; the
+    queue stops at num_free < 2 + MAX_SKB_FRAGS; the kick is virtqueue_kick_prepare + virtqueue_notify, only
+    for the last skb of an xmit_more list or on a stopped queue. The ring is the 4.x split ring
+    (VirtQueueSplit: with EVENT_IDX, disable_cb writes nothing). The text was read in a copy of that era's
+    virtio_net.c. Not modelled: virtnet_poll_cleantx (the receive NAPI reclaiming TX, which needs receive
+    traffic: the receive path here is 2.6.31's)."""
+
+    variant = "napi-tx"
+    RING = VirtQueueSplit
+    RING_FEATURES = RING_FEATURES_EVENT_IDX
+    MODERN = True
+    PCI_SET_MASTER = True
+    DRIVER_OK_BEFORE_RX_FILL = True
+    napi_tx: ClassVar[bool] = True
+    tx_napi: NapiStruct  # the send queue's NAPI instance (sq->napi), set up in probe
+
+    def setup_tx_reclaim(self, features: int, start_task: StartTask) -> None:
+        # netif_tx_napi_add(vi->dev, &vi->sq[i].napi, virtnet_poll_tx, napi_tx ? napi_weight : 0)
+        self.tx_napi = NapiStruct(
+            self.softnet, self.virtnet_poll_tx, NAPI_POLL_WEIGHT if self.napi_tx else 0, tracer=self.trace, tag="tx"
+        )
+
+    async def open(self) -> None:
+        await super().open()
+        # virtnet_napi_tx_enable: "if (!napi->weight) return;" (the affinity hint is set: 4.19's striping)
+        if self.tx_napi.weight:
+            self.tx_napi.napi_enable()
+
+    async def close(self) -> None:
+        if self.tx_napi.weight:
+            await self.tx_napi.napi_disable(self.p)
+        await super().close()
+
+    def svq_split(self) -> VirtQueueSplit:
+        assert isinstance(self.svq, VirtQueueSplit)
+        return self.svq
+
+    # -- interrupt and NAPI --------------------------------------------------------------------------------
+    async def skb_xmit_done(self, svq: VirtQueue) -> None:
+        await self.p.sleep_ns(self.timing.irq_ns)
+        self.stats.tx_irqs += 1
+        self.trace.event("skb_xmit_done")
+        # Suppress further interrupts.
+        await svq.disable_cb()
+        if self.tx_napi.weight:
+            await self.virtqueue_napi_schedule(self.tx_napi, svq, "skb_xmit_done")
+        else:
+            # We were probably waiting for more output buffers.
+            self.queue.netif_wake_queue()
+
+    async def virtqueue_napi_schedule(self, napi: NapiStruct, vq: VirtQueue, context: str) -> None:
+        if napi.napi_schedule_prep():
+            await vq.disable_cb()
+            napi.napi_schedule_prepared(context)
+
+    async def virtqueue_napi_complete(self, napi: NapiStruct, vq: VirtQueueSplit, processed: int) -> None:
+        opaque = await vq.enable_cb_prepare()
+        if napi.napi_complete_done(processed):
+            if await vq.poll(opaque):
+                await self.virtqueue_napi_schedule(napi, vq, "virtqueue_napi_complete")
+        else:
+            await vq.disable_cb()
+
+    async def virtnet_poll_tx(self, napi: NapiStruct, budget: int) -> int:
+        svq = self.svq_split()
+        await self.tx_lock.acquire()  # __netif_tx_lock
+        try:
+            await self.free_old_xmit_skbs("napi")
+        finally:
+            self.tx_lock.release()
+        await self.virtqueue_napi_complete(napi, svq, 0)
+        if svq.num_free >= 2 + MAX_SKB_FRAGS:
+            self.queue.netif_wake_queue()  # netif_tx_wake_queue
+        return 0
+
+    # -- the transmit path -------------------------------------------------------------------------------
+    async def xmit_failed(self, skb: Skb, err: int) -> int:
+        """ "This should not happen!": tx_fifo_errors, the skb dropped, NETDEV_TX_OK."""
+        self.send.remove(skb)
+        self.stats.unexpected_full += 1
+        self.stats.tx_dropped += 1
+        self.trace.event("dev_warn", msg=f"Unexpected TXQ (0) queue failure: {err}")
+        self.kfree_skb(skb, "start_xmit")
+        return NETDEV_TX_OK
+
+    async def kick_if_needed(self, kick: bool) -> None:
+        """The kick at the end of start_xmit: only when no skb follows (or the queue stopped)."""
+        svq = self.svq_split()
+        if (kick or self.queue.netif_xmit_stopped()) and await svq.kick_prepare() and await svq.virtqueue_notify():
+            self.stats.kicks += 1
+
+    async def start_xmit(self, skb: Skb) -> int:
+        svq = self.svq_split()
+        kick = not self.queue.netdev_xmit_more()
+        use_napi = bool(self.tx_napi.weight)
+        # Free up any pending old buffers before queueing new ones.
+        await self.free_old_xmit_skbs("start_xmit")
+        if use_napi and kick:
+            await svq.enable_cb_delayed()
+        # Try to transmit
+        self.send.append(skb)
+        err = await self.xmit_skb(skb)
+        if err < 0:
+            return await self.xmit_failed(skb, err)
+        self._accepted(skb)
+        # Don't wait up for transmitted skbs to be freed.
+        if not use_napi:
+            self.skb_orphan(skb)
+        # If running out of space, stop queue to avoid getting packets that we are then unable to transmit.
+        if svq.num_free < 2 + MAX_SKB_FRAGS:
+            self.queue.netif_stop_queue()
+            if not use_napi and not await svq.enable_cb_delayed():
+                # More just got used, free them then recheck.
+                await self.free_old_xmit_skbs("start_xmit")
+                if svq.num_free >= 2 + MAX_SKB_FRAGS:
+                    self.queue.netif_start_queue()
+                    await svq.disable_cb()
+        await self.kick_if_needed(kick)
+        return NETDEV_TX_OK
+
+
+class VirtioNetDebian61(VirtioNetNapiTx):
+    """The transmit path of Debian's Linux 6.1.y (6.1.192 in the HIL guest), napi_tx on by default
+    (31c03aef9bc2): a7766ef18b33 "virtio_net: disable cb aggressively" (2021: start_xmit reclaims with the
+    callback off and re-arms it with enable_cb_delayed in a loop, only when it will kick);
+    5a2f966d0f3f "virtio_net: move tx vq operation under tx queue lock" (virtnet_poll_tx disables the callback,
+    reclaims, enable_cb_prepare and napi_complete_done under the tx lock, then polls); d71ebe8114b4
+    "virtio-net: correctly enable callback during start_xmit" (6.1.9 as 6c939a04f138: with NAPI, a stopping
+    queue re-arms the delayed callback and schedules the poll if it was passed already). The ring is 6.1's
+    (VirtQueue61: 8d622d21d248's event_triggered as 6c0b057cec5e placed it in 6.1.28)."""
+
+    variant = "debian-6.1"
+    RING = VirtQueue61
+
+    async def virtnet_poll_tx(self, napi: NapiStruct, budget: int) -> int:
+        svq = self.svq_split()
+        await self.tx_lock.acquire()  # __netif_tx_lock(txq, raw_smp_processor_id())
+        try:
+            await svq.disable_cb()
+            await self.free_old_xmit_skbs("napi")
+            if svq.num_free >= 2 + MAX_SKB_FRAGS:
+                self.queue.netif_wake_queue()  # netif_tx_wake_queue
+            opaque = await svq.enable_cb_prepare()
+            done = napi.napi_complete_done(0)
+            if not done:
+                await svq.disable_cb()
+        finally:
+            self.tx_lock.release()
+        if done and await svq.poll(opaque) and napi.napi_schedule_prep():
+            await self.tx_lock.acquire()
+            try:
+                await svq.disable_cb()
+            finally:
+                self.tx_lock.release()
+            napi.napi_schedule_prepared("virtnet_poll_tx")
+        return 0
+
+    async def start_xmit(self, skb: Skb) -> int:
+        svq = self.svq_split()
+        kick = not self.queue.netdev_xmit_more()
+        use_napi = bool(self.tx_napi.weight)
+        # Free up any pending old buffers before queueing new ones.
+        while True:
+            if use_napi:
+                await svq.disable_cb()
+            await self.free_old_xmit_skbs("start_xmit")
+            if not (use_napi and kick and not await svq.enable_cb_delayed()):
+                break
+        # Try to transmit
+        self.send.append(skb)
+        err = await self.xmit_skb(skb)
+        # This should not happen!
+        if err < 0:
+            return await self.xmit_failed(skb, err)
+        self._accepted(skb)
+        # Don't wait up for transmitted skbs to be freed.
+        if not use_napi:
+            self.skb_orphan(skb)
+        # If running out of space, stop queue to avoid getting packets that we are then unable to transmit.
+        if svq.num_free < 2 + MAX_SKB_FRAGS:
+            self.queue.netif_stop_queue()
+            if use_napi:
+                if not await svq.enable_cb_delayed():
+                    await self.virtqueue_napi_schedule(self.tx_napi, svq, "start_xmit")
+            elif not await svq.enable_cb_delayed():
+                # More just got used, free them then recheck.
+                await self.free_old_xmit_skbs("start_xmit")
+                if svq.num_free >= 2 + MAX_SKB_FRAGS:
+                    self.queue.netif_start_queue()
+                    await svq.disable_cb()
+        await self.kick_if_needed(kick)
+        return NETDEV_TX_OK
+
+
 VARIANTS: dict[str, type[VirtioNet]] = {
-    cls.variant: cls for cls in (VirtioNetPost, VirtioNetPre, VirtioNetPreA, VirtioNetPostCap)
+    cls.variant: cls
+    for cls in (
+        VirtioNetPost,
+        VirtioNetPre,
+        VirtioNetPreA,
+        VirtioNetPostCap,
+        VirtioNetEventIdx,
+        VirtioNetCbDelayed,
+        VirtioNetNapiTx,
+        VirtioNetDebian61,
+    )
 }
+# the variants whose kernel has the virtio 1.x transport (Linux 4.0 on)
+MODERN_VARIANTS = tuple(name for name, cls in VARIANTS.items() if cls.MODERN)
+# the variants after b0c39dbd whose ring knows VIRTIO_RING_F_EVENT_IDX
+EVENT_IDX_VARIANTS = tuple(name for name, cls in VARIANTS.items() if VIRTIO_RING_F_EVENT_IDX in cls.RING_FEATURES)
 
 
 def virtio_net(platform: Platform, variant: str = "post", **kw: Any) -> VirtioNet:

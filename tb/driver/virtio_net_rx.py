@@ -165,6 +165,7 @@ class VirtioNetRx:
         self.pages: list[DmaBuffer] = []  # vi->pages: pages kept for reuse (give_a_page / get_a_page)
         self.big_packets = False
         self.mergeable_rx_bufs = False
+        self.hdr_len = 10  # vi->hdr_len: sizeof(struct virtio_net_hdr) until the probe knows the features
         self.page_alloc = PageAllocator(self.p, max_pages)
         self.skb_slab = SkbSlab(self.p)
         self.softnet = SoftnetData(self.p, tracer=self.trace)
@@ -220,7 +221,7 @@ class VirtioNetRx:
             # skb = netdev_alloc_skb(vi->dev, MAX_PACKET_LEN); skb_put(skb, MAX_PACKET_LEN) (never fails here)
             skb = RxSkb(self.skb_slab.alloc(), MAX_PACKET_LEN, len=MAX_PACKET_LEN)
             # hdr = skb_vnet_hdr(skb); sg_set_buf(sg, hdr, sizeof(*hdr))
-            sg = [Sg(skb.hdr_addr, VIRTIO_NET_HDR_LEN)]
+            sg = [Sg(skb.hdr_addr, self.hdr_len)]
             if self.big_packets:
                 for _ in range(MAX_SKB_FRAGS):
                     page = self.get_a_page()
@@ -340,7 +341,7 @@ class VirtioNetRx:
         assert self.rvq is not None
         await self.p.sleep_ns(self.timing.recv_ns)
         self.trace.event("receive_skb", vq=self.rvq.index, token=id(skb), len=length)
-        if length < VIRTIO_NET_HDR_LEN + ETH_HLEN:
+        if length < self.hdr_len + ETH_HLEN:
             # pr_debug("%s: short packet %i\n", dev->name, len)
             self.rx_stats.rx_length_errors += 1
             self._drop(skb, length, "short_packet")
@@ -392,7 +393,7 @@ class VirtioNetRx:
                 pieces.append((npage, 0, length))
         else:
             hdr = VirtioNetHdr.unpack(await skb.slot.read(0, VIRTIO_NET_HDR_LEN))
-            length -= VIRTIO_NET_HDR_LEN
+            length -= self.hdr_len
             if length <= MAX_PACKET_LEN:
                 self.trim_pages(skb)
             # err = pskb_trim(skb, len): trims when len < skb->len, else leaves the skb as it is; it fails only

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tb.driver.virtio_ring import Allocator, NullTracer, Tracer, VirtQueue, vring_size
+from tb.driver.virtio_ring import (  # noqa: F401  (VIRTIO_RING_F_EVENT_IDX re-exported with the other bits)
+    VIRTIO_PCI_VRING_ALIGN,
+    VIRTIO_RING_F_EVENT_IDX,
+    Allocator,
+    NullTracer,
+    Tracer,
+    VirtQueue,
+    vring_size,
+)
 from tb.platform.base import DmaBuffer, Platform, PlatformError
 
 # include/linux/virtio_pci.h
@@ -43,8 +51,16 @@ VIRTIO_CONFIG_S_NEEDS_RESET = 0x40
 VIRTIO_CONFIG_S_FAILED = 0x80
 VIRTIO_F_NOTIFY_ON_EMPTY = 24
 VIRTIO_RING_F_INDIRECT_DESC = 28
+# vring_transport_features: the ring features the virtio core keeps when the device offers them (2.6.32: the
+# indirect descriptors only; 3.0 added VIRTIO_RING_F_EVENT_IDX)
+RING_FEATURES_2009 = (VIRTIO_RING_F_INDIRECT_DESC,)
+RING_FEATURES_EVENT_IDX = (VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX)
 
 LEGACY_BAR = 0
+# include/linux/pci_regs.h
+PCI_DEVICE_ID = 0x02
+PCI_COMMAND = 0x04
+PCI_COMMAND_MASTER = 0x4
 
 
 class VirtioError(PlatformError):
@@ -69,7 +85,14 @@ class InterruptStats:
 
 
 class VirtioPciLegacy:
-    """``struct virtio_pci_device`` with the ``virtio_config_ops`` of the legacy interface."""
+    """``struct virtio_pci_device`` with the ``virtio_config_ops`` of the legacy interface.
+
+    ``ring`` is the virtqueue implementation of the kernel the driver variant models (2.6.32's ``VirtQueue``
+    or a later one, tb/driver/virtio_ring_later.py) and ``ring_features`` what that kernel's
+    vring_transport_features keeps of the device's offer."""
+
+    transport = "legacy"
+    vring_align = VIRTIO_PCI_VRING_ALIGN  # the legacy Queue Address is a page frame: the used ring page-aligned
 
     def __init__(
         self,
@@ -77,8 +100,15 @@ class VirtioPciLegacy:
         use_msix: bool = True,
         tracer: Tracer | None = None,
         allocator: Allocator | None = None,
+        ring: type[VirtQueue] = VirtQueue,
+        ring_features: tuple[int, ...] = RING_FEATURES_2009,
+        set_master: bool = False,
     ):
         self.p = platform
+        # virtio_pci_probe enables bus mastering from Linux 2.6.34 on; 2.6.32's, this transport's, does not
+        self.set_master = set_master
+        self.ring = ring
+        self.ring_features = ring_features
         self.use_msix = use_msix  # False: INTx only, as with pci=nomsi
         self.msix_enabled = False
         self.msix_vectors = 0
@@ -142,11 +172,20 @@ class VirtioPciLegacy:
             out.append(await self.ioread(self.config_off + offset + i, 1))
         return bytes(out)
 
+    async def read_isr(self) -> int:
+        """The ISR status byte (reading it clears it and deasserts INTx)."""
+        return await self.ioread(VIRTIO_PCI_ISR, 1)
+
+    async def vp_config_vector(self, vector: int) -> int:
+        """Route configuration changes to ``vector``; the read-back says whether the device took it."""
+        await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, vector, 2)
+        return await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2)
+
     # -- interrupts -----------------------------------------------------------------------------------
     async def vp_interrupt(self) -> bool:
         """INTx handler: ISR read (clears it and deasserts the line), config change, then every vq."""
         self.irq.isr_reads += 1
-        isr = await self.ioread(VIRTIO_PCI_ISR, 1)
+        isr = await self.read_isr()
         self.trace.event("vp_interrupt", isr=isr)
         if not isr:
             self.irq.intx_none += 1
@@ -269,9 +308,8 @@ class VirtioPciLegacy:
             v = self.msix_used_vectors
             self.p.request_irq(v, self._msix_handler(v, None))
             self.msix_used_vectors += 1
-            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, v, 2)
             # Verify we had enough resources to assign the vector
-            if await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2) == VIRTIO_MSI_NO_VECTOR:
+            if await self.vp_config_vector(v) == VIRTIO_MSI_NO_VECTOR:
                 raise VirtioError(f"the device refused MSI-X vector {v} for configuration changes")
             if not per_vq_vectors:
                 # Shared vector for all VQs
@@ -287,10 +325,8 @@ class VirtioPciLegacy:
         self.intx_enabled = False
         self.p.free_irqs()
         if self.msix_enabled:
-            # Disable the vector used for configuration
-            await self.iowrite(VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
-            # Flush the write out to device
-            await self.ioread(VIRTIO_MSI_CONFIG_VECTOR, 2)
+            # Disable the vector used for configuration (the read-back flushes the write out to device)
+            await self.vp_config_vector(VIRTIO_MSI_NO_VECTOR)
             await self.p.disable_msix()
             self.msix_enabled = False
             self.msix_vectors = 0
@@ -319,7 +355,7 @@ class VirtioPciLegacy:
         self, index: int, num: int, mem: DmaBuffer, callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str
     ) -> VirtQueue:
         """vring_new_virtqueue: the ring's driver-side state over ``mem``, notifying through vp_notify."""
-        return VirtQueue(
+        return self.ring(
             index,
             num,
             mem,
@@ -329,7 +365,19 @@ class VirtioPciLegacy:
             allocator=self.allocator,
             tracer=self.trace,
             name=name,
+            event=self.has_feature(VIRTIO_RING_F_EVENT_IDX),
+            align=self.vring_align,
         )
+
+    async def del_vq(self, info: VqInfo) -> None:
+        """del_vq: no vector for the queue, then select and deactivate it."""
+        await self.iowrite(VIRTIO_PCI_QUEUE_SEL, info.vq.index, 2)
+        if self.msix_enabled:
+            await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
+            # Flush the write out to device
+            await self.ioread(VIRTIO_PCI_ISR, 1)
+        # Select and deactivate the queue
+        await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
 
     async def vp_notify(self, vq: VirtQueue) -> None:
         """We write the queue's selector into the notification register to signal the other end."""
@@ -338,30 +386,54 @@ class VirtioPciLegacy:
     async def del_vqs(self) -> None:
         """vp_del_vqs: every queue (vp_del_vq), then vp_free_vectors."""
         for info in self.vqs:
-            await self.iowrite(VIRTIO_PCI_QUEUE_SEL, info.vq.index, 2)
-            if self.msix_enabled:
-                await self.iowrite(VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_MSI_NO_VECTOR, 2)
-                # Flush the write out to device
-                await self.ioread(VIRTIO_PCI_ISR, 1)
-            # Select and deactivate the queue
-            await self.iowrite(VIRTIO_PCI_QUEUE_PFN, 0, 4)
+            await self.del_vq(info)
         self.vqs.clear()
         self.per_vq_vectors = False
         await self.vp_free_vectors()
 
-    # -- virtio.c probe / remove -----------------------------------------------------------------------
+    # -- virtio_pci_probe / virtio.c probe / remove --------------------------------------------------------
+    async def pci_set_master(self) -> None:
+        """virtio_pci_probe's ``pci_set_master(pci_dev)``, after the transport found its registers and before
+        register_virtio_device resets the device: PCI_COMMAND read, Bus Master written only when it is clear
+        (__pci_set_master). Bus Master gates every request the function makes (its DMA and its MSI-X
+        messages), and whoever held the function before may have cleared it: virtio_pci's remove does
+        (pci_disable_device), and vfio-pci hands a function over with it clear.
+
+        Kernels before 2.6.34 never set it (``set_master`` False): they relied on QEMU, whose legacy
+        interface sets the bit itself when the status becomes ACKNOWLEDGE | DRIVER ("Linux before 2.6.34
+        drives the device without enabling the PCI device bus master bit", hw/virtio/virtio-pci.c). QEMU's
+        modern interface does not, and a hardware endpoint never does: there a driver of such a kernel
+        needs the bit set by whoever enabled the function (the bring-up does)."""
+        if not self.set_master:
+            return
+        old = await self.p.config_read(PCI_COMMAND, 2)
+        cmd = old | PCI_COMMAND_MASTER
+        if cmd != old:
+            await self.p.config_write(PCI_COMMAND, cmd, 2)
+        self.trace.event("pci_set_master", before=old, after=cmd)
+
     async def probe(self, driver_features: int) -> int:
         """register_virtio_device + virtio_dev_probe up to the driver's own probe: returns the features.
 
-        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``.
+        The caller (the driver's probe) sets up its queues next and then calls ``driver_ok``. virtio_pci_probe
+        first: "We only own devices >= 0x1000 and <= 0x103f: leave the rest." (a modern-only function, 0x1040
+        and up, has no legacy interface).
         """
+        device = await self.p.config_read(PCI_DEVICE_ID, 2)
+        if not 0x1000 <= device <= 0x103F:
+            raise VirtioError(
+                f"PCI device id {device:#06x} is not a legacy virtio device (0x1000-0x103f): a modern-only "
+                "function needs the modern transport"
+            )
+        await self.pci_set_master()
         await self.reset()
         await self.add_status(VIRTIO_CONFIG_S_ACKNOWLEDGE)
         await self.add_status(VIRTIO_CONFIG_S_DRIVER)
         device_features = await self.get_features()
         features = device_features & driver_features
         # vring_transport_features: the transport keeps the ring features it implements
-        features |= device_features & (1 << VIRTIO_RING_F_INDIRECT_DESC)
+        for bit in self.ring_features:
+            features |= device_features & (1 << bit)
         await self.finalize_features(features)
         self.trace.event("features", device=device_features, driver=driver_features, acked=self.features)
         return self.features

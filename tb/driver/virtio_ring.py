@@ -36,6 +36,10 @@ VRING_DESC_F_WRITE = 2
 VRING_DESC_F_INDIRECT = 4
 VRING_USED_F_NO_NOTIFY = 1
 VRING_AVAIL_F_NO_INTERRUPT = 1
+# "The Guest publishes the used index for which it expects an interrupt at the end of the avail ring. Host
+# should ignore the avail->flags field. The Host publishes the avail index for which it expects a kick at
+# the end of the used ring. Guest should ignore the used->flags field." (3.0, with vring_need_event)
+VIRTIO_RING_F_EVENT_IDX = 29
 
 ENOSPC = 28
 VIRTIO_PCI_VRING_ALIGN = 4096
@@ -91,6 +95,23 @@ class VringLayout:
     def used_elem(self, slot: int) -> int:
         return self.used + 4 + 8 * slot
 
+    @property
+    def used_event(self) -> int:
+        """vring_used_event(vr): (vr)->avail->ring[(vr)->num], the driver's "interrupt me at" index."""
+        return self.avail_ring(self.num)
+
+    @property
+    def avail_event(self) -> int:
+        """vring_avail_event(vr): *(__u16 *)&(vr)->used->ring[(vr)->num], the device's "kick me at" index."""
+        return self.used_elem(self.num)
+
+
+def vring_need_event(event_idx: int, new_idx: int, old: int) -> bool:
+    """include/linux/virtio_ring.h (3.0): after moving an index from ``old`` to ``new_idx``, was ``event_idx``
+    crossed? "Assuming a given event_idx value from the other side, if we have just incremented index from old
+    to new_idx, should we trigger an event?" All u16 arithmetic."""
+    return (new_idx - event_idx - 1) & 0xFFFF < (new_idx - old) & 0xFFFF
+
 
 class Tracer(Protocol):
     """Receives every driver step: ``event(kind, **fields)``. See tb.driver.trace."""
@@ -133,6 +154,8 @@ class VirtQueue:
         allocator: Allocator | None = None,
         tracer: Tracer | None = None,
         name: str = "",
+        event: bool = False,
+        align: int = VIRTIO_PCI_VRING_ALIGN,
     ):
         if num & (num - 1) or num == 0:
             raise ValueError(f"virtqueue size {num} is not a power of 2")
@@ -140,12 +163,17 @@ class VirtQueue:
         self.name = name or f"vq{index}"
         self.num = num
         self.mem = mem
-        self.layout = VringLayout(num)
+        # the used ring's alignment: 4096 for the legacy PCI transport (one PFN names the whole ring), the
+        # transport's choice for a modern one (6.1's vp_modern setup_vq asks for SMP_CACHE_BYTES)
+        self.layout = VringLayout(num, align)
         self._notify = notify
         self.callback = callback
         self.indirect = indirect and allocator is not None
         self.allocator = allocator
         self.trace: Tracer = tracer or NullTracer()
+        # VIRTIO_RING_F_EVENT_IDX negotiated ("Host publishes avail event idx"): only the later rings
+        # (tb/driver/virtio_ring_later.py) look at it; the transport of a 2009 driver never acks the feature
+        self.event = event
         # driver-private state (vring_virtqueue)
         self.num_free = num
         self.free_head = 0
@@ -167,9 +195,23 @@ class VirtQueue:
     def bus_addr(self) -> int:
         return self.mem.bus_addr
 
+    # virtqueue_get_desc_addr / virtqueue_get_avail_addr / virtqueue_get_used_addr (what a modern transport
+    # gives the device: three bus addresses instead of one page frame)
+    @property
+    def desc_addr(self) -> int:
+        return self.mem.bus_addr + self.layout.desc
+
+    @property
+    def avail_addr(self) -> int:
+        return self.mem.bus_addr + self.layout.avail
+
+    @property
+    def used_addr(self) -> int:
+        return self.mem.bus_addr + self.layout.used
+
     async def init_ring(self) -> None:
         """vring_new_virtqueue: zero the ring, thread the free list through desc[].next."""
-        await self.mem.write(0, bytes(vring_size(self.num)))
+        await self.mem.write(0, bytes(vring_size(self.num, self.layout.align)))
         for i in range(self.num - 1):
             await self.mem.write_int(self.layout.desc_entry(i) + 14, i + 1, 2)
         # a virtqueue without a callback never wants interrupts
@@ -189,6 +231,18 @@ class VirtQueue:
         self._desc_flags[i] = flags
         self._desc_next[i] = nxt
         self.trace.event("desc_write", vq=self.index, desc=i, addr=addr, len=length, flags=flags, next=nxt)
+
+    async def _write_used_event(self, value: int) -> None:
+        """vring_used_event(&vq->vring) = value (the later rings; a 2009 driver never writes it)."""
+        value &= 0xFFFF
+        await self.mem.write_int(self.layout.used_event, value, 2)
+        self.trace.event("used_event_write", vq=self.index, value=value)
+
+    async def _read_avail_event(self) -> int:
+        """vring_avail_event(&vq->vring), read by the later rings' kick when EVENT_IDX was negotiated."""
+        value = await self.mem.read_int(self.layout.avail_event, 2)
+        self.trace.event("avail_event_read", vq=self.index, value=value)
+        return value
 
     async def _read_used_idx(self) -> int:
         idx = await self.mem.read_int(self.layout.used_idx, 2)

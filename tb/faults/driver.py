@@ -11,9 +11,26 @@ transmit variant over that transport. A fault is off until its name is added to 
 * ``leak_desc``: detach_buf loses one descriptor of the chain in the num_free accounting;
 * ``skip_enable_cb_recheck``: enable_cb clears NO_INTERRUPT without re-reading used.idx (a lost wake-up).
 
-The race seam: ``race_hook``, when set, is awaited at the start of every enable_cb, i.e. in the stop path
+EVENT_IDX faults (the later rings, tb/driver/virtio_ring_later.py):
+
+* ``kick_always``: the kick decision reads avail_event and notifies whatever it says;
+* ``kick_never``: it reads avail_event and never notifies (the device hears of nothing after its first run);
+* ``skip_enable_cb_delayed_recheck``: enable_cb_delayed writes used_event but does not look at used.idx
+  again (it acts as if nothing had been used since last_used_idx): a crossing that happened before the
+  used_event write is never noticed.
+
+The race seams: ``race_hook``, when set, is awaited at the start of every enable_cb, i.e. in the stop path
 right before enable_cb's avail.flags write, so a test can place a device completion at any cycle around it.
 On the RX queue that is the window between virtnet_poll's napi_complete and its enable_cb.
+``delayed_race_hook``, when set, is awaited with the point of enable_cb_delayed it stands at: ``enter``
+(before anything), ``before_used_event`` and ``after_used_event`` (around the used_event write: before the
+barrier and the used.idx re-read), ``exit`` (after the decision): on the model device, where the driver's
+steps take no time, a device completion can so land at each program point around the used_event write.
+
+The modern transport's status-sequence faults (``MODERN_DRIVER_FAULTS``, ``FaultyVirtioPciModern``, given to
+``faulty_driver(modern_faults=...)``): ``notify_before_driver_ok`` (2.6.31's probe order: the receive ring
+filled and kicked before DRIVER_OK), ``skip_features_ok``, ``features_after_ok``, ``ignore_features_ok`` (the
+modern status checker, tb/checkers/modern_status.py, catches each).
 
 Receive-path faults (``RX_DRIVER_FAULTS``; not TB_FAULT names yet: no simulation test receives):
 
@@ -31,24 +48,77 @@ from typing import Any
 
 from tb.driver.netstack import NapiStruct
 from tb.driver.trace import EventLog
-from tb.driver.virtio_net import VARIANTS, DmaAllocator, GuestTiming, VirtioNet
-from tb.driver.virtio_pci import VIRTIO_RING_F_INDIRECT_DESC, VirtioPciLegacy
+from tb.driver.virtio_net import VARIANTS, GuestTiming, VirtioNet
+from tb.driver.virtio_pci import VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, VirtioPciLegacy
+from tb.driver.virtio_pci_modern import VIRTIO_CONFIG_S_FEATURES_OK, VirtioPciModern
 from tb.driver.virtio_ring import VRING_AVAIL_F_NO_INTERRUPT, Sg, VirtQueue
 from tb.platform.base import DmaBuffer, Platform
 
-DRIVER_FAULTS = ("publish_before_desc", "kick_before_publish", "leak_desc", "skip_enable_cb_recheck")
+EVENT_IDX_DRIVER_FAULTS = ("kick_always", "kick_never", "skip_enable_cb_delayed_recheck")
+# TB_FAULT names (the EVENT_IDX ones act only on the later rings, with EVENT_IDX negotiated)
+DRIVER_FAULTS = (
+    "publish_before_desc",
+    "kick_before_publish",
+    "leak_desc",
+    "skip_enable_cb_recheck",
+) + EVENT_IDX_DRIVER_FAULTS
+DELAYED_RACE_POINTS = ("enter", "before_used_event", "after_used_event", "exit")
 RX_DRIVER_FAULTS = ("rx_no_write_flag", "skip_napi_recheck")
+# the modern transport's status-sequence faults (FaultyVirtioPciModern; faulty_driver(modern_faults=...))
+MODERN_DRIVER_FAULTS = ("skip_features_ok", "features_after_ok", "ignore_features_ok", "notify_before_driver_ok")
 
 
 class FaultyVirtQueue(VirtQueue):
-    """A VirtQueue that breaks the rules named in ``faults`` and offers the race seam."""
+    """A VirtQueue that breaks the rules named in ``faults`` and offers the race seams. Used as a mixin in
+    front of the ring of the driver's kernel (``faulty_ring``); alone it is the 2.6.32 ring."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.faults: set[str] = set()
         self.race_hook: Callable[[], Awaitable[None]] | None = None
+        self.delayed_race_hook: Callable[[str], Awaitable[None]] | None = None
         self._held_descs: list[tuple[int, int, int, int, int]] | None = None
         self._notify_done = False
+        self._in_delayed = False
+        self._blind_used_idx = False
+
+    # -- EVENT_IDX faults and the enable_cb_delayed seam (the later rings only) ---------------------------
+    async def _needs_kick(self, old: int, new: int) -> bool:
+        needs: bool = await super()._needs_kick(old, new)  # type: ignore[misc]
+        for fault, forced in (("kick_always", True), ("kick_never", False)):
+            if fault in self.faults and needs != forced:
+                # FAULT: the decision was read and is not followed
+                self.trace.event("fault", vq=self.index, fault=fault, needs_kick=needs)
+                return forced
+        return needs
+
+    async def _read_used_idx(self) -> int:
+        if self._blind_used_idx:
+            # FAULT: the re-check is skipped; what was used since last_used_idx is not seen
+            self.trace.event("fault", vq=self.index, fault="skip_enable_cb_delayed_recheck")
+            return self.last_used_idx
+        return await super()._read_used_idx()
+
+    async def _write_used_event(self, value: int) -> None:
+        if self._in_delayed and self.delayed_race_hook is not None:
+            await self.delayed_race_hook("before_used_event")
+        await super()._write_used_event(value)
+        if self._in_delayed and self.delayed_race_hook is not None:
+            await self.delayed_race_hook("after_used_event")
+        if self._in_delayed and "skip_enable_cb_delayed_recheck" in self.faults:
+            self._blind_used_idx = True
+
+    async def enable_cb_delayed(self) -> bool:
+        if self.delayed_race_hook is not None:
+            await self.delayed_race_hook("enter")
+        self._in_delayed = True
+        try:
+            ret: bool = await super().enable_cb_delayed()  # type: ignore[misc]
+        finally:
+            self._in_delayed = self._blind_used_idx = False
+        if self.delayed_race_hook is not None:
+            await self.delayed_race_hook("exit")
+        return ret
 
     async def add_buf(self, sg: Sequence[Sg], out: int, in_: int, token: Any) -> int:
         if "rx_no_write_flag" in self.faults and in_:
@@ -116,13 +186,23 @@ class FaultyVirtQueue(VirtQueue):
         return True
 
 
+_FAULTY_RINGS: dict[type[VirtQueue], type[VirtQueue]] = {VirtQueue: FaultyVirtQueue}
+
+
+def faulty_ring(ring: type[VirtQueue]) -> type[VirtQueue]:
+    """FaultyVirtQueue in front of ``ring`` (the faults on the ring of the driver's own kernel)."""
+    if ring not in _FAULTY_RINGS:
+        _FAULTY_RINGS[ring] = type(f"Faulty{ring.__name__}", (FaultyVirtQueue, ring), {})
+    return _FAULTY_RINGS[ring]
+
+
 class FaultyVirtioPci(VirtioPciLegacy):
-    """The legacy transport, building FaultyVirtQueues."""
+    """The legacy transport, building FaultyVirtQueues over the variant's ring."""
 
     def vring_new_virtqueue(
         self, index: int, num: int, mem: DmaBuffer, callback: Callable[[VirtQueue], Awaitable[None]] | None, name: str
     ) -> VirtQueue:
-        return FaultyVirtQueue(
+        return faulty_ring(self.ring)(
             index,
             num,
             mem,
@@ -132,13 +212,47 @@ class FaultyVirtioPci(VirtioPciLegacy):
             allocator=self.allocator,
             tracer=self.trace,
             name=name,
+            event=self.has_feature(VIRTIO_RING_F_EVENT_IDX),
+            align=self.vring_align,
         )
 
 
+class FaultyVirtioPciModern(VirtioPciModern):
+    """The modern transport, building FaultyVirtQueues over the variant's ring, with the status-sequence
+    faults (``faults``): ``skip_features_ok`` (no FEATURES_OK: queues set up and DRIVER_OK on features the
+    device never accepted), ``features_after_ok`` (the driver features written again after FEATURES_OK),
+    ``ignore_features_ok`` (FEATURES_OK read back clear and the probe goes on to DRIVER_OK)."""
+
+    faults: set[str]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.faults = set()
+
+    vring_new_virtqueue = FaultyVirtioPci.vring_new_virtqueue
+
+    async def virtio_features_ok(self) -> None:
+        if "skip_features_ok" in self.faults:
+            self.trace.event("fault", fault="skip_features_ok")
+            return  # FAULT: FEATURES_OK never written
+        if "ignore_features_ok" in self.faults:
+            await self.add_status(VIRTIO_CONFIG_S_FEATURES_OK)
+            status = await self.get_status()
+            self.trace.event("fault", fault="ignore_features_ok", status=status)
+            return  # FAULT: a clear FEATURES_OK read back does not stop the probe
+        await super().virtio_features_ok()
+        if "features_after_ok" in self.faults:
+            self.trace.event("fault", fault="features_after_ok")
+            await self.vp_modern_set_features(self.features)  # FAULT: the feature write again, after FEATURES_OK
+
+
 class RxFaults(VirtioNet):
-    """The receive-path faults of the driver itself, mixed into a transmit variant (``faulty_driver``)."""
+    """The receive-path faults of the driver itself, mixed into a transmit variant (``faulty_driver``), on the
+    faulty transports."""
 
     rx_faults: set[str]
+    LEGACY_TRANSPORT = FaultyVirtioPci
+    MODERN_TRANSPORT = FaultyVirtioPciModern
 
     async def virtnet_poll(self, napi: NapiStruct, budget: int) -> int:
         if "skip_napi_recheck" not in self.rx_faults:
@@ -180,13 +294,26 @@ def faulty_driver(
     use_msix: bool = True,
     timing: GuestTiming | None = None,
     tracer: EventLog | None = None,
+    transport: str | None = None,
+    modern_faults: set[str] | frozenset[str] = frozenset(),
 ) -> VirtioNet:
     """A driver of ``variant`` whose queues are FaultyVirtQueues and whose receive path has the RX faults
     (every fault off until named: ``faulty_queue(net).faults``, ``faulty_rx_queue(net).faults``,
-    ``net.rx_faults``)."""
+    ``net.rx_faults``); ``transport`` as the variant takes it; ``modern_faults``: the status-sequence faults of
+    the modern transport (``MODERN_DRIVER_FAULTS``), on from the probe."""
+    unknown = set(modern_faults) - set(MODERN_DRIVER_FAULTS)
+    if unknown:
+        raise ValueError(f"modern transport faults {sorted(unknown)}: one of {MODERN_DRIVER_FAULTS}")
     trace = tracer or EventLog(platform, enabled=False)
-    vdev = FaultyVirtioPci(platform, use_msix=use_msix, tracer=trace, allocator=DmaAllocator(platform))
-    net = _faulty_class(VARIANTS[variant])(platform, use_msix=use_msix, timing=timing, tracer=trace, vdev=vdev)
+    cls = VARIANTS[variant]
+    net = _faulty_class(cls)(platform, use_msix=use_msix, timing=timing, tracer=trace, transport=transport)
+    if isinstance(net.vdev, FaultyVirtioPciModern):
+        net.vdev.faults = set(modern_faults)
+        if "notify_before_driver_ok" in modern_faults:
+            # FAULT: 2.6.31's probe order on the modern transport: receive buffers posted and kicked, then DRIVER_OK
+            net.DRIVER_OK_BEFORE_RX_FILL = False  # type: ignore[misc]
+    elif modern_faults:
+        raise ValueError(f"modern transport faults {sorted(modern_faults)} on the {net.vdev.transport} transport")
     net.rx_faults = set()  # type: ignore[attr-defined]
     return net
 

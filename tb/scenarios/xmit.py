@@ -37,6 +37,12 @@ class XmitScenario:
     seed: int = 1
     timeout_ns: float = 1e9  # the whole run must finish within this much platform time
     ethertype: int = ETH_TYPE_LOCAL_EXPERIMENTAL  # of every frame (the bring-up's loopback row uses 0x88B6)
+    # skbs per list the stack hands the driver (xmit_more set on all but the last): 1 as a qdisc dequeues for
+    # a driver without byte queue limits; more as pktgen's burst or a software-segmented GSO skb does
+    xmit_more_burst: int = 1
+    # the virtio-pci transport: None as the variant's kernel would choose (modern when the device has it and
+    # the kernel has the virtio 1.x transport), "legacy" or "modern"
+    transport: str | None = None
 
 
 @dataclass
@@ -68,6 +74,7 @@ class XmitResult:
     def summary(self) -> dict[str, Any]:
         return {
             "variant": self.scenario.variant,
+            "transport": self.driver.vdev.transport,
             "packets": self.packets,
             "irq_per_pkt": round(self.irq_per_pkt, 4),
             "kick_per_pkt": round(self.kick_per_pkt, 4),
@@ -110,7 +117,12 @@ class XmitRun:
         self.scn = scn
         self.start_task = start_task
         # the faithful driver of the scenario's variant, unless the caller brings its own (a test driver)
-        self.net = driver or virtio_net(platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer)
+        self.net = driver or virtio_net(
+            platform, scn.variant, use_msix=scn.use_msix, timing=timing, tracer=tracer, transport=scn.transport
+        )
+        if scn.xmit_more_burst < 1:
+            raise ValueError(f"xmit_more_burst {scn.xmit_more_burst}: at least 1 skb per list")
+        self.net.queue.bulk = scn.xmit_more_burst
         self.sent: list[bytes] = []
         self.pool: SkbPool | None = None
 

@@ -13,8 +13,6 @@ import os
 import random
 
 from tb.checkers import CheckerSet, checkers_enabled
-from tb.checkers.driver_side import LostWakeup
-from tb.checkers.rx import RxLostWakeup
 from tb.device.debug_bar import DebugBar
 from tb.driver.trace import EventLog
 from tb.simulation.eventlog import DriverTrace, TestArtifacts
@@ -76,15 +74,10 @@ class DeviceTB:
                 await Timer(1, "us")  # with waves on, the dump also shows what followed the violation
             raise errors[0]
 
-        async def poll() -> None:  # the lost-wake-up rules are about time passing: look every microsecond
-            lost = hub.by_name("lost_wakeup")
-            rx_lost = hub.by_name("rx_lost_wakeup")
-            assert isinstance(lost, LostWakeup) and isinstance(rx_lost, RxLostWakeup)
+        async def poll() -> None:  # the rules about time passing (lost wake-ups, an idle device): every microsecond
             while True:
                 await Timer(1, "us")
-                now = p.now_ns()
-                lost.poll(now)
-                rx_lost.poll(now)
+                hub.poll(p.now_ns())
 
         hub.on_failure(stop_test)
         self._checker_tasks = [cocotb.start_soon(watcher()), cocotb.start_soon(poll())]

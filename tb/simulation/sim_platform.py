@@ -89,6 +89,7 @@ class SimPlatform(Platform):
         self._clk_edge = RisingEdge(dut.user_clk)
         # host-side observers (tb/checkers): every driver memory and BAR access, in program order
         self.observers: list[HostObserver] = []
+        self._dma_pool: Any = None  # dma_window(): buffers from there instead of the root complex's pool
 
     # -- bring-up --------------------------------------------------------------------------------------
     async def power_on(self) -> None:
@@ -145,14 +146,25 @@ class SimPlatform(Platform):
                 return
 
     # -- configuration space ---------------------------------------------------------------------------
+    # every access is reported to the observers that take ``host_config`` (what a PCIe monitor sees of CfgRd /
+    # CfgWr): the checkers learn the modern interface's capabilities from the reads
     async def config_read(self, offset: int, size: int) -> int:
         self.check_access(offset, size)
         data = await self.pdev.config_read(offset, size, timeout=ACCESS_TIMEOUT_NS)
-        return int.from_bytes(data, "little")
+        value = int.from_bytes(data, "little")
+        self._report_config(False, offset, size, value)
+        return value
 
     async def config_write(self, offset: int, value: int, size: int) -> None:
         self.check_access(offset, size)
+        self._report_config(True, offset, size, value)
         await self.pdev.config_write(offset, value.to_bytes(size, "little"), timeout=ACCESS_TIMEOUT_NS)
+
+    def _report_config(self, write: bool, offset: int, size: int, value: int) -> None:
+        for obs in self.observers:
+            fn = getattr(obs, "host_config", None)
+            if fn is not None:
+                fn(write, offset, size, value)
 
     # -- BARs ------------------------------------------------------------------------------------------
     def bar_size(self, bar: int) -> int:
@@ -184,10 +196,20 @@ class SimPlatform(Platform):
 
     # -- DMA memory ------------------------------------------------------------------------------------
     def dma_alloc(self, size: int, align: int = 4096) -> DmaBuffer:
-        region = self.rc.mem_pool.alloc_region(size + align)
+        pool = self._dma_pool if self._dma_pool is not None else self.rc.mem_pool
+        region = pool.alloc_region(size + align)
         base = region.get_absolute_address(0)
         pad = (-base) % align
         return SimDmaBuffer(_Slice(region, pad), size, self.observers)
+
+    def dma_window(self, base: int, size: int) -> None:
+        """From now on, DMA buffers come from host memory at [base, base + size): above 4 GiB, as a host with
+        much memory (or an IOMMU's address space) hands them out, so that every address the device is given
+        and follows (rings, buffers) needs its upper 32 bits. The root complex's default pool is below
+        2 GiB. Call after power_on (it replaces the root complex)."""
+        if self.dev is None:
+            raise PlatformError("dma_window before power_on: the root complex is replaced at power-on")
+        self._dma_pool = self.rc.mem_address_space.create_pool(base, size)
 
     # -- MSI-X -----------------------------------------------------------------------------------------
     async def enable_msix(self, nvec: int) -> int:

@@ -14,9 +14,10 @@ from cocotbext.axi import AxiStreamBus  # type: ignore[import-untyped]  # ships 
 from cocotbext.pcie.core import RootComplex  # type: ignore[import-untyped]  # ships no type information
 from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice  # type: ignore[import-untyped]  # ships no type information
 
-from sim.device import DeviceDescription
+from sim.device import DeviceDescription, VirtioModern
 from sim.device import load as load_description
 from tb.simulation.usp_fast import EventDrivenUspDevice
+from tb.simulation.virtio_caps import install as install_virtio_caps
 
 # data width -> (PCIe generation, lanes) of a valid US+ configuration at a 250 MHz user clock
 USP_LINK_FOR_WIDTH = {64: (3, 2), 128: (3, 4), 256: (3, 8)}
@@ -59,6 +60,10 @@ class UspConfig:
     """Settings of the hard-block model: the one place that says what each BAR is. The defaults are the
     device description (hdl/device.toml); block testbenches override single fields (no BARs, no MSI-X ...).
 
+    ``virtio`` places the modern interface's regions (``hdl/device.toml`` [virtio]): its virtio_pci_cap
+    structures go into the function's config space (``tb/simulation/virtio_caps.py``) when the function has
+    that BAR; None (or a configuration without the BAR) gives a legacy-only function.
+
     ``bar0_io`` makes BAR0 an I/O BAR of ``bar0_io_size`` bytes (the legacy virtio register block in I/O
     space, as the virtio spec asks of a transitional device), which also makes the function a Legacy PCI
     Express Endpoint, as the IP requires. The RTL must be built to match (``virtio_net_usp`` parameter
@@ -89,6 +94,7 @@ class UspConfig:
     link_generation: int = _DESC.link_generation
     link_lanes: int = _DESC.link_lanes
     user_clk_mhz: int = _DESC.user_clk_mhz
+    virtio: VirtioModern | None = _DESC.virtio
 
     @classmethod
     def from_description(cls, desc: DeviceDescription) -> UspConfig:
@@ -114,6 +120,7 @@ class UspConfig:
             link_generation=desc.link_generation,
             link_lanes=desc.link_lanes,
             user_clk_mhz=desc.user_clk_mhz,
+            virtio=desc.virtio,
         )
 
     @classmethod
@@ -139,6 +146,12 @@ class UspConfig:
 
     def bar_is_io(self, bar: int) -> bool:
         return any(io for index, _size, io in self.bar_layout() if index == bar)
+
+    @property
+    def virtio_caps(self) -> VirtioModern | None:
+        """The modern interface's regions, when the function has their BAR (else no virtio capability)."""
+        v = self.virtio
+        return v if v is not None and self.bar_size(v.bar) and not self.bar_is_io(v.bar) else None
 
     @property
     def pcie_device_type(self) -> int:
@@ -222,5 +235,9 @@ def connect_usp(
             setattr(f, name[2:], value)
     for index, size, io in settings["f.bars"]:
         f.configure_bar(index, size, io=io)
+    # not a hard-block setting: the virtio capabilities are the device's own config-space structures (on a
+    # real UltraScale+ behind its configuration-extension interface; hdl/README.md)
+    if cfg.virtio_caps is not None:
+        install_virtio_caps(dev, cfg.virtio_caps)
     rc.make_port().connect(dev)
     return rc, dev

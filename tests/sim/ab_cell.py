@@ -1,7 +1,10 @@
 """One cell of the A/B matrix, as a cocotb test module (run by sim/ab_matrix.py, not collected by pytest).
 
-The cell is chosen by environment variables: AB_VARIANT (pre | post | post-cap), AB_DEVICE (fast |
-wire-limited | batched: the fast device pushing used elements in batches), AB_POLICY (WHEN_ACKED | ALWAYS), AB_PACKETS, AB_RESULT (the JSON file to write).
+The cell is chosen by environment variables: AB_VARIANT (a transmit variant: pre | pre-a | post | post-cap |
+event-idx | cb-delayed | napi-tx | debian-6.1), AB_DEVICE (fast |
+wire-limited | batched: the fast device pushing used elements in batches), AB_POLICY (WHEN_ACKED | ALWAYS),
+AB_EVENT_IDX (1: the device offers VIRTIO_RING_F_EVENT_IDX; the variants whose ring knows it ack it), AB_PACKETS,
+AB_RESULT (the JSON file to write).
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ async def ab_cell(dut):
     device = os.environ["AB_DEVICE"]
     policy = os.environ["AB_POLICY"]
     packets = int(os.environ.get("AB_PACKETS", "1000"))
+    event_idx = os.environ.get("AB_EVENT_IDX", "0") not in ("", "0")
     b = TxBench(dut, pause=WIRE_LIMITED_PAUSE if device == "wire-limited" else None)
     push = "batched" if device == "batched" else "per_packet"
-    await b.start(DeviceModes(noe_policy=NoePolicy[policy], push=push))
+    await b.start(DeviceModes(noe_policy=NoePolicy[policy], push=push, offer_event_idx=event_idx))
     await b.tb.debug.clear_counters()
     wall0, sim0 = time.monotonic(), get_sim_time("ns")
     res = await b.run(XmitScenario(packets=packets, variant=variant, gap_ns=SENDER_GAP_NS, seed=1,
@@ -43,6 +47,9 @@ async def ab_cell(dut):
     device_tlps = tlp["rq_rd"] + tlp["rq_wr"] + tlp["msix"]
     out = {
         "variant": variant, "device": device, "noe_policy": policy, **res.summary(),
+        "event_idx_offered": event_idx,
+        # what the driver acked (VIRTIO_RING_F_EVENT_IDX, bit 29), read from the driver's negotiated features
+        "event_idx_acked": bool(res.driver.vdev.features >> 29 & 1),
         "tlp_per_pkt": round(device_tlps / max(res.packets, 1), 3),
         "rq_rd": tlp["rq_rd"], "rq_wr": tlp["rq_wr"], "msix": tlp["msix"],
         "sim_ns": get_sim_time("ns") - sim0, "wall_s": round(wall, 2),

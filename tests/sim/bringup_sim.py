@@ -35,6 +35,9 @@ async def bringup(dut):
                         gap_ns=float(os.environ.get("BRINGUP_GAP_NS", "2000")), timeout_ns=5e6, wire=wire.good,
                         loopback_frames=int(os.environ.get("BRINGUP_LOOPBACK_FRAMES", "32")),
                         checkers=tb.checkers, progress=progress)
+    # the legacy table (post, the pre/post A/B) or the modern one (a 4.0+ variant over the capabilities)
+    cfg.transport = os.environ.get("BRINGUP_TRANSPORT", "legacy")
+    cfg.variant = os.environ.get("BRINGUP_VARIANT") or ("debian-6.1" if cfg.transport == "modern" else "post")
     report = await run_checks(tb.platform, cocotb.start_soon, cfg)
     tb.log.info("\n%s", format_table(report.checks, "bring-up: our RTL in simulation"))
     out = os.environ.get("BRINGUP_JSON")

@@ -13,6 +13,12 @@ avail.flags write. Every offset must end with the queue running again (no lost w
 passing (the driver's TX queue is the test-only FaultyVirtQueue, for its ``race_hook`` seam).
 ``race_sweep_skip_recheck`` runs the same sweep with the driver fault that skips the re-check: the
 lost-wake-up checker must fire.
+
+``event_idx_fault_caught``: the EVENT_IDX checkers, each by its fault, with EVENT_IDX negotiated.
+``delayed_race_sweep``: the same race for 3.0's stop path with EVENT_IDX (cb-delayed: enable_cb_delayed
+writes used_event = last_used + 3/4 of the outstanding buffers, then re-checks used.idx): the completion that
+crosses that used_event is placed at cycle offsets around the used_event write; ``..._skip_recheck`` skips
+the re-check and must lose the wake-up.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
-from tb.device.dev_ctrl import (FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME, FAULT_IGNORE_NO_INTERRUPT,
+from tb.device.dev_ctrl import (FAULT_AVAIL_EVENT_STALE, FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME,
+                         FAULT_EVENT_IDX_FLAGS, FAULT_EVENT_IDX_IGNORED, FAULT_IGNORE_NO_INTERRUPT,
                          FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
                          FAULT_WRITE_TX_BUFFER, DeviceModes, set_fault)
 from tb.faults.driver import faulty_queue
@@ -86,6 +93,52 @@ async def fault_caught(dut, fault, push):
     assert v.cycle > 0 and v.rule, v.report()
     if has_addr:
         assert v.addr is not None, f"the report names no address:\n{v.report()}"
+
+
+# EVENT_IDX negotiated (issue 17): fault -> (checker, RTL FAULT bits, driver fault, transmit variant). The
+# device faults: avail_event never written (the idle queue's avail_event left behind: the driver stops
+# kicking), an interrupt after every push (used_event not looked at), NO_INTERRUPT obeyed on top of used_event
+# (an owed interrupt lost: the 3.0 ring sets the flag in disable_cb and leaves used_event where enable_cb put
+# it). The driver faults: a notify after every publish, none at all.
+EVENT_IDX_FAULTS = {
+    "avail_event_stale": ("avail_event_idle", FAULT_AVAIL_EVENT_STALE, None, "napi-tx"),
+    "event_idx_ignored": ("event_idx_irq", FAULT_EVENT_IDX_IGNORED, None, "napi-tx"),
+    "event_idx_flags": ("event_idx_irq", FAULT_EVENT_IDX_FLAGS, None, "event-idx"),
+    "kick_always": ("event_idx_kick", 0, "kick_always", "debian-6.1"),
+    "kick_never": ("event_idx_kick", 0, "kick_never", "event-idx"),
+}
+
+
+@cocotb.test()
+@cocotb.parametrize(fault=[cocotb.Param(f, name=f) for f in EVENT_IDX_FAULTS])
+async def event_idx_fault_caught(dut, fault):
+    """EVENT_IDX offered and negotiated: each EVENT_IDX checker reports the fault that breaks its rule, in the
+    RTL (FAULT bits 12-14) or in the driver's ring, with its rule and cycle."""
+    checker, rtl_bits, driver_fault, variant = EVENT_IDX_FAULTS[fault]
+    b = TxBench(dut, pause=[0, 1, 1])
+    hub = b.tb.checkers
+    assert hub is not None, "the checkers are off (TB_CHECKERS=0): this test needs them"
+    hub.expect(checker)
+    await b.start(DeviceModes(offer_event_idx=True, offer_indirect=False))
+    x = b.xmit(XmitScenario(packets=300, variant=variant, min_len=60, max_len=300, seed=5, timeout_ns=400_000),
+               driver_faults=(driver_fault,) if driver_fault else ())
+    await x.probe()
+    assert hub.event_idx, "EVENT_IDX offered but not negotiated"
+    if rtl_bits:
+        await set_fault(b.p, rtl_bits)
+    try:
+        await with_timeout(x.traffic(), 600, "us")
+        await Timer(20, "us")
+    except (TimeoutError, PlatformError, AssertionError) as exc:
+        b.tb.log.info("traffic under fault %s ended early: %s", fault, exc)
+    hub.poll(b.p.now_ns())
+    hub.finish()
+    caught = hub.failed(checker)
+    assert caught, (f"fault {fault}: checker {checker} reported nothing; other reports: "
+                    f"{[(v.checker, v.msg) for v in hub.violations][:4]}")
+    v = caught[0]
+    b.tb.log.info("fault %s caught:\n%s", fault, v.report())
+    assert v.cycle > 0 and v.rule, v.report()
 
 
 class UsedIdxProbe(Checker):
@@ -215,6 +268,170 @@ async def race_sweep_skip_recheck(dut):
     caught = hub.failed("lost_wakeup")
     assert caught, f"no lost wake-up reported (offsets run: {sorted(offsets)}; ended: {lost})"
     b.tb.log.info("skip-recheck sweep caught at offsets run so far %s:\n%s", sorted(offsets), caught[0].report())
+
+
+# -- the enable_cb_delayed race (EVENT_IDX, 3.0's stop path) ---------------------------------------------------
+class UsedIdxValues(Checker):
+    """The device's used.idx writes on the TX queue: (time, value)."""
+
+    name = "race_probe_values"
+
+    def __init__(self, hub):
+        super().__init__(hub)
+        self.writes: list[tuple[float, int]] = []
+
+    def on_dev_write(self, t: float, addr: int, data: bytes, tlp: str) -> None:
+        q = self.hub.tx_queue()
+        if q is not None and q.part(addr)[0] == "used_idx" and len(data) >= 2:
+            self.writes.append((t, int.from_bytes(data[:2], "little")))
+
+
+# make test: a few offsets around the used_event write; REGRESS: every cycle from -40 to +40. Each offset
+# costs a ring's worth of packets (3/4 of 256 completions before the crossing one)
+DELAYED_OFFSETS = list(range(-40, 41)) if REGRESS else [-24, -4, 0, 4, 24]
+# the skip-recheck run: a crossing well before the used_event write (its decision read sees the old
+# used_event; near the write the read may already see the new one and interrupt)
+DELAYED_SKIP_OFFSETS = [-300, -100] if REGRESS else [-300]
+
+
+async def delayed_sweep(dut, skip_recheck: bool,
+                        targets: list[int]) -> tuple[TxBench, XmitRun, dict[int, int], list[str]]:
+    """cb-delayed (3.0) with EVENT_IDX, the wire stalled: each time the full ring sends the stop path into
+    enable_cb_delayed (used_event = last_used + 3/4 of the outstanding buffers, then the re-check of used.idx),
+    the device is first brought to one completion short of that used_event, then the crossing completion's
+    used.idx write is placed ``offset`` cycles from the driver's used_event write. Before the write the
+    device's decision reads the old used_event (no interrupt) and only the re-check sees the crossing; after
+    it the decision reads the new used_event and interrupts. Every offset must end with the queue running
+    again (returns (bench, run, offset -> runs reached, lost-wake-up notes))."""
+    b = TxBench(dut)
+    hub = b.tb.checkers
+    assert hub is not None, "the race sweep needs the checkers (TB_CHECKERS=0 is set)"
+    if skip_recheck:
+        hub.expect("lost_wakeup")
+    probe = UsedIdxValues(hub)
+    hub.add(probe)
+    clk = RisingEdge(dut.user_clk)
+    await b.start(DeviceModes(offer_event_idx=True, offer_indirect=False))
+    b.wire.pause(True)
+    scn = XmitScenario(packets=256 * (len(targets) + 2), variant="cb-delayed", min_len=60, max_len=60, seed=9,
+                       timeout_ns=200_000_000)
+    x = b.xmit(scn, driver_faults=("skip_enable_cb_delayed_recheck",) if skip_recheck else (), race_seam=True)
+    await x.probe()
+    assert hub.event_idx, "EVENT_IDX offered but not negotiated"
+    svq = faulty_queue(x.net)
+    state: dict = {"k": -1, "latency": None, "armed": False}
+    runs: list[tuple[float, float, int]] = []   # (release time, used_event write time, crossing used index)
+
+    def device_used() -> int:
+        return probe.writes[-1][1] if probe.writes else 0
+
+    async def release_one(delay_cycles: int = 0) -> None:
+        if delay_cycles:
+            await Timer(delay_cycles * CLOCK_NS, "ns")
+        n0 = len(b.wire.frames)
+        b.wire.pause(False)
+        while len(b.wire.frames) == n0:
+            await clk
+        b.wire.pause(True)
+
+    async def hook(at: str) -> None:
+        if at == "enter":
+            state["armed"] = x.net.queue.stopped and state["k"] < len(targets)
+            if not state["armed"]:
+                if state["k"] >= len(targets):
+                    b.wire.pause(False)     # the sweep is over: let the rest drain
+                    svq.delayed_race_hook = None
+                return
+            state["k"] += 1
+            # one completion short of the used_event this call will write
+            outstanding = (svq._avail_idx - svq.last_used_idx) & 0xFFFF
+            crossing = (svq.last_used_idx + outstanding * 3 // 4 + 1) & 0xFFFF
+            state["crossing"] = crossing
+            # the device holds the frames the wire has not taken; they complete in order, one per frame
+            while (crossing - 1 - device_used()) & 0xFFFF and (crossing - 1 - device_used()) & 0xFFFF < 0x8000:
+                await release_one()
+                t_end = b.p.now_ns() + 20_000
+                n_w = len(probe.writes)
+                while len(probe.writes) == n_w and b.p.now_ns() < t_end:
+                    await clk
+            return
+        if at != "before_used_event" or not state["armed"]:
+            return
+        state["armed"] = False
+        k = state["k"]
+        n_used = len(probe.writes)
+        t_hook = b.p.now_ns()
+        if state["latency"] is None:
+            # calibration (the first stop path): release -> used.idx write, then the used_event write after it
+            cocotb.start_soon(release_one())
+            while len(probe.writes) == n_used:
+                await clk
+            state["latency"] = round((probe.writes[n_used][0] - t_hook) / CLOCK_NS)
+            b.tb.log.info("delayed race sweep: release -> used.idx write = %d cycles", state["latency"])
+            return
+        offset = targets[k - 1]
+        lat = state["latency"]
+        r = max(0, offset - lat)
+        cocotb.start_soon(release_one(r))
+        f = r + lat - offset
+        if f > 0:
+            await Timer(f * CLOCK_NS, "ns")
+        runs.append((t_hook + r * CLOCK_NS, b.p.now_ns(), state["crossing"]))
+
+    svq.delayed_race_hook = hook
+    lost: list[str] = []
+    task = cocotb.start_soon(x.traffic())
+    t_end = b.p.now_ns() + 60_000_000
+    while not task.done():
+        await Timer(5, "us")
+        if hub.failed("lost_wakeup"):
+            task.cancel()
+            lost.append(hub.failed("lost_wakeup")[0].msg)
+            break
+        if b.p.now_ns() > t_end:
+            task.cancel()
+            lost.append(f"no end after 60 ms, iteration {state['k']}")
+            break
+    else:
+        task.result()
+    offsets: dict[int, int] = {}
+    for t_rel, t_ev, crossing in runs:
+        w = next((t for t, v in probe.writes if t >= t_rel and v == crossing), None)
+        if w is not None:
+            off = round((w - t_ev) / CLOCK_NS)
+            offsets[off] = offsets.get(off, 0) + 1
+    return b, x, offsets, lost
+
+
+@cocotb.test()
+async def delayed_race_sweep(dut):
+    """cb-delayed's stop path vs the completion that crosses its used_event, at cycle offsets around the
+    used_event write: never a lost wake-up, every checker passing."""
+    b, x, offsets, lost = await delayed_sweep(dut, skip_recheck=False, targets=DELAYED_OFFSETS)
+    assert not lost, f"the sweep did not finish: {lost[0]}"
+    await b.wait_wire(len(x.sent))
+    b.wire.check(x.sent)
+    b.tb.log.info("delayed race sweep offsets (cycles: runs): %s", dict(sorted(offsets.items())))
+    want = [o for o in DELAYED_OFFSETS if abs(o) <= 32]
+    missing = [o for o in want if o not in offsets]
+    assert not missing, f"offsets never reached: {missing} (reached {sorted(offsets)})"
+    hub = b.tb.checkers
+    assert hub is not None
+    hub.finish()
+    assert not hub.violations
+
+
+@cocotb.test()
+async def delayed_race_sweep_skip_recheck(dut):
+    """The same sweep with enable_cb_delayed's re-check skipped: a crossing before the used_event write is
+    lost (the device read the old used_event, the driver does not look), and lost_wakeup must say so."""
+    b, _x, offsets, lost = await delayed_sweep(dut, skip_recheck=True, targets=DELAYED_SKIP_OFFSETS)
+    hub = b.tb.checkers
+    assert hub is not None
+    caught = hub.failed("lost_wakeup")
+    assert caught, f"no lost wake-up reported (offsets run: {sorted(offsets)}; ended: {lost})"
+    b.tb.log.info("skip-recheck delayed sweep caught at offsets run so far %s:\n%s", sorted(offsets),
+                  caught[0].report())
 
 
 # -- pytest entry ----------------------------------------------------------------------------------------

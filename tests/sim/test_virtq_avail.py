@@ -31,9 +31,16 @@ from tests.sim.dma_model import CLK_NS, DmaModel, ObservedMemory, attach_checker
 from tests.sim.dma_model import device_reset
 from tests.sim.vring_builder import VRING_USED_F_NO_NOTIFY, HostMemory, SplitRing
 
+VIRTIO_RING_F_EVENT_IDX = 29
+
 HOST_BASE = 0x1000_0000
 HOST_SIZE = 1 << 20
 TIMEOUT_US = 200
+
+
+def need_event(event: int, new: int, old: int) -> bool:
+    """vring_need_event (Linux include/uapi/linux/virtio_ring.h, virtio 1.x 2.7.10)."""
+    return (new - event - 1) & 0xFFFF < (new - old) & 0xFFFF
 
 
 class TB:
@@ -47,15 +54,18 @@ class TB:
         self.max_batch = int(dut.MAX_BATCH.value)
         self.fifo = int(dut.HEAD_FIFO.value)
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for name in ("avail_base", "used_base", "kick_suppress", "pacing_timer", "pacing_interval",
+        for name in ("avail_base", "queue_size", "used_base", "kick_suppress", "pacing_timer", "pacing_interval",
                      "fault_read_past_avail", "run", "clear", "notify", "notify_forget", "m_axis_head_ready",
-                     "used_idx", "used_busy", "used_idx_req", "dec_req"):
+                     "used_idx", "used_busy", "used_idx_req", "dec_req", "feat_event_idx", "fault_avail_event_stale"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, int(dut.RAM_DATA_WIDTH.value) // 8, self.log)
         self.hub = attach_checkers(self.dma, self.mem, waive={
             "irq_legality": "the interrupt decision is the used writer's (a test model here, test_virtq_used.py)",
+            "event_idx_irq": "the interrupt decision is the used writer's (a test model here); the used_event "
+                             "reads it asks this block for are judged by this test (one per decision, after its "
+                             "request, answered with the bytes read)",
             "wire_scoreboard": "no wire at this block"})
         self.hub.on_failure(lambda err: self.error(str(err)))
         self.ring = SplitRing(self.mem, HOST_BASE, self.qsize, 10, HOST_BASE + 0x10000, HOST_BASE + 0x90000, self.rng)
@@ -72,6 +82,23 @@ class TB:
         self.ring_reads: list[tuple[int, int]] = []   # (slot, entries)
         self.idx_reads = 0
         self.errs: list[int] = []
+        # EVENT_IDX: the driver's kick rule, the used_event reads, the avail_event invariant while idle
+        self.event_idx = False
+        self.kicks = 0
+        self.kicks_saved = 0            # publishes that needed no kick (avail_event not crossed)
+        self.ev_reads: list = []
+        self.idle_checks = 0
+        self.idle_bad: list[tuple[int, int, int]] = []  # (cycle, avail_event, next index) while idle
+
+    def _is_used_event_read(self, acc) -> bool:
+        return acc.addr == self.ring.avail + 4 + 2 * self.qsize      # used_event
+
+    @property
+    def ae_addr(self) -> int:
+        return self.ring.used + 4 + 8 * self.qsize
+
+    def avail_event(self) -> int:
+        return self.mem.read_u16(self.ae_addr)
 
     def error(self, msg: str) -> None:
         self.log.error(msg)
@@ -81,7 +108,8 @@ class TB:
         errors = self.errors + self.dma.errors
         assert not errors, f"seed {self.seed}: {errors[:5]}"
 
-    async def reset(self, kick_suppress: bool = False, pacing: bool = False, interval: int = 0) -> None:
+    async def reset(self, kick_suppress: bool = False, pacing: bool = False, interval: int = 0,
+                    event_idx: bool = False) -> None:
         dut = self.dut
         await FallingEdge(dut.clk)
         dut.rst.value = 1
@@ -90,10 +118,16 @@ class TB:
         dut.rst.value = 0
         dut.avail_base.value = self.ring.avail
         dut.used_base.value = self.ring.used
+        dut.queue_size.value = self.ring.qsize
         dut.kick_suppress.value = int(kick_suppress)
         dut.pacing_timer.value = int(pacing)
         dut.pacing_interval.value = interval
+        dut.feat_event_idx.value = int(event_idx)
+        self.event_idx = event_idx
+        if event_idx:
+            describe_queue(self.hub, HOST_BASE, self.qsize, 1 << VIRTIO_RING_F_EVENT_IDX, 0, dut=self.dut)
         dut.run.value = 1
+        cocotb.start_soon(self._idle_monitor())
         cocotb.start_soon(self._consumer())
         cocotb.start_soon(self._used_writer())
         cocotb.start_soon(self._err_monitor())
@@ -101,7 +135,11 @@ class TB:
     # ---- the DMA: what was read, and the interlock ------------------------------------------------------
     def _on_read(self, acc) -> None:
         ring = self.ring
-        if acc.addr == ring.avail:
+        if self._is_used_event_read(acc):
+            self.ev_reads.append(acc)
+            if not self.event_idx or not self.dec_pending or acc.length != 2:
+                self.error(f"used_event read at cycle {acc.cycle} ({acc.length} bytes) outside an EVENT_IDX decision")
+        elif acc.addr == ring.avail:
             self.idx_reads += 1
             if high(self.dut.used_idx_req) and not self.dec_pending:
                 self.error(f"avail.idx read at cycle {acc.cycle} while used_idx_req is high (not the decision read)")
@@ -163,8 +201,12 @@ class TB:
             self.device_write(self.ring.used + 2, self.used.to_bytes(2, "little"))
             dut.used_idx.value = self.used
             await FallingEdge(dut.clk)
+            if self.event_idx:
+                # the driver's used_event, as it may stand when the device reads it
+                self.ring.mem.write_u16(self.ring.avail + 4 + 2 * self.qsize, self.rng.randrange(0x10000))
             self.dec_pending = True
-            n_ans = len(self.dec_answers)
+            n_ans, n_ev = len(self.dec_answers), len(self.ev_reads)
+            req = cycle_now()
             dut.dec_req.value = 1
             await FallingEdge(dut.clk)
             dut.dec_req.value = 0
@@ -174,11 +216,19 @@ class TB:
                     await RisingEdge(dut.clk)
                     await ReadOnly()
                     if high(dut.avail_rsp_valid):
-                        return high(dut.avail_rsp_dec), int(dut.avail_rsp_idx.value)
-            dec, idx = await with_timeout(answer(), TIMEOUT_US, "us")
+                        return (high(dut.avail_rsp_dec), int(dut.avail_rsp_idx.value),
+                                int(dut.avail_rsp_event.value))
+            dec, idx, event = await with_timeout(answer(), TIMEOUT_US, "us")
             if not dec or len(self.dec_answers) != n_ans + 1 or self.dec_answers[-1][1] != idx:
                 self.error(f"decision answer dec={dec} idx={idx}: not the first avail.idx read after the request "
                            f"({self.dec_answers[n_ans:]})")
+            ev = self.ev_reads[n_ev:]
+            if self.event_idx and (len(ev) != 1 or ev[0].cycle <= req or ev[0].done < 0
+                                   or int.from_bytes(ev[0].data, "little") != event):
+                self.error(f"EVENT_IDX decision requested at cycle {req}: used_event reads "
+                           f"{[(a.cycle, a.data.hex(), a.done) for a in ev]}, answered with {event:#06x}")
+            if not self.event_idx and ev:
+                self.error(f"used_event read without EVENT_IDX at cycle {ev[0].cycle}")
             self.dec_pending = False
             await FallingEdge(dut.clk)
             dut.used_idx_req.value = 0
@@ -186,6 +236,18 @@ class TB:
     def device_write(self, addr: int, data: bytes) -> None:
         HostMemory.write(self.mem, addr, data)
         self.hub.dev_write(addr, data, "used writer (test model)")
+
+    async def _idle_monitor(self) -> None:
+        """EVENT_IDX: whenever the block waits for a kick, avail_event in host memory is the next avail
+        index it will read (every head fetched has been handed out then: the count of heads)."""
+        dut = self.dut
+        while True:
+            await FallingEdge(dut.clk)
+            if self.event_idx and not high(dut.active) and high(dut.run):
+                self.idle_checks += 1
+                ae, nxt = self.avail_event(), len(self.heads) & 0xFFFF
+                if ae != nxt:
+                    self.idle_bad.append((cycle_now(), ae, nxt))
 
     async def _err_monitor(self) -> None:
         while True:
@@ -204,6 +266,18 @@ class TB:
         self.dut.notify.value = 1
         await FallingEdge(self.dut.clk)
         self.dut.notify.value = 0
+
+    async def publish_kick(self, n: int) -> list:
+        """The driver with EVENT_IDX (virtqueue_kick_prepare): publish, then kick only if avail.idx moved
+        across avail_event."""
+        old = self.ring.avail_idx
+        chains = self.publish(n)
+        if need_event(self.avail_event(), self.ring.avail_idx, old):
+            self.kicks += 1
+            await self.kick()
+        else:
+            self.kicks_saved += 1
+        return chains
 
     def reclaim(self) -> None:
         """The driver frees what the used-writer model published (the used ring holds the heads)."""
@@ -346,6 +420,7 @@ async def test_kicks(dut):
     describe_queue(tb.hub, tb.ring.base, tb.qsize, 0, 0, dut=tb.dut)
     dut.avail_base.value = tb.ring.avail
     dut.used_base.value = tb.ring.used
+    dut.queue_size.value = tb.ring.qsize
     new = tb.publish(2)
     reads0 = tb.idx_reads
     await Timer(50 * CLK_NS, "ns")
@@ -470,6 +545,129 @@ async def test_fault_read_past_avail(dut):
     tb.check_heads(chains)
     if tb.errs:
         tb.error(f"errors {tb.errs}")
+    tb.check()
+
+
+# ---- EVENT_IDX ------------------------------------------------------------------------------------------
+
+def barrier_violations(tb: TB) -> list[str]:
+    """Each avail_event write is followed by an avail.idx read (the recheck) only after its status."""
+    out = []
+    for w in (a for a in tb.dma.writes() if a.addr == tb.ae_addr):
+        reread = next((a for a in tb.dma.reads() if a.addr == tb.ring.avail and a.cycle > w.cycle), None)
+        if reread is not None and reread.cycle <= w.done:
+            out.append(f"avail_event write at {w.cycle} (status {w.done}): avail.idx read at {reread.cycle}")
+    return out
+
+
+@cocotb.test()
+@cocotb.parametrize(mode=named("plain", "kick_suppress", "pacing"))
+async def test_event_idx_kicks(dut, mode):
+    """EVENT_IDX negotiated, the driver kicking only when avail.idx moves across avail_event (Linux's
+    virtqueue_kick_prepare), bursts at random times: every head comes out in order (no kick is ever lost),
+    used.flags is never written (kick_suppress has no effect), pacing still delays; whenever the block waits
+    for a kick, avail_event is the next index it will read; each avail_event write is followed by the recheck
+    only after its status (barrier); each decision carries one used_event read issued after its request;
+    bursts published while the block runs need no kick."""
+    tb = await setup(dut, f"event_idx_{mode}", event_idx=True, kick_suppress=mode == "kick_suppress",
+                     pacing=mode == "pacing", interval=300)
+    tb.ready_prob = 0.7
+    tb.push_batch = 1 if mode == "plain" else 4
+    tb.complete_after = (2, 12)
+    chains = []
+    n = 2 * tb.qsize
+    while len(chains) < n:
+        m = min(tb.rng.randint(1, 24), n - len(chains), tb.qsize - tb.ring.pending())
+        if m > 0:
+            chains += await tb.publish_kick(m)
+        await Timer(tb.rng.choice([tb.rng.randint(5, 60), tb.rng.randint(600, 2500)]) * CLK_NS, "ns")
+        tb.reclaim()
+    await tb.wait_heads(n)
+    await tb.wait_quiet()
+    tb.reclaim()
+    tb.check_heads(chains)
+    flags = [a for a in tb.dma.writes() if a.addr == tb.ring.used]
+    if flags:
+        tb.error(f"{len(flags)} used.flags writes with EVENT_IDX (first at cycle {flags[0].cycle})")
+    for v in barrier_violations(tb):
+        tb.error(v)
+    ae_writes = [a for a in tb.dma.writes() if a.addr == tb.ae_addr]
+    if tb.idle_bad or not tb.idle_checks:
+        tb.error(f"avail_event not the next index while idle: {tb.idle_bad[:4]} ({tb.idle_checks} idle cycles)")
+    if tb.avail_event() != n & 0xFFFF:
+        tb.error(f"avail_event {tb.avail_event()} when quiet after {n} heads")
+    if not tb.kicks or not tb.kicks_saved or len(ae_writes) < 3:
+        tb.error(f"{tb.kicks} kicks, {tb.kicks_saved} publishes without, {len(ae_writes)} avail_event writes: the "
+                 "rule never suppressed, never asked, or the block seldom went idle")
+    tb.log.info("%s: %d heads, %d kicks, %d publishes without a kick, %d avail_event writes, %d decisions",
+                mode, n, tb.kicks, tb.kicks_saved, len(ae_writes), len(tb.ev_reads))
+    tb.check()
+
+
+@cocotb.test()
+async def test_event_idx_recheck(dut):
+    """The race the recheck closes: the driver publishes entries and reads avail_event just before the
+    block's avail_event write lands (the old value asks for no kick), so no kick comes. The block's recheck
+    read, after the write's status, finds the entries: they are fetched without a kick, and the block goes
+    idle only with avail_event at the index after them."""
+    tb = await setup(dut, "event_idx_recheck", event_idx=True)
+    injected = []
+
+    def inject(acc) -> None:
+        if acc.addr == tb.ae_addr and not injected:
+            injected.extend(tb.publish(2))      # decided on the avail_event before this write: no kick
+
+    tb.dma.write_hooks.append(inject)
+    chains = await tb.publish_kick(3)
+    await tb.wait_heads(5)
+    await tb.wait_quiet()
+    tb.check_heads(chains + injected)
+    writes = [(a.cycle, int.from_bytes(a.data, "little")) for a in tb.dma.writes() if a.addr == tb.ae_addr]
+    if [v for _, v in writes] != [3, 5] or tb.kicks != 1:
+        tb.error(f"avail_event writes {writes}, {tb.kicks} kicks: expected 3 then 5 after one kick")
+    for v in barrier_violations(tb):
+        tb.error(v)
+    if tb.idle_bad:
+        tb.error(f"avail_event not the next index while idle: {tb.idle_bad[:4]}")
+    tb.check()
+
+
+@cocotb.test()
+async def test_fault_avail_event_stale(dut):
+    """AVAIL_EVENT_STALE (test only), off, on, off: with the knob the block goes idle without writing
+    avail_event; a driver following the EVENT_IDX kick rule then sees no reason to kick, and the entries it
+    publishes are never fetched (the hang); the idle invariant reports it. Off again, a forced kick recovers
+    and the invariant holds."""
+    tb = await setup(dut, "avail_event_stale", event_idx=True)
+    chains: list = []
+    for on in (False, True, False):
+        await FallingEdge(dut.clk)
+        dut.fault_avail_event_stale.value = int(on)
+        if not on and chains:
+            await tb.kick()     # the driver's forced kick (e.g. a full ring), after the hang
+            await tb.wait_heads(len(chains))
+            await tb.wait_quiet()
+        bad0 = len(tb.idle_bad)
+        for _ in range(3):
+            chains += await tb.publish_kick(tb.rng.randint(2, 6))
+            fetched = len(tb.heads)
+            try:
+                await tb.wait_heads(len(chains), timeout_us=40)
+                await tb.wait_quiet()
+            except cocotb.triggers.SimTimeoutError:
+                if not on:
+                    tb.error(f"knob off: entries {fetched}..{len(chains) - 1} not fetched after 40 us")
+                tb.log.info("knob on: entries %d..%d never fetched: the driver saw avail_event %d, no kick",
+                            fetched, len(chains) - 1, tb.avail_event())
+                break
+            tb.reclaim()
+        bad = len(tb.idle_bad) - bad0
+        hung = len(tb.heads) < len(chains)
+        if on and (not bad or not hung):
+            tb.error(f"knob on: {bad} idle cycles with avail_event behind, hung={hung}")
+        if not on and (bad or hung):
+            tb.error(f"knob off: {bad} idle cycles with avail_event behind ({tb.idle_bad[bad0:bad0 + 3]}), hung={hung}")
+    tb.check_heads(chains)
     tb.check()
 
 

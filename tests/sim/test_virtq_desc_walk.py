@@ -51,7 +51,7 @@ class TB:
         self.slots = int(dut.TABLE_SLOTS.value)
         self.rx = int(dut.BUF_WRITE.value) == 1
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for name in ("desc_base", "feat_indirect", "avail_idx", "run", "clear", "s_axis_head_id",
+        for name in ("desc_base", "queue_size", "feat_indirect", "avail_idx", "run", "clear", "s_axis_head_id",
                      "s_axis_head_index", "s_axis_head_valid", "m_axis_seg_ready"):
             getattr(dut, name).value = 0
         dut.rst.value = 1
@@ -90,6 +90,7 @@ class TB:
             await FallingEdge(dut.clk)
         dut.rst.value = 0
         dut.desc_base.value = self.ring.desc
+        dut.queue_size.value = self.ring.qsize
         dut.feat_indirect.value = int(indirect)
         dut.run.value = 1
         cocotb.start_soon(self._consumer())
@@ -355,6 +356,7 @@ async def test_error(dut, case):
     tb.ring = SplitRing(tb.mem, HOST_BASE + 0x8000, tb.qsize, 10, HOST_BASE + DATA_OFF, HOST_BASE + IND_OFF, tb.rng)
     describe_queue(tb.hub, tb.ring.base, tb.qsize, 1 << 28, 0, dut=tb.dut)
     dut.desc_base.value = tb.ring.desc
+    dut.queue_size.value = tb.ring.qsize
     tb.heads_sent = 0
     tb.chains_out = 0
     tb.segs.clear()

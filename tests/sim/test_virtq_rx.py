@@ -49,7 +49,7 @@ DATA_OFF = 0x40000
 TIMEOUT_US = 600
 STATS = ("stat_frame", "stat_notify", "stat_irq_normal", "stat_irq_noe", "stat_irq_suppressed", "stat_drop_nobuf",
          "stat_drop_chain", "stat_drop_oversize", "stat_drop_runt", "stat_drop_bad", "stat_drop_overrun",
-         "stat_drop_stopped")
+         "stat_drop_stopped", "stat_irq_event", "stat_irq_event_suppressed")
 
 
 class RxRing(SplitRing):
@@ -120,8 +120,9 @@ class TB:
         self.max_chains = int(dut.MAX_CHAINS.value)
         self.rx_wait = int(dut.RX_WAIT.value)
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for n in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
-                  "push_batched", "push_batch", "push_flush", "fault", "notify", "dev_reset"):
+        for n in ("queue_enable", "desc_addr", "avail_addr", "used_addr", "queue_size", "feat_version_1", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
+                  "push_batched", "push_batch", "push_flush", "fault", "notify", "dev_reset", "feat_event_idx",
+                  "fault_event"):
             getattr(dut, n).value = 0
         dut.rst.value = 1
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()
@@ -183,7 +184,7 @@ class TB:
 
     # ---- configuration ----------------------------------------------------------------------------------
     async def start(self, mrg: bool = False, indirect: bool = True, batched: bool = False, batch: int = 8,
-                    flush: int = 256, fault: int = 0) -> RxRing:
+                    flush: int = 256, fault: int = 0, event_idx: bool = False) -> RxRing:
         dut = self.dut
         await self.cycles(3)
         dut.rst.value = 0
@@ -193,13 +194,17 @@ class TB:
         self.judge.set_mrg(mrg)
         self.posted.clear()
         await FallingEdge(dut.clk)
-        dut.queue_base.value = self.ring.base
+        dut.desc_addr.value = self.ring.desc
+        dut.queue_size.value = self.ring.qsize
+        dut.avail_addr.value = self.ring.avail
+        dut.used_addr.value = self.ring.used
         dut.feat_indirect.value = int(indirect)
         dut.feat_mrg_rxbuf.value = int(mrg)
         dut.push_batched.value = int(batched)
         dut.push_batch.value = batch
         dut.push_flush.value = flush
         dut.fault.value = fault
+        dut.feat_event_idx.value = int(event_idx)
         dut.queue_enable.value = 1
         await self.cycles(2)
         return self.ring
@@ -577,6 +582,71 @@ async def test_no_interrupt(dut):
     tb.check()
 
 
+def need_event(event: int, new: int, old: int) -> bool:
+    """vring_need_event (Linux include/uapi/linux/virtio_ring.h)."""
+    return (new - event - 1) & 0xFFFF < (new - old) & 0xFFFF
+
+
+@cocotb.test()
+@cocotb.parametrize(push=named("per_packet", "batched"))
+async def test_event_idx(dut, push):
+    """EVENT_IDX on the RX queue: the driver leaves used_event where NAPI would (its next buffer, or a few
+    ahead) before each round of frames and refills its ring kicking only when avail.idx crosses avail_event.
+    One used_event read behind each used.idx write, an interrupt exactly for the pushes that crossed
+    used_event (NO_INTERRUPT set and ignored), every frame delivered; refills that needed no kick are used."""
+    tb = TB(dut, f"event_idx_{push}")
+    ring = await tb.start(batched=push == "batched", event_idx=True)
+    ring.avail_flags = VRING_AVAIL_F_NO_INTERRUPT
+    ue_addr, ae_addr = ring.avail + 4 + 2 * ring.qsize, ring.used + 4 + 8 * ring.qsize
+    kicks = saved = 0
+
+    async def refill() -> None:
+        nonlocal kicks, saved
+        old = ring.avail_idx
+        tb.fill_ring(False)
+        if ring.avail_idx == old:
+            return
+        if need_event(ring.mem.read_u16(ae_addr), ring.avail_idx, old):
+            kicks += 1
+            await tb.kick()
+        else:
+            saved += 1
+
+    await refill()
+    for _ in range(10):
+        ring.mem.write_u16(ue_addr, (ring.last_used + tb.rng.choice([0, 0, 1, 3, 6])) & 0xFFFF)
+        for f in tb.frames_fitting(False, 60, 600)[:tb.rng.randint(2, 8)]:
+            tb.send(f)
+        await tb.wait_done()
+        await refill()
+    idx_writes = [a for a in tb.dma.writes() if a.addr == ring.used + 2]
+    ev_reads = [a for a in tb.dma.reads() if a.addr == ue_addr]
+    if len(ev_reads) != len(idx_writes) or not idx_writes:
+        tb.error(f"{len(ev_reads)} used_event reads for {len(idx_writes)} used.idx writes")
+    old = 0
+    owed = 0
+    for k, (w, r) in enumerate(zip(idx_writes, ev_reads)):
+        new = int.from_bytes(w.data, "little")
+        nxt = ev_reads[k + 1].done if k + 1 < len(ev_reads) else cycle_now() + 1
+        if not w.done < r.cycle:
+            tb.error(f"used_event read at cycle {r.cycle} before the used.idx write's status ({w.done})")
+        want = need_event(int.from_bytes(r.data, "little"), new, old)
+        owed += want
+        got = [c for cyc, c in tb.irqs if r.done <= cyc < nxt]
+        if got != ([0] if want else []):
+            tb.error(f"push {old}->{new}, used_event {int.from_bytes(r.data, 'little')}: interrupts {got}")
+        old = new
+    if tb.stats["stat_irq_event"] != owed or owed + tb.stats["stat_irq_event_suppressed"] != len(idx_writes) \
+            or not owed or owed == len(idx_writes):
+        tb.error(f"{owed} interrupts owed of {len(idx_writes)} pushes, statistics {tb.stats}")
+    if [a for a in tb.dma.writes() if a.addr == ring.used]:
+        tb.error("used.flags written with EVENT_IDX")
+    tb.log.info("%s: %d pushes, %d interrupts, %d refill kicks, %d refills without", push, len(idx_writes), owed,
+                kicks, saved)
+    tb.judge.finish()
+    tb.check()
+
+
 # ---- pytest entry -------------------------------------------------------------------------------
 
 import pytest  # noqa: E402
@@ -589,7 +659,7 @@ SOURCES = ("hdl/virtio/virtq_rx.v", "hdl/virtio/virtq_avail.v", "hdl/virtio/virt
 # make test: the queue at 256 bits on Verilator; on Icarus at 64 bits one test per behaviour (all under REGRESS)
 SUITE = suite.Suite("tests.sim.test_virtq_rx", "virtq_rx", icarus_variants=["w64"], verilator_variants=["w256"],
                     icarus=r"test_frames/mode=mrg$|test_reset_mid_frame$|test_no_buffer$|test_read_buffer$|test_drops$"
-                           r"|test_no_interrupt$",
+                           r"|test_no_interrupt$|test_event_idx/push=per_packet$",
                     variants={"w256": {"RAM_DATA_WIDTH": 256, **PARAMS}, "w64": {"RAM_DATA_WIDTH": 64, **PARAMS}},
                     sources=SOURCES)
 

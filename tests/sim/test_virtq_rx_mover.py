@@ -52,7 +52,7 @@ class TB:
         self.rx_wait = int(dut.RX_WAIT.value)
         self.fault_enable = int(dut.FAULT_ENABLE.value) == 1
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for n in ("feat_mrg_rxbuf", "run", "clear", "fault_write_past", "fault_used_len", "fault_drop_silent",
+        for n in ("feat_mrg_rxbuf", "feat_version_1", "run", "clear", "fault_write_past", "fault_used_len", "fault_drop_silent",
                   "s_axis_seg_addr", "s_axis_seg_len", "s_axis_seg_write", "s_axis_seg_last", "s_axis_seg_head",
                   "s_axis_seg_valid", "m_axis_cpl_ready"):
             getattr(dut, n).value = 0

@@ -46,6 +46,7 @@ JUMBO_OFF = 0xE0000             # past the data slots: a buffer the engine must 
 BAD_ADDR = 0x2000_0000          # outside host memory: the DMA model completes reads there with CA (2)
 NOE_WHEN_ACKED, NOE_ALWAYS, NOE_NEVER = 0, 1, 2
 VIRTIO_NET_F_MRG_RXBUF, VIRTIO_F_NOTIFY_ON_EMPTY, VIRTIO_RING_F_INDIRECT_DESC = 15, 24, 28
+VIRTIO_RING_F_EVENT_IDX = 29
 # fault knobs (test only): bits of virtq_tx's fault input = BAR2 0x208 FAULT (hdl/virtio/README.md)
 FAULT_IGNORE_NO_INTERRUPT = 1 << 0
 FAULT_DROP_IRQ = 1 << 1
@@ -79,11 +80,12 @@ class TB:
         self.hdr_len = 10
         self.fault = 0
         self.batched = False
+        self.event_idx = False
 
         dut.rst.value = 1
-        for name in ("queue_enable", "queue_base", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
+        for name in ("queue_enable", "desc_addr", "avail_addr", "used_addr", "queue_size", "feat_version_1", "feat_indirect", "feat_noe", "feat_mrg_rxbuf", "noe_policy",
                      "kick_suppress", "pacing_timer", "pacing_interval", "push_batched", "push_batch",
-                     "push_flush", "fault", "notify", "dev_reset"):
+                     "push_flush", "fault", "notify", "dev_reset", "feat_event_idx", "fault_event"):
             getattr(dut, name).value = 0
         Clock(dut.clk, CLK_NS, unit="ns", impl="gpi").start()   # the C++ clock
         self.dma = DmaModel(dut, self.mem, self.rng, self.word_bytes, self.log)
@@ -102,7 +104,7 @@ class TB:
         self.errs: list[tuple[int, int]] = []
         self.err_event = Event()
         self.stats = {"frame": 0, "notify": 0, "irq_normal": 0, "irq_noe": 0, "irq_suppressed": 0,
-                      "drop_oversize": 0, "drop_runt": 0}
+                      "irq_event": 0, "irq_event_suppressed": 0, "drop_oversize": 0, "drop_runt": 0}
         cocotb.start_soon(self._pulse_monitor(dut.irq_valid, self.irqs, self.irq_event, dut.irq_cause, irq=True))
         cocotb.start_soon(self._pulse_monitor(dut.err_valid, self.errs, self.err_event, dut.err_cause))
         cocotb.start_soon(self._idle_monitor())
@@ -131,11 +133,12 @@ class TB:
 
     def _barrier_check(self, acc: Access) -> None:
         """No avail.idx read while a used-ring write is owed (its status not seen), used.flags = 1 aside: the
-        decision read must see the used.idx it follows, the recheck read the used.flags = 0 it follows."""
+        decision read must see the used.idx it follows, the recheck read the used.flags = 0 (or, EVENT_IDX,
+        the avail_event) it follows."""
         ring = self.ring
         if ring is None or acc.addr != ring.avail:
             return
-        owed = [a for _, a in self.dma.wr_queue if ring.used <= a.addr < ring.used + 4 + 8 * ring.qsize
+        owed = [a for _, a in self.dma.wr_queue if ring.used <= a.addr <= ring.used + 4 + 8 * ring.qsize
                 and not (a.addr == ring.used and a.data == b"\x01\x00")]
         if owed:
             self.error(f"avail.idx read at cycle {acc.cycle} while the write to {owed[0].addr:#x} "
@@ -178,15 +181,20 @@ class TB:
 
     async def enable(self, ring: SplitRing, indirect: bool = False, noe: bool = False, noe_policy: int = 0,
                      kick_suppress: bool = False, pacing: bool = False, interval: int = 0, fault: int = 0,
-                     batched: bool | None = None, batch: int = 0, flush: int = 256) -> None:
+                     batched: bool | None = None, batch: int = 0, flush: int = 256, event_idx: bool = False) -> None:
         dut = self.dut
         if batched is not None:
             self.batched = batched
         await FallingEdge(dut.clk)
-        dut.queue_base.value = ring.base
+        dut.desc_addr.value = ring.desc
+        dut.queue_size.value = ring.qsize
+        dut.avail_addr.value = ring.avail
+        dut.used_addr.value = ring.used
         dut.feat_indirect.value = int(indirect)
         dut.feat_noe.value = int(noe)
         dut.feat_mrg_rxbuf.value = int(ring.hdr_len == 12)
+        dut.feat_event_idx.value = int(event_idx)
+        self.event_idx = event_idx
         dut.noe_policy.value = noe_policy
         dut.kick_suppress.value = int(kick_suppress)
         dut.pacing_timer.value = int(pacing)
@@ -198,7 +206,7 @@ class TB:
         self.fault = fault
         dut.queue_enable.value = 1
         features = (indirect << VIRTIO_RING_F_INDIRECT_DESC) | (noe << VIRTIO_F_NOTIFY_ON_EMPTY) \
-            | ((ring.hdr_len == 12) << VIRTIO_NET_F_MRG_RXBUF)
+            | ((ring.hdr_len == 12) << VIRTIO_NET_F_MRG_RXBUF) | (event_idx << VIRTIO_RING_F_EVENT_IDX)
         self.hub.host_bar(True, 0, VIRTIO_PCI_GUEST_FEATURES, 4, features)
         self.hub.host_bar(True, 2, 0x200, 4, noe_policy)
 
@@ -496,6 +504,26 @@ async def test_small_frames_wrap(dut, push):
 
 
 @cocotb.test()
+@cocotb.parametrize(push=POLICIES, size=named("2", "quarter"))
+async def test_negotiated_size(dut, push, size):
+    """A running queue_size below the maximum (virtio 1.x lets the driver choose any smaller power of two):
+    avail slots, the descriptor window and used slots wrap at the running size, a used batch is split at the
+    ring's end before the staging area's; every frame, in order, over many wraps. Sizes 2 (the smallest) and
+    a quarter of the maximum."""
+    tb = TB(dut, f"negotiated_size_{size}_{push}")
+    tb.qsize = 2 if size == "2" else max(2, tb.qsize // 4)
+    await tb.cycle_reset()
+    ring = tb.new_ring()
+    await tb.enable(ring, batched=push == "batched", batch=tb.qsize)
+    bufs = 1 if tb.qsize == 2 else 3
+    chains = await tb.run_traffic(ring, [(tb.random_frame(60, 200), tb.rng.randint(1, bufs), False)
+                                         for _ in range(8 * tb.qsize)], burst=(1, tb.qsize))
+    tb.check_frames(chains)
+    tb.hub.finish()
+    tb.check()
+
+
+@cocotb.test()
 async def test_indirect(dut):
     """INDIRECT chains (feat_indirect = 1) mixed with direct ones; one INDIRECT descriptor per packet."""
     tb, ring = await setup(dut, "indirect", indirect=True)
@@ -608,6 +636,78 @@ async def test_irq(dut, case, push):
     tb.hub.finish()
     if policy == NOE_NEVER and noe and tb.fired("irq_legality") != len(bursts):
         tb.error(f"irq_legality fired {tb.fired('irq_legality')} times for {len(bursts)} empty rings")
+    tb.check()
+
+
+def need_event(event: int, new: int, old: int) -> bool:
+    """vring_need_event (Linux include/uapi/linux/virtio_ring.h)."""
+    return (new - event - 1) & 0xFFFF < (new - old) & 0xFFFF
+
+
+@cocotb.test()
+@cocotb.parametrize(push=POLICIES)
+async def test_event_idx(dut, push):
+    """EVENT_IDX through the whole queue (the avail block's used_event read and avail_event write on the
+    shared DMA port, the used writer's decision): a driver that kicks only when avail.idx crosses avail_event
+    and sets used_event as Linux's enable_cb / enable_cb_delayed do (the next completion, or 3/4 of the
+    pending ones ahead), with kick_suppress on (no effect). Every frame on the wire; one used_event read
+    after each used.idx write, and an interrupt exactly for the pushes that crossed it; no used.flags
+    write; avail_event the next index whenever the queue is idle."""
+    tb, ring = await setup(dut, f"event_idx_{push}", event_idx=True, kick_suppress=True, noe_policy=NOE_NEVER,
+                           batched=push == "batched", batch=4)
+    ue_addr, ae_addr = ring.avail + 4 + 2 * ring.qsize, ring.used + 4 + 8 * ring.qsize
+    chains = []
+    kicks = saved = 0
+    for _ in range(24):
+        # the driver: used_event for its next callback, then a burst, kicking only across avail_event
+        pending = (ring.avail_idx - ring.last_used) & 0xFFFF
+        delay = pending * 3 // 4 if tb.rng.random() < 0.5 else 0
+        ring.mem.write_u16(ue_addr, (ring.last_used + delay) & 0xFFFF)
+        old = ring.avail_idx
+        burst = [ring.add_packet(tb.random_frame(60, 400), tb.rng.randint(1, 2))
+                 for _ in range(min(tb.rng.randint(1, 8), ring.num_free() // 2))]
+        burst = [c for c in burst if c is not None]
+        tb.expect_sent(burst)
+        chains += burst
+        ring.publish()
+        if need_event(ring.mem.read_u16(ae_addr), ring.avail_idx, old):
+            kicks += 1
+            await tb.notify()
+        else:
+            saved += 1
+        await tb.wait_cycles(tb.rng.choice([tb.rng.randint(10, 100), tb.rng.randint(500, 1500)]))
+        tb.reclaim_check(ring)
+    await tb.wait_used(ring, ring.avail_idx)
+    await tb.wait_idle()
+    tb.reclaim_check(ring)
+    tb.check_frames(chains)
+    # each decision: the used.idx write, then one used_event read, then the interrupt iff it was crossed
+    idx_writes = [a for a in tb.dma.writes() if a.addr == ring.used + 2]
+    ev_reads = [a for a in tb.dma.reads() if a.addr == ue_addr]
+    if len(ev_reads) != len(idx_writes):
+        tb.error(f"{len(ev_reads)} used_event reads for {len(idx_writes)} used.idx writes")
+    old = 0
+    for k, (w, r) in enumerate(zip(idx_writes, ev_reads)):
+        new = int.from_bytes(w.data, "little")
+        nxt = ev_reads[k + 1].done if k + 1 < len(ev_reads) else cycle_now() + 1
+        if not w.done < r.cycle:
+            tb.error(f"used_event read at cycle {r.cycle} before the used.idx write's status ({w.done})")
+        want = need_event(int.from_bytes(r.data, "little"), new, old)
+        got = [c for cyc, c in tb.irqs if r.done <= cyc < nxt]
+        if got != ([0] if want else []):
+            tb.error(f"push {old}->{new}, used_event {int.from_bytes(r.data, 'little')}: interrupts {got}")
+        old = new
+    if [a for a in tb.dma.writes() if a.addr == ring.used]:
+        tb.error("used.flags written with EVENT_IDX")
+    if ring.mem.read_u16(ae_addr) != ring.avail_idx:
+        tb.error(f"idle with avail_event {ring.mem.read_u16(ae_addr)}, next index {ring.avail_idx}")
+    if tb.stats["irq_event"] != len(tb.irqs) or tb.stats["irq_event"] + tb.stats["irq_event_suppressed"] != \
+            len(idx_writes) or not tb.irqs or tb.stats["irq_event_suppressed"] == 0 or not saved:
+        tb.error(f"statistics {tb.stats}, {len(tb.irqs)} interrupts for {len(idx_writes)} pushes, {saved} bursts "
+                 "without a kick")
+    tb.log.info("%s: %d frames, %d kicks, %d bursts without, %d pushes, %d interrupts", push, len(chains), kicks,
+                saved, len(idx_writes), len(tb.irqs))
+    tb.hub.finish()
     tb.check()
 
 
@@ -1499,7 +1599,7 @@ TX_SOURCES = ("hdl/virtio/virtq_tx.v", "hdl/virtio/virtq_avail.v", "hdl/virtio/v
 # under REGRESS)
 SUITE = suite.Suite("tests.sim.test_virtq_tx", "virtq_tx", icarus_variants=["w64"], verilator_variants=["w256"],
                     icarus=r"test_stream/variant=basic/push=per_packet$|test_indirect$|test_small_frames_wrap/push=per_packet$"
-                           r"|test_error/case=loop$|test_fault_",
+                           r"|test_error/case=loop$|test_fault_|test_event_idx/push=batched$",
                     variants={f"w{w}": {"RAM_DATA_WIDTH": w, "FAULT_ENABLE": 1} for w in (256, 64)},
                     sources=TX_SOURCES)
 

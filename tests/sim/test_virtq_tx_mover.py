@@ -57,7 +57,7 @@ class TB:
         self.slots = int(dut.PKT_SLOTS.value)
         self.fault_enable = int(dut.FAULT_ENABLE.value) == 1
         self.mem = ObservedMemory(HOST_BASE, HOST_SIZE)
-        for name in ("feat_mrg_rxbuf", "run", "clear", "fault_drop_frame", "fault_dup_frame", "fault_used_len",
+        for name in ("feat_mrg_rxbuf", "feat_version_1", "run", "clear", "fault_drop_frame", "fault_dup_frame", "fault_used_len",
                      "s_axis_seg_addr", "s_axis_seg_len", "s_axis_seg_write", "s_axis_seg_last",
                      "s_axis_seg_head", "s_axis_seg_valid", "m_axis_cpl_ready"):
             getattr(dut, name).value = 0

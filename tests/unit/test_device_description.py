@@ -106,7 +106,7 @@ def model_for(desc: device.DeviceDescription) -> dict:
 def test_description_loads():
     assert (DESC.vendor_id, DESC.device_id) == (0x1AF4, 0x1000)
     assert DESC.bar(0).kind in device.BAR_KINDS      # BAR0's kind is a field (memory today)
-    assert [b.index for b in DESC.bars] == [0, 1, 2]
+    assert [b.index for b in DESC.bars] == [0, 1, 2, 4]   # BAR4: the modern virtio registers
 
 
 def test_model_defaults_are_the_description():
@@ -171,6 +171,11 @@ def test_io_bar0_reaches_both_sides():
     (("lanes = 8", "lanes = 3"), "lanes"),
     (("max_payload_supported = 512", "max_payload_supported = 500"), "max_payload_supported"),
     (("subsystem_id = 0x0001", "subsystem_id = \"1\""), "subsystem_id"),
+    (("isr = [0x100, 4]", "isr = [0x010, 4]"), "'isr' overlaps 'common'"),
+    (("notify = [0x300, 8]", "notify = [0xFFC, 8]"), "inside BAR 4"),
+    (("common = [0x000, 0x38]", "common = [0x000, 0x20]"), "at least 0x38"),
+    (("bar = 4\n", "bar = 3\n"), "bar = 3 is not a described memory BAR"),
+    (("notify_off_multiplier = 4", "notify_off_multiplier = 3"), "notify_off_multiplier"),
 ])
 def test_bad_descriptions_fail_with_the_field(edit, message):
     text = (ROOT / "hdl" / "device.toml").read_text()
@@ -205,6 +210,28 @@ def test_rtl_defaults_implement_the_description():
     assert _verilog_int(_param("hdl/pcie/pcie_msix.v", "PBA_OFFSET")) == DESC.msix_pba_offset
     if not DESC.extended_tag:
         assert int(_param("hdl/pcie/pcie_us_dma_rd.v", "PCIE_TAG_COUNT")) <= 32
+
+
+def test_rtl_implements_the_virtio_regions():
+    """The modern register block decodes the regions hdl/device.toml [virtio] describes (the capabilities in
+    config space are built from the description, the decoder from these localparams), in the BAR the top
+    routes to it."""
+    v = DESC.virtio
+    assert v is not None
+    regs = (ROOT / "hdl/virtio/virtio_pci_regs.v").read_text()
+
+    def local(name: str) -> int:
+        return _verilog_int(re.search(rf"\b{name}\s*=\s*([^,;\s]+)", regs).group(1))
+
+    assert local("MODERN_ISR") == v.isr[0]
+    assert local("MODERN_DEVICE_CFG") == v.device[0]
+    assert local("MODERN_NOTIFY") == v.notify[0]
+    assert local("NOTIFY_OFF_MULTIPLIER") == v.notify_off_multiplier
+    assert local("COMMON_DFSELECT") == v.common[0] and local("COMMON_USED_HI") + 4 == v.common[0] + v.common[1]
+    assert v.notify[1] >= 2 * v.notify_off_multiplier or v.notify_off_multiplier == 0, "two queues' notify addresses"
+    assert v.device[1] == 16, "the decoder answers 16 bytes of device config"
+    top = (ROOT / "hdl/virtio_net_usp.v").read_text()
+    assert re.search(rf"\.bar4_req_valid\(bar_req_valid\[{v.bar}\]\)", top), f"the modern block answers BAR{v.bar}"
 
 
 def test_board_top_and_ip_stub_match_the_link():

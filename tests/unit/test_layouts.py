@@ -42,6 +42,8 @@ def test_ring_layouts_agree(size: int) -> None:
         (chk.avail_flags, chk.avail_idx, chk.used_flags, chk.used_idx)
     assert [drv.avail_ring(s) for s in (0, 1, last)] == [chk.avail_ring(s) for s in (0, 1, last)]
     assert [drv.used_elem(s) for s in (0, 1, last)] == [chk.used_elem(s) for s in (0, 1, last)]
+    # EVENT_IDX: used_event after the avail ring, avail_event after the used ring
+    assert (drv.used_event, drv.avail_event) == (chk.used_event, chk.avail_event), size
     assert [mdl.avail_ring(s) - BASE for s in (0, last)] == [chk.avail_ring(s) for s in (0, last)]
     assert [mdl.used_elem(s) - BASE for s in (0, last)] == [chk.used_elem(s) for s in (0, last)]
     # what the driver allocates covers what the checkers watch, and the builder's block is the same size
@@ -71,6 +73,7 @@ def test_flags_and_registers_agree() -> None:
     assert virtio_pci.VIRTIO_MSI_QUEUE_VECTOR == spec.LEGACY_REG_QUEUE_MSIX_VECTOR
     assert virtio_pci.VIRTIO_F_NOTIFY_ON_EMPTY == spec.VIRTIO_F_NOTIFY_ON_EMPTY == model.F_NOTIFY_ON_EMPTY
     assert virtio_pci.VIRTIO_RING_F_INDIRECT_DESC == spec.VIRTIO_F_INDIRECT_DESC == model.F_INDIRECT_DESC
+    assert virtio_ring.VIRTIO_RING_F_EVENT_IDX == virtio_pci.VIRTIO_RING_F_EVENT_IDX == spec.VIRTIO_F_EVENT_IDX
     # the model device's register block, field by field (the spec's names on both sides)
     for field in ("DEVICE_FEATURES", "DRIVER_FEATURES", "QUEUE_ADDRESS", "QUEUE_SIZE", "QUEUE_SELECT", "QUEUE_NOTIFY",
                   "DEVICE_STATUS", "ISR_STATUS", "CONFIG_MSIX_VECTOR", "QUEUE_MSIX_VECTOR"):
