@@ -37,7 +37,7 @@ KERNEL = {
     "post": "2009, b0c39dbd",
     "post-cap": "~2.6.34, 48925e37",
     "event-idx": "3.0, a5c262c5",
-    "cb-delayed": "3.0",
+    "cb-delayed": "3.0, 7a66f784",
     "napi-tx": "4.12-5.12, b92f1e67",
     "debian-6.1": "6.1 (Debian)",
 }

@@ -660,12 +660,12 @@ class VirtioNetEventIdx(VirtioNetPostCap):
 
 
 class VirtioNetCbDelayed(VirtioNetEventIdx):
-    """The delayed-callback API (virtqueue_enable_cb_delayed, Michael S. Tsirkin, 2011, Linux 3.0) used in the
-    xmit path: when the capacity check stops the queue it asks for the callback only after about 3/4 of the
+    """7ab358c23cbf "virtio: add api for delayed callbacks" (virtqueue_enable_cb_delayed in virtio_ring) and its
+    child 7a66f784375c "virtio_net: delay TX callbacks" ("Ask for delayed callbacks on TX ring full, to give the
+    other side more of a chance to make progress."), Michael S. Tsirkin, May 2011, both committed 2011-05-30 for
+    Linux 3.0: when the capacity check stops the queue it asks for the callback only after about 3/4 of the
     outstanding buffers are used, instead of at the next one. The text modelled is the version between that
-    change and 3.0's drop-on-full: a full ring still returns NETDEV_TX_BUSY after enable_cb. The commit ids of
-    the two 2011 changes (the API in virtio_ring, its use in virtio_net) were not found in the sources
-    available; the code was read in copies of virtio_net.c of that version (reference §4.2)."""
+    change and 3.0's drop-on-full: a full ring still returns NETDEV_TX_BUSY after enable_cb (reference §4.2)."""
 
     variant = "cb-delayed"
 
