@@ -12,6 +12,11 @@ TEST    ?=
 PYTEST  := $(PY) -m pytest -p no:cacheprovider
 XDIST   := -n $(JOBS) --dist load --maxschedchunk 1
 export SIM JOBS SHARD
+# compiled Python (with pytest's assertion rewrites) is cached under build/pycache, also where the environment
+# sets PYTHONDONTWRITEBYTECODE (CI images do): each pytest worker and simulator process would compile the
+# testbench again (sim/runner.py sets the same for simulators started outside make)
+export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
+export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools test regress unit lint synth fpga waves bench hil hil-kernel durations merge clean
