@@ -60,9 +60,12 @@ initial begin
 end
 
 always @(posedge clk) begin
-    for (i = 0; i < BE_WIDTH; i = i + 1) begin
-        if (wr_en && wr_be[i]) begin
-            mem[wr_addr][i*8 +: 8] <= wr_data[i*8 +: 8];
+    // the lane loop only on a write: an event simulator (Icarus) runs it every cycle otherwise
+    if (wr_en) begin
+        for (i = 0; i < BE_WIDTH; i = i + 1) begin
+            if (wr_be[i]) begin
+                mem[wr_addr][i*8 +: 8] <= wr_data[i*8 +: 8];
+            end
         end
     end
 

@@ -253,7 +253,8 @@ reg [PCIE_TAG_COUNT*13-1:0] tag_len_reg, tag_len_next;
 reg [PCIE_TAG_COUNT*REQ_CPLH_WIDTH-1:0] tag_cplh_reg, tag_cplh_next;
 reg [PCIE_TAG_COUNT*REQ_CPLD_WIDTH-1:0] tag_cpld_reg, tag_cpld_next;
 reg [PCIE_TAG_COUNT*3-1:0] tag_timer_reg, tag_timer_next;
-reg [TIMEOUT_PRESCALE_WIDTH-1:0] timeout_prescale_reg, timeout_prescale_next;
+reg [TIMEOUT_PRESCALE_WIDTH-1:0] timeout_prescale_reg;
+wire timeout_tick = timeout_prescale_reg == TIMEOUT_TICK_LAST[TIMEOUT_PRESCALE_WIDTH-1:0];
 
 // descriptor table
 reg [DESC_COUNT-1:0] desc_active_reg, desc_active_next;
@@ -426,7 +427,6 @@ reg [RAM_OFFSET_WIDTH-1:0] rot_index;
 // table updates
 reg end_free;
 reg [DESC_INDEX_WIDTH-1:0] end_desc;
-reg timeout_tick;
 reg timeout_found;
 reg [PCIE_TAG_INDEX_WIDTH-1:0] timeout_index;
 reg [DESC_INDEX_WIDTH-1:0] timeout_desc;
@@ -467,7 +467,6 @@ always @* begin
     tag_cplh_next = tag_cplh_reg;
     tag_cpld_next = tag_cpld_reg;
     tag_timer_next = tag_timer_reg;
-    timeout_prescale_next = timeout_prescale_reg + 1;
 
     desc_active_next = desc_active_reg;
     desc_issuing_next = desc_issuing_reg;
@@ -797,10 +796,6 @@ always @* begin
     /*
      * Completion timeout; tags of the completion in the RC pipeline are left alone
      */
-    timeout_tick = timeout_prescale_reg == TIMEOUT_TICK_LAST[TIMEOUT_PRESCALE_WIDTH-1:0];
-    if (timeout_tick) begin
-        timeout_prescale_next = {TIMEOUT_PRESCALE_WIDTH{1'b0}};
-    end
 
     timeout_found = 1'b0;
     timeout_index = {PCIE_TAG_INDEX_WIDTH{1'b0}};
@@ -891,6 +886,18 @@ end
 
 assign s_axis_read_desc_ready = req_state_reg == REQ_STATE_IDLE && desc_free_found;
 
+// The completion-timeout prescaler counts in a block of its own: the engine's combinational block above
+// sees only the one-cycle tick. An event-driven simulator (Icarus) re-evaluates that block, with its loops
+// over every tag and descriptor, whenever one of its inputs changes: with the counter among them, on every
+// cycle of an idle device.
+always @(posedge clk) begin
+    if (rst || timeout_tick) begin
+        timeout_prescale_reg <= {TIMEOUT_PRESCALE_WIDTH{1'b0}};
+    end else begin
+        timeout_prescale_reg <= timeout_prescale_reg + 1'b1;
+    end
+end
+
 always @(posedge clk) begin
     req_state_reg <= req_state_next;
     req_pcie_addr_reg <= req_pcie_addr_next;
@@ -922,7 +929,6 @@ always @(posedge clk) begin
     tag_cplh_reg <= tag_cplh_next;
     tag_cpld_reg <= tag_cpld_next;
     tag_timer_reg <= tag_timer_next;
-    timeout_prescale_reg <= timeout_prescale_next;
 
     desc_active_reg <= desc_active_next;
     desc_issuing_reg <= desc_issuing_next;
@@ -986,7 +992,6 @@ always @(posedge clk) begin
         cpld_used_reg <= {CPLD_CNT_WIDTH{1'b0}};
         tag_valid_reg <= {PCIE_TAG_COUNT{1'b0}};
         tag_timer_reg <= {PCIE_TAG_COUNT*3{1'b0}};
-        timeout_prescale_reg <= {TIMEOUT_PRESCALE_WIDTH{1'b0}};
         desc_active_reg <= {DESC_COUNT{1'b0}};
         desc_issuing_reg <= {DESC_COUNT{1'b0}};
         desc_cnt_reg <= {DESC_COUNT*DESC_CNT_WIDTH{1'b0}};
