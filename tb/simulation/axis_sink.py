@@ -122,16 +122,21 @@ class AxisSink:
         tuser = int_reader(self.tuser) if self.tuser is not None else None
         lanes, full_keep = self.lanes, self.full_keep
         frame: AxisFrame | None = None
+        ready_written = True  # tready as last written (__init__ sets it)
         while True:
             if self._pause:
                 self.tready.value = 0
+                ready_written = False
                 await self._unpaused.wait()
                 await edge  # back on the clock before tready may rise again
                 continue
             if not tvalid():
                 await valid_rise
                 continue
-            self.tready.value = not self._stall_next_edge()
+            ready = not self._stall_next_edge() if (self._pattern is not None or self._gen is not None) else True
+            if ready != ready_written:
+                self.tready.value = ready  # only on a change: a write is a scheduled simulator call
+                ready_written = ready
             await edge
             # what the device saw at this edge
             if not (tvalid() and tready()):
