@@ -217,9 +217,6 @@ reg  [31:0] rsp_rdata_reg, rsp_rdata_next;
 reg  [31:0] scratch_reg, scratch_next;
 reg  [63:0] cycle_reg;
 reg  [31:0] cycle_hi_shadow_reg, cycle_hi_shadow_next;
-// a read of CYCLE_LO: the clocked block takes the counter (read here, the counter would re-evaluate this
-// block on every cycle in an event simulator such as Icarus)
-reg         cycle_rd;
 
 reg  [63:0] st_src_reg, st_src_next;
 reg  [63:0] st_dst_reg, st_dst_next;
@@ -282,7 +279,6 @@ always @* begin
     rsp_rdata_next = rsp_rdata_reg;
     scratch_next = scratch_reg;
     cycle_hi_shadow_next = cycle_hi_shadow_reg;
-    cycle_rd = 1'b0;
     st_src_next = st_src_reg;
     st_dst_next = st_dst_reg;
     st_len_next = st_len_reg;
@@ -378,7 +374,10 @@ always @* begin
                 REG_VERSION: rsp_rdata_next = VERSION;
                 REG_SCRATCH: rsp_rdata_next = scratch_reg;
                 REG_BUILD: rsp_rdata_next = BUILD_WORD;
-                REG_CYCLE_LO: cycle_rd = 1'b1;  // rsp_rdata and the high-word shadow: in the clocked block
+                REG_CYCLE_LO: begin
+                    rsp_rdata_next = cycle_reg[31:0];
+                    cycle_hi_shadow_next = cycle_reg[63:32];
+                end
                 REG_CYCLE_HI: rsp_rdata_next = cycle_hi_shadow_reg;
                 REG_CFG_STATUS: rsp_rdata_next = {20'd0, cfg_intx_disable, cfg_bus_master_enable, cfg_msix_mask,
                                                   cfg_msix_enable, 1'b0, cfg_max_read_req, 2'b00, cfg_max_payload};
@@ -419,10 +418,6 @@ always @(posedge clk) begin
     scratch_reg <= scratch_next;
     cycle_reg <= cycle_reg + 64'd1;
     cycle_hi_shadow_reg <= cycle_hi_shadow_next;
-    if (cycle_rd) begin
-        rsp_rdata_reg <= cycle_reg[31:0];
-        cycle_hi_shadow_reg <= cycle_reg[63:32];
-    end
     st_src_reg <= st_src_next;
     st_dst_reg <= st_dst_next;
     st_len_reg <= st_len_next;
@@ -436,15 +431,11 @@ always @(posedge clk) begin
     irq_valid_reg <= irq_valid_next;
     irq_vector_reg <= irq_vector_next;
 
-    // the counter loop only when a counter changes (an event simulator such as Icarus runs a loop in a
-    // clocked block on every cycle)
-    if (cnt_clear || cnt_inc != {CNT_COUNT{1'b0}}) begin
-        for (k = 0; k < CNT_COUNT; k = k + 1) begin
-            if (cnt_clear) begin
-                cnt_reg[k] <= 32'd0;
-            end else if (cnt_inc[k]) begin
-                cnt_reg[k] <= cnt_reg[k] + 32'd1;
-            end
+    for (k = 0; k < CNT_COUNT; k = k + 1) begin
+        if (cnt_clear) begin
+            cnt_reg[k] <= 32'd0;
+        end else if (cnt_inc[k]) begin
+            cnt_reg[k] <= cnt_reg[k] + 32'd1;
         end
     end
 

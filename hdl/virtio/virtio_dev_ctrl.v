@@ -363,23 +363,18 @@ always @(posedge clk) begin
     push_batch_reg <= push_batch_next;
     push_flush_reg <= push_flush_next;
 
-    // the counter loops run only when a counter changes (an event simulator (Icarus) runs a loop in a clocked block on every cycle: only when something changes)
-    if (cnt_clear || cnt_inc != {CNT_COUNT{1'b0}}) begin
-        for (k = 0; k < CNT_COUNT; k = k + 1) begin
-            if (cnt_clear) begin
-                cnt_reg[k] <= 32'd0;
-            end else if (cnt_inc[k]) begin
-                cnt_reg[k] <= cnt_reg[k] + 32'd1;
-            end
+    for (k = 0; k < CNT_COUNT; k = k + 1) begin
+        if (cnt_clear) begin
+            cnt_reg[k] <= 32'd0;
+        end else if (cnt_inc[k]) begin
+            cnt_reg[k] <= cnt_reg[k] + 32'd1;
         end
     end
-    if (cnt_clear || err_valid) begin
-        for (k = 0; k < 16; k = k + 1) begin
-            if (cnt_clear) begin
-                err_cnt_reg[k] <= 32'd0;
-            end else if (err_valid && {28'd0, err_cause} == k) begin
-                err_cnt_reg[k] <= err_cnt_reg[k] + 32'd1;
-            end
+    for (k = 0; k < 16; k = k + 1) begin
+        if (cnt_clear) begin
+            err_cnt_reg[k] <= 32'd0;
+        end else if (err_valid && {28'd0, err_cause} == k) begin
+            err_cnt_reg[k] <= err_cnt_reg[k] + 32'd1;
         end
     end
     if (err_valid) begin
@@ -388,17 +383,15 @@ always @(posedge clk) begin
     if (rx_err_valid) begin
         rx_last_error_reg <= rx_err_cause;
     end
-    if (cnt_clear || rx_stat_frame || rx_cnt_inc != {RX_CNT_COUNT{1'b0}}) begin
-        for (k = 0; k < RX_CNT_COUNT; k = k + 1) begin
-            if (cnt_clear) begin
-                rx_cnt_reg[k] <= 32'd0;
-            end else if (k == RX_CNT_BYTES) begin
-                if (rx_stat_frame) begin
-                    rx_cnt_reg[k] <= rx_cnt_reg[k] + {16'd0, rx_stat_frame_len};
-                end
-            end else if (rx_cnt_inc[k]) begin
-                rx_cnt_reg[k] <= rx_cnt_reg[k] + 32'd1;
+    for (k = 0; k < RX_CNT_COUNT; k = k + 1) begin
+        if (cnt_clear) begin
+            rx_cnt_reg[k] <= 32'd0;
+        end else if (k == RX_CNT_BYTES) begin
+            if (rx_stat_frame) begin
+                rx_cnt_reg[k] <= rx_cnt_reg[k] + {16'd0, rx_stat_frame_len};
             end
+        end else if (rx_cnt_inc[k]) begin
+            rx_cnt_reg[k] <= rx_cnt_reg[k] + 32'd1;
         end
     end
     if (cnt_clear) begin

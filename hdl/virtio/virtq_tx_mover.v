@@ -743,18 +743,14 @@ always @(posedge clk) begin
         rec_head[in_slot_reg] <= s_axis_seg_head;
         rec_len[in_slot_reg] <= fin_len;
     end
-    // per-slot state: the loop only when a slot changes (an event simulator such as Icarus runs a loop in a
-    // clocked block on every cycle)
-    if (fin || pop || issue_rd || st_ok) begin
-        for (s = 0; s < PKT_SLOTS; s = s + 1) begin
-            if (fin && in_slot_reg == s[PW-1:0]) begin
-                closed_reg[s] <= 1'b1;
-            end else if (pop && out_slot_reg == s[PW-1:0]) begin
-                closed_reg[s] <= 1'b0;
-            end
-            rd_cnt[s] <= rd_cnt[s] + {{CNT_W-1{1'b0}}, issue_rd && in_slot_reg == s[PW-1:0]}
-                - {{CNT_W-1{1'b0}}, st_ok && st_slot == s[PW-1:0]};
+    for (s = 0; s < PKT_SLOTS; s = s + 1) begin
+        if (fin && in_slot_reg == s[PW-1:0]) begin
+            closed_reg[s] <= 1'b1;
+        end else if (pop && out_slot_reg == s[PW-1:0]) begin
+            closed_reg[s] <= 1'b0;
         end
+        rd_cnt[s] <= rd_cnt[s] + {{CNT_W-1{1'b0}}, issue_rd && in_slot_reg == s[PW-1:0]}
+            - {{CNT_W-1{1'b0}}, st_ok && st_slot == s[PW-1:0]};
     end
     rd_out_reg <= rd_out_reg + {{CNT_W+PW-1{1'b0}}, issue_rd} - {{CNT_W+PW-1{1'b0}}, st_ok};
 
