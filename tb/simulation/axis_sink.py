@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import cocotb
 from cocotb.queue import Queue
-from cocotb.triggers import Event, RisingEdge
+from cocotb.triggers import Event, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from tb.simulation.fastsig import bit_reader, int_reader
@@ -90,6 +90,17 @@ class AxisSink:
     def _next_edge(self) -> int:
         return int(get_sim_time("ps")) // self.period_ps + 1
 
+    def _stalls_ahead(self) -> int:
+        """How many edges from the next one a list pattern stalls (0: the next edge may take a beat, or the
+        pattern never lets one through and the loop goes edge by edge)."""
+        pattern = self._pattern
+        assert pattern is not None
+        start = (self._next_edge() - self._pattern_origin) % len(pattern)
+        for j in range(len(pattern)):
+            if not pattern[(start + j) % len(pattern)]:
+                return j
+        return 0
+
     def _stall_next_edge(self) -> bool:
         if self._pattern is not None:
             return bool(self._pattern[(self._next_edge() - self._pattern_origin) % len(self._pattern)])
@@ -120,7 +131,7 @@ class AxisSink:
         tdata = int_reader(self.tdata)
         tkeep = int_reader(self.tkeep) if self.tkeep is not None else None
         tuser = int_reader(self.tuser) if self.tuser is not None else None
-        lanes, full_keep = self.lanes, self.full_keep
+        lanes, full_keep, period = self.lanes, self.full_keep, self.period_ps
         frame: AxisFrame | None = None
         ready_written = True  # tready as last written (__init__ sets it)
         while True:
@@ -132,6 +143,17 @@ class AxisSink:
                 continue
             if not tvalid():
                 await valid_rise
+                continue
+            skip = self._stalls_ahead() if self._pattern is not None else 0
+            if skip:
+                # a list pattern stalls the next `skip` edges: tready low, and one wake-up half a cycle before
+                # the first edge that takes a beat instead of one per stalled edge (AXI-Stream holds tvalid and
+                # the beat meanwhile; a pause or a new pattern is seen when the loop wakes)
+                if ready_written:
+                    self.tready.value = 0
+                    ready_written = False
+                now = int(get_sim_time("ps"))
+                await Timer((now // period + 1 + skip) * period - period // 2 - now, "ps")
                 continue
             ready = not self._stall_next_edge() if (self._pattern is not None or self._gen is not None) else True
             if ready != ready_written:
