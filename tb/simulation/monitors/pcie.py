@@ -4,7 +4,8 @@ Hooked at the frame level (simulation only): the model's sink coroutines are alr
 ``recv()`` by the time a test can hook, so the sinks (RQ, CC: DUT -> host) are tapped where a complete
 frame enters their queue (``_sink_frame``, once per frame, when its last beat is accepted) and the sources
 (CQ, RC: host -> DUT) where the source takes a frame from its queue to drive it (``_get_frame``, a cycle or
-two before its first beat; private API of the pinned cocotbext-pcie). No per-clock Python: the cost is one decode per TLP.
+two before its first beat; private API of the pinned cocotbext-pcie). No per-clock Python: the cost is one
+decode per TLP.
 """
 
 from __future__ import annotations
