@@ -61,7 +61,7 @@ RX_COUNTERS = (
     "rx_drop_runt",  # from the wire below MIN_FRAME
     "rx_drop_bad",  # from the wire marked bad (tuser)
     "rx_drop_overrun",  # taken after RX_WAIT cycles without room in the packet buffer
-    "rx_drop_stopped",  # arrived while the RX queue was not running (no driver, reset, error)
+    "rx_drop_stopped",  # arrived while the RX queue was not running, or cut by a stop before publication
     "rx_drop_loopback",  # from s_axis_rx while in loopback
     "rx_errors",  # RX queue errors (also in "errors" and the per-cause counters)
 )
