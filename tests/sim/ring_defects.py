@@ -253,6 +253,15 @@ class _Builder:
     def desc(self, i: int, addr: int, length: int, flags: int, nxt: int) -> None:
         self.writes.append((self.lay.desc + 16 * i, struct.pack("<QIHH", addr, length, flags, nxt)))
 
+    def forbid_desc(self, i: int) -> None:
+        """Descriptor ``i`` (>= Q) must never be read: where it falls on the ring's padding or past the ring
+        (not where it aliases the avail or used ring, which the device reads anyway)."""
+        a, lay = self.lay.desc + 16 * i, self.lay
+        if not (a < lay.avail + 6 + 2 * lay.q and lay.avail < a + 16) and not (
+            a < lay.used + lay.used_size and lay.used < a + 16
+        ):
+            self.forbidden.append((a, 16))
+
     def push(self, head: int) -> None:
         self.writes.append((self.lay.avail + 4 + 2 * (self.avail_idx % self.lay.q), struct.pack("<H", head)))
         self.avail_idx = (self.avail_idx + 1) & 0xFFFF
@@ -362,7 +371,7 @@ def build(case: RingCase, lay: Layout) -> Plan:
             entries[pos][2] |= DESC_F_NEXT
             entries[pos][3] = bad
             head, d = b.emit(entries, False)
-            b.forbidden.append((lay.desc + 16 * bad, 16))
+            b.forbid_desc(bad)
         else:  # in a table: next >= the table's entries
             entries[pos][2] |= DESC_F_NEXT
             entries[pos][3] = len(entries) + case.param % 8
@@ -371,7 +380,7 @@ def build(case: RingCase, lay: Layout) -> Plan:
     elif k == "head_out_of_range":
         bad = q + case.param % (0x10000 - q)
         b.push(bad)
-        b.forbidden.append((lay.desc + 16 * bad, 16))
+        b.forbid_desc(bad)
         defect((None,), bad)
     elif k == "loop":
         n = 1 + case.param % 6

@@ -220,7 +220,7 @@ def test_judge_catches_a_forbidden_read() -> None:
 def test_every_kind_generated() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=300, deadline=None, database=None)
+    @settings(max_examples=600, deadline=None, database=None, derandomize=True)
     @given(CASES)
     def collect(case: rd.RingCase) -> None:
         seen.add(case.kind)
