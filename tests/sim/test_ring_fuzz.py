@@ -26,6 +26,7 @@ import json
 import os
 import time
 import warnings
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -69,6 +70,8 @@ REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 CASES = int(os.environ.get("RING_CASES") or (10_000 if REGRESS else 300))
 ICARUS_CASES = 300
 IDLE_CYCLES = 2000  # every stream idle within this many cycles of the outcome (8 us at 250 MHz)
+STILL_CYCLES = 100  # idle: nothing presented or owed, and no new DMA request for this long
+QUIET_CYCLES = 500  # then this long without a new DMA request or a further config interrupt
 OUTCOME_TIMEOUT_NS = 400_000  # no outcome (all used, or the config interrupt) by then: a hang
 DATA_SIZE = 128 * 1024
 PAUSES = ([], [0, 1], [0, 0, 1], [1, 1, 0])  # wire back-pressure, chosen per case from its seed
@@ -106,6 +109,28 @@ class DmaWatch:
             cnt = len(tlp.data) - (tlp.lower_address & 3)
             if tlp.status != CplStatus.SC or cnt >= tlp.byte_count:
                 del self.open[tlp.tag]
+
+
+class CaseLog:
+    """The event log as the TLP monitor sees it during the cases: a case's TLPs are kept in memory and written
+    to the run's log only when the case fails (10,000 passing cases would write gigabytes); every other
+    event, and every case's verdict, goes through at once."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+        self.held: list[tuple[float, str, str, dict]] = []
+
+    def emit(self, source: str, event: str, t_ns: float | None = None, **fields):
+        if source == "pcie":
+            self.held.append((self.log.now() if t_ns is None else t_ns, source, event, fields))
+            return {}
+        return self.log.emit(source, event, t_ns, **fields)
+
+    def end_case(self, keep: bool) -> None:
+        if keep:
+            for t, source, event, fields in self.held:
+                self.log.emit(source, event, t, **fields)
+        self.held.clear()
 
 
 class FuzzHost(SpecNetDriver):
@@ -207,6 +232,8 @@ class RingFuzz:
     async def start(self) -> None:
         await self.tb.start()
         self.tb.tlps.listeners.append(self.watch)
+        self.caselog = CaseLog(self.tb.events)
+        self.tb.tlps.log = self.caselog
         ring = self.p.dma_alloc(SpecTxQueue.bytes_for(256), PAGE)
         data = self.p.dma_alloc(DATA_SIZE, PAGE)
         self.host = FuzzHost(self.p, ring, data)
@@ -285,6 +312,7 @@ class RingFuzz:
         res = CaseResult(case, label, problems)
         self.tally[case.kind][label] += 1
         self.done += 1
+        self.caselog.end_case(keep=bool(problems))
         self.tb.events.verdict("ring_case", not problems, id=case.to_id(), outcome=label, problems=problems)
         if problems:
             self.failed.append(res)
@@ -299,22 +327,33 @@ class RingFuzz:
         return False
 
     async def _settle(self) -> list[str]:
-        """Every stream idle within IDLE_CYCLES of the outcome, and nothing new for IDLE_CYCLES more."""
+        """Every stream idle within IDLE_CYCLES of the outcome (no request or completion presented, no DMA read
+        waiting for completions, nothing on the wire), then QUIET_CYCLES without a new request or interrupt."""
         dut = self.dut
-        await ClockCycles(dut.user_clk, IDLE_CYCLES)
-        busy = [
-            name
-            for name in ("m_axis_rq_tvalid", "m_axis_cc_tvalid", "m_axis_tx_tvalid")
-            if int(getattr(dut, name).value)
-        ]
-        if self.watch.open:
-            busy.append(f"{len(self.watch.open)} DMA read(s) still waiting for completions")
-        before, irqs = self.watch.requests, self.host.config_irqs + self.host.queue_irqs
-        await ClockCycles(dut.user_clk, IDLE_CYCLES)
+        streams = ("m_axis_rq_tvalid", "m_axis_cc_tvalid", "m_axis_tx_tvalid")
+
+        def busy_now() -> list[str]:
+            out = [name for name in streams if int(getattr(dut, name).value)]
+            if self.watch.open:
+                out.append(f"{len(self.watch.open)} DMA read(s) waiting for completions")
+            return out
+
+        # idle: nothing presented, nothing owed, and no new request for STILL_CYCLES (a gap between a write's
+        # status and the next read is not idle)
+        waited = 0
+        while waited < IDLE_CYCLES:
+            reqs = self.watch.requests
+            await ClockCycles(dut.user_clk, STILL_CYCLES)
+            waited += STILL_CYCLES
+            if not busy_now() and self.watch.requests == reqs:
+                break
+        busy = [f"{b} {IDLE_CYCLES} cycles after the outcome" for b in busy_now()]
+        before, cfg = self.watch.requests, self.host.config_irqs
+        await ClockCycles(dut.user_clk, QUIET_CYCLES)
         if self.watch.requests != before:
-            busy.append(f"{self.watch.requests - before} DMA request(s) after the outcome settled")
-        if self.host.config_irqs + self.host.queue_irqs != irqs and self.host.config_irqs > 1:
-            busy.append("interrupts after the outcome settled")
+            busy.append(f"{self.watch.requests - before} DMA request(s) after the device had gone idle")
+        if self.host.config_irqs != cfg:
+            busy.append("a configuration interrupt after the device had gone idle")
         return busy
 
     async def _recover(self, case: rd.RingCase) -> list[str]:
@@ -404,37 +443,49 @@ async def generated_rings(dut):
     last_fail: list[CaseResult] = []
     run = resume(fz.run_case)
     n_cases = CASES if "icarus" not in cocotb.SIM_NAME.lower() or os.environ.get("RING_CASES") else ICARUS_CASES
-    log.info("%d generated ring cases (RING_CASES=<n> to change), hypothesis seed %d", n_cases, run_seed)
-
-    @settings(
-        max_examples=n_cases,
-        deadline=None,
-        database=None,
-        print_blob=False,
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    per_kind = -(-n_cases // len(rd.KINDS))  # every kind as often (hypothesis alone favours some)
+    log.info(
+        "%d generated ring cases, %d per defect kind (RING_CASES=<n> to change), hypothesis seed %d",
+        per_kind * len(rd.KINDS),
+        per_kind,
+        run_seed,
     )
-    @hseed(run_seed)
-    @given(rd.strategies()())
-    def prop(case: rd.RingCase) -> None:
-        res = run(case)
-        if fz.done % 50 == 0:
-            wall = time.monotonic() - t0
-            log.info("%d cases, %.1f s, %.2f per second", fz.done, wall, fz.done / wall)
-        if res.problems:
-            last_fail[:] = [res]
-            raise AssertionError("; ".join(res.problems))
 
-    try:
-        await bridge(prop)()
-    except AssertionError:
-        res = last_fail[0]
-        _report(fz, time.monotonic() - t0, log)
-        raise AssertionError(
-            f"generated ring case failed (shrunk to a minimal one after {fz.done} cases): {res.case.describe()} "
-            f"[{res.label}]\n  " + "\n  ".join(res.problems) + f"\nreplay it: {_replay_cmd(res.case)}"
-        ) from None
+    def explore(kind: str) -> None:
+        @settings(
+            max_examples=per_kind,
+            deadline=None,
+            database=None,
+            print_blob=False,
+            report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        )
+        @hseed(run_seed ^ zlib.crc32(kind.encode()))
+        @given(rd.strategies()(kinds=[kind]))
+        def prop(case: rd.RingCase) -> None:
+            res = run(case)
+            if fz.done % 100 == 0:
+                wall = time.monotonic() - t0
+                log.info("%d cases, %.1f s, %.2f per second", fz.done, wall, fz.done / wall)
+            if res.problems:
+                last_fail[:] = [res]
+                raise AssertionError("; ".join(res.problems))
+
+        prop()
+
+    for kind in rd.KINDS:
+        try:
+            await bridge(explore)(kind)
+        except AssertionError:
+            res = last_fail[0]
+            _report(fz, time.monotonic() - t0, log)
+            raise AssertionError(
+                f"generated ring case failed (shrunk to a minimal one after {fz.done} cases): "
+                f"{res.case.describe()} [{res.label}]\n  "
+                + "\n  ".join(res.problems)
+                + f"\nreplay it: {_replay_cmd(res.case)}"
+            ) from None
     _report(fz, time.monotonic() - t0, log)
     assert fz.done >= min(CASES, 1), "no case ran"
 
