@@ -620,16 +620,16 @@ def judge(plan: Plan, obs: Observed) -> list[str]:
     # left the device before the stop cut its used element, so the wire can be ahead of used.idx)
     j = 0
     for ci, chain in enumerate(plan.chains[:last]):
-        want = [f for f in chain.frames if f is not None]
-        if not want:
+        alts = [f for f in chain.frames if f is not None]
+        if not alts:
             continue  # a drop: nothing on the wire
-        if j < len(good) and good[j] in want:
+        if j < len(good) and good[j] in alts:
             j += 1
             continue
         if cause is not None and ci >= obs.used_idx:
             break  # the stop came before this frame left: none after it may appear either
         have = f"{len(good[j])} bytes" if j < len(good) else "nothing"
-        bad.append(f"chain {ci} (head {chain.head}): wire frame {j} is {have}, expected its {len(want[0])}-byte frame")
+        bad.append(f"chain {ci} (head {chain.head}): wire frame {j} is {have}, expected its {len(alts[0])}-byte frame")
         break
     if j < len(good):
         bad.append(f"{len(good) - j} frame(s) on the wire that match no chain in order (first: {len(good[j])} bytes)")
