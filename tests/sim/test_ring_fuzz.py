@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 import warnings
 import zlib
@@ -37,7 +38,15 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType  # type: ignore[import-un
 
 from sim import suite
 from sim.events import artifact_path
-from tb.device.dev_ctrl import FAULT_DROP_FRAME, FAULT_DUP_FRAME, FAULT_WRITE_TX_BUFFER, DevCtrl, set_fault
+from tb.device.dev_ctrl import (
+    FAULT_DROP_FRAME,
+    FAULT_DUP_FRAME,
+    FAULT_WRITE_TX_BUFFER,
+    DevCtrl,
+    DeviceModes,
+    NoePolicy,
+    set_fault,
+)
 from tb.simulation.harness import DeviceTB
 from tb.simulation.seed import seed_for
 from tb.simulation.wire import Wire
@@ -51,6 +60,7 @@ from tests.sim.spec_driver import (
     F_STATUS,
     GUEST_FEATURES,
     HOST_FEATURES,
+    ISR,
     MSI_CONFIG_VECTOR,
     MSI_QUEUE_VECTOR,
     NEEDS_RESET,
@@ -527,6 +537,121 @@ async def oracle_catches_faults(dut, fault):
         caught += res.problems
     fz.tb.log.info("%s caught: %s", fault, caught[:3])
     assert any(says in p for p in caught), f"{fault} went unnoticed by the judge (it said {caught[:3]})"
+
+
+# -- reset storms ---------------------------------------------------------------------------------------------
+STORM_RESETS = 200  # per run (make test and make regress)
+STORM_QUIET_CYCLES = 1000  # after the reset's read returns: no DMA request, no interrupt, nothing on the wire
+# the engine states a reset can cut, by device mode: per packet, batched pushes, kick suppression, tx=timer pacing
+STORM_MODES = (
+    DeviceModes(),
+    DeviceModes(push="batched", push_flush=300),
+    DeviceModes(kick_suppress=True, noe_policy=NoePolicy.ALWAYS),
+    DeviceModes(pacing_timer=True, pacing_interval=400),
+)
+
+
+async def _storm_round(fz: RingFuzz, rng: random.Random, k: int) -> list[str]:
+    """One reset: a probe that carries one packet (the device works), a burst, STATUS = 0 at a random cycle
+    during it, then the checks of a settled reset."""
+    host, dut = fz.host, fz.dut
+    await fz.ctrl.set_modes(STORM_MODES[k % len(STORM_MODES)])
+    case = rd.RingCase(
+        "zero_len",
+        param=rng.randrange(0, 1500),
+        before=(rd.Packet(rng.randint(14, 1514)),),
+        after=tuple(
+            rd.Packet(rng.randint(14, 1514), rng.randint(1, 4), rng.random() < 0.3) for _ in range(rng.randint(1, 12))
+        ),
+        indirect_acked=rng.random() < 0.7,
+        msix=rng.random() < 0.6,
+        seed=rng.getrandbits(32),
+    )
+    lay = await fz.probe(case)
+    plan = rd.build(case, lay)
+    used_at = lay.used + 2
+    problems: list[str] = []
+    first, burst = plan.phases
+    for addr, data in first.writes:
+        await host.poke(addr, data)
+    await host.poke(lay.avail + 2, first.avail_idx.to_bytes(2, "little"))
+    await host.notify()
+    if not await fz._until_async(lambda: fz._used_equals(used_at, first.avail_idx)):
+        return [f"reset {k}: the probe after the previous reset did not carry a packet"]
+    for addr, data in burst.writes:
+        await host.poke(addr, data)
+    await host.poke(lay.avail + 2, burst.avail_idx.to_bytes(2, "little"))
+    await host.notify()
+    await ClockCycles(dut.user_clk, rng.randrange(0, 3000))
+    await host.wr(STATUS, 0, 1)
+    status = await host.rd(STATUS, 1)  # returns once the old rings' last DMA write is done (reset hold)
+    t_reset = fz.p.now_ns()
+    reqs, irqs, frames = fz.watch.requests, host.config_irqs + host.queue_irqs, len(fz.wire.frames)
+    await ClockCycles(dut.user_clk, STORM_QUIET_CYCLES)
+    if fz.watch.requests != reqs:
+        problems.append(f"{fz.watch.requests - reqs} DMA request(s) after the reset had settled")
+    if host.config_irqs + host.queue_irqs != irqs or fz.p.intx_level:
+        problems.append("an interrupt after the reset had settled")
+    if fz.watch.open:
+        problems.append(f"{len(fz.watch.open)} DMA read(s) still owed after the reset")
+    if len(fz.wire.frames) != frames or int(dut.m_axis_tx_tvalid.value):
+        problems.append("a frame on the wire after the reset had settled")
+    # clean state: the registers a reset clears
+    await host.wr(QUEUE_SEL, TX_QUEUE, 2)
+    state = {
+        "status": status,
+        "features": await host.rd(GUEST_FEATURES, 4),
+        "pfn": await host.rd(QUEUE_PFN, 4),
+        "isr": await host.rd(ISR, 1),
+    }
+    if any(state.values()):
+        problems.append(f"state after the reset is not clean: {state}")
+    if not await host.link_up():
+        problems.append("link down after the reset")
+    # what went out before the reset: whole frames of the burst in ring order (one cut frame at most, last)
+    good = fz.wire.good()
+    want = plan.expected_frames()
+    if good != want[: len(good)]:
+        problems.append(f"frames before the reset are not a prefix of the published ones ({len(good)} sent)")
+    aborted = [i for i, f in enumerate(fz.wire.frames) if f.aborted]
+    if aborted and aborted != [len(fz.wire.frames) - 1]:
+        problems.append(f"cut frames at wire positions {aborted}")
+    used_idx = await host.peek16(used_at)
+    if not 1 <= used_idx <= len(plan.chains):
+        problems.append(f"used.idx {used_idx} after the reset ({len(plan.chains)} published)")
+    for a, n in fz.watch.writes:
+        if not rd._inside(a, n, plan.write_ok):
+            problems.append(f"DMA write outside the used ring: {n} bytes at {a:#x}")
+    fz.tb.events.verdict(
+        "reset_storm",
+        not problems,
+        round=k,
+        t_reset_ns=t_reset,
+        sent=len(good),
+        cut=bool(aborted),
+        used=used_idx,
+        problems=problems,
+    )
+    fz.caselog.end_case(keep=bool(problems))
+    return [f"reset {k}: {p}" for p in problems]
+
+
+@cocotb.test()
+async def reset_storm(dut):
+    """STATUS = 0 at a random cycle of TX traffic, STORM_RESETS times in one run, over the device modes and both
+    interrupt kinds: after the reset's read returns nothing more happens (no DMA, no interrupt, no frame), the
+    state is clean, what went out is a prefix of the ring, and the next probe carries packets again."""
+    fz = RingFuzz(dut)
+    await fz.start()
+    rng = fz.tb.rng("reset_storm")
+    problems: list[str] = []
+    t0 = time.monotonic()
+    for k in range(STORM_RESETS):
+        problems += await _storm_round(fz, rng, k)
+        if problems:
+            break
+    fz.tb.log.info("reset storm: %d resets in %.1f s", k + 1, time.monotonic() - t0)
+    assert not problems, "\n".join(problems)
 
 
 # -- pytest entry ----------------------------------------------------------------------------------------
