@@ -30,6 +30,7 @@ import warnings
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any, cast
 
 import cocotb
 import pytest
@@ -37,7 +38,7 @@ from cocotb.triggers import ClockCycles, Timer
 from cocotbext.pcie.core.tlp import CplStatus, TlpType  # type: ignore[import-untyped]
 
 from sim import suite
-from sim.events import artifact_path
+from sim.events import RunLog, artifact_path
 from tb.device.dev_ctrl import (
     FAULT_DROP_FRAME,
     FAULT_DUP_FRAME,
@@ -84,7 +85,7 @@ STILL_CYCLES = 100  # idle: nothing presented or owed, and no new DMA request fo
 QUIET_CYCLES = 500  # then this long without a new DMA request or a further config interrupt
 OUTCOME_TIMEOUT_NS = 400_000  # no outcome (all used, or the config interrupt) by then: a hang
 DATA_SIZE = 128 * 1024
-PAUSES = ([], [0, 1], [0, 0, 1], [1, 1, 0])  # wire back-pressure, chosen per case from its seed
+PAUSES: tuple[list[int], ...] = ([], [0, 1], [0, 0, 1], [1, 1, 0])  # wire back-pressure, chosen per case from its seed
 ERROR_CAUSES = (1, 2, 3, 4, 5, 6, 7, 9, 10)
 
 READS = (TlpType.MEM_READ, TlpType.MEM_READ_64)
@@ -149,7 +150,7 @@ class FuzzHost(SpecNetDriver):
     def __init__(self, p, ring, data) -> None:
         super().__init__(p)
         self.ring = ring
-        self.data = data
+        self.area = data  # the data area (the spec driver's own ``data`` stays unused)
         self.num = 0
         self.msix_now: bool | None = None
 
@@ -190,13 +191,13 @@ class FuzzHost(SpecNetDriver):
             desc=base,
             avail=base + q.avail,
             used=base + q.used,
-            data=self.data.bus_addr,
-            data_size=self.data.size,
+            data=self.area.bus_addr,
+            data_size=self.area.size,
             indirect_max=indirect_max,
         )
 
     async def poke(self, addr: int, data: bytes) -> None:
-        for buf in (self.ring, self.data):
+        for buf in (self.ring, self.area):
             if buf.bus_addr <= addr and addr + len(data) <= buf.bus_addr + buf.size:
                 await buf.write(addr - buf.bus_addr, data)
                 return
@@ -238,6 +239,7 @@ class RingFuzz:
         self.tally: dict[str, Counter[str]] = defaultdict(Counter)
         self.failed: list[CaseResult] = []
         self.done = 0
+        self.storm: Counter[str] = Counter()  # reset_storm: where each reset landed
         self.stall_wire = False  # test only: the wire never takes a frame (the judge's hang check)
         self.outcome_timeout_ns = OUTCOME_TIMEOUT_NS
 
@@ -245,7 +247,7 @@ class RingFuzz:
         await self.tb.start()
         self.tb.tlps.listeners.append(self.watch)
         self.caselog = CaseLog(self.tb.events)
-        self.tb.tlps.log = self.caselog
+        self.tb.tlps.log = cast("RunLog", self.caselog)  # the monitor only calls emit()
         ring = self.p.dma_alloc(SpecTxQueue.bytes_for(256), PAGE)
         data = self.p.dma_alloc(DATA_SIZE, PAGE)
         self.host = FuzzHost(self.p, ring, data)
@@ -622,11 +624,15 @@ async def _storm_round(fz: RingFuzz, rng: random.Random, k: int) -> list[str]:
     for a, n in fz.watch.writes:
         if not rd._inside(a, n, plan.write_ok):
             problems.append(f"DMA write outside the used ring: {n} bytes at {a:#x}")
+    # where the reset landed: while a frame was on the wire, with chains still to complete, or on an idle queue
+    where = "frame cut" if aborted else "mid-burst" if used_idx < len(plan.chains) else "idle"
+    fz.storm[where] += 1
     fz.tb.events.verdict(
         "reset_storm",
         not problems,
         round=k,
         t_reset_ns=t_reset,
+        where=where,
         sent=len(good),
         cut=bool(aborted),
         used=used_idx,
@@ -650,7 +656,16 @@ async def reset_storm(dut):
         problems += await _storm_round(fz, rng, k)
         if problems:
             break
-    fz.tb.log.info("reset storm: %d resets in %.1f s", k + 1, time.monotonic() - t0)
+    wall = time.monotonic() - t0
+    fz.tb.log.info("reset storm: %d resets in %.1f s; where they landed: %s", k + 1, wall, dict(fz.storm))
+    summary: dict[str, Any] = {
+        "resets": k + 1,
+        "wall_s": round(wall, 1),
+        "where": dict(fz.storm),
+        "failed": bool(problems),
+    }
+    artifact_path("reset_storm", "storm.json").write_text(json.dumps(summary, indent=2) + "\n")
+    fz.tb.events.emit("tb", "reset_storm_summary", **summary)
     assert not problems, "\n".join(problems)
 
 

@@ -175,11 +175,14 @@ FAULTS = {
     "outstanding": lambda o: setattr(o, "outstanding_reads", 1),
     "busy": lambda o: o.busy.append("rq"),
     "read_outside": lambda o: o.reads.append((0x9000_0000, 64)),
-    "wrong_outcome": lambda o: (
-        o.counters.update(last_error=o.counters.get("last_error", 0) % 9 + 1),
-        setattr(o, "needs_reset", True),
-    ),
+    "wrong_outcome": lambda o: _wrong_outcome(o),
 }
+
+
+def _wrong_outcome(o: rd.Observed) -> None:
+    """Stopped with another cause than the plan's (or stopped where the plan sends)."""
+    o.counters.update(last_error=o.counters.get("last_error", 0) % 9 + 1)
+    o.needs_reset = True
 
 
 @pytest.mark.parametrize("fault", FAULTS)
