@@ -31,7 +31,8 @@ indirect_len           table length 0, not a multiple of 16, or above the device
 avail_jump             avail.idx more than Q ahead of the device's last_avail                     cause 1
 rewrite                a published descriptor rewritten while the device may be reading it:        either
                        to another valid buffer, or to a ``next`` out of range                      (see below)
-bad_addr               a buffer (or a table) at an address outside host memory                     cause 9
+bad_addr               a buffer (or a table) at an address outside host memory (a buffer of        cause 9
+                       header bytes only may never be read: then the frame goes out)
 =====================  ==========================================================================  =========
 
 ``rewrite`` breaks the driver's rule "descriptors of published chains do not change", so the device may
@@ -71,6 +72,9 @@ KINDS: dict[str, int | None] = {
     "bad_addr": 9,
 }
 KIND_NAMES = tuple(KINDS)
+# the device mode a case runs in (tests/sim/test_ring_fuzz.py maps each to DeviceModes): the used writer's push
+# policy, kick suppression, tx=timer pacing, EVENT_IDX negotiated
+MODES = ("per_packet", "batched", "kick_suppress", "pacing", "event_idx")
 # kinds that need INDIRECT acked (or, for indirect_not_acked, not acked)
 NEEDS_INDIRECT = {"indirect_nested", "indirect_len"}
 
@@ -96,6 +100,7 @@ class RingCase:
     indirect_acked: bool = True
     msix: bool = True
     seed: int = 0
+    mode: int = 0  # index into MODES
 
     def to_id(self) -> str:
         d = asdict(self)
@@ -117,13 +122,16 @@ class RingCase:
             raise ValueError(f"not a ring case id ({exc})") from None
         if case.kind not in KINDS:
             raise ValueError(f"unknown defect kind {case.kind!r}")
+        if not 0 <= case.mode < len(MODES):
+            raise ValueError(f"unknown device mode {case.mode}")
         return case
 
     def describe(self) -> str:
         return (
             f"{self.kind}/flavour {self.flavour}/param {self.param}: {len(self.before)} packets before "
             f"({'same batch' if self.same_batch else 'sent first'}), {len(self.after)} after, INDIRECT "
-            f"{'acked' if self.indirect_acked else 'not acked'}, {'MSI-X' if self.msix else 'INTx'}, seed {self.seed}"
+            f"{'acked' if self.indirect_acked else 'not acked'}, {'MSI-X' if self.msix else 'INTx'}, "
+            f"{MODES[self.mode]}, seed {self.seed}"
         )
 
 
@@ -152,6 +160,7 @@ def strategies():  # the module imports without hypothesis; the strategies need 
             indirect_acked=acked,
             msix=draw(st.booleans()),
             seed=draw(st.integers(0, 0xFFFF_FFFF)),
+            mode=draw(st.integers(0, len(MODES) - 1)),
         )
 
     return ring_cases
@@ -516,18 +525,26 @@ def build(case: RingCase, lay: Layout) -> Plan:
             defect((old,), head)
             causes = frozenset({None, 2})
     elif k == "bad_addr":
-        pieces = b.pieces(hdr + b.frame(60 + case.param % 1400), 2 + case.param % 3)
+        frame = b.frame(60 + case.param % 1400)
+        pieces = b.pieces(hdr + frame, 2 + case.param % 3)
         entries = b.entries_for(pieces)
         bad = lay.unmapped + (case.param << 12) + rng.randrange(0, 4096)
         if fl == 2 and case.indirect_acked:  # the table itself
             head, _ = b.emit(entries, True, table_addr=bad)
             b.fail_ok.append((bad, 16 * len(entries)))
+            defect((None,), head)
         else:
             pos = case.param % len(entries)  # any buffer (the header's included)
             b.fail_ok.append((bad, entries[pos][1]))
             entries[pos][0] = bad
             head, _ = b.emit(entries, fl == 1 and case.indirect_acked)
-        defect((None,), head)
+            if sum(len(p) for p in pieces[: pos + 1]) <= lay.hdr_len:
+                # a buffer of header bytes only: the device has no use for them (no offload feature is offered,
+                # the header is stripped), so it may never read it: the frame goes out, or the read fails
+                causes = frozenset({None, 9})
+                defect((frame,), head)
+            else:
+                defect((None,), head)
     else:
         raise ValueError(f"unknown defect kind {k!r}")
     if k != "avail_jump":

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import struct
 import time
 import warnings
 import zlib
@@ -87,6 +88,16 @@ OUTCOME_TIMEOUT_NS = 400_000  # no outcome (all used, or the config interrupt) b
 DATA_SIZE = 128 * 1024
 PAUSES: tuple[list[int], ...] = ([], [0, 1], [0, 0, 1], [1, 1, 0])  # wire back-pressure, chosen per case from its seed
 ERROR_CAUSES = (1, 2, 3, 4, 5, 6, 7, 9, 10)
+
+F_EVENT_IDX = 29  # VIRTIO_RING_F_EVENT_IDX
+# the device modes of rd.MODES: the engine paths a defect can meet (push policy, kick suppression, pacing, EVENT_IDX)
+CASE_MODES = {
+    "per_packet": DeviceModes(),
+    "batched": DeviceModes(push="batched", push_flush=300),
+    "kick_suppress": DeviceModes(kick_suppress=True),
+    "pacing": DeviceModes(pacing_timer=True, pacing_interval=500),
+    "event_idx": DeviceModes(offer_event_idx=True),
+}
 
 READS = (TlpType.MEM_READ, TlpType.MEM_READ_64)
 WRITES = (TlpType.MEM_WRITE, TlpType.MEM_WRITE_64)
@@ -240,6 +251,7 @@ class RingFuzz:
         self.failed: list[CaseResult] = []
         self.done = 0
         self.storm: Counter[str] = Counter()  # reset_storm: where each reset landed
+        self.faults: ReadFault | None = None  # dma_error_completions: the root complex's error completions
         self.stall_wire = False  # test only: the wire never takes a frame (the judge's hang check)
         self.outcome_timeout_ns = OUTCOME_TIMEOUT_NS
 
@@ -253,8 +265,12 @@ class RingFuzz:
         self.host = FuzzHost(self.p, ring, data)
         self.indirect_max = self.tb.tx_params.indirect_max
 
-    async def probe(self, case: rd.RingCase) -> rd.Layout:
+    async def probe(self, case: rd.RingCase, modes: DeviceModes | None = None) -> rd.Layout:
+        """The device mode (the case's, unless ``modes``), then a reset and the probe."""
+        modes = modes or CASE_MODES[rd.MODES[case.mode]]
+        await self.ctrl.set_modes(modes)
         feats = (1 << F_MAC) | (1 << F_STATUS) | ((1 << F_INDIRECT_DESC) if case.indirect_acked else 0)
+        feats |= (1 << F_EVENT_IDX) if modes.offer_event_idx else 0
         await self.host.setup(feats, case.msix)
         await self.ctrl.clear_counters()
         self.wire.frames.clear()
@@ -380,6 +396,7 @@ class RingFuzz:
             indirect_acked=case.indirect_acked,
             msix=case.msix,
             seed=case.seed ^ 0x5A5A,
+            mode=case.mode,
         )
         lay = await self.probe(check)
         plan = rd.build(check, lay)
@@ -396,6 +413,9 @@ class RingFuzz:
                 f"{len(self.wire.good())} frames, config interrupts {self.host.config_irqs})"
             ]
         return []
+
+    async def _stopped(self) -> bool:
+        return self.host.config_irqs > 0
 
     async def _used_equals(self, used_at: int, n: int) -> bool:
         return await self.host.peek16(used_at) == n
@@ -545,19 +565,13 @@ async def oracle_catches_faults(dut, fault):
 STORM_RESETS = 200  # per run (make test and make regress)
 STORM_QUIET_CYCLES = 1000  # after the reset's read returns: no DMA request, no interrupt, nothing on the wire
 # the engine states a reset can cut, by device mode: per packet, batched pushes, kick suppression, tx=timer pacing
-STORM_MODES = (
-    DeviceModes(),
-    DeviceModes(push="batched", push_flush=300),
-    DeviceModes(kick_suppress=True, noe_policy=NoePolicy.ALWAYS),
-    DeviceModes(pacing_timer=True, pacing_interval=400),
-)
+STORM_MODES = (*CASE_MODES.values(), DeviceModes(kick_suppress=True, noe_policy=NoePolicy.ALWAYS))
 
 
 async def _storm_round(fz: RingFuzz, rng: random.Random, k: int) -> list[str]:
     """One reset: a probe that carries one packet (the device works), a burst, STATUS = 0 at a random cycle
     during it, then the checks of a settled reset."""
     host, dut = fz.host, fz.dut
-    await fz.ctrl.set_modes(STORM_MODES[k % len(STORM_MODES)])
     case = rd.RingCase(
         "zero_len",
         param=rng.randrange(0, 1500),
@@ -569,7 +583,7 @@ async def _storm_round(fz: RingFuzz, rng: random.Random, k: int) -> list[str]:
         msix=rng.random() < 0.6,
         seed=rng.getrandbits(32),
     )
-    lay = await fz.probe(case)
+    lay = await fz.probe(case, STORM_MODES[k % len(STORM_MODES)])
     plan = rd.build(case, lay)
     used_at = lay.used + 2
     problems: list[str] = []
@@ -666,6 +680,181 @@ async def reset_storm(dut):
     }
     artifact_path("reset_storm", "storm.json").write_text(json.dumps(summary, indent=2) + "\n")
     fz.tb.events.emit("tb", "reset_storm_summary", **summary)
+    assert not problems, "\n".join(problems)
+
+
+# -- DMA error completions (issue 18 item 3) ----------------------------------------------------------------
+# the completion the root complex returns for one chosen device read, and the reads it can hit
+# (a lost completion needs the hard block's completion timeout, which the hard-block model does not have: the
+# device's DMA engine times the tag out itself only as a backstop, and the model then refuses the tag's reuse)
+DMA_ERRORS = ("ur", "ca", "poisoned")
+READ_KINDS = ("avail", "ring_entry", "descriptor", "table", "buffer")
+
+
+class ReadFault:
+    """Root-complex side: the next device read that touches an armed range gets an error completion (UR, CA) or
+    poisoned completions (EP set on the data).
+    Installed as the root complex's memory-read handler through its public handler table; every other read
+    goes to the model's own handler."""
+
+    def __init__(self, rc) -> None:
+        from cocotbext.pcie.core.tlp import PcieId, Tlp
+
+        self.rc, self.Tlp, self.cid = rc, Tlp, PcieId(0, 0, 0)
+        self.inner = rc.rx_tlp_handler[TlpType.MEM_READ]
+        self.armed: tuple[int, int, str] | None = None
+        self.hits: list[tuple[str, int, int]] = []
+        self.poison_tag: int | None = None
+        for t in READS:
+            rc.register_rx_tlp_handler(t, self.handle)
+        send = rc.send
+
+        async def send_poisoned(tlp) -> None:
+            if self.poison_tag is not None and tlp.fmt_type in COMPLETIONS and tlp.tag == self.poison_tag:
+                tlp.ep = True
+            await send(tlp)
+
+        rc.send = send_poisoned
+
+    def arm(self, addr: int, length: int, kind: str) -> None:
+        self.armed = (addr, length, kind)
+
+    async def handle(self, tlp) -> None:
+        a, n = tlp.address, tlp.length * 4
+        if self.armed is not None and a < self.armed[0] + self.armed[1] and self.armed[0] < a + n:
+            kind = self.armed[2]
+            self.armed = None
+            self.hits.append((kind, a, n))
+            if kind == "ur":
+                await self.rc.send(self.Tlp.create_ur_completion_for_tlp(tlp, self.cid))
+            elif kind == "ca":
+                await self.rc.send(self.Tlp.create_ca_completion_for_tlp(tlp, self.cid))
+            elif kind == "poisoned":
+                self.poison_tag = tlp.tag
+                try:
+                    await self.inner(tlp)
+                finally:
+                    self.poison_tag = None
+            return
+        await self.inner(tlp)
+
+
+async def _read_target(fz: RingFuzz, lay: rd.Layout, head: int, slot: int, what: str) -> tuple[int, int]:
+    """The bus range of the read of kind ``what`` the device makes for the chain at ``head`` (ring slot ``slot``)."""
+    host = fz.host
+    if what == "avail":
+        return lay.avail, 4
+    if what == "ring_entry":
+        return lay.avail + 4 + 2 * slot, 2
+    if what == "descriptor":
+        return lay.desc + 16 * head, 16
+    raw = await host.ring.read(lay.desc + 16 * head - host.ring.bus_addr, 16)
+    addr, length, flags, nxt = struct.unpack("<QIHH", raw)
+    if what == "table":
+        assert flags & rd.DESC_F_INDIRECT, "the table case's chain is INDIRECT"
+        return addr, length
+    # the chain's last buffer with bytes in it: frame bytes, which the device must read (a buffer of header
+    # bytes only it may skip)
+    entries: list[tuple[int, int, int, int]] = []
+    if flags & rd.DESC_F_INDIRECT:
+        data = await host.area.read(addr - host.area.bus_addr, length)
+        entries = [struct.unpack_from("<QIHH", data, 16 * k) for k in range(length // 16)]
+    else:
+        entries = [(addr, length, flags, nxt)]
+        while flags & rd.DESC_F_NEXT and len(entries) < lay.q:
+            raw = await host.ring.read(lay.desc + 16 * nxt - host.ring.bus_addr, 16)
+            addr, length, flags, nxt = struct.unpack("<QIHH", raw)
+            entries.append((addr, length, flags, nxt))
+    for a, n, _, _ in reversed(entries):
+        if n:
+            return a + n - 1, 1
+    raise AssertionError("no buffer with bytes in the chain")
+
+
+async def _dma_error_case(fz: RingFuzz, error: str, what: str) -> list[str]:
+    """One valid packet, then a chain whose ``what`` read completes with ``error``: the queue stops with cause 9
+    (NEEDS_RESET, link down, config interrupt, counted), nothing of the chain goes out, no stray write, every
+    stream idle; a reset and a valid packet afterwards."""
+    case = rd.RingCase(
+        "zero_len",
+        flavour=2 if what == "table" else 0,
+        param=300,
+        before=(rd.Packet(100),),
+        indirect_acked=True,
+        msix=error != "ca",
+        seed=zlib.crc32(f"{error}/{what}".encode()),
+    )
+    lay = await fz.probe(case)
+    plan = rd.build(case, lay)
+    host = fz.host
+    first, second = plan.phases
+    for addr, data in first.writes:
+        await host.poke(addr, data)
+    await host.poke(lay.avail + 2, first.avail_idx.to_bytes(2, "little"))
+    await host.notify()
+    if not await fz._until_async(lambda: fz._used_equals(lay.used + 2, first.avail_idx)):
+        return ["the valid packet before the error was not used"]
+    await fz._settle()
+    rc_err = (await fz.tb.debug.counters())["rc_err"]
+    for addr, data in second.writes:
+        await host.poke(addr, data)
+    target = await _read_target(fz, lay, plan.chains[1].head, 1, what)
+    assert fz.faults is not None
+    fz.faults.hits.clear()
+    fz.faults.arm(*target, error)
+    await host.poke(lay.avail + 2, second.avail_idx.to_bytes(2, "little"))
+    await host.notify()
+    # the judge's plan: the chain after the first ends with cause 9; the armed range is where a read may fail
+    plan.causes = frozenset({9})
+    plan.defect_pos = 1
+    plan.read_fail_ok = [target]
+    problems: list[str] = []
+    if not await fz._until_async(fz._stopped):
+        problems.append(f"no stop within {fz.outcome_timeout_ns} ns")
+    if not fz.faults.hits:
+        problems.append(f"the device never made the {what} read the error was armed for")
+    busy = await fz._settle()
+    status = await host.status()
+    counters = await fz.ctrl.counters()
+    used_idx = await host.peek16(lay.used + 2)
+    raw = await host.ring.read(lay.used + 4 - host.ring.bus_addr, 8)
+    obs = rd.Observed(
+        frames=[(f.data, f.aborted) for f in fz.wire.frames],
+        used_idx=used_idx,
+        used=[(int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little"))] if used_idx else [],
+        needs_reset=bool(status & NEEDS_RESET),
+        link_up=await host.link_up(),
+        config_irqs=host.config_irqs,
+        counters=counters,
+        error_counts={9: await fz.ctrl.error_count(9)},
+        reads=list(fz.watch.reads),
+        writes=list(fz.watch.writes),
+        outstanding_reads=len(fz.watch.open),
+        busy=busy,
+    )
+    problems += rd.judge(plan, obs)
+    rc_now = (await fz.tb.debug.counters())["rc_err"]
+    if rc_now != rc_err + 1:
+        problems.append(f"the completion error was counted {rc_now - rc_err} times in RC_ERR, expected once")
+    fz.caselog.end_case(keep=bool(problems))
+    fz.tb.events.verdict("dma_error", not problems, error=error, read=what, problems=problems)
+    if status & NEEDS_RESET:
+        problems += await fz._recover(case)
+    return problems
+
+
+@cocotb.test()
+@cocotb.parametrize(error=[cocotb.Param(e, name=e) for e in DMA_ERRORS])
+async def dma_error_completions(dut, error):
+    """Each kind of error completion on each kind of device read the TX queue makes: the same stop (cause 9),
+    counted; nothing stray; a reset recovers."""
+    fz = RingFuzz(dut)
+    await fz.start()
+    fz.faults = ReadFault(fz.p.rc)
+    problems: list[str] = []
+    for what in READ_KINDS:
+        problems += [f"{error} on the {what} read: {p}" for p in await _dma_error_case(fz, error, what)]
+    fz.tb.log.info("DMA error %s: %d read kinds, %s", error, len(READ_KINDS), problems or "ok")
     assert not problems, "\n".join(problems)
 
 

@@ -113,7 +113,10 @@ def test_plan_matches_reference(case: rd.RingCase) -> None:
     if case.kind == "rewrite":
         assert cause is None and plan.causes >= {None}
         return  # the rewrite's other outcomes depend on the device's timing (the judge's alternatives)
-    assert plan.causes == {cause}, f"{case.describe()}: plan {set(plan.causes)}, reference {cause}"
+    assert cause in plan.causes, f"{case.describe()}: plan {set(plan.causes)}, reference {cause}"
+    if len(plan.causes) > 1:  # the device may or may not make the read that fails (a header-only buffer)
+        assert case.kind == "bad_addr" and plan.causes == {None, 9}
+        return
     if cause is None:
         assert frames == plan.expected_frames()
         assert drops == {n: sum(c.drop == n for c in plan.chains) for n in drops}
