@@ -344,6 +344,9 @@ class RingFuzz:
         else:
             dropped = [n for n in ("drop_oversize", "drop_runt") if counters.get(n)]
             label = "dropped: " + ", ".join(dropped) if any(c.defect and c.drop for c in plan.chains) else "sent"
+            alts = next((c.frames for c in plan.chains if c.defect), ())
+            if len(alts) == 2 and alts[0] != alts[1]:  # a rewritten descriptor: which version the device used
+                label += ": new descriptor" if alts[1] in self.wire.good() else ": old descriptor"
         res = CaseResult(case, label, problems)
         self.tally[case.kind][label] += 1
         self.done += 1
@@ -574,7 +577,7 @@ async def oracle_catches_faults(dut, fault):
 
 # -- reset storms ---------------------------------------------------------------------------------------------
 STORM_RESETS = 200  # per run (make test and make regress; Icarus, under REGRESS only: ICARUS_RESETS)
-ICARUS_RESETS = 50
+ICARUS_RESETS = 20
 # the defects a storm's burst may carry (a stop the reset can cut into); rewrite needs its own timing
 STORM_DEFECTS = tuple(k for k, c in rd.KINDS.items() if c is not None and k != "avail_jump")
 STORM_QUIET_CYCLES = 1000  # after the reset's read returns: no DMA request, no interrupt, nothing on the wire
