@@ -75,6 +75,8 @@ KIND_NAMES = tuple(KINDS)
 # the device mode a case runs in (tests/sim/test_ring_fuzz.py maps each to DeviceModes): the used writer's push
 # policy, kick suppression, tx=timer pacing, EVENT_IDX negotiated
 MODES = ("per_packet", "batched", "kick_suppress", "pacing", "event_idx")
+# the running queue sizes a modern driver may choose (a power of two up to the device's 256)
+QSIZES = (2, 4, 8, 16, 32, 64, 128, 256)
 # kinds that need INDIRECT acked (or, for indirect_not_acked, not acked)
 NEEDS_INDIRECT = {"indirect_nested", "indirect_len"}
 
@@ -101,6 +103,8 @@ class RingCase:
     msix: bool = True
     seed: int = 0
     mode: int = 0  # index into MODES
+    modern: bool = False  # the virtio 1.x interface (VERSION_1: a 12-byte header, three ring addresses)
+    qsize: int = 256  # the running queue size: the legacy interface's is the maximum, a modern driver picks
 
     def to_id(self) -> str:
         d = asdict(self)
@@ -124,6 +128,8 @@ class RingCase:
             raise ValueError(f"unknown defect kind {case.kind!r}")
         if not 0 <= case.mode < len(MODES):
             raise ValueError(f"unknown device mode {case.mode}")
+        if case.qsize not in QSIZES or (not case.modern and case.qsize != QSIZES[-1]):
+            raise ValueError(f"queue size {case.qsize} on the {'modern' if case.modern else 'legacy'} interface")
         return case
 
     def describe(self) -> str:
@@ -131,7 +137,7 @@ class RingCase:
             f"{self.kind}/flavour {self.flavour}/param {self.param}: {len(self.before)} packets before "
             f"({'same batch' if self.same_batch else 'sent first'}), {len(self.after)} after, INDIRECT "
             f"{'acked' if self.indirect_acked else 'not acked'}, {'MSI-X' if self.msix else 'INTx'}, "
-            f"{MODES[self.mode]}, seed {self.seed}"
+            f"{MODES[self.mode]}, {'modern' if self.modern else 'legacy'} Q={self.qsize}, seed {self.seed}"
         )
 
 
@@ -140,27 +146,33 @@ def strategies():  # the module imports without hypothesis; the strategies need 
     from hypothesis import strategies as st
 
     frame_len = st.one_of(st.integers(MIN_FRAME, ETH_MAX), st.sampled_from([MIN_FRAME, 60, 61, ETH_MAX]))
-    packet = st.builds(Packet, frame_len=frame_len, nbufs=st.integers(1, 4), indirect=st.booleans())
 
     @st.composite
     def ring_cases(draw, kinds: Sequence[str] = KIND_NAMES):
         kind = draw(st.sampled_from(list(kinds)))
+        modern = draw(st.sampled_from([False, False, True]))
+        qsize = draw(st.sampled_from(QSIZES)) if modern else QSIZES[-1]
         acked = draw(st.booleans()) if kind not in NEEDS_INDIRECT else True
         if kind == "indirect_not_acked":
             acked = False
-        pkts = [p if acked else Packet(p.frame_len, p.nbufs, False) for p in draw(st.lists(packet, max_size=5))]
-        after = [p if acked else Packet(p.frame_len, p.nbufs, False) for p in draw(st.lists(packet, max_size=3))]
+        # as many packets as a small ring holds next to the defect
+        nbufs = st.integers(1, max(1, min(4, qsize // 4)))
+        packet = st.builds(
+            Packet, frame_len=frame_len, nbufs=nbufs, indirect=st.booleans() if acked else st.just(False)
+        )
         return RingCase(
             kind=kind,
             flavour=draw(st.integers(0, 7)),
             param=draw(st.integers(0, 0xFFFF)),
-            before=tuple(pkts),
-            after=tuple(after),
+            before=tuple(draw(st.lists(packet, max_size=min(5, qsize // 4)))),
+            after=tuple(draw(st.lists(packet, max_size=min(3, qsize // 8)))),
             same_batch=draw(st.booleans()),
             indirect_acked=acked,
             msix=draw(st.booleans()),
             seed=draw(st.integers(0, 0xFFFF_FFFF)),
             mode=draw(st.integers(0, len(MODES) - 1)),
+            modern=modern,
+            qsize=qsize,
         )
 
     return ring_cases
@@ -188,6 +200,37 @@ class Layout:
     @property
     def ring_span(self) -> tuple[int, int]:
         return self.desc, self.used + self.used_size - self.desc
+
+
+RING_BYTES = 3 * 4096  # a legacy ring of 256 (the largest layout) fits in this
+
+
+def ring_layout(case: RingCase, base: int, data: int, data_size: int, indirect_max: int = 64) -> Layout:
+    """Where ``case``'s ring lives from ``base``: the legacy layout (used ring at the next 4096-byte boundary)
+    or a modern driver's (virtio 1.2 2.7: avail right after the descriptors, used at the next 4 bytes)."""
+    q = case.qsize
+    avail = base + 16 * q
+    align = 4 if case.modern else 4096
+    used = (avail + 6 + 2 * q + align - 1) // align * align
+    return Layout(
+        q=q,
+        desc=base,
+        avail=avail,
+        used=used,
+        data=data,
+        data_size=data_size,
+        hdr_len=12 if case.modern else 10,
+        indirect_max=indirect_max,
+    )
+
+
+def fits(case: RingCase) -> bool:
+    """Whether ``case`` fits its ring (a hand-made id, or a draw for a small queue, may not)."""
+    try:
+        build(case, ring_layout(case, 0x10000, 0x20000, 128 * 1024))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -238,6 +281,12 @@ class _Builder:
         self.chains: list[Chain] = []
         self.forbidden: list[tuple[int, int]] = []
         self.fail_ok: list[tuple[int, int]] = []
+        # descriptors kept for the packets after the defect (its chain takes at most what is left)
+        self.reserve = sum(1 if p.indirect and case.indirect_acked else p.nbufs for p in case.after)
+
+    def room(self, n: int) -> int:
+        """At most ``n`` descriptors for the defect's chain, leaving the packets after it theirs."""
+        return max(1, min(n, len(self.free) - self.reserve))
 
     # memory
     def alloc(self, n: int, align: int = 1) -> int:
@@ -283,7 +332,7 @@ class _Builder:
         return (dst + src + b"\x88\xb5" + body)[:n]
 
     def pieces(self, data: bytes, nbufs: int) -> list[bytes]:
-        nbufs = max(1, min(nbufs, len(data)))
+        nbufs = max(1, min(nbufs, len(data), self.room(nbufs)))
         cuts = sorted(self.rng.sample(range(1, len(data)), nbufs - 1)) if nbufs > 1 else []
         bounds = [0, *cuts, len(data)]
         return [data[a:b] for a, b in itertools.pairwise(bounds)]
@@ -392,7 +441,9 @@ def build(case: RingCase, lay: Layout) -> Plan:
         b.forbid_desc(bad)
         defect((None,), bad)
     elif k == "loop":
-        n = 1 + case.param % 6
+        n = 1 + case.param % b.room(6 if fl != 1 else 5)
+        if fl == 1:
+            n = min(n, b.room(n + 1) - 1) or 1
         entries = [
             [b.put(rng.randbytes(ln)) if ln else lay.data, ln, DESC_F_NEXT, i + 1]
             for i, ln in enumerate(rng.choice([0, 1, 16, 300]) for _ in range(n))
@@ -410,6 +461,10 @@ def build(case: RingCase, lay: Layout) -> Plan:
         frame = b.frame(MIN_FRAME + case.param % (ETH_MAX - MIN_FRAME + 1) if fl != 3 else case.param % 20)
         pieces = b.pieces(hdr + frame, 1 + case.param % 4)
         nz = 1 + case.param % 3
+        if not (fl == 2 and case.indirect_acked):  # direct: the empty buffers take descriptors too
+            nz = min(nz, b.room(len(pieces) + nz) - len(pieces))
+            if nz < 1:
+                raise ValueError("no descriptor left for a zero-length buffer")
         for _ in range(nz):
             pieces.insert(rng.randrange(len(pieces) + 1), b"")
         entries = b.entries_for(pieces)
@@ -506,6 +561,8 @@ def build(case: RingCase, lay: Layout) -> Plan:
     elif k == "rewrite":
         old = b.frame(60 + case.param % 1400)
         pieces = b.pieces(hdr + old, 2 + case.param % 3)
+        if len(pieces) < 2:
+            raise ValueError("a rewrite needs a data descriptor after the head")
         entries = b.entries_for(pieces)
         head, d = b.emit(entries, False)
         pos = 1 + case.param % (len(d) - 1)  # a data descriptor
