@@ -25,6 +25,7 @@ sets the number of cases (``make test``: 312, ``make regress``: 10,010, the same
 outcomes by defect kind go to the log and to ``<run dir>/generated_rings.ring_outcomes.json``; docs/robustness.md
 has the measured numbers.
 """
+
 from __future__ import annotations
 
 import json
