@@ -108,7 +108,7 @@ def reference(plan: rd.Plan, acked: bool, LAY: rd.Layout = LAY) -> tuple[int | N
     return None, frames, drops
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(CASES)
 def test_plan_matches_reference(case: rd.RingCase) -> None:
     """The cause (or frames and drops) a plan expects is what a walk by the rules finds in its memory."""
