@@ -51,7 +51,7 @@ help:
 	@echo "  merge      OUT=<file> JUNIT='<shard files>': merge the JUnit files of SHARD=k/N runs"
 	@echo "  venv       create .venv from pyproject.toml;  clean: remove build/"
 
-# checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, JOBS, SHARD before any work (standard library only)
+# checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, RING_CASE(S), JOBS, SHARD before any work (standard library only)
 PREFLIGHT = @$(PYTHON) -m tb.simulation.preflight $@
 
 $(STAMP): pyproject.toml
