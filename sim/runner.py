@@ -366,6 +366,12 @@ def _report_waves(waves: bool, sim: str, dump: Path, since: float = 0.0) -> str:
         if mark is not None
         else ""
     )
+    if mark is not None and window is not None and not window[0] <= mark <= window[1]:
+        # an older rerun line, or a window typed by hand: say so instead of a marker on an empty screen
+        at = (
+            f"\n  the first failing check ({mark:.0f} ns, cycle {int(mark // USER_CLK_NS)}) lies outside the dumped "
+            f"window {window[0]:.0f}-{window[1]:.0f} ns: rerun with the window this run's report prints"
+        )
     return f"waves: {shown}\n  view: gtkwave {shown} {save}{at}"
 
 
