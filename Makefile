@@ -27,7 +27,7 @@ help:
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit and the lineage matrix (every transmit variant x"
 	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml)"
-	@echo "  test       the CI suite (~10-12 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
+	@echo "  test       the CI suite (~12-13 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
