@@ -12,6 +12,11 @@ TEST    ?=
 PYTEST  := $(PY) -m pytest -p no:cacheprovider
 XDIST   := -n $(JOBS) --dist load --maxschedchunk 1
 export SIM JOBS SHARD
+# compiled Python (with pytest's assertion rewrites) is cached under build/pycache, also where the environment
+# sets PYTHONDONTWRITEBYTECODE (CI images do): each pytest worker and simulator process would compile the
+# testbench again (sim/runner.py sets the same for simulators started outside make)
+export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
+export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools test regress unit lint synth fpga waves bench hil hil-kernel durations merge clean
@@ -22,7 +27,7 @@ help:
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit and the lineage matrix (every transmit variant x"
 	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml)"
-	@echo "  test       the CI suite (~10-12 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
+	@echo "  test       the CI suite (~12-13 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
 	@echo "  unit       pure-Python tests (seconds)"
@@ -46,7 +51,7 @@ help:
 	@echo "  merge      OUT=<file> JUNIT='<shard files>': merge the JUnit files of SHARD=k/N runs"
 	@echo "  venv       create .venv from pyproject.toml;  clean: remove build/"
 
-# checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, JOBS, SHARD before any work (standard library only)
+# checks SIM, SEED, TEST, TESTCASE, WAVES_FROM/TO, TB_FAULT, RING_CASE(S), JOBS, SHARD before any work (standard library only)
 PREFLIGHT = @$(PYTHON) -m tb.simulation.preflight $@
 
 $(STAMP): pyproject.toml

@@ -34,7 +34,9 @@ def end_time(path: Path | str, wave=None) -> int:
         if stamps:
             return int(stamps[-1][1:])
     last = [0]
-    (wave or open_dump(path)).stream_time_steps(lambda t: last.__setitem__(0, max(last[0], int(t))))
+    # pywellen 0.25.7: stream_time_steps(callback, include) calls back (time, values, signal ids) per time
+    # step; include=None streams every signal
+    (wave or open_dump(path)).stream_time_steps(lambda t, *_: last.__setitem__(0, max(last[0], int(t))), None)
     return last[0]
 
 

@@ -59,13 +59,21 @@ initial begin
     rd_data_reg = {DATA_WIDTH{1'b0}};
 end
 
-always @(posedge clk) begin
-    for (i = 0; i < BE_WIDTH; i = i + 1) begin
-        if (wr_en && wr_be[i]) begin
-            mem[wr_addr][i*8 +: 8] <= wr_data[i*8 +: 8];
+// one process per byte lane, each writing only on its enable: an event simulator (Icarus) then runs no lane loop
+// on a cycle without a write (a loop over the lanes inside one clocked block ran on every cycle); yosys maps
+// this form to the same memory as the loop, in the same time (a write-enable around the loop took twice as long)
+genvar g;
+generate
+    for (g = 0; g < BE_WIDTH; g = g + 1) begin : lane
+        always @(posedge clk) begin
+            if (wr_en && wr_be[g]) begin
+                mem[wr_addr][g*8 +: 8] <= wr_data[g*8 +: 8];
+            end
         end
     end
+endgenerate
 
+always @(posedge clk) begin
     if (rd_en) begin
         rd_data_reg <= mem[rd_addr];
     end

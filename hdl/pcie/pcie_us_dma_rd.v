@@ -253,7 +253,8 @@ reg [PCIE_TAG_COUNT*13-1:0] tag_len_reg, tag_len_next;
 reg [PCIE_TAG_COUNT*REQ_CPLH_WIDTH-1:0] tag_cplh_reg, tag_cplh_next;
 reg [PCIE_TAG_COUNT*REQ_CPLD_WIDTH-1:0] tag_cpld_reg, tag_cpld_next;
 reg [PCIE_TAG_COUNT*3-1:0] tag_timer_reg, tag_timer_next;
-reg [TIMEOUT_PRESCALE_WIDTH-1:0] timeout_prescale_reg, timeout_prescale_next;
+reg [TIMEOUT_PRESCALE_WIDTH-1:0] timeout_prescale_reg;
+wire timeout_tick = timeout_prescale_reg == TIMEOUT_TICK_LAST[TIMEOUT_PRESCALE_WIDTH-1:0];
 
 // descriptor table
 reg [DESC_COUNT-1:0] desc_active_reg, desc_active_next;
@@ -426,7 +427,7 @@ reg [RAM_OFFSET_WIDTH-1:0] rot_index;
 // table updates
 reg end_free;
 reg [DESC_INDEX_WIDTH-1:0] end_desc;
-reg timeout_tick;
+reg [PCIE_TAG_COUNT-1:0] tag_expired;
 reg timeout_found;
 reg [PCIE_TAG_INDEX_WIDTH-1:0] timeout_index;
 reg [DESC_INDEX_WIDTH-1:0] timeout_desc;
@@ -435,6 +436,62 @@ reg [DESC_INDEX_WIDTH-1:0] done_index;
 reg [DESC_CNT_WIDTH-1:0] cnt;
 
 integer i;
+
+// Pure functions of the registers, each in a block of its own: an event-driven simulator (Icarus)
+// re-evaluates a combinational block whenever one of its inputs changes, so the engine's block below, which
+// runs several times in a busy cycle, no longer repeats these loops over every tag, descriptor and byte lane.
+integer fi, ri, di, ei;
+
+always @* begin
+    // free tag and descriptor slot (lowest index)
+    tag_free_found = 1'b0;
+    tag_free_index = {PCIE_TAG_INDEX_WIDTH{1'b0}};
+    for (fi = PCIE_TAG_COUNT-1; fi >= 0; fi = fi - 1) begin
+        if (!tag_valid_reg[fi]) begin
+            tag_free_found = 1'b1;
+            tag_free_index = fi[PCIE_TAG_INDEX_WIDTH-1:0];
+        end
+    end
+
+    desc_free_found = 1'b0;
+    desc_free_index = {DESC_INDEX_WIDTH{1'b0}};
+    for (fi = DESC_COUNT-1; fi >= 0; fi = fi - 1) begin
+        if (!desc_active_reg[fi]) begin
+            desc_free_found = 1'b1;
+            desc_free_index = fi[DESC_INDEX_WIDTH-1:0];
+        end
+    end
+end
+
+always @* begin
+    // S2 beat: rotate up by the RAM byte offset; bytes below it belong to the next RAM word
+    for (ri = 0; ri < RAM_BYTES; ri = ri + 1) begin
+        rot_index = ri[RAM_OFFSET_WIDTH-1:0] - cpl_shift_reg;
+        rot_data[ri*8 +: 8] = s2_data_reg[rot_index*8 +: 8];
+        rot_be[ri] = s2_be_reg[rot_index];
+    end
+    low_mask = ~({RAM_BYTES{1'b1}} << cpl_shift_reg);
+end
+
+always @* begin
+    // a descriptor whose requests have all completed (lowest index)
+    done_found = 1'b0;
+    done_index = {DESC_INDEX_WIDTH{1'b0}};
+    for (di = DESC_COUNT-1; di >= 0; di = di - 1) begin
+        if (desc_active_reg[di] && !desc_issuing_reg[di] &&
+                desc_cnt_reg[di*DESC_CNT_WIDTH +: DESC_CNT_WIDTH] == {DESC_CNT_WIDTH{1'b0}}) begin
+            done_found = 1'b1;
+            done_index = di[DESC_INDEX_WIDTH-1:0];
+        end
+    end
+end
+
+always @* begin
+    // tags whose completion timer has expired
+    for (ei = 0; ei < PCIE_TAG_COUNT; ei = ei + 1) begin
+        tag_expired[ei] = tag_valid_reg[ei] && tag_timer_reg[ei*3 +: 3] == TIMER_EXPIRED;
+    end
+end
 
 always @* begin
     req_state_next = req_state_reg;
@@ -467,7 +524,6 @@ always @* begin
     tag_cplh_next = tag_cplh_reg;
     tag_cpld_next = tag_cpld_reg;
     tag_timer_next = tag_timer_reg;
-    timeout_prescale_next = timeout_prescale_reg + 1;
 
     desc_active_next = desc_active_reg;
     desc_issuing_next = desc_issuing_reg;
@@ -543,27 +599,6 @@ always @* begin
     tlp_len_ram = tlp_len_wide[RAM_ADDR_WIDTH-1:0];
     tlp_len_desc = {LEN_CALC_WIDTH{1'b0}};
     tlp_len_desc[12:0] = tlp_len_reg;
-
-    /*
-     * Free tag and descriptor slot (lowest index)
-     */
-    tag_free_found = 1'b0;
-    tag_free_index = {PCIE_TAG_INDEX_WIDTH{1'b0}};
-    for (i = PCIE_TAG_COUNT-1; i >= 0; i = i - 1) begin
-        if (!tag_valid_reg[i]) begin
-            tag_free_found = 1'b1;
-            tag_free_index = i[PCIE_TAG_INDEX_WIDTH-1:0];
-        end
-    end
-
-    desc_free_found = 1'b0;
-    desc_free_index = {DESC_INDEX_WIDTH{1'b0}};
-    for (i = DESC_COUNT-1; i >= 0; i = i - 1) begin
-        if (!desc_active_reg[i]) begin
-            desc_free_found = 1'b1;
-            desc_free_index = i[DESC_INDEX_WIDTH-1:0];
-        end
-    end
 
     /*
      * Request generator
@@ -686,14 +721,6 @@ always @* begin
     hdr_offset[12:0] = hdr_req_len - rc_hdr_byte_count;
     hdr_start = hdr_start + hdr_offset - {{(Q_CALC_WIDTH-2){1'b0}}, rc_hdr_lower_addr[1:0]} - 12;
 
-    // S2 beat: rotate up by the RAM byte offset; bytes below it belong to the next RAM word
-    for (i = 0; i < RAM_BYTES; i = i + 1) begin
-        rot_index = i[RAM_OFFSET_WIDTH-1:0] - cpl_shift_reg;
-        rot_data[i*8 +: 8] = s2_data_reg[rot_index*8 +: 8];
-        rot_be[i] = s2_be_reg[rot_index];
-    end
-    low_mask = ~({RAM_BYTES{1'b1}} << cpl_shift_reg);
-
     if (flush_reg) begin
         // the last beat spilled over: write the next word; S1 and S2 (which may already hold the next
         // completion) wait, RC tready is low
@@ -797,20 +824,18 @@ always @* begin
     /*
      * Completion timeout; tags of the completion in the RC pipeline are left alone
      */
-    timeout_tick = timeout_prescale_reg == TIMEOUT_TICK_LAST[TIMEOUT_PRESCALE_WIDTH-1:0];
-    if (timeout_tick) begin
-        timeout_prescale_next = {TIMEOUT_PRESCALE_WIDTH{1'b0}};
-    end
 
     timeout_found = 1'b0;
     timeout_index = {PCIE_TAG_INDEX_WIDTH{1'b0}};
-    for (i = PCIE_TAG_COUNT-1; i >= 0; i = i - 1) begin
-        if (tag_valid_reg[i] && tag_timer_reg[i*3 +: 3] == TIMER_EXPIRED &&
-                !(hdr_beat && hdr_tag_index == i[PCIE_TAG_INDEX_WIDTH-1:0]) &&
-                !(cpl_busy_reg && cpl_tag_reg == i[PCIE_TAG_INDEX_WIDTH-1:0]) &&
-                !((flush_reg || end_valid_reg) && end_tag_reg == i[PCIE_TAG_INDEX_WIDTH-1:0])) begin
-            timeout_found = 1'b1;
-            timeout_index = i[PCIE_TAG_INDEX_WIDTH-1:0];
+    if (tag_expired != {PCIE_TAG_COUNT{1'b0}}) begin
+        for (i = PCIE_TAG_COUNT-1; i >= 0; i = i - 1) begin
+            if (tag_expired[i] &&
+                    !(hdr_beat && hdr_tag_index == i[PCIE_TAG_INDEX_WIDTH-1:0]) &&
+                    !(cpl_busy_reg && cpl_tag_reg == i[PCIE_TAG_INDEX_WIDTH-1:0]) &&
+                    !((flush_reg || end_valid_reg) && end_tag_reg == i[PCIE_TAG_INDEX_WIDTH-1:0])) begin
+                timeout_found = 1'b1;
+                timeout_index = i[PCIE_TAG_INDEX_WIDTH-1:0];
+            end
         end
     end
     timeout_desc = tag_desc_reg[timeout_index*DESC_INDEX_WIDTH +: DESC_INDEX_WIDTH];
@@ -824,9 +849,11 @@ always @* begin
     /*
      * Tag table and reservations
      */
-    for (i = 0; i < PCIE_TAG_COUNT; i = i + 1) begin
-        if (timeout_tick && tag_valid_reg[i] && tag_timer_reg[i*3 +: 3] != TIMER_EXPIRED) begin
-            tag_timer_next[i*3 +: 3] = tag_timer_reg[i*3 +: 3] + 3'd1;
+    if (timeout_tick) begin
+        for (i = 0; i < PCIE_TAG_COUNT; i = i + 1) begin
+            if (tag_valid_reg[i] && tag_timer_reg[i*3 +: 3] != TIMER_EXPIRED) begin
+                tag_timer_next[i*3 +: 3] = tag_timer_reg[i*3 +: 3] + 3'd1;
+            end
         end
     end
 
@@ -871,16 +898,6 @@ always @* begin
         desc_cnt_next[i*DESC_CNT_WIDTH +: DESC_CNT_WIDTH] = cnt;
     end
 
-    done_found = 1'b0;
-    done_index = {DESC_INDEX_WIDTH{1'b0}};
-    for (i = DESC_COUNT-1; i >= 0; i = i - 1) begin
-        if (desc_active_reg[i] && !desc_issuing_reg[i] &&
-                desc_cnt_reg[i*DESC_CNT_WIDTH +: DESC_CNT_WIDTH] == {DESC_CNT_WIDTH{1'b0}}) begin
-            done_found = 1'b1;
-            done_index = i[DESC_INDEX_WIDTH-1:0];
-        end
-    end
-
     if (done_found) begin
         desc_active_next[done_index] = 1'b0;
         m_axis_read_desc_status_tag_next = desc_tag_reg[done_index*TAG_WIDTH +: TAG_WIDTH];
@@ -890,6 +907,18 @@ always @* begin
 end
 
 assign s_axis_read_desc_ready = req_state_reg == REQ_STATE_IDLE && desc_free_found;
+
+// The completion-timeout prescaler counts in a block of its own: the engine's combinational block above
+// sees only the one-cycle tick. An event-driven simulator (Icarus) re-evaluates that block, with its loops
+// over every tag and descriptor, whenever one of its inputs changes: with the counter among them, on every
+// cycle of an idle device.
+always @(posedge clk) begin
+    if (rst || timeout_tick) begin
+        timeout_prescale_reg <= {TIMEOUT_PRESCALE_WIDTH{1'b0}};
+    end else begin
+        timeout_prescale_reg <= timeout_prescale_reg + 1'b1;
+    end
+end
 
 always @(posedge clk) begin
     req_state_reg <= req_state_next;
@@ -922,7 +951,6 @@ always @(posedge clk) begin
     tag_cplh_reg <= tag_cplh_next;
     tag_cpld_reg <= tag_cpld_next;
     tag_timer_reg <= tag_timer_next;
-    timeout_prescale_reg <= timeout_prescale_next;
 
     desc_active_reg <= desc_active_next;
     desc_issuing_reg <= desc_issuing_next;
@@ -986,7 +1014,6 @@ always @(posedge clk) begin
         cpld_used_reg <= {CPLD_CNT_WIDTH{1'b0}};
         tag_valid_reg <= {PCIE_TAG_COUNT{1'b0}};
         tag_timer_reg <= {PCIE_TAG_COUNT*3{1'b0}};
-        timeout_prescale_reg <= {TIMEOUT_PRESCALE_WIDTH{1'b0}};
         desc_active_reg <= {DESC_COUNT{1'b0}};
         desc_issuing_reg <= {DESC_COUNT{1'b0}};
         desc_cnt_reg <= {DESC_COUNT*DESC_CNT_WIDTH{1'b0}};

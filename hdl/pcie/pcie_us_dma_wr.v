@@ -232,7 +232,41 @@ reg [DATA_WIDTH-1:0] beat_data;
 reg [RAM_OFFSET_WIDTH:0] byte_idx;
 reg [BEAT_WIDTH+KEEP_SHIFT-1:0] dw_idx;
 
-integer i;
+// The beat a TLP sends next: a pure function of the registers, in a block of its own (an event-driven
+// simulator such as Icarus re-evaluates a combinational block whenever an input changes: the state machine's
+// block below runs several times in a busy cycle and no longer repeats these loops over every byte lane).
+integer bi;
+
+always @* begin
+    byte_idx = {(RAM_OFFSET_WIDTH+1){1'b0}};
+    dw_idx = {(BEAT_WIDTH+KEEP_SHIFT){1'b0}};
+    beat_data = {DATA_WIDTH{1'b0}};
+    if (req_imm_en_reg) begin
+        for (bi = 0; bi < IMM_BEATS; bi = bi + 1) begin
+            if (beat_reg == bi[BEAT_WIDTH-1:0]) begin
+                beat_data = tlp_imm_reg[bi*DATA_WIDTH +: DATA_WIDTH];
+            end
+        end
+    end else begin
+        for (bi = 0; bi < RAM_BYTES; bi = bi + 1) begin
+            byte_idx = {1'b0, bi[RAM_OFFSET_WIDTH-1:0]} + {1'b0, tlp_shift_reg};
+            if (!byte_idx[RAM_OFFSET_WIDTH]) begin
+                beat_data[bi*8 +: 8] = prev_data_reg[byte_idx[RAM_OFFSET_WIDTH-1:0]*8 +: 8];
+            end else begin
+                beat_data[bi*8 +: 8] = fifo_head[byte_idx[RAM_OFFSET_WIDTH-1:0]*8 +: 8];
+            end
+        end
+    end
+    for (bi = 0; bi < KEEP_WIDTH; bi = bi + 1) begin
+        dw_idx = {beat_reg, bi[KEEP_SHIFT-1:0]};
+        if (dw_idx < 4) begin
+            beat_data[bi*32 +: 32] = tlp_hdr_reg[dw_idx[1:0]*32 +: 32];
+        end
+        if (beat_reg == tlp_beats_reg - 1 && !tlp_last_keep_reg[bi]) begin
+            beat_data[bi*32 +: 32] = 32'd0;
+        end
+    end
+end
 
 always @* begin
     state_next = state_reg;
@@ -312,33 +346,6 @@ always @* begin
     // beat assembly: descriptor dwords over RAM words (R/BYTES + b, + b + 1) >> R % BYTES, or immediate
     out_ready = !m_axis_rq_tvalid_reg || m_axis_rq_tready;
     beat_avail = prev_valid_reg && (req_imm_en_reg || fifo_count_reg != 3'd0);
-
-    beat_data = {DATA_WIDTH{1'b0}};
-    if (req_imm_en_reg) begin
-        for (i = 0; i < IMM_BEATS; i = i + 1) begin
-            if (beat_reg == i[BEAT_WIDTH-1:0]) begin
-                beat_data = tlp_imm_reg[i*DATA_WIDTH +: DATA_WIDTH];
-            end
-        end
-    end else begin
-        for (i = 0; i < RAM_BYTES; i = i + 1) begin
-            byte_idx = {1'b0, i[RAM_OFFSET_WIDTH-1:0]} + {1'b0, tlp_shift_reg};
-            if (!byte_idx[RAM_OFFSET_WIDTH]) begin
-                beat_data[i*8 +: 8] = prev_data_reg[byte_idx[RAM_OFFSET_WIDTH-1:0]*8 +: 8];
-            end else begin
-                beat_data[i*8 +: 8] = fifo_head[byte_idx[RAM_OFFSET_WIDTH-1:0]*8 +: 8];
-            end
-        end
-    end
-    for (i = 0; i < KEEP_WIDTH; i = i + 1) begin
-        dw_idx = {beat_reg, i[KEEP_SHIFT-1:0]};
-        if (dw_idx < 4) begin
-            beat_data[i*32 +: 32] = tlp_hdr_reg[dw_idx[1:0]*32 +: 32];
-        end
-        if (beat_reg == tlp_beats_reg - 1 && !tlp_last_keep_reg[i]) begin
-            beat_data[i*32 +: 32] = 32'd0;
-        end
-    end
 
     case (state_reg)
         STATE_IDLE: begin

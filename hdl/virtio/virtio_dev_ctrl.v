@@ -70,7 +70,7 @@
  *                             crossed (also in 0x220)
  *
  *   RX queue (queue 0) counters, cleared by CNT_CLEAR like the others (hdl/virtio/README.md "The RX queue"):
- *   0x300 RX_FRAMES        RO  frames delivered (their used elements handed to the used writer)
+ *   0x300 RX_FRAMES        RO  frames delivered (published: used.idx written past their used elements)
  *   0x304 RX_BYTES         RO  their bytes (frames without the virtio_net_hdr)
  *   0x308 RX_NOTIFY        RO  RX queue notifies (kicks) received
  *   0x30C RX_IRQ_NORMAL    RO  RX interrupts raised because avail.flags allowed them
@@ -83,7 +83,8 @@
  *   0x324 RX_DROP_RUNT     RO  frames from the wire below MIN_FRAME
  *   0x328 RX_DROP_BAD      RO  frames from the wire marked bad (tuser on the last beat)
  *   0x32C RX_DROP_OVERRUN  RO  frames taken after RX_WAIT cycles without room in the packet buffer
- *   0x330 RX_DROP_STOPPED  RO  frames that arrived while the RX queue was not running (no driver, reset, error)
+ *   0x330 RX_DROP_STOPPED  RO  frames that arrived while the RX queue was not running (no driver, reset, error),
+ *                              or that a stop cut before they were published
  *   0x334 RX_DROP_LOOPBACK RO  frames from s_axis_rx while in loopback
  *   0x338 RX_ERRORS        RO  RX queue errors (also counted in 0x228 / 0x240)
  *   0x33C RX_LAST_ERROR    RO  cause of the last RX queue error

@@ -358,9 +358,17 @@ wire [15:0] net_status = (status_reg & VIRTIO_CONFIG_S_NEEDS_RESET) != 0 ? 16'd0
 wire [31:0] config_dword = {config_byte(config_index + 5'd3, net_status), config_byte(config_index + 5'd2, net_status),
                             config_byte(config_index + 5'd1, net_status), config_byte(config_index, net_status)};
 
+// a queue's interrupt counts only while that queue runs, an engine error only while DRIVER_OK is set: one
+// an engine raises in the cycles a reset takes to reach it belongs to the rings the reset dropped (ISR,
+// vectors and status are already clear; taken now, it would interrupt the next driver or make it see
+// NEEDS_RESET on a device it has just reset)
+wire tx_irq_live = tx_irq && tx_queue_enable;
+wire rx_irq_live = rx_irq && rx_queue_enable;
+wire error_live = (tx_error || rx_error) && (status_reg & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
+
 // the ISR read-to-clear value: a source firing in this very cycle is kept
-wire [7:0] isr_after_read = ((tx_irq || rx_irq) && !msix_enabled ? ISR_QUEUE : 8'd0) |
-                            ((tx_error || rx_error) && !msix_enabled ? ISR_CONFIG : 8'd0);
+wire [7:0] isr_after_read = ((tx_irq_live || rx_irq_live) && !msix_enabled ? ISR_QUEUE : 8'd0) |
+                            (error_live && !msix_enabled ? ISR_CONFIG : 8'd0);
 
 // FEATURES_OK: a subset of the modern set, with VERSION_1
 wire features_acceptable = (guest_features_reg & ~modern_features) == 64'd0 && guest_features_reg[VIRTIO_F_VERSION_1];
@@ -428,21 +436,21 @@ always @* begin
     end
 
     // interrupt sources
-    if (tx_irq) begin
+    if (tx_irq_live) begin
         if (msix_enabled) begin
             pend_tx_next = tx_vector_reg != VIRTIO_MSI_NO_VECTOR;
         end else begin
             isr_next = isr_next | ISR_QUEUE;
         end
     end
-    if (rx_irq) begin
+    if (rx_irq_live) begin
         if (msix_enabled) begin
             pend_rx_next = rx_vector_reg != VIRTIO_MSI_NO_VECTOR;
         end else begin
             isr_next = isr_next | ISR_QUEUE;
         end
     end
-    if (tx_error || rx_error) begin
+    if (error_live) begin
         status_next = status_next | VIRTIO_CONFIG_S_NEEDS_RESET;
         // the device config's link status changes with the first NEEDS_RESET
         if ((status_reg & VIRTIO_CONFIG_S_NEEDS_RESET) == 0) begin

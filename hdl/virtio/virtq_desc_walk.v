@@ -859,20 +859,23 @@ always @(posedge clk) begin
     win_rd_off_reg <= win_rd_off_next;
     tbl_rd_off_reg <= tbl_rd_off_next;
 
-    // head queue: shift out the oldest, append at the end
-    for (k = 0; k < LOOKAHEAD; k = k + 1) begin
-        if (hq_pop) begin
-            if (k + 1 < LOOKAHEAD) begin
-                hq_id[k] <= hq_id[k + 1];
-                hq_index[k] <= hq_index[k + 1];
-            end
-            if (hq_push && k + 1 == {{32-HQ_W{1'b0}}, hq_cnt_reg}) begin
+    // head queue: shift out the oldest, append at the end (the loop only when it moves: an event simulator
+    // such as Icarus runs a loop in a clocked block on every cycle)
+    if (hq_pop || hq_push) begin
+        for (k = 0; k < LOOKAHEAD; k = k + 1) begin
+            if (hq_pop) begin
+                if (k + 1 < LOOKAHEAD) begin
+                    hq_id[k] <= hq_id[k + 1];
+                    hq_index[k] <= hq_index[k + 1];
+                end
+                if (hq_push && k + 1 == {{32-HQ_W{1'b0}}, hq_cnt_reg}) begin
+                    hq_id[k] <= s_axis_head_id;
+                    hq_index[k] <= s_axis_head_index;
+                end
+            end else if (hq_push && k == {{32-HQ_W{1'b0}}, hq_cnt_reg}) begin
                 hq_id[k] <= s_axis_head_id;
                 hq_index[k] <= s_axis_head_index;
             end
-        end else if (hq_push && k == {{32-HQ_W{1'b0}}, hq_cnt_reg}) begin
-            hq_id[k] <= s_axis_head_id;
-            hq_index[k] <= s_axis_head_index;
         end
     end
     hq_cnt_reg <= hq_cnt_reg + {{HQ_W-1{1'b0}}, hq_push} - {{HQ_W-1{1'b0}}, hq_pop};

@@ -455,6 +455,8 @@ wire [15:0] cpl_id;
 wire [31:0] cpl_len;
 wire        cpl_last, cpl_valid, cpl_ready;
 wire [15:0] avail_idx, used_idx;
+wire        mv_stat_frame, mv_stat_drop_stopped;     // the mover's counts ("Frames counted when published")
+wire [15:0] mv_stat_frame_len;
 wire        used_idx_req, dec_req, avail_rd_busy;
 wire        avail_rsp_valid, avail_rsp_dec;
 wire [15:0] avail_rsp_flags, avail_rsp_idx, avail_rsp_event;
@@ -662,15 +664,15 @@ mover_inst (
     .idle(mover_idle),
     .busy(mover_busy),
     .more(mover_more),
-    .stat_frame(stat_frame),
-    .stat_frame_len(stat_frame_len),
+    .stat_frame(mv_stat_frame),
+    .stat_frame_len(mv_stat_frame_len),
     .stat_drop_nobuf(stat_drop_nobuf),
     .stat_drop_chain(stat_drop_chain),
     .stat_drop_oversize(stat_drop_oversize),
     .stat_drop_runt(stat_drop_runt),
     .stat_drop_bad(stat_drop_bad),
     .stat_drop_overrun(stat_drop_overrun),
-    .stat_drop_stopped(stat_drop_stopped)
+    .stat_drop_stopped(mv_stat_drop_stopped)
 );
 
 virtq_used #(
@@ -748,6 +750,122 @@ used_inst (
 
 assign blk_wr_ram[3*BLK_ADDR_WIDTH + USED_ADDR_WIDTH +: BLK_ADDR_WIDTH-USED_ADDR_WIDTH] =
     {BLK_ADDR_WIDTH-USED_ADDR_WIDTH{1'b0}};
+
+/*
+ * Frames counted when published. The mover counts a frame (its stat_frame, with the length) when it hands
+ * the frame's completions to the used writer; the frame reaches the driver only once used.idx covers its last
+ * element, and a stop in between (the used writer starts no push from the stop on) loses it with the ring.
+ * So the mover's count goes into a queue {used index after the frame's last element, length}, and the frame
+ * is counted (stat_frame, stat_frame_len) when used.idx reaches that index. At a clear the entries left are
+ * judged against used.idx as it was then: published ones are counted as frames, the others as stopped
+ * (stat_drop_stopped, in the cycles the mover counts no stopped frame of its own). Every frame from the wire
+ * is then counted once: delivered, or dropped with a reason.
+ *
+ * Depth: the used writer stages at most 2*USED_BATCH_MAX elements (frames) not yet published; those
+ * published are counted one a cycle, and a push publishes at most USED_BATCH_MAX frames behind a decision
+ * read: 4*USED_BATCH_MAX entries never fill. A second clear while the entries of a first are still being
+ * judged (the queue control clears twice, two cycles apart) judges them against the first clear's used.idx:
+ * no frame is released between the two.
+ */
+localparam PUB_DEPTH = 4*USED_BATCH_MAX;
+localparam PW = $clog2(PUB_DEPTH);
+
+reg  [15:0] pub_end [0:PUB_DEPTH-1];
+reg  [15:0] pub_len [0:PUB_DEPTH-1];
+reg  [PW:0] pub_wr_reg, pub_wr_next;
+reg  [PW:0] pub_rd_reg, pub_rd_next;
+reg  [15:0] cpl_idx_reg, cpl_idx_next;      // used index of the next completion handed to the used writer
+reg  [15:0] cut_idx_reg, cut_idx_next;      // used.idx when the clear came: what the dropped ring published
+reg  [PW:0] cut_left_reg, cut_left_next;    // entries of the dropped ring still to be judged
+reg  [PW+1:0] lost_reg, lost_next;          // frames lost at a clear, not yet counted as stopped
+reg         pub_stat_frame_reg, pub_stat_frame_next;
+reg  [15:0] pub_stat_len_reg, pub_stat_len_next;
+reg         pub_stat_stopped_reg, pub_stat_stopped_next;
+
+wire [PW-1:0] pub_rd_i = pub_rd_reg[PW-1:0];
+wire [15:0] pub_head_end = pub_end[pub_rd_i];
+wire        pub_cutting = cut_left_reg != {PW+1{1'b0}};
+/* verilator lint_off UNUSEDSIGNAL */ // the sign bit is the comparison
+wire [15:0] pub_dist = (pub_cutting ? cut_idx_reg : used_idx) - pub_head_end;
+/* verilator lint_on UNUSEDSIGNAL */
+wire        pub_reached = !pub_dist[15];
+reg         pub_lost;
+
+always @* begin
+    pub_wr_next = pub_wr_reg;
+    pub_rd_next = pub_rd_reg;
+    cpl_idx_next = cpl_idx_reg;
+    cut_idx_next = cut_idx_reg;
+    cut_left_next = cut_left_reg;
+    pub_stat_frame_next = 1'b0;
+    pub_stat_len_next = pub_stat_len_reg;
+    pub_lost = 1'b0;
+
+    if (mv_stat_frame) begin
+        pub_wr_next = pub_wr_reg + 1'b1;
+    end
+    if (cpl_valid && cpl_ready) begin
+        cpl_idx_next = cpl_idx_reg + 16'd1;
+    end
+    // the oldest entry: a frame once used.idx covers it; of a dropped ring, a frame or a loss at once
+    if (pub_wr_reg != pub_rd_reg && (pub_cutting || pub_reached)) begin
+        pub_rd_next = pub_rd_reg + 1'b1;
+        if (pub_cutting) begin
+            cut_left_next = cut_left_reg - 1'b1;
+        end
+        if (pub_reached) begin
+            pub_stat_frame_next = 1'b1;
+            pub_stat_len_next = pub_len[pub_rd_i];
+        end else begin
+            pub_lost = 1'b1;
+        end
+    end
+    if (clear) begin
+        // the used writer's used.idx is still the dropped ring's in this cycle (it clears at this edge)
+        cpl_idx_next = 16'd0;
+        if (!pub_cutting) begin
+            cut_idx_next = used_idx;
+        end
+        cut_left_next = pub_wr_next - pub_rd_next;
+    end
+
+    // stopped: the mover's counts pass; a lost frame is counted in a cycle the mover counts nothing
+    pub_stat_stopped_next = mv_stat_drop_stopped || lost_reg != {PW+2{1'b0}};
+    lost_next = lost_reg + {{PW+1{1'b0}}, pub_lost}
+        - {{PW+1{1'b0}}, !mv_stat_drop_stopped && lost_reg != {PW+2{1'b0}}};
+end
+
+always @(posedge clk) begin
+    if (mv_stat_frame) begin
+        pub_end[pub_wr_reg[PW-1:0]] <= cpl_idx_reg;
+        pub_len[pub_wr_reg[PW-1:0]] <= mv_stat_frame_len;
+    end
+    pub_wr_reg <= pub_wr_next;
+    pub_rd_reg <= pub_rd_next;
+    cpl_idx_reg <= cpl_idx_next;
+    cut_idx_reg <= cut_idx_next;
+    cut_left_reg <= cut_left_next;
+    lost_reg <= lost_next;
+    pub_stat_frame_reg <= pub_stat_frame_next;
+    pub_stat_len_reg <= pub_stat_len_next;
+    pub_stat_stopped_reg <= pub_stat_stopped_next;
+
+    if (rst) begin
+        pub_wr_reg <= {PW+1{1'b0}};
+        pub_rd_reg <= {PW+1{1'b0}};
+        cpl_idx_reg <= 16'd0;
+        cut_idx_reg <= 16'd0;
+        cut_left_reg <= {PW+1{1'b0}};
+        lost_reg <= {PW+2{1'b0}};
+        pub_stat_frame_reg <= 1'b0;
+        pub_stat_len_reg <= 16'd0;
+        pub_stat_stopped_reg <= 1'b0;
+    end
+end
+
+assign stat_frame = pub_stat_frame_reg;
+assign stat_frame_len = pub_stat_len_reg;
+assign stat_drop_stopped = pub_stat_stopped_reg;
 
 endmodule
 

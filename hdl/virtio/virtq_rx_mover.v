@@ -21,7 +21,8 @@
  * (stat_drop_runt); a frame that starts while the queue is not running (run = 0: no driver, a reset or an
  * error) is dropped (stat_drop_stopped). Every other frame enters the frame queue (FRAME_SLOTS frames).
  * A clear (after a reset or an error) loses the frames held and not yet published: each is counted as
- * stopped too (one count a cycle after the clear), unless the planner had counted it as a drop already.
+ * stopped too (one count a cycle after the clear), unless the planner had counted it as a drop already; a
+ * clear while an earlier clear's frames are still being counted adds its own (none is lost).
  *
  * Planner. Takes the oldest stored frame and the segments of the next chains: the chain's byte stream is
  * header then frame; each segment becomes write ops (one per cycle): header bytes [0, 8) and [8, hdr_len)
@@ -253,10 +254,11 @@ reg  [FW:0]     fq_pl_reg, fq_pl_next;
 reg  [FW:0]     fq_wf_reg, fq_wf_next;
 reg  [FW:0]     fq_rd_reg, fq_rd_next;
 // a frame's fate already counted (dropped by the planner: no buffer, too long for its chains); at clear the
-// frames held and not yet counted are counted as stopped, one a cycle (cut_reg of them left)
+// frames held and not yet counted are counted as stopped, one a cycle (cut_reg of them left; a clear adds its
+// frames to those an earlier clear left: the queue control may clear twice a few cycles apart)
 reg  [FRAME_SLOTS-1:0] fq_counted_reg, fq_counted_next;
 reg  [FW:0]     uncounted_reg, uncounted_next;     // frames held whose fate no counter has seen yet
-reg  [FW:0]     cut_reg, cut_next;
+reg  [FW+1:0]   cut_reg, cut_next;
 reg             unc_inc, unc_dec_plan, unc_dec_rel;
 
 /*
@@ -812,8 +814,9 @@ always @* begin
     end
 
     if (clear) begin
-        // the frames held and not published are lost with the reset: each counted once, as stopped
-        cut_next = uncounted_reg;
+        // the frames held and not published are lost with the reset: each counted once, as stopped (after
+        // those of an earlier clear still being counted)
+        cut_next = cut_reg + {1'b0, uncounted_reg};
         fq_wr_next = {FW+1{1'b0}};
         fq_pl_next = {FW+1{1'b0}};
         fq_wf_next = {FW+1{1'b0}};
@@ -846,7 +849,7 @@ always @* begin
     end
 
     // frames lost with a reset: one stopped count a cycle, in the cycles the wire side counts nothing
-    if (!clear && cut_reg != {FW+1{1'b0}} && !stat_drop_stopped_next) begin
+    if (!clear && cut_reg != {FW+2{1'b0}} && !stat_drop_stopped_next) begin
         stat_drop_stopped_next = 1'b1;
         cut_next = cut_reg - 1'b1;
     end
@@ -978,7 +981,7 @@ always @(posedge clk) begin
         stat_drop_chain_reg <= 1'b0;
         fq_counted_reg <= {FRAME_SLOTS{1'b0}};
         uncounted_reg <= {FW+1{1'b0}};
-        cut_reg <= {FW+1{1'b0}};
+        cut_reg <= {FW+2{1'b0}};
         stat_drop_oversize_reg <= 1'b0;
         stat_drop_runt_reg <= 1'b0;
         stat_drop_bad_reg <= 1'b0;

@@ -484,35 +484,41 @@ always @* begin
         end
         S_DEC: begin
             if (avail_rsp_valid && avail_rsp_dec) begin
-                // the interrupt decision: does the driver's suppression allow it?
-                if (feat_event_idx) begin
-                    // used_event crossed (EVENT_IDX_IGNORED, test only: always; EVENT_IDX_FLAGS, test only:
-                    // NO_INTERRUPT obeyed as well)
-                    dec_allow = (ev_crossed && !(knob_reg[K_EV_FLAGS] && avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT]))
-                        || knob_reg[K_EV_IGNORED];
-                end else begin
-                    // NO_INTERRUPT clear (IGNORE_NO_INTERRUPT, test only: flags read as clear)
-                    dec_allow = !avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT] || knob_reg[K_IGNORE];
-                end
-                dec_empty_irq = avail_rsp_idx == used_idx_reg && (noe_policy == NOE_ALWAYS
-                    || (noe_policy == NOE_WHEN_ACKED && feat_noe));
-                if (dec_allow) begin
-                    if (knob_reg[K_DROP_IRQ]) begin
-                        // test only (DROP_IRQ): the interrupt the driver asked for is not raised
-                        stat_irq_suppressed_next = 1'b1;
+                // stopped (a reset, an error) while the decision read was out: the read is counted back, but
+                // nothing of the old rings may follow the stop, their interrupt included (the register block
+                // has cleared ISR; an interrupt raised now would reach the next driver)
+                if (run) begin
+                    // the interrupt decision: does the driver's suppression allow it?
+                    if (feat_event_idx) begin
+                        // used_event crossed (EVENT_IDX_IGNORED, test only: always; EVENT_IDX_FLAGS, test only:
+                        // NO_INTERRUPT obeyed as well)
+                        dec_allow = (ev_crossed
+                            && !(knob_reg[K_EV_FLAGS] && avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT]))
+                            || knob_reg[K_EV_IGNORED];
                     end else begin
-                        irq_valid_next = 1'b1;
-                        irq_cause_next = 1'b0;
-                        stat_irq_normal_next = 1'b1;
-                        stat_irq_event_next = feat_event_idx;
+                        // NO_INTERRUPT clear (IGNORE_NO_INTERRUPT, test only: flags read as clear)
+                        dec_allow = !avail_rsp_flags[VRING_AVAIL_F_NO_INTERRUPT] || knob_reg[K_IGNORE];
                     end
-                end else if (dec_empty_irq) begin
-                    irq_valid_next = 1'b1;
-                    irq_cause_next = 1'b1;
-                    stat_irq_noe_next = 1'b1;
-                end else begin
-                    stat_irq_suppressed_next = 1'b1;
-                    stat_irq_event_suppressed_next = feat_event_idx && !ev_crossed;
+                    dec_empty_irq = avail_rsp_idx == used_idx_reg && (noe_policy == NOE_ALWAYS
+                        || (noe_policy == NOE_WHEN_ACKED && feat_noe));
+                    if (dec_allow) begin
+                        if (knob_reg[K_DROP_IRQ]) begin
+                            // test only (DROP_IRQ): the interrupt the driver asked for is not raised
+                            stat_irq_suppressed_next = 1'b1;
+                        end else begin
+                            irq_valid_next = 1'b1;
+                            irq_cause_next = 1'b0;
+                            stat_irq_normal_next = 1'b1;
+                            stat_irq_event_next = feat_event_idx;
+                        end
+                    end else if (dec_empty_irq) begin
+                        irq_valid_next = 1'b1;
+                        irq_cause_next = 1'b1;
+                        stat_irq_noe_next = 1'b1;
+                    end else begin
+                        stat_irq_suppressed_next = 1'b1;
+                        stat_irq_event_suppressed_next = feat_event_idx && !ev_crossed;
+                    end
                 end
                 req_next = 1'b0;
                 state_next = S_IDLE;

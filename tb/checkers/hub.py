@@ -488,7 +488,11 @@ class CheckerSet:
             hook(t, data, aborted)
 
     def finish(self) -> None:
-        """End of a run: the checkers that judge totals (every frame seen, every MUST interrupt sent)."""
+        """End of a run: the checkers that judge totals (every frame seen, every MUST interrupt sent).
+
+        Called from the test itself: a violation is raised here, in the caller, unless failures are collected
+        (``expect``). The harness's way (``on_failure``: raised from a task of its own) would come too late
+        when the test returns right after this call, and the test would pass with its checker failed."""
         t = self.now()
         for hook in self._hooks["finish"]:
             hook(t)
@@ -497,6 +501,8 @@ class CheckerSet:
             for c in self.checkers:
                 if c.name not in fails and c.name not in self.waived:
                     self.log.verdict(c.name, True, events=c.events)
+        if self.expected is None and self.violations:
+            raise CheckerError(self.violations[0].report())
 
     def tx_queue(self) -> QueueView | None:
         return self.queues.get(1)

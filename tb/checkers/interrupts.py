@@ -17,7 +17,9 @@ window. The RX queue's decisions follow the same rules as TX's (one used writer 
 
 INTx is a level: a decision made while the line is already high is covered by it (the device can only add
 its ISR bit), but the driver's ISR read may clear the line before that bit arrives, and the device then
-raises it again for that decision: a covered decision also justifies a rise within its window.
+raises it again for that decision: a covered decision also justifies a rise within its window. Likewise
+when two decisions (of either queue) precede one rise, as when both queues' decision reads complete a few
+cycles apart: the rise is matched to one, and covers the others.
 
 Once VIRTIO_F_EVENT_IDX is negotiated these flag rules no longer apply (the spec: the device MUST ignore the
 lower bit of flags): this checker stands down and ``event_idx_irq`` (tb/checkers/event_idx.py, the same
@@ -182,6 +184,12 @@ class InterruptLegality(Checker):
             for d in self.open:
                 if d.queue in queues and not d.matched and d.t <= t and d.covered == covered:
                     d.matched = True
+                    if kind == "intx":
+                        # the line now covers every other decision made before it rose: their ISR bit is the
+                        # same one (two queues deciding a few cycles apart raise INTx once)
+                        for other in self.open:
+                            if other.queue in queues and not other.matched and other.t <= t:
+                                other.covered = True
                     return
         name = "/".join(QUEUE_NAMES[n] for n in queues)
         seen = "; ".join(self._last_decision(n) for n in queues)

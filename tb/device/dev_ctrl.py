@@ -49,7 +49,7 @@ REG_RX_EVENT = {"rx_irq_event": 0x348, "rx_event_suppressed": 0x34C}
 # the RX queue (queue 0): counters at 0x300 + 4*i, cleared by CNT_CLEAR with the others
 REG_RX_CNT_BASE = 0x300
 RX_COUNTERS = (
-    "rx_frames",  # frames delivered (their used elements handed to the used writer)
+    "rx_frames",  # frames delivered (published: used.idx written past their used elements)
     "rx_bytes",  # their bytes (without the virtio_net_hdr)
     "rx_notifies",  # RX queue kicks
     "rx_irq_normal",  # RX interrupts because avail.flags allowed them
@@ -61,7 +61,7 @@ RX_COUNTERS = (
     "rx_drop_runt",  # from the wire below MIN_FRAME
     "rx_drop_bad",  # from the wire marked bad (tuser)
     "rx_drop_overrun",  # taken after RX_WAIT cycles without room in the packet buffer
-    "rx_drop_stopped",  # arrived while the RX queue was not running (no driver, reset, error)
+    "rx_drop_stopped",  # arrived while the RX queue was not running, or cut by a stop before publication
     "rx_drop_loopback",  # from s_axis_rx while in loopback
     "rx_errors",  # RX queue errors (also in "errors" and the per-cause counters)
 )

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 
 import cocotb
 from cocotb.queue import Queue
-from cocotb.triggers import Event, RisingEdge
+from cocotb.triggers import Event, RisingEdge, Timer
 from cocotb.utils import get_sim_time
+
+from tb.simulation.fastsig import bit_reader, int_reader
 
 
 @dataclass
@@ -32,21 +34,6 @@ class AxisFrame:
     tuser: list[int] = field(default_factory=list)
     sim_time_start: int = 0  # ps, the first beat's edge
     sim_time_end: int = 0  # ps, the last beat's edge
-
-
-def _high(signal) -> bool:
-    """A 1-bit signal is 1 (X or Z, as Icarus shows before reset, count as 0)."""
-    try:
-        return bool(signal.value)
-    except ValueError:
-        return False
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except ValueError:  # Icarus: X/Z in a lane tkeep leaves out
-        return int(str(value).lower().replace("x", "0").replace("z", "0"), 2)
 
 
 class AxisSink:
@@ -103,6 +90,17 @@ class AxisSink:
     def _next_edge(self) -> int:
         return int(get_sim_time("ps")) // self.period_ps + 1
 
+    def _stalls_ahead(self) -> int:
+        """How many edges from the next one a list pattern stalls (0: the next edge may take a beat, or the
+        pattern never lets one through and the loop goes edge by edge)."""
+        pattern = self._pattern
+        assert pattern is not None
+        start = (self._next_edge() - self._pattern_origin) % len(pattern)
+        for j in range(len(pattern)):
+            if not pattern[(start + j) % len(pattern)]:
+                return j
+        return 0
+
     def _stall_next_edge(self) -> bool:
         if self._pattern is not None:
             return bool(self._pattern[(self._next_edge() - self._pattern_origin) % len(self._pattern)])
@@ -129,35 +127,55 @@ class AxisSink:
         # read back after that edge is what the DUT sampled
         edge = RisingEdge(self.clock)
         valid_rise = RisingEdge(self.tvalid)
+        tvalid, tready, tlast = bit_reader(self.tvalid), bit_reader(self.tready), bit_reader(self.tlast)
+        tdata = int_reader(self.tdata)
+        tkeep = int_reader(self.tkeep) if self.tkeep is not None else None
+        tuser = int_reader(self.tuser) if self.tuser is not None else None
+        lanes, full_keep, period = self.lanes, self.full_keep, self.period_ps
         frame: AxisFrame | None = None
+        ready_written = True  # tready as last written (__init__ sets it)
         while True:
             if self._pause:
                 self.tready.value = 0
+                ready_written = False
                 await self._unpaused.wait()
                 await edge  # back on the clock before tready may rise again
                 continue
-            if not _high(self.tvalid):
+            if not tvalid():
                 await valid_rise
                 continue
-            self.tready.value = not self._stall_next_edge()
+            skip = self._stalls_ahead() if self._pattern is not None else 0
+            if skip:
+                # a list pattern stalls the next `skip` edges: tready low, and one wake-up half a cycle before
+                # the first edge that takes a beat instead of one per stalled edge (AXI-Stream holds tvalid and
+                # the beat meanwhile; a pause or a new pattern is seen when the loop wakes)
+                if ready_written:
+                    self.tready.value = 0
+                    ready_written = False
+                now = int(get_sim_time("ps"))
+                await Timer((now // period + 1 + skip) * period - period // 2 - now, "ps")
+                continue
+            ready = not self._stall_next_edge() if (self._pattern is not None or self._gen is not None) else True
+            if ready != ready_written:
+                self.tready.value = ready  # only on a change: a write is a scheduled simulator call
+                ready_written = ready
             await edge
             # what the device saw at this edge
-            if not (_high(self.tvalid) and _high(self.tready)):
+            if not (tvalid() and tready()):
                 continue
-            data = _int(self.tdata.value)
-            keep = _int(self.tkeep.value) if self.tkeep is not None else self.full_keep
+            keep = tkeep() if tkeep is not None else full_keep
             if frame is None:
                 frame = AxisFrame(sim_time_start=int(get_sim_time("ps")))
-            raw = data.to_bytes(self.lanes, "little")
-            if keep == self.full_keep:
+            raw = tdata().to_bytes(lanes, "little")
+            if keep == full_keep:
                 frame.tdata += raw
             elif keep & (keep + 1) == 0:  # low lanes only: the last beat of a frame
                 frame.tdata += raw[: keep.bit_length()]
             else:
-                frame.tdata += bytes(raw[i] for i in range(self.lanes) if keep >> i & 1)
-            if self.tuser is not None:
-                frame.tuser.append(_int(self.tuser.value))
-            if _high(self.tlast):
+                frame.tdata += bytes(raw[i] for i in range(lanes) if keep >> i & 1)
+            if tuser is not None:
+                frame.tuser.append(tuser())
+            if tlast():
                 frame.sim_time_end = int(get_sim_time("ps"))
                 self.queue.put_nowait(frame)
                 if self.on_frame is not None:

@@ -20,7 +20,7 @@ import cocotb
 from cocotb.triggers import Event, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
-from tb.simulation.axis_sink import _high
+from tb.simulation.fastsig import bit_reader
 
 
 @dataclass
@@ -80,6 +80,7 @@ class AxisSource:
 
     async def _run(self) -> None:
         edge = RisingEdge(self.clock)
+        tready = bit_reader(self.tready)
         while True:
             if not self.queue:
                 self._idle.set()
@@ -88,19 +89,22 @@ class AxisSource:
                 await edge  # back on the clock before the first beat
                 continue
             f = self.queue[0]
-            data, n = f.data, len(f.data)
-            for off in range(0, n, self.lanes):
-                chunk = data[off : off + self.lanes]
-                last = off + self.lanes >= n
-                self.tdata.value = int.from_bytes(chunk.ljust(self.lanes, b"\0"), "little")
-                self.tkeep.value = self.full_keep if len(chunk) == self.lanes else (1 << len(chunk)) - 1
-                self.tlast.value = int(last)
-                self.tuser.value = int(last and f.bad)
-                self.tvalid.value = 1
+            data, n, lanes = f.data, len(f.data), self.lanes
+            # tvalid, tkeep (all lanes), tlast and tuser (0) hold through the frame's full beats: written
+            # once, and again only for the last beat (writes are per beat, reads only of tready)
+            self.tkeep.value = self.full_keep
+            self.tvalid.value = 1
+            for off in range(0, n, lanes):
+                chunk = data[off : off + lanes]
+                self.tdata.value = int.from_bytes(chunk.ljust(lanes, b"\0"), "little")
+                if off + lanes >= n:
+                    self.tkeep.value = self.full_keep if len(chunk) == lanes else (1 << len(chunk)) - 1
+                    self.tlast.value = 1
+                    self.tuser.value = int(f.bad)
                 while True:
                     await edge
                     self.busy_cycles += 1
-                    if _high(self.tready):
+                    if tready():
                         break
                     self.stall_cycles += 1
             self.tvalid.value = 0

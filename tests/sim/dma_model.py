@@ -42,7 +42,7 @@ ERR_CA = 2
 
 def high(sig) -> bool:
     """A 1-bit signal is 1 (X/Z before the first clock edge on Icarus count as 0)."""
-    return str(sig.value) == "1"
+    return sig._handle.get_signal_val_binstr() == "1"  # tb/simulation/fastsig.py: without a Logic per read
 
 
 def cycle_now() -> int:
@@ -202,6 +202,7 @@ class DmaModel:
 
     async def _rd_completer(self) -> None:
         dut = self.dut
+        falling = FallingEdge(dut.clk)
         while True:
             while not self.rd_heap:
                 self.rd_event.clear()
@@ -212,13 +213,14 @@ class DmaModel:
                 await Timer((due - now - 1) * CLK_NS, unit="ns")
             await FallingEdge(dut.clk)
             if not acc.error:
+                wr_en, wr_addr, wr_be, wr_data = dut.ram_wr_en, dut.ram_wr_addr, dut.ram_wr_be, dut.ram_wr_data
+                wr_en.value = 1
                 for word, be, value in self._ram_words(acc.ram_addr, acc.data):
-                    dut.ram_wr_en.value = 1
-                    dut.ram_wr_addr.value = word
-                    dut.ram_wr_be.value = be
-                    dut.ram_wr_data.value = value
-                    await FallingEdge(dut.clk)
-                dut.ram_wr_en.value = 0
+                    wr_addr.value = word
+                    wr_be.value = be
+                    wr_data.value = value
+                    await falling
+                wr_en.value = 0
             if self.has_rd_tag:
                 dut.s_axis_read_desc_status_tag.value = acc.tag
             dut.s_axis_read_desc_status_error.value = acc.error

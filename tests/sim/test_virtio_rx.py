@@ -248,6 +248,7 @@ async def rx_fault_caught(dut, fault):
 
 
 # -- the NAPI re-check race -----------------------------------------------------------------------------
+RETARGET = 3  # rounds of aiming again at offsets the planned sweep missed
 class RxUsedIdxProbe(Checker):
     """Times the device's used.idx writes on the RX queue (the sweep's 'packet published' moment)."""
 
@@ -270,7 +271,10 @@ async def rx_sweep(dut, skip_recheck: bool):
     The seam is the RX queue's ``race_hook`` (the test-only driver, tb/faults/driver.py), awaited right before
     enable_cb's flags write: it puts one 60-byte frame on the wire and holds the flags write back so that the
     device's used.idx write for that frame lands ``offset`` cycles after it (negative: before it, when the
-    device still reads NO_INTERRUPT and only the driver's re-check of used.idx can find the packet)."""
+    device still reads NO_INTERRUPT and only the driver's re-check of used.idx can find the packet). The aim
+    uses the latency measured once; on the 64-bit device it varies with the frame's phase (the odd offsets
+    before enable_cb are hit by one phase in three), so offsets of -32..32 left unhit are aimed at again, up
+    to RETARGET rounds."""
     b = RxBench(dut)
     hub = b.tb.checkers
     assert hub is not None, "the race sweep needs the checkers (TB_CHECKERS=0 is set)"
@@ -288,8 +292,18 @@ async def rx_sweep(dut, skip_recheck: bool):
     assert isinstance(rvq, FaultyVirtQueue)
     rng = b.tb.rng("rx_race_sweep")
     targets = [(d, phase) for d in range(-40, 41) for phase in (0, 1)]
-    state = {"k": -1, "latency": None, "sent": 0}
+    state = {"k": -1, "latency": None, "sent": 0, "rounds": 0}
     runs: list[tuple[float, float]] = []  # (frame put on the wire, flags write) per iteration
+
+    def reached() -> dict[int, int]:
+        """offset (used.idx write - flags write, cycles) -> runs that hit it"""
+        out: dict[int, int] = {}
+        for t_frame, t_flag in runs:
+            w = next((t for t in probe.times if t >= t_frame), None)
+            if w is not None:
+                off = round((w - t_flag) / CLOCK_NS)
+                out[off] = out.get(off, 0) + 1
+        return out
 
     async def one_frame(delay_cycles: int) -> None:
         if delay_cycles:
@@ -301,8 +315,16 @@ async def rx_sweep(dut, skip_recheck: bool):
         state["k"] += 1
         k = state["k"]
         if k > len(targets):
-            rvq.race_hook = None  # the sweep is over
-            return
+            # the latency from the wire to used.idx varies by a few cycles (at 64 bits the DMA writes queue
+            # behind frame data): aim again at the offsets of -32..32 no run has hit, up to RETARGET rounds
+            hit = reached()
+            missing = [o for o in range(-32, 33) if o not in hit]
+            if not missing or state["rounds"] >= RETARGET:
+                rvq.race_hook = None  # the sweep is over
+                return
+            state["rounds"] += 1
+            b.tb.log.info("RX race sweep: aiming again (round %d) at %s", state["rounds"], missing)
+            targets.extend((d, phase) for d in missing for phase in (0, 1))
         n_used = len(probe.times)
         t_hook = b.p.now_ns()
         if state["latency"] is None:
@@ -337,13 +359,7 @@ async def rx_sweep(dut, skip_recheck: bool):
         if b.p.now_ns() > t_end:
             lost.append(f"no end after 20 ms, iteration {state['k']}")
             break
-    offsets: dict[int, int] = {}
-    for t_frame, t_flag in runs:
-        w = next((t for t in probe.times if t >= t_frame), None)
-        if w is not None:
-            off = round((w - t_flag) / CLOCK_NS)
-            offsets[off] = offsets.get(off, 0) + 1
-    return b, x, offsets, lost
+    return b, x, reached(), lost
 
 
 @cocotb.test()
@@ -377,8 +393,10 @@ async def rx_race_sweep_skip_recheck(dut):
 # -- pytest entry ----------------------------------------------------------------------------------------
 # Icarus (the 4-state reference) in make test: TX and RX end to end through the loopback with INTx (the RX
 # path's blocks run on Icarus in their block tests; the race sweep runs on Icarus in test_checkers);
-# everything under REGRESS, where the RX race sweep runs on both simulators
+# everything under REGRESS, where the RX race sweep runs on both simulators, and every test also on the
+# 64-bit device (a PCIe x2 hard block: the DMA writes lag the wire, the completions queue behind frame data)
 SUITE = suite.Suite("tests.sim.test_virtio_rx", "virtio_net_usp",
+                    variants=suite.widths(256, 64) if REGRESS else suite.widths(256),
                     verilator=r"^(?!.*loopback/size=(60/push=per_packet|1514/push=batched|mixed/push=batched)$)",
                     icarus=r"loopback_intx$")
 

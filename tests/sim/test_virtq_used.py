@@ -442,6 +442,35 @@ async def test_write_error_and_stop(dut):
     tb.check()
 
 
+@cocotb.test()
+@cocotb.parametrize(noe=named("flags", "always"))
+async def test_stop_during_decision(dut, noe):
+    """run falls (a reset, an error) while the decision read is out: the answer still comes back (the read is
+    counted back), but no interrupt follows, neither the one NO_INTERRUPT allows nor notify-on-empty's: the
+    register block has cleared ISR at the reset, and an interrupt raised now would reach the next driver."""
+    tb = await setup(dut, f"stop_during_decision_{noe}", noe=noe == "always", policy=NOE_ALWAYS)
+    # the interrupt owed to the stopped push is what this test forbids
+    tb.hub.waive("irq_legality", why="run fell before the decision: the stopped queue owes no interrupt")
+    tb.ring.avail_flags = VRING_AVAIL_F_NO_INTERRUPT if noe == "always" else 0
+    tb.dec_latency = (40, 40)
+    tb.publish(1)
+    await tb.complete(1)
+    await with_timeout(RisingEdge(dut.dec_req), 5, "us")
+    for _ in range(tb.rng.randint(1, 30)):
+        await FallingEdge(dut.clk)
+    dut.run.value = 0
+    mark = len(tb.irqs)
+    for _ in range(80):
+        await FallingEdge(dut.clk)
+    if len(tb.decs) != 1:
+        tb.error(f"{len(tb.decs)} decision reads answered, expected the one in flight")
+    if len(tb.irqs) != mark:
+        tb.error(f"an interrupt (cause {tb.irqs[mark][1]}) at cycle {tb.irqs[mark][0]}, after run fell")
+    if not high(dut.idle):
+        tb.error("not idle after the decision's answer with run low")
+    tb.check()
+
+
 FAULT_CHECKER = {"used_idx_first": "used_ring", "used_idx_ahead": "used_ring", "write_tx_buffer": "dma_write_target",
                  "ignore_no_interrupt": "irq_legality", "drop_irq": "irq_legality"}
 

@@ -262,6 +262,28 @@ def test_failure_stops_unless_expected() -> None:
         hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx")
 
 
+
+def test_failure_at_finish_is_raised_by_finish() -> None:
+    """A rule judged at the end (a MUST interrupt never sent) fails the test from finish() itself: the
+    harness's own raise runs in a task, and a test that returns right after finish() would pass without it."""
+    hub, clk, q = make(collect=False)
+    deferred: list[CheckerError] = []
+    hub.on_failure(deferred.append)                # as the simulation harness does
+    publish(hub, q, 0, 0)
+    hub.dev_write(q.used + 4, struct.pack("<II", 0, 0), "elem")
+    hub.dev_write(q.used + 2, (1).to_bytes(2, "little"), "idx")
+    clk.t = 100.0
+    hub.dev_read(90.0, q.avail, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), "flags 0: MUST")
+    clk.t = 100.0 + 4 * 500
+    with pytest.raises(CheckerError, match="irq_legality"):
+        hub.finish()
+    # collected failures (fault-injection tests) are the caller's to look at: finish does not raise
+    hub2, clk2, q2 = make()
+    hub2.dev_write(q2.used + 2, (1).to_bytes(2, "little"), "idx")
+    clk2.t = 100.0
+    hub2.finish()
+    assert hub2.failed("used_ring")
+
 def test_waive_until_reset() -> None:
     hub, _clk, q = make()
     hub.waive("driver_order", why="unit test")

@@ -220,6 +220,46 @@ def test_rx_interrupts_both_ways() -> None:
     assert not hub2.failed("irq_legality"), [x.msg for x in hub2.violations]
 
 
+
+def test_intx_one_rise_after_both_queues_decide() -> None:
+    """INTx: the TX and the RX decision reads complete two cycles apart (a 64-bit completion stream delivers
+    them back to back), both MUST; the device raises the line once (one ISR bit for both). That rise covers
+    both decisions; with no rise at all, both are reported."""
+    for rise in (True, False):
+        clk = Clock()
+        hub = CheckerSet(clk, msix_enabled=lambda: False)
+        hub.expect("unit")
+        for sel, pfn in ((0, RX_PFN), (1, TX_PFN)):
+            hub.host_bar(True, 0, 0x0E, 2, sel)
+            hub.host_bar(False, 0, 0x0C, 2, Q)
+            hub.host_bar(True, 0, 0x08, 4, pfn)
+        hub.host_bar(False, 2, REG_TX_PARAMS, 4, 64 << 16 | 16 << 8 | 16)
+        rxq, txq = hub.queues[0], hub.queues[1]
+        post(hub, 0, 0)
+        hub.rx_frame(0.0, frame(0), False)
+        hub.dev_write(BUF, bytes(10) + frame(0), "rx data")
+        used(hub, 0, 0, 70, 1)
+        # a TX chain, published and completed
+        hub.host_mem(True, txq.desc, struct.pack("<QIHH", 0x50_0000, 70, 0, 0))
+        hub.host_mem(True, txq.avail + 4, (0).to_bytes(2, "little"))
+        hub.host_mem(True, txq.avail + 2, (1).to_bytes(2, "little"))
+        hub.dev_write(txq.used + 4, struct.pack("<II", 0, 0), "tx used elem 0")
+        hub.dev_write(txq.used + 2, (1).to_bytes(2, "little"), "tx used.idx 1")
+        clk.t = 100.0
+        hub.dev_read(60.0, txq.avail, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), "TX decision")
+        clk.t = 108.0
+        hub.dev_read(60.0, rxq.avail, (0).to_bytes(2, "little") + (1).to_bytes(2, "little"), "RX decision")
+        if rise:
+            clk.t = 150.0
+            hub.irq("intx", 1)
+        clk.t = 2000.0
+        hub.finish()
+        v = hub.failed("irq_legality")
+        if rise:
+            assert not v, [x.msg for x in hub.violations]
+        else:
+            assert {x.msg.split(" interrupt")[0] for x in v} == {"no TX", "no RX"}, [x.msg for x in v]
+
 def driver(hub: CheckerSet, kind: str, **fields) -> None:
     from tb.driver.trace import Event
 

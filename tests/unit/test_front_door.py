@@ -28,6 +28,8 @@ ROOT = suite.runner.ROOT
     ("WAVES_FROM", "xyz", "a simulation time"),
     ("WAVES_TO", "12parsecs", "a simulation time"),
     ("TB_FAULT", "no_such_fault", "unknown fault 'no_such_fault'"),
+    ("RING_CASE", "abc", "not a ring case id"),
+    ("RING_CASES", "0", "1 or more"),
     ("JOBS", "0", "1 or more"),
     ("SHARD", "3/2", "k/N with 1 <= k <= N"),
     ("SHARD", "half", "k/N"),
@@ -42,6 +44,7 @@ def test_each_bad_input_is_one_line_naming_it(name, value, says):
 def test_good_inputs_pass():
     env = {"SIM": "icarus", "SEED": "1795634114", "TESTCASE": r"[.](tx_end_to_end)\b", "WAVES_FROM": "0",
            "WAVES_TO": "6936", "TB_FAULT": "used_idx_first,leak_desc", "JOBS": "2", "SHARD": "2/4",
+           "RING_CASES": "10000", "RING_CASE": "eyJhZnRlciI6W10sImJlZm9yZSI6W10sImZsYXZvdXIiOjAsImluZGlyZWN0X2Fja2VkIjpmYWxzZSwia2luZCI6Im5leHRfb3V0X29mX3JhbmdlIiwibXNpeCI6ZmFsc2UsInBhcmFtIjowLCJzYW1lX2JhdGNoIjpmYWxzZSwic2VlZCI6MH0",
            "TEST": "tests/sim/test_virtio_tx.py::test_virtio_tx"}
     assert preflight.check_env(env) == []
     assert preflight.check_env({"WAVES_FROM": "10us", "WAVES_TO": "1us"}) == [

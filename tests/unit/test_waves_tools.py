@@ -73,3 +73,20 @@ def test_event_log_format(tmp_path):
     assert read_events(tmp_path / "e.jsonl")[1]["verdict"] == "fail"
     assert log.first_failure["event"] == "wire_check"
     assert json.loads(RunLog.line(8.0, "checker", "test", verdict="pass"))["cycle"] == 2
+
+
+def test_end_time_of_a_dump_read_through_pywellen(tmp_path):
+    """The last timestamp of an FST comes from pywellen's time-step stream (its callback gets the time, the
+    values and the signal ids; a one-argument callback made make waves fail after the simulation)."""
+    import pywellen
+
+    from sim import wavedump
+
+    vcd = tmp_path / "d.vcd"
+    vcd.write_text(
+        "$timescale 1ps $end\n$scope module top $end\n$var wire 1 ! clk $end\n$upscope $end\n$enddefinitions $end\n"
+        "#0\n0!\n#2000\n1!\n#4000\n0!\n#123000\n1!\n"
+    )
+    assert wavedump.end_time(vcd) == 123000  # a VCD's tail is read directly
+    wave = pywellen.Waveform(str(vcd))
+    assert wavedump.end_time(tmp_path / "d.fst", wave) == 123000  # any other dump: through pywellen

@@ -3,8 +3,9 @@
 Hooked at the frame level (simulation only): the model's sink coroutines are already blocked in
 ``recv()`` by the time a test can hook, so the sinks (RQ, CC: DUT -> host) are tapped where a complete
 frame enters their queue (``_sink_frame``, once per frame, when its last beat is accepted) and the sources
-(CQ, RC: host -> DUT) where the model queues a frame (``send``/``send_nowait``, a few cycles before its
-first beat). No per-clock Python: the cost is one decode per TLP.
+(CQ, RC: host -> DUT) where the source takes a frame from its queue to drive it (``_get_frame``, a cycle or
+two before its first beat; private API of the pinned cocotbext-pcie). No per-clock Python: the cost is one
+decode per TLP.
 """
 
 from __future__ import annotations
@@ -81,16 +82,41 @@ class TlpMonitor:
         sink._sink_frame = _sink_frame
 
     def _tap_source(self, source, name, decode, direction) -> None:
-        inner_send, inner_nowait = source.send, source.send_nowait
+        # where the source takes a frame off its queue to drive it: its first beat follows within a cycle or
+        # two. Not where the model queues it: a 64-bit stream takes 65 cycles for a 512-byte completion, and
+        # frames queued behind one reach the DUT that much later (a checker timing the device from a
+        # completion must start its clock when the device can have the data)
+        inner_get, inner_get_nowait = source._get_frame, source._get_frame_nowait
+        inner_send, inner_send_nowait = source.send, source.send_nowait
+        # the source's coroutine started at power-on and may wait in the model's own _get_frame already: the
+        # frame that wakes it (the next one queued: the queue is empty while it waits) is recorded where it
+        # is queued, which is where it goes out
+        unhooked = [len(source.queue._getters)]
+
+        def queued(frame) -> None:
+            if unhooked[0]:
+                unhooked[0] -= 1
+                self._record(name, decode, direction, frame)
 
         async def send(frame):
-            self._record(name, decode, direction, frame)
+            queued(frame)
             await inner_send(frame)
 
         def send_nowait(frame):
-            self._record(name, decode, direction, frame)
-            inner_nowait(frame)
+            queued(frame)
+            inner_send_nowait(frame)
 
+        async def _get_frame():
+            frame = await inner_get()
+            self._record(name, decode, direction, frame)
+            return frame
+
+        def _get_frame_nowait():
+            frame = inner_get_nowait()
+            self._record(name, decode, direction, frame)
+            return frame
+
+        source._get_frame, source._get_frame_nowait = _get_frame, _get_frame_nowait
         source.send, source.send_nowait = send, send_nowait
 
 
