@@ -766,7 +766,9 @@ debug_regs_inst (
     .stat_cq_ur(stat_cq_ur),
     .stat_msix(stat_msix),
     .stat_intx_assert(stat_intx_assert),
-    .stat_intx_deassert(stat_intx_deassert)
+    .stat_intx_deassert(stat_intx_deassert),
+    .stat_rd_status_valid(eng_rd_status_valid),
+    .stat_rd_status_error(eng_rd_status_error)
 );
 
 // the INTx line: the virtio ISR, or the debug BAR's test level

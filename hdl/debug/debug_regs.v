@@ -36,6 +36,11 @@
  *   0x098 CNT_CQ_UR     RO  CQ requests answered Unsupported Request (or dropped)
  *   0x09C CNT_MSIX      RO  MSI-X messages sent
  *   0x0A0 CNT_INTX_ASSERT / 0x0A4 CNT_INTX_DEASSERT  RO  INTx messages
+ *   0x0A8 CNT_RD_ERR_UR       RO  DMA reads (any client's) that ended with status 1: an Unsupported Request
+ *   0x0AC CNT_RD_ERR_CA       RO  ... status 2: a Completer Abort
+ *   0x0B0 CNT_RD_ERR_CPL      RO  ... status 3: poisoned data or a malformed completion
+ *   0x0B4 CNT_RD_ERR_TIMEOUT  RO  ... status 4: a completion timeout (the hard block's, or the engine's backstop)
+ *                           one count per failed read (its first error), whatever number of completions failed
  *   0x100 .. 0x13F SCRATCH_RAM  RW  16 dwords with byte enables: BAR access checks of every size and
  *                           alignment on a new board
  *
@@ -138,7 +143,10 @@ module debug_regs #
     input  wire                       stat_cq_ur,
     input  wire                       stat_msix,
     input  wire                       stat_intx_assert,
-    input  wire                       stat_intx_deassert
+    input  wire                       stat_intx_deassert,
+    // the DMA read engine's status stream (every client's reads): error kinds counted at 0x0A8..0x0B4
+    input  wire                       stat_rd_status_valid,
+    input  wire [3:0]                 stat_rd_status_error
 );
 
 localparam [31:0] DBG_ID = 32'h564E_4554;
@@ -169,7 +177,7 @@ localparam [REG_ADDR_WIDTH-1:0]
 
 localparam SCRATCH_RAM_DWORDS = 16;
 
-localparam CNT_COUNT = 10;
+localparam CNT_COUNT = 14;
 
 localparam [31:0] BUILD_WORD = {BUILD_FLAGS, 24'd0} | ((NET_DATA_WIDTH/8)*65536 + MSIX_VECTORS*256 + PCIE_DATA_WIDTH/32);
 
@@ -237,7 +245,14 @@ reg  [31:0] scratch_ram_reg [0:SCRATCH_RAM_DWORDS-1];
 reg         scratch_ram_we;
 reg         cnt_clear;
 
-wire [CNT_COUNT-1:0] cnt_inc = {stat_intx_deassert, stat_intx_assert, stat_msix, stat_cq_ur, stat_cc_cpl,
+// DMA read status codes (hdl/README.md): 1 UR, 2 CA, 3 poisoned or malformed completion, 4 timeout
+wire [3:0] rd_err_kind;
+assign rd_err_kind[0] = stat_rd_status_valid && stat_rd_status_error == 4'd1;
+assign rd_err_kind[1] = stat_rd_status_valid && stat_rd_status_error == 4'd2;
+assign rd_err_kind[2] = stat_rd_status_valid && stat_rd_status_error == 4'd3;
+assign rd_err_kind[3] = stat_rd_status_valid && stat_rd_status_error == 4'd4;
+
+wire [CNT_COUNT-1:0] cnt_inc = {rd_err_kind, stat_intx_deassert, stat_intx_assert, stat_msix, stat_cq_ur, stat_cc_cpl,
                                 stat_cq_req, stat_rc_err, stat_rc_cpl, stat_rq_wr, stat_rq_rd};
 
 wire st_busy = st_state_reg != ST_IDLE;

@@ -52,6 +52,12 @@ COUNTERS = (
     "msix",
     "intx_assert",
     "intx_deassert",
+    # failed DMA reads (any client's), by the read engine's status code: 1 UR, 2 CA, 3 poisoned or malformed
+    # completion, 4 completion timeout
+    "rd_err_ur",
+    "rd_err_ca",
+    "rd_err_cpl",
+    "rd_err_timeout",
 )
 REG_CNT_BASE = 0x080
 

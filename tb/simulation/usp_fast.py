@@ -16,6 +16,8 @@ edges where it matters and sleeps in between:
 - the completer-request credit counter (no ``pcie_cq_np_req`` port: one credit per cycle, saturating at
   32) is computed from the cycles elapsed instead of being incremented every cycle;
 - ``cfg_local_error_*`` is pulsed at the first edge after the model queues an error;
+- one thing the model lacks is added: the hard block's **completion timeout** (``set_completion_timeout``),
+  off unless a test sets it, as in the model;
 - ``user_clk`` is cocotb's C++ clock (``Clock(impl="gpi")``, toggled by the simulator interface) instead of
   the Python coroutine the model starts by default, which woke Python twice per cycle (about a fifth of a
   test's Python time on Icarus).
@@ -29,12 +31,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+import cocotb
 import cocotbext.pcie.xilinx.us.usp_model as _usp_model  # type: ignore[import-untyped]  # ships no type information
 from cocotb.clock import Clock
-from cocotb.triggers import Event, First, RisingEdge
+from cocotb.triggers import Event, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.tlp import TlpAttr, TlpType  # type: ignore[import-untyped]  # ships no type information
 from cocotbext.pcie.xilinx.us import UltraScalePlusPcieDevice
+from cocotbext.pcie.xilinx.us.tlp import ErrorCode, Tlp_us  # type: ignore[import-untyped]  # ships no type information
 
 _TimeUnit = Literal["step", "fs", "ps", "ns", "us", "ms", "sec"]
 
@@ -63,6 +67,60 @@ class EventDrivenUspDevice(UltraScalePlusPcieDevice):
         for f in self.functions:
             self._watch_config_writes(f)
         self._watch_local_errors()
+        self.cpl_timeout_ns: float | None = None
+        self.cpl_timeouts = 0  # requests this model has timed out
+        self._cpl_timeout_task = None
+
+    # -- completion timeout ----------------------------------------------------------------------------
+    def set_completion_timeout(self, ns: float | None) -> None:
+        """Time out, after ``ns``, every non-posted request of the DUT the link has not completed, as the
+        hard block does (PCIe's completion timeout, its range in Device Control 2; PG213/PG156: a requester
+        completion descriptor with error code 1001 for the tag, Request Completed set, the tag freed).
+        cocotbext-pcie's model has no such timer: a request whose completion never comes keeps its tag for
+        ever, and the DUT's own backstop timeout then reuses a tag the model still holds. ``None`` turns it
+        off (the default). The check runs every ``ns / 8``, so a request times out ``ns`` to ``1.125 ns``
+        after the model first saw it outstanding."""
+        self.cpl_timeout_ns = ns
+        if self._cpl_timeout_task is not None:
+            self._cpl_timeout_task.cancel()
+            self._cpl_timeout_task = None
+        if ns is not None:
+            self._cpl_timeout_task = cocotb.start_soon(self._run_cpl_timeout(ns))
+
+    async def _run_cpl_timeout(self, ns: float) -> None:
+        seen: dict[int, tuple[object, float]] = {}  # tag -> (the request, when it was first seen outstanding)
+        while True:
+            await Timer(ns / 8, "ns")
+            now = get_sim_time("ns")
+            for tag, req in enumerate(self.active_request):
+                if req is None:
+                    seen.pop(tag, None)
+                    continue
+                first = seen.get(tag)
+                if first is None or first[0] is not req:
+                    seen[tag] = (req, now)
+                elif now - first[1] >= ns:
+                    seen.pop(tag)
+                    self._time_out(tag, req)
+
+    def _time_out(self, tag: int, req) -> None:
+        cpl = Tlp_us()
+        cpl.fmt_type = TlpType.CPL
+        cpl.requester_id = req.requester_id
+        cpl.tag = tag
+        cpl.tc, cpl.attr = req.tc, req.attr
+        cpl.lower_address = req.address & 0x7F  # only bits 6:0 are valid with an error (PG213)
+        cpl.byte_count = 0
+        cpl.error_code = ErrorCode.TIMEOUT
+        cpl.request_completed = True
+        self.active_request[tag] = None
+        self.tag_available_count = self.get_available_tag_count()
+        self.cpl_timeouts += 1
+        self.log.warning("Completion timeout: tag %d (%r)", tag, req)
+        # the RC queue's reader frees one header and (data credits + 1) of the completion buffer per TLP
+        self.rx_buf_cplh_fc_count += 1
+        self.rx_buf_cpld_fc_count += 1
+        self.rc_queue.put_nowait(cpl)
 
     # -- change notification ---------------------------------------------------------------------------
     def _watch_config_writes(self, func) -> None:

@@ -223,6 +223,8 @@ async def dma_selftest_errors(dut):
     assert not res.ok and res.read_error == 1, res.describe()
     cnt = await tb.debug.counters()
     assert cnt["rc_err"] >= 1
+    # one failed read, counted as a UR and nothing else
+    assert [cnt[k] for k in ("rd_err_ur", "rd_err_ca", "rd_err_cpl", "rd_err_timeout")] == [1, 0, 0, 0], cnt
     # and the engine still works
     await buf.write(0, bytes(range(256)))
     res = await tb.debug.selftest(buf.bus_addr, buf.bus_addr + 2048, 256)

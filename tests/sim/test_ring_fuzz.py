@@ -12,7 +12,8 @@ byte-exact in ring order, or NEEDS_RESET, the link down, a config interrupt and 
 write outside the used ring, no read of what a check must refuse first, none outside the case's memory.
 After a stop, a reset and one valid packet prove the device recovered.
 
-``dma_error_completions``: UR, CA and poisoned completions on each kind of device read. ``reset_storm``:
+``dma_error_completions``: UR, CA, poisoned and lost completions (the hard block's completion timeout) on each
+kind of device read, each counted by kind in the debug BAR. ``reset_storm``:
 STATUS = 0 at random cycles of traffic, 200 times. ``oracle_catches_faults``: the judge fails a broken device.
 
 There is no driver model here, so the project's checkers (which judge a driver's run from its trace) are off
@@ -46,6 +47,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType  # type: ignore[import-un
 
 from sim import suite
 from sim.events import RunLog, artifact_path
+from tb.device import debug_bar
 from tb.device.dev_ctrl import (
     FAULT_DROP_FRAME,
     FAULT_DUP_FRAME,
@@ -784,16 +786,22 @@ async def reset_storm(dut):
 
 
 # -- DMA error completions (issue 18 item 3) ----------------------------------------------------------------
-# the completion the root complex returns for one chosen device read, and the reads it can hit
-# (a lost completion needs the hard block's completion timeout, which the hard-block model does not have: the
-# device's DMA engine times the tag out itself only as a backstop, and the model then refuses the tag's reuse)
-DMA_ERRORS = ("ur", "ca", "poisoned")
+# the completion the root complex returns for one chosen device read, and the reads it can hit; "timeout": the
+# root complex never answers, and the hard-block model's completion timeout (off elsewhere) ends the request
+DMA_ERRORS = ("ur", "ca", "poisoned", "timeout")
 READ_KINDS = ("avail", "ring_entry", "descriptor", "table", "buffer")
+# the debug BAR's counter of failed DMA reads each error must move (tb/device/debug_bar.py), by the DMA read
+# engine's status code: UR 1, CA 2, poisoned 3 (with a malformed completion), timeout 4
+ERROR_COUNTER = {"ur": "rd_err_ur", "ca": "rd_err_ca", "poisoned": "rd_err_cpl", "timeout": "rd_err_timeout"}
+RD_ERR_COUNTERS = tuple(c for c in debug_bar.COUNTERS if c.startswith("rd_err_"))
+# the hard block's completion timeout in these tests: far below the engine's backstop (CPL_TIMEOUT, 2^26
+# cycles) and far above any completion the model returns (microseconds)
+CPL_TIMEOUT_NS = 20_000
 
 
 class ReadFault:
-    """Root-complex side: the next device read that touches an armed range gets an error completion (UR, CA) or
-    poisoned completions (EP set on the data).
+    """Root-complex side: the next device read that touches an armed range gets an error completion (UR, CA),
+    poisoned completions (EP set on the data) or no completion at all (timeout).
     Installed as the root complex's memory-read handler through its public handler table; every other read
     goes to the model's own handler."""
 
@@ -829,6 +837,8 @@ class ReadFault:
                 await self.rc.send(self.Tlp.create_ur_completion_for_tlp(tlp, self.cid))
             elif kind == "ca":
                 await self.rc.send(self.Tlp.create_ca_completion_for_tlp(tlp, self.cid))
+            elif kind == "timeout":
+                return  # the request is lost: only the hard block's completion timeout ends it
             elif kind == "poisoned":
                 self.poison_tag = tlp.tag
                 try:
@@ -895,7 +905,8 @@ async def _dma_error_case(fz: RingFuzz, error: str, what: str) -> list[str]:
     if not await fz._until_async(lambda: fz._used_equals(lay.used + 2, first.avail_idx)):
         return ["the valid packet before the error was not used"]
     await fz._settle()
-    rc_err = (await fz.tb.debug.counters())["rc_err"]
+    before = await fz.tb.debug.counters()
+    timeouts = fz.p.dev.cpl_timeouts
     for addr, data in second.writes:
         await host.poke(addr, data)
     target = await _read_target(fz, lay, plan.chains[1].head, 1, what)
@@ -933,9 +944,15 @@ async def _dma_error_case(fz: RingFuzz, error: str, what: str) -> list[str]:
         busy=busy,
     )
     problems += rd.judge(plan, obs)
-    rc_now = (await fz.tb.debug.counters())["rc_err"]
-    if rc_now != rc_err + 1:
-        problems.append(f"the completion error was counted {rc_now - rc_err} times in RC_ERR, expected once")
+    after = await fz.tb.debug.counters()
+    moved = {k: after[k] - before[k] for k in ("rc_err", *RD_ERR_COUNTERS) if after[k] != before[k]}
+    # RC_ERR counts completion descriptors with an error: the hard block's timeout descriptor is one
+    want = {"rc_err": 1, ERROR_COUNTER[error]: 1}
+    if moved != want:
+        problems.append(f"debug counters moved {moved}, expected {want}")
+    timed_out = fz.p.dev.cpl_timeouts - timeouts
+    if timed_out != (error == "timeout"):
+        problems.append(f"the hard-block model timed out {timed_out} requests, expected {int(error == 'timeout')}")
     fz.caselog.end_case(keep=bool(problems))
     fz.tb.events.verdict("dma_error", not problems, error=error, read=what, problems=problems)
     if status & NEEDS_RESET:
@@ -946,11 +963,13 @@ async def _dma_error_case(fz: RingFuzz, error: str, what: str) -> list[str]:
 @cocotb.test()
 @cocotb.parametrize(error=[cocotb.Param(e, name=e) for e in DMA_ERRORS])
 async def dma_error_completions(dut, error):
-    """Each kind of error completion on each kind of device read the TX queue makes: the same stop (cause 9),
-    counted; nothing stray; a reset recovers."""
+    """Each kind of error completion (and a lost one) on each kind of device read the TX queue makes: the same
+    stop (cause 9), counted by kind; nothing stray; a reset recovers."""
     fz = RingFuzz(dut)
     await fz.start()
     fz.faults = ReadFault(fz.p.rc)
+    if error == "timeout":
+        fz.p.dev.set_completion_timeout(CPL_TIMEOUT_NS)
     problems: list[str] = []
     for what in READ_KINDS:
         problems += [f"{error} on the {what} read: {p}" for p in await _dma_error_case(fz, error, what)]
