@@ -17,6 +17,9 @@ from sim import runner
 
 OUT = runner.ROOT / "build" / "bench"
 SIZES = (60, 1514)
+# the cell measures from the frame its WARMUP (100) frames in was taken to the last one: fewer frames than this
+# leave nothing to measure (tests/sim/rx_tput_cell.py checks the same with its own constant)
+MIN_FRAMES = 102
 
 
 def run_cell(sim: str, size: int, frames: int) -> dict:
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--icarus-frames", type=int, default=300)
     ap.add_argument("--sims", default=",".join(runner.sims()))
     args = ap.parse_args(argv)
+    for flag, n in (("--frames", args.frames), ("--icarus-frames", args.icarus_frames)):
+        if n < MIN_FRAMES:
+            ap.error(f"{flag} {n}: at least {MIN_FRAMES} (the first 100 frames are the warm-up, not measured)")
     OUT.mkdir(parents=True, exist_ok=True)
     sims = args.sims.split(",")
     rows = measure(sims, {s: args.icarus_frames if s == "icarus" else args.frames for s in sims})

@@ -36,6 +36,7 @@ WARMUP = 100
 async def rx_tput_cell(dut):
     size = int(os.environ.get("RX_SIZE", "60"))
     n = int(os.environ.get("RX_FRAMES", "1000"))
+    assert n >= WARMUP + 2, f"RX_FRAMES={n}: at least {WARMUP + 2} (the first {WARMUP} are the warm-up, not measured)"
     b = RxBench(dut)
     await b.start(DeviceModes(offer_mrg_rxbuf=os.environ.get("RX_MRG", "0") == "1"))
     x = b.xmit(XmitScenario(packets=0, variant="post", seed=3), FAST_GUEST)
