@@ -36,7 +36,7 @@ import time
 import warnings
 import zlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import cocotb
@@ -339,6 +339,7 @@ class RingFuzz:
         """The device mode (the case's, unless ``modes``), then a reset and the probe."""
         modes = modes or CASE_MODES[rd.MODES[case.mode]]
         await self.ctrl.set_modes(modes)
+        self.tb.events.emit("tb", "device_modes", **asdict(modes))  # functional coverage (sim/cover_points.py)
         feats = (1 << F_MAC) | (1 << F_STATUS) | ((1 << F_INDIRECT_DESC) if case.indirect_acked else 0)
         feats |= (1 << F_EVENT_IDX) if modes.offer_event_idx else 0
         lay = await self.host.setup(feats, case)

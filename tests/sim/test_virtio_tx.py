@@ -10,6 +10,7 @@ refuse without hanging or touching memory it was not given.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 
 import cocotb
 import pytest
@@ -41,7 +42,9 @@ async def identity_and_features(dut):
         assert await v.ioread(0x0C, 2) == size, f"queue {q} size"
     assert await v.config_get(0, 6) == bytes([2, 0, 0, 0, 0, 1])
     assert await v.config_get(6, 2) == b"\x01\x00", "link up"
-    await b.ctrl.set_modes(DeviceModes(offer_noe=False, offer_indirect=False))
+    modes = DeviceModes(offer_noe=False, offer_indirect=False)
+    await b.ctrl.set_modes(modes)
+    b.tb.events.emit("tb", "device_modes", **asdict(modes))  # functional coverage (sim/cover_points.py)
     assert await v.get_features() == (1 << 5) | (1 << 16)
     # guest features keep only offered bits
     await v.finalize_features(0xFFFFFFFF)
