@@ -233,7 +233,7 @@ class Collector:
 
     def _tb(self, ev: Any, e: Mapping[str, Any]) -> None:
         if ev == "device_modes":
-            self._hit(f"suppression.policy_noe_{NOE_POLICIES.get(e.get('noe_policy'), '?')}")
+            self._hit(f"suppression.policy_noe_{NOE_POLICIES.get(int(e.get('noe_policy') or 0), '?')}")
             self._hit(f"suppression.policy_push_{e.get('push')}")
             if e.get("kick_suppress"):
                 self._hit("suppression.policy_kick_suppress")
