@@ -14,7 +14,8 @@ Where a point comes from:
   ``used_elem_read`` slots (the used ring's end), and the 16-bit indices ``avail_idx_write`` / ``used_elem_read``
   passing 0xFFFF.
 - ``chain``: the descriptors the driver writes for one buffer (``desc_write`` events up to its ``add_buf``), or
-  the entries of its indirect table (``indirect_table_write``): lengths 1..``CHAIN_MAX`` per queue, INDIRECT.
+  the entries of its indirect table (``indirect_table_write``), and the valid chains of the generated rings
+  (``ring_chains`` testbench events of test_ring_fuzz, TX): lengths 1..``CHAIN_MAX`` per queue, INDIRECT.
 - ``error``: the device stopped the queue with cause N (README "Reset and errors"): the ``ring_case``
   verdicts of tests/sim/test_ring_fuzz.py (``outcome = "stopped: cause N"``).
 - ``dma_error``: the ``dma_error`` verdicts of test_ring_fuzz (error kind x the device read it hit).
@@ -41,9 +42,11 @@ HITS_FILE = "cover_hits.json"
 
 TX_VQ, RX_VQ = 1, 0
 QUEUE_SIZE = 256  # the device's largest ring (the legacy interface's size; hdl/virtio_net_usp.v QUEUE_SIZE)
-# the longest chain the drivers build for one buffer: TX, virtio_net_hdr + the linear part + MAX_SKB_FRAGS (17)
-# fragments (Linux 2.6.32's xmit_skb, 2 + MAX_SKB_FRAGS); RX, the big-packets receive buffer (MAX_SKB_FRAGS + 2)
-CHAIN_MAX = {"tx": 19, "rx": 19}
+# the longest chain for one buffer: TX, virtio_net_hdr + the linear part + MAX_SKB_FRAGS (18) fragments (2.6.32's
+# xmit_skb, 2 + MAX_SKB_FRAGS; length 1, header and frame in one buffer, from the generated rings); RX, the small
+# receive buffer (header + data; 1: a mergeable buffer). The big-packets receive buffer (MAX_SKB_FRAGS + 2) is
+# never built against this device: a driver posts it only with GUEST_TSO4/6 or GUEST_ECN, which it does not offer.
+CHAIN_MAX = {"tx": 20, "rx": 2}
 RACE_OFFSETS = range(-32, 33)  # the offsets every race sweep asserts it reached (cycles)
 RACE_SWEEPS = {
     "tx": "TX ring-full stop path (test_checkers.py race_sweep)",
@@ -239,6 +242,11 @@ class Collector:
                 self._hit("suppression.policy_kick_suppress")
             if e.get("pacing_timer"):
                 self._hit("suppression.policy_pacing_timer")
+        elif ev == "ring_chains":  # the generated rings' valid chains (TX): [descriptors, indirect]
+            for n, indirect in e.get("chains") or ():
+                self._hit(f"chain.tx_len_{int(n)}")
+                if indirect:
+                    self._hit("chain.tx_indirect")
         elif ev == "race_offsets":
             for off in e.get("offsets") or {}:
                 self._hit(f"race.{e.get('sweep')}_{int(off)}")

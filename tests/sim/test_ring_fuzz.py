@@ -354,6 +354,8 @@ class RingFuzz:
         self.tb.events.emit("tb", "ring_case", id=case.to_id(), case=case.describe())
         lay = await self.probe(case)
         plan = rd.build(case, lay)
+        valid = [[c.descs, int(c.indirect)] for c in plan.chains if c.descs and not c.defect]
+        self.tb.events.emit("tb", "ring_chains", chains=valid)  # the valid chains' lengths (sim/cover_points.py)
         problems: list[str] = []
         host = self.host
         used_at = lay.used + 2
