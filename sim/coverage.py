@@ -97,9 +97,13 @@ def write_dat(points: dict[str, int], path: Path) -> None:
 
 
 def rel_source(path: str) -> str:
-    """A point's file as ``hdl/...`` (builds name the checkout they ran in: any checkout maps to this one)."""
-    i = path.rfind("/hdl/")
-    return path[i + 1 :] if i >= 0 else path
+    """A point's file relative to the checkout (``hdl/...``; builds name the checkout they ran in: any checkout
+    maps to this one). The block tests' wrappers (tests/sim/hdl/) keep their own prefix."""
+    for top in ("/tests/sim/hdl/", "/hdl/"):
+        i = path.rfind(top)
+        if i >= 0:
+            return path[i + 1 :]
+    return path
 
 
 def line_ranges(spec: str) -> list[int]:
@@ -222,6 +226,8 @@ def summarize(points: dict[str, int], fault_lines_of=fault_lines) -> dict[str, F
         if "f" not in k or "l" not in k:
             continue
         rel = rel_source(k["f"])
+        if not rel.startswith("hdl/"):
+            continue  # the block tests' wrappers are testbench, not device RTL
         fc = files.setdefault(rel, FileCov(rel))
         excluded = fault_lines_of(rel)
         line = int(k["l"])

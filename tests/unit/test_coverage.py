@@ -62,6 +62,15 @@ def test_summary_lines_toggles_and_holes(tmp_path):
     assert "hdl/virtio/blk.v" in table and "80.0 %" in table and "50.0 %" in table
 
 
+def test_only_device_rtl_is_summarized():
+    points = {
+        key(f="/x/checkout/tests/sim/hdl/tb_blk.v", l="3", n="1", t="line", o="block", S="3"): 0,
+        key(f="/x/checkout/hdl/pcie/dma_ram.v", l="3", n="1", t="line", o="block", S="3"): 1,
+    }
+    assert list(coverage.summarize(points, fault_lines_of=lambda rel: set())) == ["hdl/pcie/dma_ram.v"]
+    assert coverage.rel_source("/x/checkout/tests/sim/hdl/tb_blk.v") == "tests/sim/hdl/tb_blk.v"
+
+
 def test_a_line_is_hit_only_when_every_point_on_it_is():
     points = {
         key(f=BLOCK, l="5", n="1", t="branch", o="if", S="5"): 7,
