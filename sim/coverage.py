@@ -6,8 +6,9 @@
 
 - merges every run's ``coverage.dat`` (counts summed per coverage point, as ``verilator_coverage --write``
   does) into ``build/coverage/merged.dat``;
-- per RTL file: line % (a source line counts as hit when every line and branch point on it was hit, the
-  strict reading that ``verilator_coverage --annotate`` marks) and toggle % (each bit's 0->1 and 1->0), summed
+- per RTL file: line % (a source line counts as hit when each kind of line and branch point on it was hit:
+  its block, the if and the else of a branch on it, both arms of a ``?:``; copies of one point that Verilator
+  emits in several places count once, hit when any copy is) and toggle % (each bit's 0->1 and 1->0), summed
   over the builds and instances that contain the file;
 - the holes: every unhit line of hdl/virtio/ and hdl/pcie/, grouped per file with its source text;
 - ``build/coverage/coverage.info`` (lcov) and ``build/coverage/html/`` (genhtml, Debian's lcov), and, when
@@ -241,8 +242,12 @@ def summarize(points: dict[str, int], fault_lines_of=fault_lines) -> dict[str, F
         elif kind in LINE_TYPES:
             ident = (kind, k.get("n", ""), k.get("o", ""), k.get("S", ""), line)
             line_pts[(rel, ident)] += count
+    # per source line and kind of point (block, if, else, cond_then, ...): the best count of its copies (Verilator
+    # can emit one source branch several times, once per place the model evaluates it); then per line the
+    # smallest of its kinds: a line is hit when each of its branches was taken somewhere
+    per_kind: dict[tuple[str, int, str], int] = {}
     for (rel, ident), count in line_pts.items():
-        _kind, _n, _what, spans, line = ident
+        _kind, _n, what, spans, line = ident
         fc = files[rel]
         excluded = fault_lines_of(rel)
         covered = line_ranges(spans) if spans else [line]
@@ -250,9 +255,12 @@ def summarize(points: dict[str, int], fault_lines_of=fault_lines) -> dict[str, F
             fc.excluded_lines.update(covered)
             continue
         for ln in covered:
-            if ln in excluded:
-                continue
-            fc.lines[ln] = min(fc.lines.get(ln, count), count)
+            if ln not in excluded:
+                k3 = (rel, ln, what)
+                per_kind[k3] = max(per_kind.get(k3, 0), count)
+    for (rel, ln, _what), count in per_kind.items():
+        fc = files[rel]
+        fc.lines[ln] = min(fc.lines.get(ln, count), count)
     return files
 
 

@@ -80,6 +80,20 @@ def test_a_line_is_hit_only_when_every_point_on_it_is():
     assert fc.lines == {5: 0}
 
 
+def test_copies_of_one_branch_count_once():
+    points = {  # one ?: the model evaluates in two places: each arm taken in one of them
+        key(f=BLOCK, l="9", n="36", t="branch", o="cond_then", S="9"): 4,
+        key(f=BLOCK, l="9", n="37", t="branch", o="cond_else", S="9"): 0,
+        key(f=BLOCK, l="9", n="75", t="branch", o="cond_then", S="9"): 0,
+        key(f=BLOCK, l="9", n="76", t="branch", o="cond_else", S="9"): 2,
+    }
+    fc = coverage.summarize(points, fault_lines_of=lambda rel: set())["hdl/virtio/blk.v"]
+    assert fc.lines == {9: 2}
+    del points[key(f=BLOCK, l="9", n="76", t="branch", o="cond_else", S="9")]
+    fc = coverage.summarize(points, fault_lines_of=lambda rel: set())["hdl/virtio/blk.v"]
+    assert fc.lines == {9: 0}, "the else arm was never taken"
+
+
 def test_lcov_file(tmp_path):
     points = block_points(if_hit=1, else_hit=0, tog=0)
     files = coverage.summarize(points, fault_lines_of=lambda rel: set())
