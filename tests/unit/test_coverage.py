@@ -190,7 +190,7 @@ def test_cover_points_from_events():
         "chain.tx_len_5",
         "chain.tx_indirect",
         "ring_wrap.tx_avail_slot_size_max",
-        "ring_wrap.tx_avail_idx_u16",
+        "ring_wrap.avail_idx_u16",
         "suppression.irq_flags_set",
         "suppression.cb_enable_false",
         "race.rx_-3",
@@ -211,7 +211,10 @@ def test_a_small_ring_wrap_and_an_index_that_does_not_wrap():
         + [ev("driver", "avail_idx_write", vq=0, value=v) for v in (10, 9)]  # backwards (a reset): no wrap
     )
     assert "ring_wrap.rx_avail_slot_size_small" in hits
-    assert "ring_wrap.rx_avail_idx_u16" not in hits
+    assert "ring_wrap.avail_idx_u16" not in hits
+    assert cover_points.hits_of_events([ev("tb", "ring_indices", published=65836, used=65535)]) == {
+        "ring_wrap.avail_idx_u16"
+    }
 
 
 def _run_dir(root: Path, name: str, points: dict[str, int], logs: dict[str, list[str]]) -> Path:
