@@ -356,8 +356,29 @@ def functional_report(hit: Iterable[str], points: dict[str, str] | None = None) 
     unhit = [p for p in points if p not in hit]
     if unhit:
         out.append(f"unhit cover points ({len(unhit)}):")
-        out += [f"  {p:42} {points[p]}" for p in unhit]
+        out += compact(unhit, points)
     return out, len(hit), len(points)
+
+
+def compact(names: list[str], points: dict[str, str]) -> list[str]:
+    """One line per unhit point, except numbered families (``race.rx_-32`` ... ``race.rx_32``, chain lengths):
+    one line per run of consecutive numbers, with the first point's meaning."""
+    out: list[str] = []
+    i = 0
+    while i < len(names):
+        m = re.fullmatch(r"(.*_)(-?\d+)", names[i])
+        j = i
+        if m:
+            base, first = m.group(1), int(m.group(2))
+            while j + 1 < len(names) and names[j + 1] == f"{base}{first + (j + 1 - i)}":
+                j += 1
+        if j - i >= 2:
+            last = int(m.group(2)) + (j - i) if m else 0
+            out.append(f"  {names[i]} .. {last} ({j - i + 1} points) {points[names[i]]}")
+        else:
+            out += [f"  {n:42} {points[n]}" for n in names[i : j + 1]]
+        i = j + 1
+    return out
 
 
 # -- the report -----------------------------------------------------------------------------------------------

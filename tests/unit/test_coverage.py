@@ -263,3 +263,10 @@ def test_a_line_target_miss_fails_the_check(tmp_path, capsys):
 def test_no_runs_is_an_error_not_an_empty_report(tmp_path, capsys):
     assert coverage.report([tmp_path], out=tmp_path / "out", html=False) == 2
     assert "no coverage.dat" in capsys.readouterr().err
+
+
+def test_numbered_families_print_as_ranges():
+    points = {f"race.x_{k}": f"offset {k}" for k in range(-3, 4)} | {"chain.a_1": "one", "chain.a_3": "three"}
+    lines = coverage.compact(["race.x_-3", "race.x_-2", "race.x_-1", "race.x_2", "chain.a_1", "chain.a_3"], points)
+    assert lines[0] == "  race.x_-3 .. -1 (3 points) offset -3"
+    assert [ln.split()[0] for ln in lines[1:]] == ["race.x_2", "chain.a_1", "chain.a_3"]
