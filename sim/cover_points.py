@@ -172,7 +172,18 @@ class Collector:
     def _driver(self, ev: Any, e: Mapping[str, Any]) -> None:
         vq = e.get("vq")
         q = self._q(vq)
-        if ev == "features":
+        if ev == "features":  # a new probe: new rings (another size, indices from 0)
+            for state in (
+                self.flags,
+                self.last_avail_slot,
+                self.max_avail_slot,
+                self.last_used_slot,
+                self.last_avail_idx,
+                self.last_used_idx,
+                self.descs,
+                self.table,
+            ):
+                state.clear()
             acked = int(e.get("acked") or 0)
             self._hit("suppression.event_idx_on" if acked >> F_EVENT_IDX & 1 else "suppression.event_idx_off")
             self._hit("suppression.noe_acked" if acked >> F_NOTIFY_ON_EMPTY & 1 else "suppression.noe_not_acked")

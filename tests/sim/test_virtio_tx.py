@@ -123,6 +123,19 @@ async def a3_always_policy(dut):
 
 
 @cocotb.test()
+async def a3_never_policy(dut):
+    """NEVER: the pre-patch driver acks NOTIFY_ON_EMPTY, yet the device raises no interrupt on empty (a1's
+    pre-patch run counts one per packet); every frame still goes out (fewer packets than the ring holds)."""
+    n = 60
+    b = TxBench(dut)
+    await b.start(DeviceModes(noe_policy=NoePolicy.NEVER))
+    res = await b.run(XmitScenario(packets=n, variant="pre", gap_ns=4000, seed=5))
+    assert res.driver.vdev.features >> 24 & 1, "the pre-patch driver acks NOTIFY_ON_EMPTY when offered"
+    assert res.extra["irq_noe"] == 0, res.summary()
+    assert res.extra["frames"] == n and res.extra["errors"] == 0, res.summary()
+
+
+@cocotb.test()
 @cocotb.parametrize(variant=["pre", "post"])
 async def a5_idle_tail(dut, variant):
     """A burst then silence: the pre-patch timer (scaled) reclaims the tail; post-patch leaves it."""

@@ -205,6 +205,14 @@ def test_cover_points_from_events():
     assert hits <= set(cover_points.POINTS) and all(cover_points.POINTS[p] for p in hits)
 
 
+def test_a_new_probe_starts_new_rings():
+    events = [ev("driver", "avail_ring_write", vq=1, slot=s) for s in (254, 255, 0, 1)]
+    events += [ev("driver", "features", acked=0)]  # probed again, at a queue size of 8
+    events += [ev("driver", "avail_ring_write", vq=1, slot=s) for s in (6, 7, 0)]
+    hits = cover_points.hits_of_events(events)
+    assert {"ring_wrap.tx_avail_slot_size_max", "ring_wrap.tx_avail_slot_size_small"} <= hits
+
+
 def test_a_small_ring_wrap_and_an_index_that_does_not_wrap():
     hits = cover_points.hits_of_events(
         [ev("driver", "avail_ring_write", vq=0, slot=s) for s in (5, 6, 7, 0)]
