@@ -11,9 +11,10 @@ Where a point comes from:
 
 - ``ring_wrap``: the driver's ring accesses: ``avail_ring_write`` slots (the avail ring's end, at the running
   queue size: ``size_max`` at the device's QUEUE_SIZE, ``size_small`` at a negotiated smaller one),
-  ``used_elem_read`` slots (the used ring's end), and the 16-bit indices ``avail_idx_write`` / ``used_elem_read``
-  passing 0xFFFF, or a block test's ``ring_indices`` event (test_virtq_tx.py ``test_small_frames_wrap`` under
-  REGRESS: more than 65,535 entries published and used).
+  ``used_elem_read`` slots (the used ring's end); the generated rings' ``ring_span`` events (test_ring_fuzz:
+  the device used more entries than the ring holds, at the case's queue size); the 16-bit indices
+  (``avail_idx_write`` / ``used_elem_read`` passing 0xFFFF, or a block test's ``ring_indices`` event:
+  test_virtq_tx.py ``test_small_frames_wrap`` under REGRESS, more than 65,535 entries published and used).
 - ``chain``: the descriptors the driver writes for one buffer (``desc_write`` events up to its ``add_buf``), or
   the entries of its indirect table (``indirect_table_write``), and the valid chains of the generated rings
   (``ring_chains`` testbench events of test_ring_fuzz, TX): lengths 1..``CHAIN_MAX`` per queue, INDIRECT.
@@ -80,9 +81,10 @@ F_EVENT_IDX = 29
 def _points() -> dict[str, str]:
     p: dict[str, str] = {}
     for q, name in (("tx", "TX"), ("rx", "RX")):
-        p[f"ring_wrap.{q}_avail_slot_size_max"] = f"{name}: the avail ring wrapped at the full size ({QUEUE_SIZE})"
-        p[f"ring_wrap.{q}_avail_slot_size_small"] = f"{name}: the avail ring wrapped at a negotiated smaller size"
-        p[f"ring_wrap.{q}_used_slot"] = f"{name}: the used ring wrapped (an element read from slot 0 after the last)"
+        p[f"ring_wrap.{q}_avail_slot"] = f"{name}: the avail ring wrapped (an entry in slot 0 after the last slot)"
+        p[f"ring_wrap.{q}_used_slot"] = f"{name}: the used ring wrapped (an element in slot 0 after the last slot)"
+    p["ring_wrap.size_max"] = f"a ring wrapped at the full size ({QUEUE_SIZE})"
+    p["ring_wrap.size_small"] = "a ring wrapped at a negotiated smaller size (the modern interface's queue_size)"
     # the 16-bit indices: the same virtq_avail / virtq_used blocks serve both queues
     p["ring_wrap.avail_idx_u16"] = "avail.idx passed 0xFFFF -> 0 (either queue, or the TX block test)"
     p["ring_wrap.used_idx_u16"] = "used.idx passed 0xFFFF -> 0 (either queue, or the TX block test)"
@@ -212,8 +214,8 @@ class Collector:
             last = self.last_avail_slot.get(vq)
             self.max_avail_slot[vq] = max(self.max_avail_slot.get(vq, 0), slot)
             if last is not None and slot < last:
-                size = self.max_avail_slot[vq] + 1
-                self._hit(f"ring_wrap.{q}_avail_slot_size_{'max' if size >= QUEUE_SIZE else 'small'}")
+                self._hit(f"ring_wrap.{q}_avail_slot")
+                self._size_wrap(self.max_avail_slot[vq] + 1)
             self.last_avail_slot[vq] = slot
         elif ev == "avail_idx_write":
             self._idx(self.last_avail_idx, vq, int(e["value"]), "ring_wrap.avail_idx_u16")
@@ -243,6 +245,9 @@ class Collector:
         elif ev == "used_event_write":
             self._hit("suppression.used_event_write")
 
+    def _size_wrap(self, size: int) -> None:
+        self._hit("ring_wrap.size_max" if size >= QUEUE_SIZE else "ring_wrap.size_small")
+
     def _idx(self, last: dict[int, int], vq: int, value: int, point: str) -> None:
         prev = last.get(vq)
         if prev is not None and value < prev and (value - prev) & 0xFFFF < 0x8000:
@@ -262,6 +267,12 @@ class Collector:
                 self._hit("ring_wrap.avail_idx_u16")
             if int(e.get("used") or 0) > 0xFFFF:
                 self._hit("ring_wrap.used_idx_u16")
+        elif ev == "ring_span":  # a generated ring (TX, indices from 0): the device used more entries than it holds
+            q_size, used = int(e.get("qsize") or 0), int(e.get("used") or 0)
+            if q_size and used > q_size:
+                self._hit("ring_wrap.tx_avail_slot")
+                self._hit("ring_wrap.tx_used_slot")
+                self._size_wrap(q_size)
         elif ev == "ring_chains":  # the generated rings' valid chains (TX): [descriptors, indirect]
             for n, indirect in e.get("chains") or ():
                 self._hit(f"chain.tx_len_{int(n)}")

@@ -396,7 +396,11 @@ def run_dirs(patterns: Sequence[str] = (RUNS_GLOB,)) -> list[Path]:
     return out
 
 
-def report(dirs: Sequence[Path], out: Path = OUT, check: bool = True, html: bool = True) -> int:
+def report(dirs: Sequence[Path], out: Path = OUT, check: bool = True, html: bool = True, rescan: bool = False) -> int:
+    if rescan:  # the cover point list changed since the runs: read their event logs again
+        for d in dirs:
+            if any(d.glob("*.events.jsonl")):
+                cover_points.write_run_hits(d)
     dats = [d / "coverage.dat" for d in dirs if (d / "coverage.dat").is_file()]
     hits = [d / cover_points.HITS_FILE for d in dirs if (d / cover_points.HITS_FILE).is_file()]
     if not dats:
@@ -542,11 +546,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--runs", nargs="*", default=[RUNS_GLOB], help=f"run directory globs (default {RUNS_GLOB})")
     rep.add_argument("--no-check", action="store_true", help="exit 0 even when a target is missed")
     rep.add_argument("--no-html", action="store_true", help="no genhtml / verilator_coverage")
+    rep.add_argument(
+        "--rescan",
+        action="store_true",
+        help="collect the cover points from the runs' event logs again (a changed list)",
+    )
     sub.add_parser("clean", help="remove the run directories of the coverage builds")
     args = ap.parse_args(argv)
     if args.cmd == "clean":
         return clean()
-    return report(run_dirs(args.runs), check=not args.no_check, html=not args.no_html)
+    return report(run_dirs(args.runs), check=not args.no_check, html=not args.no_html, rescan=args.rescan)
 
 
 if __name__ == "__main__":

@@ -387,6 +387,8 @@ class RingFuzz:
             c: await self.ctrl.error_count(c) for c in ERROR_CAUSES if c == counters["last_error"] or c in plan.causes
         }
         used_idx = await host.peek16(used_at)
+        # the ring's span (indices from 0 at the case's start): more used than the ring holds is a wrap of both rings
+        self.tb.events.emit("tb", "ring_span", qsize=lay.q, used=used_idx)  # sim/cover_points.py
         used = []
         for i in range(min(used_idx, lay.q)):
             raw = await host.ring.read(lay.used + 4 + 8 * i - host.ring.bus_addr, 8)

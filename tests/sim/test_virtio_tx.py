@@ -124,15 +124,23 @@ async def a3_always_policy(dut):
 
 @cocotb.test()
 async def a3_never_policy(dut):
-    """NEVER: the pre-patch driver acks NOTIFY_ON_EMPTY, yet the device raises no interrupt on empty (a1's
-    pre-patch run counts one per packet); every frame still goes out (fewer packets than the ring holds)."""
+    """NEVER (a device that ignores NOTIFY_ON_EMPTY): the pre-patch driver acks it, the device raises no
+    interrupt on empty (a1's pre-patch run counts one per packet), and the interrupt checker reports the
+    spec's MUST broken at the first empty ring; every frame still goes out (fewer packets than the ring holds:
+    the driver needs no interrupt to go on)."""
     n = 60
     b = TxBench(dut)
+    hub = b.tb.checkers
+    assert hub is not None, "the test needs the checkers (TB_CHECKERS=0 is set)"
+    hub.expect("irq_legality")
     await b.start(DeviceModes(noe_policy=NoePolicy.NEVER))
     res = await b.run(XmitScenario(packets=n, variant="pre", gap_ns=4000, seed=5))
     assert res.driver.vdev.features >> 24 & 1, "the pre-patch driver acks NOTIFY_ON_EMPTY when offered"
     assert res.extra["irq_noe"] == 0, res.summary()
     assert res.extra["frames"] == n and res.extra["errors"] == 0, res.summary()
+    caught = hub.failed("irq_legality")
+    assert caught and "NOTIFY_ON_EMPTY negotiated (MUST)" in caught[0].msg, [v.msg for v in hub.violations]
+    assert {v.checker for v in hub.violations} == {"irq_legality"}, [v.msg for v in hub.violations]
 
 
 @cocotb.test()

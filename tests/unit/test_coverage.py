@@ -189,7 +189,8 @@ def test_cover_points_from_events():
         "chain.tx_len_3",
         "chain.tx_len_5",
         "chain.tx_indirect",
-        "ring_wrap.tx_avail_slot_size_max",
+        "ring_wrap.tx_avail_slot",
+        "ring_wrap.size_max",
         "ring_wrap.avail_idx_u16",
         "suppression.irq_flags_set",
         "suppression.cb_enable_false",
@@ -199,7 +200,7 @@ def test_cover_points_from_events():
         "dma_error.poisoned_table",
     ):
         assert p in hits, p
-    assert "chain.tx_len_1" not in hits and "ring_wrap.tx_avail_slot_size_small" not in hits
+    assert "chain.tx_len_1" not in hits and "ring_wrap.size_small" not in hits
     assert "suppression.policy_pacing_timer" not in hits and "error.cause_7" not in hits
     # every point reported is one of the list, each with a meaning
     assert hits <= set(cover_points.POINTS) and all(cover_points.POINTS[p] for p in hits)
@@ -210,7 +211,7 @@ def test_a_new_probe_starts_new_rings():
     events += [ev("driver", "features", acked=0)]  # probed again, at a queue size of 8
     events += [ev("driver", "avail_ring_write", vq=1, slot=s) for s in (6, 7, 0)]
     hits = cover_points.hits_of_events(events)
-    assert {"ring_wrap.tx_avail_slot_size_max", "ring_wrap.tx_avail_slot_size_small"} <= hits
+    assert {"ring_wrap.size_max", "ring_wrap.size_small"} <= hits
 
 
 def test_a_small_ring_wrap_and_an_index_that_does_not_wrap():
@@ -218,7 +219,11 @@ def test_a_small_ring_wrap_and_an_index_that_does_not_wrap():
         [ev("driver", "avail_ring_write", vq=0, slot=s) for s in (5, 6, 7, 0)]
         + [ev("driver", "avail_idx_write", vq=0, value=v) for v in (10, 9)]  # backwards (a reset): no wrap
     )
-    assert "ring_wrap.rx_avail_slot_size_small" in hits
+    assert {"ring_wrap.rx_avail_slot", "ring_wrap.size_small"} <= hits
+    span = cover_points.hits_of_events(
+        [ev("tb", "ring_span", qsize=4, used=5), ev("tb", "ring_span", qsize=256, used=9)]
+    )
+    assert span == {"ring_wrap.tx_avail_slot", "ring_wrap.tx_used_slot", "ring_wrap.size_small"}
     assert "ring_wrap.avail_idx_u16" not in hits
     assert cover_points.hits_of_events([ev("tb", "ring_indices", published=65836, used=65535)]) == {
         "ring_wrap.avail_idx_u16"
