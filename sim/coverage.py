@@ -16,8 +16,9 @@
 - the functional cover points (sim/cover_points.py): hit/total per group and every point left unhit.
 
 Test-only fault logic is left out of the percentages and the holes: the bodies of ``if (FAULT_ENABLE != 0 ...)``
-statements and generate blocks (the knobs of README "Fault knobs (test only)", constant in a board build) and
-the toggles of the fault knob signals (``fault*``, ``knob*``). The report says how many points that removes.
+statements and generate blocks, the other statements that test FAULT_ENABLE (the knob multiplexers: the knobs
+of hdl/virtio/README.md "Fault knobs (test only)", constant in a board build) and the toggles of the fault knob
+signals (``fault*``, ``knob*``). The report says how many points that removes.
 
 The targets (issue 18): functional points 100 % hit, line coverage >= 95 % of hdl/virtio/ and hdl/pcie/.
 ``report`` exits 1 when a target is missed (``--no-check``: report only). Unhit lines that are explained
@@ -50,6 +51,8 @@ HEADER = "# SystemC::Coverage-3"
 LINE_TYPES = ("line", "branch")
 FAULT_SIGNAL = re.compile(r"^(fault|knob)")  # test-only knob signals (toggle points left out)
 FAULT_IF = re.compile(r"\bif\s*\(\s*FAULT_ENABLE\s*!=\s*0\b")
+# where FAULT_ENABLE is declared or passed on, not tested: no coverage point of its own
+FAULT_DECL = re.compile(r"\b(parameter|localparam)\b|\.FAULT_ENABLE\s*\(|BUILD_FLAGS")
 
 
 # -- coverage.dat ---------------------------------------------------------------------------------------------
@@ -120,13 +123,25 @@ def line_ranges(spec: str) -> list[int]:
 
 # -- test-only fault logic ------------------------------------------------------------------------------------
 def fault_regions(text: str) -> set[int]:
-    """Lines (1-based) inside ``if (FAULT_ENABLE != 0 ...)`` bodies: the if line through the end of its
-    statement (the matching ``end`` of a ``begin``, or the first ``;``), without its ``else`` part."""
+    """Lines (1-based) of test-only fault logic: ``if (FAULT_ENABLE != 0 ...)`` statements and generate blocks,
+    the if line through the end of its body (the matching ``end`` of a ``begin``, or the first ``;``) without
+    its ``else`` part; and every other statement that tests FAULT_ENABLE (the knob multiplexers, ``(FAULT_ENABLE
+    != 0) ? fault : 0``, and a negated knob condition's own line)."""
     lines = text.splitlines()
     out: set[int] = set()
     for i, raw in enumerate(lines):
         m = FAULT_IF.search(raw)
         if not m:
+            code = _code(raw)
+            comment = code.lstrip().startswith(("*", "/*"))
+            if "FAULT_ENABLE" in code and not comment and not FAULT_DECL.search(code):
+                # a statement that tests FAULT_ENABLE (a knob multiplexer, a negated knob condition): its own
+                # lines, to its ';' (a condition's line alone)
+                end = i
+                if not re.search(r"\bif\s*\(", code):
+                    while end + 1 < len(lines) and ";" not in _code(lines[end]):
+                        end += 1
+                out.update(range(i + 1, end + 2))
             continue
         # the statement after the condition: find the condition's closing parenthesis first
         depth, j, col = 0, i, raw.index("(", m.start())
@@ -463,7 +478,7 @@ def report(dirs: Sequence[Path], out: Path = OUT, check: bool = True, html: bool
         )
     )
     print(
-        f"\ntest-only fault logic left out: {excl_l} lines (bodies of 'if (FAULT_ENABLE != 0 ...)'), "
+        f"\ntest-only fault logic left out: {excl_l} lines ('if (FAULT_ENABLE != 0 ...)' bodies, knob multiplexers), "
         f"{excl_t} toggle points (those lines and the fault/knob signals)"
     )
     print("\n".join([""] + func_lines))

@@ -105,7 +105,8 @@ def test_lcov_file(tmp_path):
 
 
 FAULT_RTL = """module m;
-always @* begin
+/* fault (test only, FAULT_ENABLE): a header comment
+ */ always @* begin
     x = 1'b0;
     if (FAULT_ENABLE != 0 && fault_a
             && y) begin
@@ -134,10 +135,9 @@ endmodule
 
 def test_fault_regions_are_the_bodies_of_fault_enable_ifs():
     lines = coverage.fault_regions(FAULT_RTL)
-    # the first if (two-line condition) through its end; the second without its else; the generate block
-    assert lines == {4, 5, 6, 7, 8, 9, 19, 20}
-    # a FAULT_ENABLE in an expression, or a negated condition, is normal logic
-    assert 13 not in lines and 14 not in lines and 15 not in lines
+    # the first if (two-line condition) through its end; the second without its else; the knob multiplexer; the
+    # negated condition's own line (its else is the knob's), not its body; the generate block
+    assert lines == {5, 6, 7, 8, 9, 10, 14, 15, 20, 21}
 
 
 def test_fault_lines_leave_the_percentages():
