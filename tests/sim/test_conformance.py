@@ -49,8 +49,9 @@ from tb.simulation.txbench import TxBench
 from tests.sim.spec_driver import (C_DF, C_DFSELECT, C_GF, C_GFSELECT, C_NUM_QUEUES, C_STATUS, CAP_COMMON,
                                    CAP_DEVICE, CAP_ISR, CAP_NOTIFY, CAP_PCI_CFG, DESC_F_NEXT, F_ACCESS_PLATFORM,
                                    F_MAC, F_STATUS, F_VERSION_1, FEATURES_OK, NEEDS_RESET, NET_HDR_LEN,
-                                   NET_HDR_LEN_V1, QUEUE_NOTIFY, TX_QUEUE, SpecModernNetDriver, SpecNetDriver,
-                                   find_virtio_caps, frame_bytes)
+                                   NET_HDR_LEN_V1, PAGE, QUEUE_NOTIFY, QUEUE_NUM, QUEUE_PFN, QUEUE_SEL, TX_QUEUE,
+                                   SpecModernNetDriver, SpecNetDriver, SpecTxQueue, find_virtio_caps, frame_bytes)
+from tb.simulation.rxbench import RxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -525,6 +526,58 @@ async def fault_register_follows_build(dut):
 # -- pytest entry ----------------------------------------------------------------------------------------
 # two builds: the simulation default (memory BAR0, fault knobs in) and both options the other way (I/O BAR0,
 # fault knobs out, as a board build)
+@cocotb.test()
+async def rx_needs_reset(dut):
+    """An RX buffer without VIRTQ_DESC_F_WRITE (device-readable: the device may not write it) under a frame from
+    the wire: the RX queue stops before any write to it (cause 7 in the RX last-error register, the device's
+    last error and its count), NEEDS_RESET, the link down and a config interrupt; the buffer and the used ring
+    stay untouched; the driver-side checker reports the driver's broken rule; a reset brings the link back up."""
+    b = RxBench(dut)
+    hub = b.tb.checkers
+    if hub is not None:
+        hub.expect("rx_chains_writable")  # the driver-side rule this driver breaks on purpose
+    await b.start()
+    d = SpecNetDriver(b.p)
+    await d.init(msix=True)
+    # the RX queue (0) in the legacy layout at the device's size, one device-readable buffer in it
+    await d.wr(QUEUE_SEL, 0, 2)
+    num = await d.rd(QUEUE_NUM, 2)
+    mem = b.p.dma_alloc(SpecTxQueue.bytes_for(num), PAGE)
+    await mem.write(0, bytes(mem.size))
+    rq = SpecTxQueue(num, mem)
+    buf = b.p.dma_alloc(2048, 64)
+    fill = bytes([0x5A]) * 2048
+    await buf.write(0, fill)
+    await d.wr(QUEUE_PFN, mem.bus_addr // PAGE, 4)
+    await mem.write(0, struct.pack("<QIHH", buf.bus_addr, 2048, 0, 0))   # no DESC_F_WRITE
+    await mem.write(rq.avail + 4, (0).to_bytes(2, "little"))
+    await mem.write(rq.avail + 2, (1).to_bytes(2, "little"))
+    configs = d.config_irqs
+    await d.wr(QUEUE_NOTIFY, 0, 2)
+    b.send([frame_bytes(100, 1)])
+
+    async def config_irq() -> None:
+        while d.config_irqs == configs:
+            await Timer(200, "ns")
+    try:
+        await with_timeout(config_irq(), 100, "us")
+    except TimeoutError:
+        raise AssertionError(f"no config interrupt within 100 us (status {await d.status():#x})") from None
+    assert await d.status() & NEEDS_RESET, "NEEDS_RESET not set"
+    assert not await d.link_up(), "link still up after the RX queue stopped"
+    rx = await b.ctrl.rx_counters()
+    assert rx["rx_last_error"] == 7, f"RX last error {rx['rx_last_error']} (7: a descriptor of the wrong direction)"
+    assert await buf.read(0, 2048) == fill, "the device wrote into a device-readable buffer"
+    assert await mem.read_int(rq.used + 2, 2) == 0, "used.idx moved"
+    assert (await b.ctrl.counters())["last_error"] == 7, "LAST_ERROR (either queue's) is not the RX queue's 7"
+    assert await b.ctrl.error_count(7) == 1, "cause 7 not counted once"
+    await d.init(msix=True)
+    assert await d.link_up() and not await d.status() & NEEDS_RESET, "the reset did not bring the device back"
+    if hub is not None:
+        assert hub.failed("rx_chains_writable"), "the driver-side checker missed the device-readable RX buffer"
+        assert {v.checker for v in hub.violations} == {"rx_chains_writable"}, [v.msg for v in hub.violations]
+
+
 BUILDS = {"mem": {}, "io": {"BAR0_IO": 1, "FAULT_ENABLE": 0}}
 # the BAR0 test of the other kind cannot run on a build (the platform refuses a hard block that does not match)
 NOT_ON = {"mem": "bar0_io_space", "io": "bar0_memory_space"}
