@@ -469,6 +469,8 @@ async def modern_transport(dut):
             used = await drain(d, burst, f"modern transport ({'MSI-X' if msix else 'INTx'}, queue size {d.queue_size})")
             assert all(u.len == 0 for u in used), f"used.len {[u.len for u in used]}"
             sent += burst
+        # n chains used from index 0 at this queue size (a wrap of both rings when n > size: sim/cover_points.py)
+        b.tb.events.emit("tb", "ring_span", qsize=d.queue_size, used=n)
         await b.wait_wire(n, 200)
         b.wire.check(frames)
         assert d.queue_irqs > 0, "no queue interrupt through the modern interface"
