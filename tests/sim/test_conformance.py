@@ -42,7 +42,8 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.device import debug_bar as dbg
-from tb.device.dev_ctrl import FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, DeviceModes
+from tb.device.dev_ctrl import (FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, REG_PACING_INTERVAL,
+                                REG_PUSH_BATCH, REG_PUSH_FLUSH, DeviceModes)
 from tb.simulation.usp import PCIE_TYPE_ENDPOINT, PCIE_TYPE_LEGACY_ENDPOINT, UspConfig
 from tb.scenarios.xmit import XmitScenario
 from tb.simulation.txbench import TxBench
@@ -528,6 +529,19 @@ async def fault_register_follows_build(dut):
 # -- pytest entry ----------------------------------------------------------------------------------------
 # two builds: the simulation default (memory BAR0, fault knobs in) and both options the other way (I/O BAR0,
 # fault knobs out, as a board build)
+@cocotb.test()
+async def mode_registers_read_back(dut):
+    """The run-time mode registers in BAR2 read back what the bench wrote (PACING_INTERVAL, PUSH_BATCH,
+    PUSH_FLUSH); a PUSH_BATCH write without its byte 0 (the field's only byte) leaves it."""
+    b = TxBench(dut)
+    await b.start(DeviceModes(push="batched", push_batch=3, push_flush=777, pacing_interval=1234))
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PACING_INTERVAL, 4) == 1234
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PUSH_BATCH, 4) == 3
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PUSH_FLUSH, 4) == 777
+    await b.p.bar_write(dbg.DEBUG_BAR, REG_PUSH_BATCH + 1, 0x55, 1)
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PUSH_BATCH, 4) == 3, "a write of byte 1 changed PUSH_BATCH"
+
+
 @cocotb.test()
 async def rx_needs_reset(dut):
     """An RX buffer without VIRTQ_DESC_F_WRITE (device-readable: the device may not write it) under a frame from
