@@ -474,8 +474,8 @@ async def test_register_corners(dut):
     """Accesses a driver may make and the device must shrug off: a QUEUE_SEL naming no queue (QUEUE_NUM reads
     0, the legacy spec's "no such queue"; a PFN or MSI-X vector written then lands nowhere), QUEUE_SEL written one
     byte at a time, the legacy vector registers written with MSI-X off (the device config is there then: read
-    only), and a guest_feature_select beyond the two feature dwords (writes ignored, reads 0, the select reads
-    back)."""
+    only), a guest_feature_select beyond the two feature dwords (writes ignored, reads 0, the select reads
+    back), and an ISR read without the ISR's byte (no clear)."""
     tb = await setup(dut)
     before = {q: tb.queue_outputs(q) for q in (0, 1)}
     # QUEUE_SEL = 2: no queue
@@ -516,6 +516,16 @@ async def test_register_corners(dut):
     assert await tb.mread(GF, 4) == bit(F_MAC)
     await tb.mwrite(GFSELECT, 4, 1)
     assert await tb.mread(GF, 4) == bit(F_VERSION_1 - 32), "a write through select 2 reached the features"
+    # an ISR read without byte 0 (the ISR's only byte) leaves it set, INTx with it
+    await run_queues(tb)
+    await FallingEdge(dut.clk)
+    dut.tx_irq.value = 1
+    await FallingEdge(dut.clk)
+    dut.tx_irq.value = 0
+    await RisingEdge(dut.clk)
+    assert await tb.mread(ISR + 1, 1) == 0
+    assert int(dut.intx_level.value) == 1, "an ISR read without byte 0 cleared the ISR"
+    assert await tb.mread(ISR, 1) & 1 and int(dut.intx_level.value) == 0
 
 
 @cocotb.test()
