@@ -4,8 +4,8 @@
 ``--coverage-line --coverage-toggle`` in their own ``-cov`` directories; every run writes ``coverage.dat`` and
 ``cover_hits.json`` into its run directory), then ``python -m sim.coverage report``:
 
-- merges every run's ``coverage.dat`` (counts summed per coverage point, as ``verilator_coverage --write``
-  does) into ``build/coverage/merged.dat``;
+- merges every run's ``coverage.dat`` (kept gzip-compressed after the run: ``finish_run``; counts summed per
+  coverage point, as ``verilator_coverage --write`` does) into ``build/coverage/merged.dat``;
 - per RTL file: line % (a source line counts as hit when each kind of line and branch point on it was hit:
   its block, the if and the else of a branch on it, both arms of a ``?:``; copies of one point that Verilator
   emits in several places count once, hit when any copy is) and toggle % (each bit's 0->1 and 1->0), summed
@@ -28,6 +28,7 @@ rather than tested are listed in docs/coverage.md.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import shutil
@@ -67,9 +68,10 @@ def parse_key(key: str) -> dict[str, str]:
 
 
 def read_dat(path: Path) -> dict[str, int]:
-    """Key -> count of one coverage.dat (``C '<key>' <count>`` lines)."""
+    """Key -> count of one coverage.dat (``C '<key>' <count>`` lines; gzip-compressed when it ends in .gz)."""
     points: dict[str, int] = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             if not line.startswith("C '"):
                 continue
@@ -411,12 +413,33 @@ def run_dirs(patterns: Sequence[str] = (RUNS_GLOB,)) -> list[Path]:
     return out
 
 
+DAT_GZ = "coverage.dat.gz"
+
+
+def finish_run(test_dir: Path) -> None:
+    """After a coverage run (sim/runner.py): its cover points from its event logs, and its coverage.dat
+    compressed (a device run writes about 23 MB; gzip keeps a thirtieth of it)."""
+    cover_points.write_run_hits(test_dir)
+    dat = Path(test_dir) / "coverage.dat"
+    if dat.is_file():
+        with open(dat, "rb") as src, gzip.open(Path(test_dir) / DAT_GZ, "wb", compresslevel=1) as dst:
+            shutil.copyfileobj(src, dst)
+        dat.unlink()
+
+
+def run_dat(d: Path) -> Path | None:
+    for name in (DAT_GZ, "coverage.dat"):
+        if (d / name).is_file():
+            return d / name
+    return None
+
+
 def report(dirs: Sequence[Path], out: Path = OUT, check: bool = True, html: bool = True, rescan: bool = False) -> int:
     if rescan:  # the cover point list changed since the runs: read their event logs again
         for d in dirs:
             if any(d.glob("*.events.jsonl")):
                 cover_points.write_run_hits(d)
-    dats = [d / "coverage.dat" for d in dirs if (d / "coverage.dat").is_file()]
+    dats = [dat for dat in (run_dat(d) for d in dirs) if dat is not None]
     hits = [d / cover_points.HITS_FILE for d in dirs if (d / cover_points.HITS_FILE).is_file()]
     if not dats:
         print(
@@ -424,7 +447,7 @@ def report(dirs: Sequence[Path], out: Path = OUT, check: bool = True, html: bool
             file=sys.stderr,
         )
         return 2
-    without = [d for d in dirs if not (d / "coverage.dat").is_file()]
+    without = [d for d in dirs if run_dat(d) is None]
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     points = merge_dats(dats)

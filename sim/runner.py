@@ -14,7 +14,8 @@ its path is printed.
 
 ``COVERAGE=1`` (``make coverage``) builds Verilator models with line and toggle coverage into their own
 directories (``<toplevel>-<params>-cov``: never mixed with the normal builds) and every run writes its
-``coverage.dat`` into its run directory (sim/coverage.py merges them). Icarus runs are unchanged by it.
+``coverage.dat`` into its run directory (kept gzip-compressed, with the run's functional cover points:
+sim/coverage.py, which also merges them). Icarus runs are unchanged by it.
 """
 
 from __future__ import annotations
@@ -444,8 +445,8 @@ def run(
     name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
     test_dir = build_dir / "runs" / name
     test_dir.mkdir(parents=True, exist_ok=True)
-    stale_patterns = ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw", COVERAGE_DAT, COVER_HITS)
-    for pattern in stale_patterns:
+    old = ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw", f"{COVERAGE_DAT}*", COVER_HITS)
+    for pattern in old:
         for stale in test_dir.glob(pattern):
             stale.unlink()  # a run directory holds one run's artifacts, never an older run's
     log = Path(log_file) if log_file else test_dir / "sim.log"
@@ -505,9 +506,9 @@ def run(
     result = RunResult(test_dir, log, test_reports(results_xml), time.time() - t_run)
     logs = _finish_artifacts(test_dir, result.reports)
     if coverage_requested(sim):
-        from sim import cover_points  # the run's functional cover points, from its event logs
+        from sim import coverage  # the run's cover points from its event logs; its coverage.dat compressed
 
-        cover_points.write_run_hits(test_dir)
+        coverage.finish_run(test_dir)
     if logs and (waves or os.environ.get("TB_VERBOSE")):
         print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
     view = _report_waves(waves, sim, dump, t_run)

@@ -283,3 +283,16 @@ def test_numbered_families_print_as_ranges():
     lines = coverage.compact(["race.x_-3", "race.x_-2", "race.x_-1", "race.x_2", "chain.a_1", "chain.a_3"], points)
     assert lines[0] == "  race.x_-3 .. -1 (3 points) offset -3"
     assert [ln.split()[0] for ln in lines[1:]] == ["race.x_2", "chain.a_1", "chain.a_3"]
+
+
+def test_a_finished_run_keeps_its_coverage_compressed(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    points = block_points(if_hit=1, else_hit=0, tog=2)
+    dat(run / "coverage.dat", points)
+    (run / "t.events.jsonl").write_text(json.dumps(ev("driver", "probe_done", variant="pre")) + "\n")
+    coverage.finish_run(run)
+    assert not (run / "coverage.dat").exists() and (run / coverage.DAT_GZ).is_file()
+    assert coverage.read_dat(run / coverage.DAT_GZ) == points
+    assert cover_points.read_hits(run / cover_points.HITS_FILE) == {"variant.pre"}
+    assert coverage.run_dat(run) == run / coverage.DAT_GZ
