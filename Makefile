@@ -19,7 +19,7 @@ export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools test regress unit lint synth fpga waves bench hil hil-kernel durations merge clean
+.PHONY: help venv tools test regress coverage unit lint synth fpga waves bench hil hil-kernel durations merge clean
 
 help:
 	@echo "virtio-net HIL testbench: make <target>   (variables: SIM=verilator|icarus SEED=n JOBS=n SHARD=k/N)"
@@ -30,6 +30,10 @@ help:
 	@echo "  test       the CI suite (~12-13 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
+	@echo "  coverage   the Verilator simulation tests of make regress (COVERAGE_SET=test: of make test) built with"
+	@echo "             line and toggle coverage: per RTL file line/toggle %, the unhit lines of hdl/virtio and"
+	@echo "             hdl/pcie, the functional cover points hit/total and every unhit one; lcov + HTML in"
+	@echo "             build/coverage/ (fails when a target is missed: all cover points, >= 95 % of the lines)"
 	@echo "  unit       pure-Python tests (seconds)"
 	@echo "  lint       verilator --lint-only -Wall on every RTL module (and the board tops), no hard-block"
 	@echo "             signal in hdl/virtio/, ruff and mypy on tb/ sim/ hil/, the import layering"
@@ -85,6 +89,20 @@ regress: $(STAMP)
 	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
 	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; \
 	    $(PY) -m sim.lineage --jobs $(JOBS) || rc=1; fi; exit $$rc
+
+# line and toggle coverage of hdl/ and the functional cover points (sim/coverage.py, sim/cover_points.py):
+# the coverage builds are separate (build/sim/verilator/*-cov); the previous coverage run's results are cleared
+# first, so the report covers this run only. The report is printed even when a test failed; the target fails
+# if a test failed or a target was missed.
+COVERAGE_SET ?= regress
+coverage: $(STAMP)
+	$(PREFLIGHT)
+	@case "$(COVERAGE_SET)" in regress|test) ;; *) echo "make coverage: COVERAGE_SET=$(COVERAGE_SET): regress (default) or test"; exit 2;; esac
+	@$(PY) -m sim.toolchain --coverage
+	@$(PY) -m sim.coverage clean
+	COVERAGE=1 SIM=verilator $(if $(filter regress,$(COVERAGE_SET)),REGRESS=1) $(PYTEST) $(XDIST) -q \
+	  $(if $(filter test,$(COVERAGE_SET)),-m "not slow") tests/sim; rc=$$?; \
+	  $(PY) -m sim.coverage report || rc=1; exit $$rc
 
 bench: $(STAMP)
 	$(PREFLIGHT)

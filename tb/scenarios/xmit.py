@@ -32,6 +32,7 @@ class XmitScenario:
     min_len: int = 60
     max_len: int = 1514
     nr_frags: int = 0  # extra data descriptors per packet (2 + nr_frags in all)
+    frags_cycle: bool = False  # packet n gets n % (nr_frags + 1) frags: every chain length from 2 to 2 + nr_frags
     gap_ns: float = 0.0  # sender think time between frames
     idle_tail_ns: float = 0.0  # after the last frame: stay idle this long before measuring (A5)
     seed: int = 1
@@ -146,10 +147,11 @@ class XmitRun:
         for seq in range(scn.packets):
             length = rng.randint(scn.min_len, scn.max_len)
             data = make_frame(rng, seq, length, net.mac, scn.ethertype)
-            skb = await self.pool.alloc_skb(seq, data, scn.nr_frags)
+            frags = seq % (scn.nr_frags + 1) if scn.frags_cycle else scn.nr_frags
+            skb = await self.pool.alloc_skb(seq, data, frags)
             while skb is None:  # all skb memory in flight: the socket would block
                 await self._wait_progress(deadline, "skb memory")
-                skb = await self.pool.alloc_skb(seq, data, scn.nr_frags)
+                skb = await self.pool.alloc_skb(seq, data, frags)
             while not net.queue.dev_queue_xmit_nowait(skb):
                 net.queue.stats.tx_dropped -= 1  # a blocking sender waits instead of dropping
                 await self._wait_space(deadline)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import asdict
 
 import cocotb
 from cocotb.triggers import Timer, with_timeout
@@ -37,7 +38,9 @@ class TxBench:
 
     async def start(self, modes: DeviceModes | None = None) -> None:
         await self.tb.start()
-        await self.ctrl.set_modes(modes or DeviceModes())
+        modes = modes or DeviceModes()
+        await self.ctrl.set_modes(modes)
+        self.tb.events.emit("tb", "device_modes", **asdict(modes))  # functional coverage (sim/cover_points.py)
         if self.fault_bits:
             self.tb.log.warning("TB_FAULT: RTL fault knobs %#x on (test-only, a checker should fail)", self.fault_bits)
             await set_fault(self.p, self.fault_bits)

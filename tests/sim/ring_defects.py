@@ -239,6 +239,8 @@ class Chain:
     frames: tuple[bytes | None, ...]  # what the wire may carry for it (None: nothing, a drop)
     drop: str | None = None  # the counter a drop moves ("drop_oversize", "drop_runt")
     defect: bool = False
+    descs: int = 0  # a valid packet's buffers (descriptors, direct or in its table); 0: not counted
+    indirect: bool = False
 
 
 @dataclass
@@ -372,8 +374,9 @@ class _Builder:
     def packet(self, p: Packet) -> Chain:
         frame = self.frame(p.frame_len)
         indirect = p.indirect and self.case.indirect_acked
-        head, _ = self.emit(self.entries_for(self.pieces(bytes(self.lay.hdr_len) + frame, p.nbufs)), indirect)
-        chain = Chain(head, (frame,))
+        entries = self.entries_for(self.pieces(bytes(self.lay.hdr_len) + frame, p.nbufs))
+        head, _ = self.emit(entries, indirect)
+        chain = Chain(head, (frame,), descs=len(entries), indirect=indirect)
         self.chains.append(chain)
         return chain
 

@@ -247,6 +247,7 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
 async def race_sweep(dut):
     """Post-patch stop path vs a completion at every cycle from -40 to +40: never a lost wake-up."""
     b, x, offsets, lost = await sweep(dut, skip_recheck=False)
+    b.tb.events.emit("tb", "race_offsets", sweep="tx", offsets=offsets)  # sim/cover_points.py
     assert not lost, f"the sweep did not finish: {lost[0]}"
     await b.wait_wire(len(x.sent))
     b.wire.check(x.sent)
@@ -408,6 +409,7 @@ async def delayed_race_sweep(dut):
     """cb-delayed's stop path vs the completion that crosses its used_event, at cycle offsets around the
     used_event write: never a lost wake-up, every checker passing."""
     b, x, offsets, lost = await delayed_sweep(dut, skip_recheck=False, targets=DELAYED_OFFSETS)
+    b.tb.events.emit("tb", "race_offsets", sweep="tx_delayed", offsets=offsets)  # sim/cover_points.py
     assert not lost, f"the sweep did not finish: {lost[0]}"
     await b.wait_wire(len(x.sent))
     b.wire.check(x.sent)

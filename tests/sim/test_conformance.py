@@ -42,15 +42,17 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.device import debug_bar as dbg
-from tb.device.dev_ctrl import FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, DeviceModes
+from tb.device.dev_ctrl import (FAULT_KNOBS, REG_FAULT, REG_MAX_FRAME, REG_MIN_FRAME, REG_PACING_INTERVAL,
+                                REG_PUSH_BATCH, REG_PUSH_FLUSH, DeviceModes)
 from tb.simulation.usp import PCIE_TYPE_ENDPOINT, PCIE_TYPE_LEGACY_ENDPOINT, UspConfig
 from tb.scenarios.xmit import XmitScenario
 from tb.simulation.txbench import TxBench
 from tests.sim.spec_driver import (C_DF, C_DFSELECT, C_GF, C_GFSELECT, C_NUM_QUEUES, C_STATUS, CAP_COMMON,
                                    CAP_DEVICE, CAP_ISR, CAP_NOTIFY, CAP_PCI_CFG, DESC_F_NEXT, F_ACCESS_PLATFORM,
                                    F_MAC, F_STATUS, F_VERSION_1, FEATURES_OK, NEEDS_RESET, NET_HDR_LEN,
-                                   NET_HDR_LEN_V1, QUEUE_NOTIFY, TX_QUEUE, SpecModernNetDriver, SpecNetDriver,
-                                   find_virtio_caps, frame_bytes)
+                                   NET_HDR_LEN_V1, PAGE, QUEUE_NOTIFY, QUEUE_NUM, QUEUE_PFN, QUEUE_SEL, TX_QUEUE,
+                                   SpecModernNetDriver, SpecNetDriver, SpecTxQueue, find_virtio_caps, frame_bytes)
+from tb.simulation.rxbench import RxBench
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -468,6 +470,8 @@ async def modern_transport(dut):
             used = await drain(d, burst, f"modern transport ({'MSI-X' if msix else 'INTx'}, queue size {d.queue_size})")
             assert all(u.len == 0 for u in used), f"used.len {[u.len for u in used]}"
             sent += burst
+        # n chains used from index 0 at this queue size (a wrap of both rings when n > size: sim/cover_points.py)
+        b.tb.events.emit("tb", "ring_span", qsize=d.queue_size, used=n)
         await b.wait_wire(n, 200)
         b.wire.check(frames)
         assert d.queue_irqs > 0, "no queue interrupt through the modern interface"
@@ -525,6 +529,71 @@ async def fault_register_follows_build(dut):
 # -- pytest entry ----------------------------------------------------------------------------------------
 # two builds: the simulation default (memory BAR0, fault knobs in) and both options the other way (I/O BAR0,
 # fault knobs out, as a board build)
+@cocotb.test()
+async def mode_registers_read_back(dut):
+    """The run-time mode registers in BAR2 read back what the bench wrote (PACING_INTERVAL, PUSH_BATCH,
+    PUSH_FLUSH); a PUSH_BATCH write without its byte 0 (the field's only byte) leaves it."""
+    b = TxBench(dut)
+    await b.start(DeviceModes(push="batched", push_batch=3, push_flush=777, pacing_interval=1234))
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PACING_INTERVAL, 4) == 1234
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PUSH_BATCH, 4) == 3
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PUSH_FLUSH, 4) == 777
+    await b.p.bar_write(dbg.DEBUG_BAR, REG_PUSH_BATCH + 1, 0x55, 1)
+    assert await b.p.bar_read(dbg.DEBUG_BAR, REG_PUSH_BATCH, 4) == 3, "a write of byte 1 changed PUSH_BATCH"
+
+
+@cocotb.test()
+async def rx_needs_reset(dut):
+    """An RX buffer without VIRTQ_DESC_F_WRITE (device-readable: the device may not write it) under a frame from
+    the wire: the RX queue stops before any write to it (cause 7 in the RX last-error register, the device's
+    last error and its count), NEEDS_RESET, the link down and a config interrupt; the buffer and the used ring
+    stay untouched; the driver-side checker reports the driver's broken rule; a reset brings the link back up."""
+    b = RxBench(dut)
+    hub = b.tb.checkers
+    if hub is not None:
+        hub.expect("rx_chains_writable")  # the driver-side rule this driver breaks on purpose
+    await b.start()
+    d = SpecNetDriver(b.p)
+    await d.init(msix=True)
+    # the RX queue (0) in the legacy layout at the device's size, one device-readable buffer in it
+    await d.wr(QUEUE_SEL, 0, 2)
+    num = await d.rd(QUEUE_NUM, 2)
+    mem = b.p.dma_alloc(SpecTxQueue.bytes_for(num), PAGE)
+    await mem.write(0, bytes(mem.size))
+    rq = SpecTxQueue(num, mem)
+    buf = b.p.dma_alloc(2048, 64)
+    fill = bytes([0x5A]) * 2048
+    await buf.write(0, fill)
+    await d.wr(QUEUE_PFN, mem.bus_addr // PAGE, 4)
+    await mem.write(0, struct.pack("<QIHH", buf.bus_addr, 2048, 0, 0))   # no DESC_F_WRITE
+    await mem.write(rq.avail + 4, (0).to_bytes(2, "little"))
+    await mem.write(rq.avail + 2, (1).to_bytes(2, "little"))
+    configs = d.config_irqs
+    await d.wr(QUEUE_NOTIFY, 0, 2)
+    b.send([frame_bytes(100, 1)])
+
+    async def config_irq() -> None:
+        while d.config_irqs == configs:
+            await Timer(200, "ns")
+    try:
+        await with_timeout(config_irq(), 100, "us")
+    except TimeoutError:
+        raise AssertionError(f"no config interrupt within 100 us (status {await d.status():#x})") from None
+    assert await d.status() & NEEDS_RESET, "NEEDS_RESET not set"
+    assert not await d.link_up(), "link still up after the RX queue stopped"
+    rx = await b.ctrl.rx_counters()
+    assert rx["rx_last_error"] == 7, f"RX last error {rx['rx_last_error']} (7: a descriptor of the wrong direction)"
+    assert await buf.read(0, 2048) == fill, "the device wrote into a device-readable buffer"
+    assert await mem.read_int(rq.used + 2, 2) == 0, "used.idx moved"
+    assert (await b.ctrl.counters())["last_error"] == 7, "LAST_ERROR (either queue's) is not the RX queue's 7"
+    assert await b.ctrl.error_count(7) == 1, "cause 7 not counted once"
+    await d.init(msix=True)
+    assert await d.link_up() and not await d.status() & NEEDS_RESET, "the reset did not bring the device back"
+    if hub is not None:
+        assert hub.failed("rx_chains_writable"), "the driver-side checker missed the device-readable RX buffer"
+        assert {v.checker for v in hub.violations} == {"rx_chains_writable"}, [v.msg for v in hub.violations]
+
+
 BUILDS = {"mem": {}, "io": {"BAR0_IO": 1, "FAULT_ENABLE": 0}}
 # the BAR0 test of the other kind cannot run on a build (the platform refuses a hard block that does not match)
 NOT_ON = {"mem": "bar0_io_space", "io": "bar0_memory_space"}

@@ -519,6 +519,24 @@ async def test_read_timeout(dut):
 
 
 @cocotb.test()
+async def test_zero_length(dut):
+    """Descriptors of length 0, read, write and immediate write: each status comes back OK, no TLP goes out,
+    host memory is untouched (the engines' no-op; no client of the device issues one)."""
+    tb = make_tb(dut, 600)
+    await tb.init(mps=256, mrrs=512)
+    guard = tb.rng.randbytes(2 * GUARD)
+    await tb.mem.write(DST_OFF, guard)
+    rd0, wr0 = tb.stat("rd_req_tlp"), tb.stat("wr_req_tlp")
+    assert await tb.dma_read(tb.mem_base + SRC_OFF, 0, 0) == ERR_OK
+    assert await tb.dma_write(tb.mem_base + DST_OFF + GUARD, 0, 0) == ERR_OK
+    assert await tb.dma_write(tb.mem_base + DST_OFF + GUARD, 0, 0, b"") == ERR_OK
+    assert (tb.stat("rd_req_tlp"), tb.stat("wr_req_tlp")) == (rd0, wr0), "a zero-length descriptor sent a TLP"
+    await tb.flush(DST_OFF)
+    assert await tb.mem.read(DST_OFF, 2 * GUARD) == guard
+    tb.check_clean()
+
+
+@cocotb.test()
 async def test_immediate_writes(dut):
     """Immediate writes of 1..8 bytes at every dword alignment, also across a max-payload boundary."""
     tb = make_tb(dut, 500)

@@ -37,7 +37,7 @@ import time
 import warnings
 import zlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import cocotb
@@ -341,6 +341,7 @@ class RingFuzz:
         """The device mode (the case's, unless ``modes``), then a reset and the probe."""
         modes = modes or CASE_MODES[rd.MODES[case.mode]]
         await self.ctrl.set_modes(modes)
+        self.tb.events.emit("tb", "device_modes", **asdict(modes))  # functional coverage (sim/cover_points.py)
         feats = (1 << F_MAC) | (1 << F_STATUS) | ((1 << F_INDIRECT_DESC) if case.indirect_acked else 0)
         feats |= (1 << F_EVENT_IDX) if modes.offer_event_idx else 0
         lay = await self.host.setup(feats, case)
@@ -355,6 +356,8 @@ class RingFuzz:
         self.tb.events.emit("tb", "ring_case", id=case.to_id(), case=case.describe())
         lay = await self.probe(case)
         plan = rd.build(case, lay)
+        valid = [[c.descs, int(c.indirect)] for c in plan.chains if c.descs and not c.defect]
+        self.tb.events.emit("tb", "ring_chains", chains=valid)  # the valid chains' lengths (sim/cover_points.py)
         problems: list[str] = []
         host = self.host
         used_at = lay.used + 2
@@ -386,6 +389,8 @@ class RingFuzz:
             c: await self.ctrl.error_count(c) for c in ERROR_CAUSES if c == counters["last_error"] or c in plan.causes
         }
         used_idx = await host.peek16(used_at)
+        # the ring's span (indices from 0 at the case's start): more used than the ring holds is a wrap of both rings
+        self.tb.events.emit("tb", "ring_span", qsize=lay.q, used=used_idx)  # sim/cover_points.py
         used = []
         for i in range(min(used_idx, lay.q)):
             raw = await host.ring.read(lay.used + 4 + 8 * i - host.ring.bus_addr, 8)

@@ -470,6 +470,65 @@ async def test_legacy_still_works(dut):
 
 
 @cocotb.test()
+async def test_register_corners(dut):
+    """Accesses a driver may make and the device must shrug off: a QUEUE_SEL naming no queue (QUEUE_NUM reads
+    0, the legacy spec's "no such queue"; a PFN or MSI-X vector written then lands nowhere), QUEUE_SEL written one
+    byte at a time, the legacy vector registers written with MSI-X off (the device config is there then: read
+    only), a guest_feature_select beyond the two feature dwords (writes ignored, reads 0, the select reads
+    back), and an ISR read without the ISR's byte (no clear)."""
+    tb = await setup(dut)
+    before = {q: tb.queue_outputs(q) for q in (0, 1)}
+    # QUEUE_SEL = 2: no queue
+    await tb.lwrite(L_NUM_SEL + 2, 2, 2)
+    assert await tb.lread(L_NUM_SEL, 2) == 0, "QUEUE_NUM of a queue that does not exist must read 0"
+    await tb.lwrite(L_QUEUE_PFN, 4, 0x12345)
+    await RisingEdge(dut.clk)
+    assert await tb.lread(L_QUEUE_PFN, 4) == 0
+    assert {q: tb.queue_outputs(q) for q in (0, 1)} == before, "a PFN for no queue moved a queue"
+    # QUEUE_SEL one byte at a time: the high byte alone, then the low byte alone
+    await tb.lwrite(L_NUM_SEL + 3, 1, 1)
+    assert await tb.lread(L_NUM_SEL + 2, 2) == 0x0102 and await tb.lread(L_NUM_SEL, 2) == 0
+    await tb.lwrite(L_NUM_SEL + 2, 1, 1)
+    assert await tb.lread(L_NUM_SEL + 2, 2) == 0x0101 and await tb.lread(L_NUM_SEL, 2) == 0
+    await tb.lwrite(L_NUM_SEL + 3, 1, 0)
+    assert await tb.lread(L_NUM_SEL + 2, 2) == 1 and await tb.lread(L_NUM_SEL, 2) == tb.max_size(1)
+    # MSI-X off: 0x14 is the device config (read only); a write there changes no vector and no MAC byte
+    await tb.lwrite(L_DW14, 4, 0x0001_0000)
+    assert bytes([await tb.lread(L_DW14 + i, 1) for i in range(6)]) == MAC
+    await FallingEdge(dut.clk)
+    dut.msix_enabled.value = 1
+    assert await tb.lread(L_DW14, 4) == NO_VECTOR << 16 | NO_VECTOR, "the write with MSI-X off set a vector"
+    # MSI-X on, QUEUE_SEL = 2: a queue vector written lands nowhere
+    await tb.lwrite(L_NUM_SEL + 2, 2, 2)
+    await tb.lwrite(L_DW14 + 2, 2, 1)
+    for q in (0, 1):
+        await tb.mwrite(QSEL, 2, q)
+        assert await tb.mread(QVECTOR, 2) == NO_VECTOR, f"queue {q}'s vector moved"
+    await FallingEdge(dut.clk)
+    dut.msix_enabled.value = 0
+    # guest_feature_select 2: nothing there
+    await tb.driver_features(bit(F_MAC) | bit(F_VERSION_1))
+    await tb.mwrite(GFSELECT, 4, 2)
+    assert await tb.mread(GFSELECT, 4) == 2
+    await tb.mwrite(GF, 4, 0xFFFF_FFFF)
+    assert await tb.mread(GF, 4) == 0
+    await tb.mwrite(GFSELECT, 4, 0)
+    assert await tb.mread(GF, 4) == bit(F_MAC)
+    await tb.mwrite(GFSELECT, 4, 1)
+    assert await tb.mread(GF, 4) == bit(F_VERSION_1 - 32), "a write through select 2 reached the features"
+    # an ISR read without byte 0 (the ISR's only byte) leaves it set, INTx with it
+    await run_queues(tb)
+    await FallingEdge(dut.clk)
+    dut.tx_irq.value = 1
+    await FallingEdge(dut.clk)
+    dut.tx_irq.value = 0
+    await RisingEdge(dut.clk)
+    assert await tb.mread(ISR + 1, 1) == 0
+    assert int(dut.intx_level.value) == 1, "an ISR read without byte 0 cleared the ISR"
+    assert await tb.mread(ISR, 1) & 1 and int(dut.intx_level.value) == 0
+
+
+@cocotb.test()
 async def test_legacy_offers(dut):
     """With nothing optional offered: the legacy set is MAC | STATUS, the modern one adds VERSION_1 and
     ACCESS_PLATFORM only; a legacy ack of bits not offered is dropped."""

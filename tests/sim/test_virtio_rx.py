@@ -366,6 +366,7 @@ async def rx_sweep(dut, skip_recheck: bool):
 async def rx_race_sweep(dut):
     """NAPI's re-check vs a packet published at every cycle from -40 to +40 around enable_cb: none is lost."""
     b, x, offsets, lost = await rx_sweep(dut, skip_recheck=False)
+    b.tb.events.emit("tb", "race_offsets", sweep="rx", offsets=offsets)  # sim/cover_points.py
     assert not lost, f"the sweep did not finish: {lost[0]}"
     sent = [f.data for f in b.src.taken]
     await b.wait_received(x.net, len(sent))

@@ -218,7 +218,15 @@ class TB:
                     if high(dut.avail_rsp_valid):
                         return (high(dut.avail_rsp_dec), int(dut.avail_rsp_idx.value),
                                 int(dut.avail_rsp_event.value))
-            dec, idx, event = await with_timeout(answer(), TIMEOUT_US, "us")
+                    if self.errs:
+                        return None  # the block stopped on an error: no answer comes (test_dma_errors)
+            got = await with_timeout(answer(), TIMEOUT_US, "us")
+            if got is None:
+                self.dec_pending = False
+                await FallingEdge(dut.clk)
+                dut.used_idx_req.value = 0
+                return
+            dec, idx, event = got
             if not dec or len(self.dec_answers) != n_ans + 1 or self.dec_answers[-1][1] != idx:
                 self.error(f"decision answer dec={dec} idx={idx}: not the first avail.idx read after the request "
                            f"({self.dec_answers[n_ans:]})")
@@ -393,6 +401,30 @@ async def test_avail_idx_error(dut, case):
         tb.error(f"error causes {tb.errs}, expected [1]")
     if len(tb.ring_reads) != reads0:
         tb.error("ring entries read after a bad avail.idx")
+    tb.check()
+
+
+@cocotb.test()
+@cocotb.parametrize(case=named("used_flags_write", "used_event_read"))
+async def test_dma_errors(dut, case):
+    """A DMA error status on the block's own write (used.flags, kick suppression: error 10) and on its used_event
+    read (EVENT_IDX's interrupt decision: error 9) is reported with that cause (the queue above stops the block:
+    virtq_tx's queue control; here each failing access reports)."""
+    if case == "used_flags_write":
+        tb = await setup(dut, "dma_error_write", kick_suppress=True)
+        tb.dma.wr_fail = lambda addr, length: addr == tb.ring.used
+        want = 10
+        await tb.kick()
+    else:
+        tb = await setup(dut, "dma_error_event", event_idx=True)
+        used_event = tb.ring.avail + 4 + 2 * tb.qsize
+        tb.dma.rd_fail = lambda addr, length: addr == used_event
+        want = 9
+        tb.publish(1)
+        await tb.kick()
+    await Timer(300 * CLK_NS, "ns")
+    if not tb.errs or set(tb.errs) != {want}:
+        tb.error(f"error causes {tb.errs}, expected {want}")
     tb.check()
 
 
