@@ -68,7 +68,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 tools: $(STAMP)
-	@$(PY) -m sim.toolchain
+	@$(PY) -m sim.toolchain --all
 
 unit: $(STAMP)
 	$(PREFLIGHT)

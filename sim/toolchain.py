@@ -7,10 +7,11 @@ from Debian: Icarus Verilog, ``liblz4-dev`` (FST waves from Verilator), ``yosys`
 hil``, and its part of ``make test``) QEMU, a kernel with modules, busybox and kmod. ``ccache`` is optional:
 every Verilator build compiles the same runtime, and with it each is compiled once per checkout.
 
-``make tools`` (and the targets that need them) run this first: as root, whatever is missing is installed in
-one ``apt-get`` call whose output goes to build/tools/apt.log (one line on the terminal); otherwise it says
-which packages to install and which targets need them. Nothing is installed in the middle of a test run:
-``ensure()`` only checks, and names this command when something is missing.
+``make tools`` (``--all``: every target's packages; the other targets ask for their own, and ``make test`` /
+``regress`` / ``bench`` for all but make coverage's report tools) run this first: as root, whatever is missing
+is installed in one ``apt-get`` call whose output goes to build/tools/apt.log (one line on the terminal);
+otherwise it says which packages to install and which targets need them. Nothing is installed in the middle
+of a test run: ``ensure()`` only checks, and names this command when something is missing.
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hil", action="store_true", help="only what the simulations and make hil need")
     ap.add_argument("--synth", action="store_true", help="only what make synth needs")
     ap.add_argument("--coverage", action="store_true", help="only what the simulations and make coverage need")
+    ap.add_argument("--all", action="store_true", help="everything any target needs (make tools)")
     ap.add_argument("--list", action="store_true", help="print the missing packages' names and exit (for CI)")
     args = ap.parse_args(argv)
     groups = (
@@ -206,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         | ({"synth"} if args.synth else set())
         | ({"coverage"} if args.coverage else set())
     )
-    if not (args.waves or args.hil or args.synth or args.coverage):
+    if args.all:
         groups = {p.group for p in PACKAGES}
+    elif not (args.waves or args.hil or args.synth or args.coverage):
+        # make test / regress / bench: everything but make coverage's report tools (a second Verilator and lcov
+        # are not installed for a test run)
+        groups = {p.group for p in PACKAGES} - {"coverage"}
     need = missing(groups)
     if args.list:
         print(" ".join(p.name for p in need))
