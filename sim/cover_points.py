@@ -68,7 +68,12 @@ ERROR_CAUSES = {
 # cause 10 (DMA write error status) is not a point: the device's PCIe write engine (hdl/pcie/pcie_us_dma_wr.v)
 # always reports 0, memory writes being posted; the queues' handling of it is reached by the block tests
 # (tests/sim/dma_model.py ``wr_fail``), which write no event log.
-DMA_ERRORS = {"ur": "Unsupported Request", "ca": "Completer Abort", "poisoned": "poisoned completion data"}
+DMA_ERRORS = {
+    "ur": "Unsupported Request",
+    "ca": "Completer Abort",
+    "poisoned": "poisoned completion data",
+    "timeout": "a lost completion (the hard block's completion timeout)",
+}
 READ_KINDS = ("avail", "ring_entry", "descriptor", "table", "buffer")
 VARIANTS = ("post", "pre", "pre-a", "post-cap", "event-idx", "cb-delayed", "napi-tx", "debian-6.1")
 
