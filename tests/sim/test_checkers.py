@@ -293,6 +293,13 @@ DELAYED_OFFSETS = list(range(-40, 41)) if REGRESS else [-24, -4, 0, 4, 24]
 # the skip-recheck run: a crossing well before the used_event write (its decision read sees the old
 # used_event; near the write the read may already see the new one and interrupt)
 DELAYED_SKIP_OFFSETS = [-300, -100] if REGRESS else [-300]
+# the release -> used.idx write latency is measured once, and some releases land a few cycles off it (with
+# seed 12345 on the 256-bit device the plan never hit -26, -10, +6 and +22, one 16-cycle grid; shifting the
+# release does not help, the used.idx write keeps its cycle): offsets of -32..32 the plan missed are aimed at
+# again with the driver's used_event write moved by the miss the last aim at that offset measured, up to
+# DELAYED_RETARGET rounds and DELAYED_SPARE extra stop paths in all
+DELAYED_RETARGET = 4
+DELAYED_SPARE = 12 if REGRESS else 0
 
 
 async def delayed_sweep(dut, skip_recheck: bool,
@@ -314,14 +321,52 @@ async def delayed_sweep(dut, skip_recheck: bool,
     clk = RisingEdge(dut.user_clk)
     await b.start(DeviceModes(offer_event_idx=True, offer_indirect=False))
     b.wire.pause(True)
-    scn = XmitScenario(packets=256 * (len(targets) + 2), variant="cb-delayed", min_len=60, max_len=60, seed=9,
-                       timeout_ns=200_000_000)
+    # (offset, cycles the used_event write moves beyond the plan's aim): the plan, then the re-aims
+    aims = [(o, 0) for o in targets]
+    scn = XmitScenario(packets=256 * (len(targets) + 2 + DELAYED_SPARE), variant="cb-delayed", min_len=60,
+                       max_len=60, seed=9, timeout_ns=200_000_000)
     x = b.xmit(scn, driver_faults=("skip_enable_cb_delayed_recheck",) if skip_recheck else (), race_seam=True)
     await x.probe()
     assert hub.event_idx, "EVENT_IDX offered but not negotiated"
     svq = faulty_queue(x.net)
-    state: dict = {"k": -1, "latency": None, "armed": False}
-    runs: list[tuple[float, float, int]] = []   # (release time, used_event write time, crossing used index)
+    state: dict = {"k": -1, "latency": None, "armed": False, "rounds": 0}
+    # (release time, used_event write time, crossing used index, the aim it was run for)
+    runs: list[tuple[float, float, int, tuple[int, int]]] = []
+
+    def achieved(t_rel: float, t_ev: float, crossing: int) -> int | None:
+        """the run's offset: crossing used.idx write - used_event write, in cycles (None: no write seen)"""
+        w = next((t for t, v in probe.writes if t >= t_rel and v == crossing), None)
+        return None if w is None else round((w - t_ev) / CLOCK_NS)
+
+    def reached() -> dict[int, int]:
+        """offset -> runs that hit it"""
+        out: dict[int, int] = {}
+        for t_rel, t_ev, crossing, _aim in runs:
+            off = achieved(t_rel, t_ev, crossing)
+            if off is not None:
+                out[off] = out.get(off, 0) + 1
+        return out
+
+    def aim_again() -> None:
+        """After the plan: the offsets of -32..32 it wanted and missed, once more with the next phase."""
+        if skip_recheck or state["rounds"] >= DELAYED_RETARGET:
+            return
+        hit = reached()
+        missing = [o for o in targets if abs(o) <= 32 and o not in hit]
+        spare = len(targets) + DELAYED_SPARE - len(aims)
+        if not missing or spare <= 0:
+            return
+        state["rounds"] += 1
+        again = []
+        for o in missing[:spare]:
+            last = [run for run in runs if run[3][0] == o]
+            got = achieved(*last[-1][:3]) if last else None
+            adj = last[-1][3][1] if last else 0
+            # the write lands (got - o) cycles too early or late: move the used_event write by as much
+            adj += (got - o) if got is not None and got != o else (1 if state["rounds"] % 2 else -1)
+            again.append((o, adj))
+        b.tb.log.info("delayed race sweep: aiming again (round %d) at (offset, moved by): %s", state["rounds"], again)
+        aims.extend(again)
 
     def device_used() -> int:
         return probe.writes[-1][1] if probe.writes else 0
@@ -337,9 +382,11 @@ async def delayed_sweep(dut, skip_recheck: bool,
 
     async def hook(at: str) -> None:
         if at == "enter":
-            state["armed"] = x.net.queue.stopped and state["k"] < len(targets)
+            if x.net.queue.stopped and state["k"] >= len(aims):
+                aim_again()
+            state["armed"] = x.net.queue.stopped and state["k"] < len(aims)
             if not state["armed"]:
-                if state["k"] >= len(targets):
+                if state["k"] >= len(aims):
                     b.wire.pause(False)     # the sweep is over: let the rest drain
                     svq.delayed_race_hook = None
                 return
@@ -370,14 +417,16 @@ async def delayed_sweep(dut, skip_recheck: bool,
             state["latency"] = round((probe.writes[n_used][0] - t_hook) / CLOCK_NS)
             b.tb.log.info("delayed race sweep: release -> used.idx write = %d cycles", state["latency"])
             return
-        offset = targets[k - 1]
+        offset, adj = aims[k - 1]
         lat = state["latency"]
         r = max(0, offset - lat)
+        f = r + lat - offset + adj
+        if f < 0:  # the used_event write cannot come before the hook: release later instead
+            r, f = r - f, 0
         cocotb.start_soon(release_one(r))
-        f = r + lat - offset
         if f > 0:
             await Timer(f * CLOCK_NS, "ns")
-        runs.append((t_hook + r * CLOCK_NS, b.p.now_ns(), state["crossing"]))
+        runs.append((t_hook + r * CLOCK_NS, b.p.now_ns(), state["crossing"], aims[k - 1]))
 
     svq.delayed_race_hook = hook
     lost: list[str] = []
@@ -395,13 +444,7 @@ async def delayed_sweep(dut, skip_recheck: bool,
             break
     else:
         task.result()
-    offsets: dict[int, int] = {}
-    for t_rel, t_ev, crossing in runs:
-        w = next((t for t, v in probe.writes if t >= t_rel and v == crossing), None)
-        if w is not None:
-            off = round((w - t_ev) / CLOCK_NS)
-            offsets[off] = offsets.get(off, 0) + 1
-    return b, x, offsets, lost
+    return b, x, reached(), lost
 
 
 @cocotb.test()
