@@ -156,11 +156,15 @@ def smoke_plan() -> list[Item]:
 def format_plan(items: Sequence[Item], title: str = "soak plan") -> str:
     total = sum(i.packets for i in items)
     est = sum(i.expected_s for i in items)
-    lines = [f"{title}: {total:,} packets in {len(items)} items over {len({i.mix.name for i in items})} mixes "
-             f"(about {est / 60:.0f} worker-minutes at the recorded rates {RATE_PPS} packets/s)"]
+    lines = [
+        f"{title}: {total:,} packets in {len(items)} items over {len({i.mix.name for i in items})} mixes "
+        f"(about {est / 60:.0f} worker-minutes at the recorded rates {RATE_PPS} packets/s)"
+    ]
     for i in items:
-        lines.append(f"  {i.name:<36} {i.mix.kind:<8} {i.mix.variant:<11} {i.packets:>7,} packets  "
-                     f"~{i.expected_s:5.0f} s  seed {i.seed}")
+        lines.append(
+            f"  {i.name:<36} {i.mix.kind:<8} {i.mix.variant:<11} {i.packets:>7,} packets  "
+            f"~{i.expected_s:5.0f} s  seed {i.seed}"
+        )
     return "\n".join(lines)
 
 
@@ -207,23 +211,26 @@ class Ledger:
         for k in range(1, min(len(pend), self.window)):
             if pend[k] == d:
                 self.lost += k
-                self._problem(f"frame {self.arrived - 1} on arrival is sent frame {self.delivered + k}: "
-                              f"{k} frame(s) before it never arrived")
+                self._problem(
+                    f"frame {self.arrived - 1} on arrival is sent frame {self.delivered + k}: "
+                    f"{k} frame(s) before it never arrived"
+                )
                 for _ in range(k + 1):
                     pend.popleft()
                 self.delivered += 1
                 self._last = d
                 return
         self.corrupt += 1
-        self._problem(f"frame {self.arrived - 1} on arrival ({d[1]} bytes, CRC-32 {d[0]:#010x}) matches no "
-                      f"frame outstanding ({len(pend)} outstanding)")
+        self._problem(
+            f"frame {self.arrived - 1} on arrival ({d[1]} bytes, CRC-32 {d[0]:#010x}) matches no "
+            f"frame outstanding ({len(pend)} outstanding)"
+        )
 
     def settle(self) -> None:
         """The end of a round: whatever is still outstanding is lost."""
         if self._pending:
             self.lost += len(self._pending)
-            self._problem(f"{len(self._pending)} sent frame(s) never arrived (the oldest: sent frame "
-                          f"{self.delivered})")
+            self._problem(f"{len(self._pending)} sent frame(s) never arrived (the oldest: sent frame {self.delivered})")
             self._pending.clear()
 
     @property
@@ -239,8 +246,15 @@ class Ledger:
             self.first_problem = msg
 
     def figures(self) -> dict[str, Any]:
-        return {"sent": self.sent, "arrived": self.arrived, "delivered": self.delivered, "lost": self.lost,
-                "duplicated": self.duplicated, "corrupt": self.corrupt, "first_problem": self.first_problem}
+        return {
+            "sent": self.sent,
+            "arrived": self.arrived,
+            "delivered": self.delivered,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "corrupt": self.corrupt,
+            "first_problem": self.first_problem,
+        }
 
 
 # -- memory --------------------------------------------------------------------------------------------------
@@ -306,22 +320,30 @@ def summarize(items: Sequence[Item], results: Iterable[dict[str, Any]]) -> dict[
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    lines = [f"soak: {s['delivered']:,} of {s['planned_packets']:,} packets delivered in {s['items_run']} of "
-             f"{s['items_planned']} items; lost {s['lost']}, duplicated {s['duplicated']}, corrupt {s['corrupt']}"
-             f" -> {'PASS' if s['ok'] else 'FAIL'}"]
+    lines = [
+        f"soak: {s['delivered']:,} of {s['planned_packets']:,} packets delivered in {s['items_run']} of "
+        f"{s['items_planned']} items; lost {s['lost']}, duplicated {s['duplicated']}, corrupt {s['corrupt']}"
+        f" -> {'PASS' if s['ok'] else 'FAIL'}"
+    ]
     lines.append(f"  {'item':<36} {'packets':>8} {'wall s':>8} {'pkt/s':>7} {'log MB':>7} {'RSS +MB':>8}  problem")
     for r in s["items"]:
         led = r["ledger"]
-        lines.append(f"  {r['item']:<36} {led['delivered']:>8,} {r['wall_s']:>8.1f} "
-                     f"{led['delivered'] / r['wall_s'] if r['wall_s'] else 0:>7.1f} {r.get('event_log_mb', 0):>7.1f} "
-                     f"{r.get('rss_growth_mb', 0):>8.1f}  {led['first_problem'] or r.get('error', '')}")
+        lines.append(
+            f"  {r['item']:<36} {led['delivered']:>8,} {r['wall_s']:>8.1f} "
+            f"{led['delivered'] / r['wall_s'] if r['wall_s'] else 0:>7.1f} {r.get('event_log_mb', 0):>7.1f} "
+            f"{r.get('rss_growth_mb', 0):>8.1f}  {led['first_problem'] or r.get('error', '')}"
+        )
     for name in s["missing"]:
         lines.append(f"  {name:<36} {'(no result: the item did not run or did not finish)'}")
-    lines.append(f"  total {s['delivered']:,} packets, {s['item_wall_s']:.0f} item-seconds "
-                 f"({s['packets_per_item_wall_s']:.1f} packets per item-second); by kind: "
-                 + ", ".join(f"{k} {v['packets']:,} at {v['packets_per_s']}/s" for k, v in sorted(s["by_kind"].items())))
-    lines.append(f"  largest event log {s['largest_event_log_mb']:.1f} MB, largest RSS growth in an item "
-                 f"{s['largest_rss_growth_mb']:.1f} MB; written to {SUMMARY}")
+    lines.append(
+        f"  total {s['delivered']:,} packets, {s['item_wall_s']:.0f} item-seconds "
+        f"({s['packets_per_item_wall_s']:.1f} packets per item-second); by kind: "
+        + ", ".join(f"{k} {v['packets']:,} at {v['packets_per_s']}/s" for k, v in sorted(s["by_kind"].items()))
+    )
+    lines.append(
+        f"  largest event log {s['largest_event_log_mb']:.1f} MB, largest RSS growth in an item "
+        f"{s['largest_rss_growth_mb']:.1f} MB; written to {SUMMARY}"
+    )
     return "\n".join(lines)
 
 
@@ -371,5 +393,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
