@@ -8,10 +8,12 @@ event, the fields that differ with both values, and the events just before it in
 
 Allowed differences, each one a named rule below and listed in docs/robustness.md ("Simulator agreement"):
 
-- ``ALLOWED_FIELDS``: fields that name the simulator or the process rather than what the device did: the
-  driver's buffer ``token`` (a Python ``id()``, a memory address), the cocotb message of the test's closing
-  verdict line (sim/runner.py; it names the simulator's log), the ``test_start`` line's seed as the
-  environment spelled it.
+- ``RENAMED_FIELDS``: values that are object identities of the simulator's Python process: the driver's
+  buffer ``token`` (an ``id()``, a memory address). Each log's values are renamed by first appearance
+  (``#0``, ``#1``, ...) before the walk: which buffer comes back when is still compared, the address is not.
+- ``ALLOWED_FIELDS``: fields that name the simulator rather than what the device did: the cocotb message of
+  the test's closing verdict line (sim/runner.py; it names the simulator's log), the ``test_start`` line's
+  seed as the environment spelled it.
 - ``x_equivalent``: a value Icarus (4-state) logs as unknown, where Verilator (2-state, ``--x-assign fast
   --x-initial fast``) logs a number: a field whose Icarus value is a string of ``x``/``z`` digits, or a hex
   string where some digits are ``x``/``z``, matches any Verilator value of the same width in the remaining
@@ -32,10 +34,15 @@ from pathlib import Path
 from typing import Any
 
 # (source, event) -> fields that may differ, and why (docs/robustness.md repeats this table)
-# ("*": any event of the source)
+# (source, field) -> why: values that are object identities of the simulator's Python process. Each log's
+# values are renamed by order of first appearance ("#0", "#1", ...) before the walk, so the pattern (which
+# buffer came back when) is still compared, the addresses are not
+RENAMED_FIELDS: dict[tuple[str, str], str] = {
+    ("driver", "token"): "the driver's buffer token is the Python object's id(): a memory address of the "
+    "simulator's Python process, different in any two runs",
+}
+# (source, event) -> fields that may differ, and why ("*": any event of the source)
 ALLOWED_FIELDS: dict[tuple[str, str], dict[str, str]] = {
-    ("driver", "*"): {"token": "the driver's buffer token is the Python object's id(): a memory address of the "
-                      "simulator's Python process, different in any two runs"},
     ("checker", "test"): {"msg": "cocotb's failure message names the simulator's own log and paths"},
     ("tb", "test_start"): {"seed": "the seed as the environment spelled it (SEED or COCOTB_RANDOM_SEED)"},
 }
@@ -65,8 +72,7 @@ class Difference:
     what: str = ""  # "fields", "missing in A", "missing in B"
 
     def report(self, name_a: str = "A", name_b: str = "B") -> str:
-        head = (f"first difference at event {self.index}, cycle {self.cycle}: {self.source}/{self.event} "
-                f"({self.what})")
+        head = f"first difference at event {self.index}, cycle {self.cycle}: {self.source}/{self.event} ({self.what})"
         lines = [head]
         for k, (va, vb) in self.fields.items():
             lines.append(f"  {k}: {name_a} {_short(va)}  |  {name_b} {_short(vb)}")
@@ -90,8 +96,10 @@ class Agreement:
 
     def summary(self, name_a: str = "A", name_b: str = "B") -> str:
         if self.first is None:
-            return (f"agree: {self.events_a} events, same cycles, same fields ({len(self.x_matches)} X-equivalent "
-                    f"values, {len(self.allowed)} allowed fields)")
+            return (
+                f"agree: {self.events_a} events, same cycles, same fields ({len(self.x_matches)} X-equivalent "
+                f"values, {len(self.allowed)} allowed differences)"
+            )
         return self.first.report(name_a, name_b)
 
 
@@ -105,6 +113,22 @@ def _line(e: dict[str, Any]) -> str:
     return f"cycle {e.get('cycle')} {e.get('source')}/{e.get('event')} {_short(rest, 160)}"
 
 
+def renamed(log: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The log with the RENAMED_FIELDS' values replaced by their order of first appearance."""
+    names: dict[tuple[str, str], dict[Any, str]] = {}
+    out = []
+    for e in log:
+        src = e.get("source")
+        hit = [f for (s, f) in RENAMED_FIELDS if s == src and f in e]
+        if hit:
+            e = dict(e)
+            for f in hit:
+                seen = names.setdefault((str(src), f), {})
+                e[f] = seen.setdefault(e[f], f"#{len(seen)}")
+        out.append(e)
+    return out
+
+
 def compare(
     a: Sequence[dict[str, Any]],
     b: Sequence[dict[str, Any]],
@@ -115,13 +139,19 @@ def compare(
     """Walk two logs in step; the first event whose cycle, source, event or fields differ ends the walk.
 
     ``x_side``: which log comes from Icarus ("a" or "b"), for the X rule."""
+    a, b = renamed(a), renamed(b)
     result = Agreement(len(a), len(b), None)
     for i in range(max(len(a), len(b))):
         if i >= len(a) or i >= len(b):
             have = b[i] if i >= len(a) else a[i]
             result.first = Difference(
-                i, have.get("cycle"), str(have.get("source")), str(have.get("event")), {},
-                list(a[max(0, i - context + 1): i + 1]), list(b[max(0, i - context + 1): i + 1]),
+                i,
+                have.get("cycle"),
+                str(have.get("source")),
+                str(have.get("event")),
+                {},
+                list(a[max(0, i - context + 1) : i + 1]),
+                list(b[max(0, i - context + 1) : i + 1]),
                 "missing in A: A ends here" if i >= len(a) else "missing in B: B ends here",
             )
             return result
@@ -148,8 +178,14 @@ def compare(
         if diffs:
             what = "cycle" if "cycle" in diffs else "event" if ("source" in diffs or "event" in diffs) else "fields"
             result.first = Difference(
-                i, ea.get("cycle"), key[0], key[1], diffs,
-                list(a[max(0, i - context + 1): i + 1]), list(b[max(0, i - context + 1): i + 1]), what,
+                i,
+                ea.get("cycle"),
+                key[0],
+                key[1],
+                diffs,
+                list(a[max(0, i - context + 1) : i + 1]),
+                list(b[max(0, i - context + 1) : i + 1]),
+                what,
             )
             return result
     return result
@@ -166,8 +202,9 @@ def compare_files(path_a: Path | str, path_b: Path | str, allow_x: bool = True, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.agreement",
-                                 description="compare two event logs cycle for cycle (exit 1 at a difference)")
+    ap = argparse.ArgumentParser(
+        prog="python -m sim.agreement", description="compare two event logs cycle for cycle (exit 1 at a difference)"
+    )
     ap.add_argument("verilator_log")
     ap.add_argument("icarus_log")
     ap.add_argument("--no-x", action="store_true", help="no X allowance: an unknown value is a difference")
