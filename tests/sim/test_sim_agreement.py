@@ -10,11 +10,14 @@ The scenarios (small, so Icarus runs them in seconds to a minute), every checker
 - ``rx_loopback``: the driver's transmit back into its receive path through the device's loopback, batched
   pushes, INTx;
 - ``ring_error``: a descriptor whose ``next`` is out of range: the queue stops, NEEDS_RESET, the
-  configuration interrupt, then a reset and a valid packet.
+  configuration interrupt, then a reset and a valid packet;
+- ``event_idx_modern``: the Debian 6.1 driver on the modern transport with EVENT_IDX and batched pushes;
+- ``rx_from_wire``: frames from the wire into mergeable RX buffers.
 
 The pytest item runs the module on each simulator with one seed and compares each scenario's two logs; on a
 difference it fails with the comparator's report (the first differing event, both values, the events before
-it) and the two log paths. ``make test`` runs ``kick_suppress`` (the cheapest); ``make regress`` all four.
+it) and the two log paths. ``make test`` runs ``kick_suppress`` (the cheapest) on the 256-bit device; ``make
+regress`` every scenario on the 256-bit and the 64-bit device.
 """
 
 from __future__ import annotations
@@ -116,12 +119,42 @@ async def ring_error(dut):
     await b.run(XmitScenario(packets=3, variant="post", seed=34))
 
 
+@cocotb.test()
+async def event_idx_modern(dut):
+    """The modern transport with EVENT_IDX and batched pushes (the Debian 6.1 driver): used_event / avail_event."""
+    b = TxBench(dut, pause=[0, 1])
+    await b.start(DeviceModes(offer_event_idx=True, push="batched"))
+    res = await b.run(XmitScenario(packets=24, variant="debian-6.1", xmit_more_burst=4, seed=35))
+    assert res.packets == 24 and res.extra["frames"] == 24, res.summary()
+
+
+@cocotb.test()
+async def rx_from_wire(dut):
+    """Frames from the wire into mergeable RX buffers, back to back."""
+    b = RxBench(dut, gap_cycles=1)
+    await b.start(DeviceModes(offer_mrg_rxbuf=True))
+    x = b.xmit(XmitScenario(packets=0, variant="post", seed=36))
+    await x.probe()
+    await b.p.bar_read(0, 0x12, 1)
+    rng = b.tb.rng("agreement_rx_from_wire")
+    sent = [
+        b"\xff" * 6 + bytes([2, 0, 0, 0, 0, 1]) + b"\x88\xb6" + rng.randbytes(rng.randint(46, 1500)) for _ in range(24)
+    ]
+    b.send(sent)
+    await b.wait_received(x.net, len(sent))
+    assert x.net.rx_frames == sent
+    c = await b.finish()
+    assert c["rx_frames"] == len(sent), c
+
+
 # -- pytest entry ----------------------------------------------------------------------------------------
-SCENARIOS = ("tx_burst_irq", "kick_suppress", "rx_loopback", "ring_error")
+SCENARIOS = ("tx_burst_irq", "kick_suppress", "rx_loopback", "ring_error", "event_idx_modern", "rx_from_wire")
+# make regress: every scenario on the default (256-bit) device and on the 64-bit one (a PCIe x2 hard block)
+WIDTHS = {"w256": {}, "w64": {"AXIS_PCIE_DATA_WIDTH": 64}}
 QUICK = ("kick_suppress",)  # make test: the cheapest scenario (under 30 s for both simulators and the build check)
 
 
-def run_both(tests: tuple[str, ...], seed: int, log_dir) -> dict[str, tuple]:
+def run_both(tests: tuple[str, ...], seed: int, log_dir, label: str = "w256") -> dict[str, tuple]:
     """Run ``tests`` on each simulator with ``seed``; return test -> (verilator log, icarus log)."""
     logs: dict[str, dict[str, object]] = {t: {} for t in tests}
     names = "|".join(re.escape(t) for t in tests)
@@ -130,40 +163,43 @@ def run_both(tests: tuple[str, ...], seed: int, log_dir) -> dict[str, tuple]:
             sim,
             "virtio_net_usp",
             "tests.sim.test_sim_agreement",
+            params=WIDTHS[label],
             test_filter=rf"^tests\.sim\.test_sim_agreement\.({names})$",
-            run_name=f"agreement-{'+'.join(tests)}"[:120],
+            run_name=f"agreement-{label}",
             seed=seed,
-            log_file=log_dir / f"agreement-{sim}.log",
+            log_file=log_dir / f"agreement-{label}-{sim}.log",
         )
         for t in tests:
             logs[t][sim] = res.test_dir / artifact_path(t, "events.jsonl").name
     return {t: (v["verilator"], v["icarus"]) for t, v in logs.items()}
 
 
-def _selected() -> list[tuple[str, ...]]:
+def _selected() -> list[tuple[str, tuple[str, ...]]]:
     only = os.environ.get("TESTCASE", "")
-    chosen = [
+    chosen = tuple(
         t
         for t in (SCENARIOS if REGRESS or only else QUICK)
         if not only or re.search(only, f"tests.sim.test_sim_agreement.{t}")
-    ]
-    return [tuple(chosen)] if chosen else []
+    )
+    if not chosen:
+        return []
+    return [(label, chosen) for label in (WIDTHS if REGRESS else ("w256",))]
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("tests", _selected(), ids=lambda t: "+".join(t))
-def test_sim_agreement(tests, tmp_path, record_property):
+@pytest.mark.parametrize(("label", "tests"), _selected(), ids=lambda v: v if isinstance(v, str) else "+".join(v))
+def test_sim_agreement(label, tests, record_property):
     seed = int(os.environ.get("SEED") or SEED)
     t0 = time.monotonic()
-    pairs = run_both(tests, seed, runner.ROOT / "build" / "logs")
+    pairs = run_both(tests, seed, runner.ROOT / "build" / "logs", label)
     problems = []
     for t, (vlog, ilog) in pairs.items():
         res = agreement.compare_files(vlog, ilog)
         record_property(f"agreement_{t}", res.summary("verilator", "icarus").splitlines()[0])
-        print(f"{t}: {res.summary('verilator', 'icarus')}")
+        print(f"{label} {t}: {res.summary('verilator', 'icarus')}")
         if not res.ok:
             problems.append(
-                f"{t} (seed {seed}): Verilator and Icarus differ\n  verilator: {vlog}\n  icarus:    "
+                f"{t} on the {label} device (seed {seed}): Verilator and Icarus differ\n  verilator: {vlog}\n  icarus:    "
                 f"{ilog}\n" + res.summary("verilator", "icarus")
             )
     print(f"agreement of {len(pairs)} scenario(s) checked in {time.monotonic() - t0:.0f} s")
