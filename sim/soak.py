@@ -3,9 +3,9 @@
 Standard library only (the cocotb side is tests/sim/test_soak.py). Three parts:
 
 - ``plan``: the split. Every ``Mix`` (a driver variant on a device mode, TX to the wire, RX from the wire,
-  or the loopback) gets an equal share of the packets; a share larger than ``ITEM_TARGET_S`` seconds of
-  simulation at the mix's measured rate (``RATE_PPS``) is cut into several items of equal size, so the
-  two xdist workers balance them and no item runs for tens of minutes. ``python -m sim.soak plan`` prints
+  or the loopback) gets an equal share of the packets; a share larger than ``ITEM_TARGET_S`` seconds at the
+  mix's measured rate (``RATE_PPS``) is cut into several items of equal size, so the two xdist workers
+  balance them and no item runs for tens of minutes. ``python -m sim.soak plan`` prints
   it (``make regress`` does, before the tests).
 - ``Ledger``: lost and duplicated frames, counted independently of the checkers. The sender records each
   frame (CRC-32 and length, not the bytes) as it is queued; each frame that arrives must be the oldest one
@@ -42,13 +42,27 @@ SUMMARY = SOAK_DIR / "summary.json"
 TOTAL_PACKETS = 100_000
 # make test's smoke: the same code on a few hundred packets (one item per kind)
 SMOKE_PACKETS = 300
-# an item should take about this much wall time on one (shared) core: long enough that start-up (build
-# check, power-on, probe: ~3 s) is noise, short enough that two workers finish together
-ITEM_TARGET_S = 240.0
-# packets per wall second on Verilator, by kind, measured with this module's mixes on the 2-core machine the
-# suite is developed on (nice 10, the other core busy): the plan's only input besides the total. The
-# summary reports what each run achieved; update these from it when the design's speed moves.
-RATE_PPS = {"tx": 0.0, "rx": 0.0, "loopback": 0.0}
+# an item should take about this much wall time on one core: long enough that its start (build check,
+# power-on, probe: ~3 s) is noise, short enough that the two xdist workers finish together
+ITEM_TARGET_S = 120.0
+# packets per wall second on Verilator, per mix: a 1,000-packet item of each, measured 2026-11-30 on the 2-core
+# development machine (nice 10, other jobs on the other core; with both cores loaded the rates halve). The
+# plan's only input besides the total; each run's summary reports what the items achieved: update these from
+# build/soak/summary.json when the design's speed moves.
+RATE_PPS: dict[str, float] = {
+    "tx-pre-pacing": 83.0,
+    "tx-pre-a-always": 51.0,
+    "tx-post-kick_suppress": 71.0,
+    "tx-post-cap-kick_suppress": 119.0,
+    "tx-post-batched-intx": 80.0,
+    "tx-pre-batched-kick_suppress": 165.0,
+    "tx-event-idx": 105.0,
+    "tx-debian-6.1-modern": 123.0,
+    "rx-small": 117.0,
+    "rx-mergeable": 161.0,
+    "loopback-per_packet": 43.0,
+    "loopback-batched": 46.0,
+}
 ROUND_PACKETS = 500  # packets per round: progress line, bookkeeping trimmed, the ledger settled
 
 
@@ -128,7 +142,8 @@ def plan(
     base_seed: int = 1,
 ) -> list[Item]:
     """The split: an equal share per mix (the remainder to the first mixes), cut into items of about
-    ``target_s`` seconds at the mix kind's rate, sizes within one packet of each other."""
+    ``target_s`` seconds at the mix's rate (by name), sizes within one packet of each other. A mix without a
+    rate is one item."""
     rates = rate_pps or RATE_PPS
     if total < len(mixes):
         raise ValueError(f"{total} packets for {len(mixes)} mixes: at least one each")
@@ -136,7 +151,7 @@ def plan(
     out: list[Item] = []
     for k, mix in enumerate(mixes):
         packets = share + (1 if k < extra else 0)
-        rate = rates.get(mix.kind) or 0.0
+        rate = rates.get(mix.name) or 0.0
         per_item = max(1, int(rate * target_s)) if rate > 0 else packets
         n_items = max(1, math.ceil(packets / per_item))
         base, more = divmod(packets, n_items)
@@ -157,8 +172,8 @@ def format_plan(items: Sequence[Item], title: str = "soak plan") -> str:
     total = sum(i.packets for i in items)
     est = sum(i.expected_s for i in items)
     lines = [
-        f"{title}: {total:,} packets in {len(items)} items over {len({i.mix.name for i in items})} mixes "
-        f"(about {est / 60:.0f} worker-minutes at the recorded rates {RATE_PPS} packets/s)"
+        f"{title}: {total:,} packets in {len(items)} items over {len({i.mix.name for i in items})} mixes, about "
+        f"{est / 60:.0f} worker-minutes at the recorded rates (sim/soak.py RATE_PPS; a busy machine takes longer)"
     ]
     for i in items:
         lines.append(

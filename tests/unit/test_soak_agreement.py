@@ -14,17 +14,21 @@ from sim.soak import Ledger
 
 # -- the soak's plan ---------------------------------------------------------------------------------------
 def test_plan_splits_the_total_exactly():
-    rates = {"tx": 40.0, "rx": 45.0, "loopback": 38.0}
+    rates = {m.name: 40.0 + 10 * k for k, m in enumerate(soak.MIXES)}
     items = soak.plan(100_000, rate_pps=rates, target_s=60.0)
     assert sum(i.packets for i in items) == 100_000
     for mix in soak.MIXES:
         mine = [i for i in items if i.mix == mix]
         sizes = [i.packets for i in mine]
         assert max(sizes) - min(sizes) <= 1, sizes
-        per_item = int(rates[mix.kind] * 60.0)
+        per_item = int(rates[mix.name] * 60.0)
         assert max(sizes) <= per_item, f"{mix.name}: items of {max(sizes)} packets, at most {per_item} wanted"
         assert [i.index for i in mine] == list(range(len(mine))) and all(i.of == len(mine) for i in mine)
     assert len({i.name for i in items}) == len(items) and len({i.seed for i in items}) == len(items)
+
+
+def test_the_recorded_rates_cover_every_mix():
+    assert set(soak.RATE_PPS) == {m.name for m in soak.MIXES}
 
 
 def test_plan_without_rates_is_one_item_per_mix():
