@@ -305,6 +305,10 @@ def summarize(items: Sequence[Item], results: Iterable[dict[str, Any]]) -> dict[
         if r is None:
             missing.append(it.name)
             continue
+        if (r.get("seed"), r.get("packets_planned")) != (it.seed, it.packets):
+            # a result of another plan under the same name (the smoke's item, another SOAK_PACKETS)
+            missing.append(f"{it.name} (its result is of another plan: {r.get('packets_planned')} packets)")
+            continue
         rows.append(r)
     tot = {k: sum(r["ledger"][k] for r in rows) for k in ("sent", "delivered", "lost", "duplicated", "corrupt")}
     wall = sum(r["wall_s"] for r in rows)
@@ -349,7 +353,8 @@ def format_summary(s: dict[str, Any]) -> str:
             f"{r.get('rss_growth_mb', 0):>8.1f}  {led['first_problem'] or r.get('error', '')}"
         )
     for name in s["missing"]:
-        lines.append(f"  {name:<36} {'(no result: the item did not run or did not finish)'}")
+        why = "" if "(" in name else " (no result: the item did not run or did not finish)"
+        lines.append(f"  {name:<36}{why}")
     lines.append(
         f"  total {s['delivered']:,} packets, {s['item_wall_s']:.0f} item-seconds "
         f"({s['packets_per_item_wall_s']:.1f} packets per item-second); by kind: "

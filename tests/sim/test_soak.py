@@ -238,7 +238,7 @@ async def run_item(dut, item: Item, round_packets: int = ROUND_PACKETS, tamper: 
 async def soak_item(dut, item):
     """One item of the soak plan: every frame arrives once, in order, byte-exact; every checker passes."""
     result = await run_item(dut, item)
-    soak.write_item({**result, "session": os.environ.get("TB_RESULTS_SESSION", "")})
+    soak.write_item({**result, "simulator": cocotb.SIM_NAME, "session": os.environ.get("TB_RESULTS_SESSION", "")})
     led = result["ledger"]
     dut._log.info(
         "soak %s done: %d packets in %.0f s (%.1f/s); lost %d, duplicated %d, corrupt %d; RSS growth "

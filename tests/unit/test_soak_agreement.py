@@ -50,6 +50,40 @@ def test_smoke_is_small():
     }
 
 
+def test_summary_counts_a_result_of_another_plan_as_missing(tmp_path):
+    items = soak.plan(1200, rate_pps={})
+    led = {"sent": 100, "delivered": 100, "lost": 0, "duplicated": 0, "corrupt": 0, "arrived": 100, "first_problem": ""}
+    for it in items:
+        soak.write_item(
+            {
+                "item": it.name,
+                "kind": it.mix.kind,
+                "seed": it.seed,
+                "packets_planned": it.packets,
+                "ledger": dict(led),
+                "wall_s": 2.0,
+            },
+            tmp_path,
+        )
+    s = soak.summarize(items, soak.load_results(tmp_path))
+    assert s["ok"] and s["delivered"] == 1200 and not s["missing"]
+    # the smoke's item of the same name, 40 packets, overwrote one result
+    soak.write_item(
+        {
+            "item": items[0].name,
+            "kind": "tx",
+            "seed": 1,
+            "packets_planned": 40,
+            "ledger": {**led, "sent": 40, "delivered": 40},
+            "wall_s": 1.0,
+        },
+        tmp_path,
+    )
+    s = soak.summarize(items, soak.load_results(tmp_path))
+    assert not s["ok"] and len(s["missing"]) == 1 and "another plan" in s["missing"][0]
+    assert "another plan" in soak.format_summary(s)
+
+
 # -- the ledger ------------------------------------------------------------------------------------------
 def _frames(n: int, seed: int = 1) -> list[bytes]:
     rng = random.Random(seed)
