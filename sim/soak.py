@@ -345,6 +345,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f" -> {'PASS' if s['ok'] else 'FAIL'}"
     ]
     lines.append(f"  {'item':<36} {'packets':>8} {'wall s':>8} {'pkt/s':>7} {'log MB':>7} {'RSS +MB':>8}  problem")
+    lines.append(f"  {'':<36} {'':>8} {'':>8} {'':>7} {'':>7} {'(warm)':>8}")
     for r in s["items"]:
         led = r["ledger"]
         lines.append(
@@ -361,8 +362,8 @@ def format_summary(s: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v['packets']:,} at {v['packets_per_s']}/s" for k, v in sorted(s["by_kind"].items()))
     )
     lines.append(
-        f"  largest event log {s['largest_event_log_mb']:.1f} MB, largest RSS growth in an item "
-        f"{s['largest_rss_growth_mb']:.1f} MB; written to {SUMMARY}"
+        f"  largest event log {s['largest_event_log_mb']:.1f} MB, largest RSS growth in an item after its "
+        f"warm-up rounds {s['largest_rss_growth_mb']:.1f} MB; written to {SUMMARY}"
     )
     return "\n".join(lines)
 
