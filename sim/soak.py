@@ -12,7 +12,7 @@ Standard library only (the cocotb side is tests/sim/test_soak.py). Three parts:
   outstanding. One that matches a later outstanding frame means the ones before it were lost; one that
   matches the frame delivered just before it is a duplicate; anything else is a corrupt frame. It holds
   only the frames in flight, so its memory does not grow with the packet count.
-- ``summary``: each item writes its figures to ``build/soak/items/<item>.json``; the summary adds them up
+- ``summary``: each item writes its figures to ``build/soak/items/<total>/<item>.json``; the summary adds them up
   (packets per item, total, lost / duplicated / corrupt, wall time, packets per second, the largest event
   log and memory growth), prints one table and writes ``build/soak/summary.json``. ``python -m sim.soak
   summary`` does it after the tests (``make regress``); the exit status is 1 when an item of the plan is
@@ -36,8 +36,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SOAK_DIR = ROOT / "build" / "soak"
-ITEMS_DIR = SOAK_DIR / "items"
-SUMMARY = SOAK_DIR / "summary.json"
+ITEMS_DIR = SOAK_DIR / "items"  # one directory per plan: items/<total packets>/ (the smoke's apart from the soak's)
+SUMMARY = SOAK_DIR / "summary.json"  # the soak's (REGRESS); the smoke's goes to summary-smoke.json
+SMOKE_SUMMARY = SOAK_DIR / "summary-smoke.json"
 
 TOTAL_PACKETS = 100_000
 # make test's smoke: the same code on a few hundred packets (one item per kind)
@@ -283,11 +284,16 @@ def rss_mb() -> float:
 
 
 # -- per-item results and the summary ------------------------------------------------------------------------
-def item_path(name: str, directory: Path = ITEMS_DIR) -> Path:
+def plan_dir(items: Sequence[Item]) -> Path:
+    """Where the results of this plan's items go: a smoke's item of the same name never overwrites the soak's."""
+    return ITEMS_DIR / str(sum(i.packets for i in items))
+
+
+def item_path(name: str, directory: Path) -> Path:
     return directory / f"{name}.json"
 
 
-def write_item(result: dict[str, Any], directory: Path = ITEMS_DIR) -> Path:
+def write_item(result: dict[str, Any], directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = item_path(result["item"], directory)
     tmp = path.with_suffix(".tmp")
@@ -338,7 +344,7 @@ def summarize(items: Sequence[Item], results: Iterable[dict[str, Any]]) -> dict[
     }
 
 
-def format_summary(s: dict[str, Any]) -> str:
+def format_summary(s: dict[str, Any], path: Path = SUMMARY) -> str:
     lines = [
         f"soak: {s['delivered']:,} of {s['planned_packets']:,} packets delivered in {s['items_run']} of "
         f"{s['items_planned']} items; lost {s['lost']}, duplicated {s['duplicated']}, corrupt {s['corrupt']}"
@@ -363,12 +369,12 @@ def format_summary(s: dict[str, Any]) -> str:
     )
     lines.append(
         f"  largest event log {s['largest_event_log_mb']:.1f} MB, largest RSS growth in an item after its "
-        f"warm-up rounds {s['largest_rss_growth_mb']:.1f} MB; written to {SUMMARY}"
+        f"warm-up rounds {s['largest_rss_growth_mb']:.1f} MB; written to {path}"
     )
     return "\n".join(lines)
 
 
-def load_results(directory: Path = ITEMS_DIR) -> list[dict[str, Any]]:
+def load_results(directory: Path) -> list[dict[str, Any]]:
     out = []
     for p in sorted(directory.glob("*.json")):
         try:
@@ -378,8 +384,8 @@ def load_results(directory: Path = ITEMS_DIR) -> list[dict[str, Any]]:
     return out
 
 
-def write_summary(items: Sequence[Item], directory: Path = ITEMS_DIR, path: Path = SUMMARY) -> dict[str, Any]:
-    s = summarize(items, load_results(directory))
+def write_summary(items: Sequence[Item], path: Path = SUMMARY) -> dict[str, Any]:
+    s = summarize(items, load_results(plan_dir(items)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(s, indent=1))
     return s
@@ -403,12 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_plan(items))
         return 0
     if args.what == "clear":  # before a run: results of an earlier run must not count
-        for p in ITEMS_DIR.glob("*.json"):
+        for p in plan_dir(items).glob("*.json"):
             p.unlink()
         SUMMARY.unlink(missing_ok=True)
         return 0
-    s = write_summary(items)
-    print(format_summary(s))
+    regress = os.environ.get("REGRESS", "0") not in ("", "0")
+    s = write_summary(items, SUMMARY if regress else SMOKE_SUMMARY)
+    print(format_summary(s, SUMMARY if regress else SMOKE_SUMMARY))
     return 0 if s["ok"] else 1
 
 

@@ -17,7 +17,7 @@ wall time, packets/s, memory, event log size), and the bench's per-packet bookke
 need any more is dropped (the wire's frame list, the driver's freed skbs and trace list, the receive sink), so
 the process's memory stays flat; the event log on disk is the one thing that grows with the packet count.
 
-Each item writes its figures to build/soak/items/<item>.json; ``python -m sim.soak summary`` (``make regress``
+Each item writes its figures to build/soak/items/<total>/<item>.json; ``python -m sim.soak summary`` (``make regress``
 runs it after the tests) adds them up into build/soak/summary.json and prints the table.
 
 ``make test`` runs a smoke of the same code (sim.soak.smoke_plan: 300 packets, one TX mix, RX, loopback);
@@ -242,7 +242,10 @@ async def run_item(dut, item: Item, round_packets: int = ROUND_PACKETS, tamper: 
 async def soak_item(dut, item):
     """One item of the soak plan: every frame arrives once, in order, byte-exact; every checker passes."""
     result = await run_item(dut, item)
-    soak.write_item({**result, "simulator": cocotb.SIM_NAME, "session": os.environ.get("TB_RESULTS_SESSION", "")})
+    soak.write_item(
+        {**result, "simulator": cocotb.SIM_NAME, "session": os.environ.get("TB_RESULTS_SESSION", "")},
+        soak.plan_dir(PLAN),
+    )
     led = result["ledger"]
     dut._log.info(
         "soak %s done: %d packets in %.0f s (%.1f/s); lost %d, duplicated %d, corrupt %d; RSS growth "
