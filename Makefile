@@ -26,7 +26,8 @@ help:
 	@echo ""
 	@echo "  regress    the main job: every simulation test on Verilator and Icarus, all widths and sweeps,"
 	@echo "             then the A/B matrix of the seed commit and the lineage matrix (every transmit variant x"
-	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml)"
+	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml); with the 100,000-packet soak"
+	@echo "             (its plan first, its summary last: build/soak/summary.json; SOAK_PACKETS=n scales it)"
 	@echo "  test       the CI suite (~12-13 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
@@ -81,12 +82,15 @@ test: $(STAMP)
 	$(PYTEST) $(XDIST) -q -m "not slow" tests
 
 # the A/B matrix and the lineage matrix run (and print their tables) even when a test failed; the target
-# fails if any did
+# fails if any did. The soak's plan is printed before the tests and its summary after them (sim/soak.py:
+# build/soak/summary.json; not for a shard or a TESTCASE run, which hold only part of the plan)
 regress: $(STAMP)
 	$(PREFLIGHT)
 	@$(PY) -m sim.toolchain
 	@$(PY) -m sim.lint
+	@REGRESS=1 $(PY) -m sim.soak clear; REGRESS=1 $(PY) -m sim.soak plan
 	REGRESS=1 $(PYTEST) $(XDIST) -q tests; rc=$$?; \
+	  if [ -z "$(SHARD)" -a -z "$$TESTCASE" ]; then REGRESS=1 $(PY) -m sim.soak summary || rc=1; fi; \
 	  if [ -z "$(SHARD)" ]; then $(PY) -m sim.ab_matrix --jobs $(JOBS) || rc=1; \
 	    $(PY) -m sim.lineage --jobs $(JOBS) || rc=1; fi; exit $$rc
 

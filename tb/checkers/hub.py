@@ -155,6 +155,16 @@ class CheckerSet:
         self.checkers.append(checker)
         self._build_hooks()
 
+    def compact(self, before: float) -> None:
+        """Forget what the rules no longer look at (a long run's memory stays flat; the soak calls it between
+        rounds, with the traffic drained): host-memory history up to ``before``, and each checker's own judged
+        state where it has a ``compact``."""
+        self.mem.forget_before(before)
+        for c in self.checkers:
+            compact = getattr(c, "compact", None)
+            if compact is not None:
+                compact()
+
     def by_name(self, name: str) -> Checker:
         return next(c for c in self.checkers if c.name == name)
 

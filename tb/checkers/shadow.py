@@ -74,6 +74,24 @@ class HostShadow:
         bisect.insort(self._watch, (start, end))
         self._hist[(start, end)] = [(float("-inf"), start, self.read(start, end - start))]
 
+    def forget_before(self, t: float) -> int:
+        """Fold each watched range's writes at or before ``t`` into one starting image (``value_at`` of an
+        earlier time then answers with the image at ``t``): a long run's history stops growing with its
+        packets. For times no rule asks about any more (the soak, between rounds). Returns the entries folded."""
+        folded = 0
+        for (start, end), hist in self._hist.items():
+            k = 0
+            while k < len(hist) and hist[k][0] <= t:  # appended as written: in time order
+                k += 1
+            if k <= 1:
+                continue
+            image = bytearray(end - start)
+            for _wt, waddr, data in hist[:k]:
+                image[waddr - start : waddr - start + len(data)] = data
+            self._hist[(start, end)] = [(float("-inf"), start, bytes(image)), *hist[k:]]
+            folded += k - 1
+        return folded
+
     def _range_of(self, addr: int, length: int) -> tuple[int, int] | None:
         k = bisect.bisect_right(self._watch, (addr, float("inf"))) - 1
         if k >= 0:

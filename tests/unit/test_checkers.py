@@ -368,3 +368,22 @@ def test_selftest_buffers_are_learned_from_the_registers() -> None:
     assert not hub.failed("device_reads_published") and not hub.failed("dma_write_target")
     hub.dev_write(0x1_7000_2000, bytes(4), "elsewhere")
     assert hub.failed("dma_write_target")
+
+
+def test_forced_notify_before_publication_passes_a_kick_does_not() -> None:
+    """add_buf's forced notify on a full ring (Linux 2.6.28's pre-a start_xmit: the parked skb added, the new one
+    refused) comes before the kick's avail.idx write: allowed when the driver's trace marks it forced, reported
+    otherwise (a kick before its avail.idx write)."""
+    from tb.driver.trace import Event
+
+    for forced in (True, False):
+        hub, _clk, q = make()
+        hub.host_mem(True, q.desc, struct.pack("<QIHH", 0x40_0000, 10, VIRTQ_DESC_F_NEXT, 1))
+        hub.host_mem(True, q.desc + 16, struct.pack("<QIHH", 0x40_0040, 60, 0, 0))
+        hub.host_mem(True, q.avail + 4, (0).to_bytes(2, "little"))  # added, not yet published
+        hub.driver_event(Event(0.0, "notify", {"vq": 1, "forced": forced}))
+        hub.host_bar(True, 0, 0x10, 2, 1)  # QUEUE_NOTIFY 1
+        assert bool(hub.failed("driver_order")) is not forced, [v.msg for v in hub.violations]
+        hub.host_mem(True, q.avail + 2, (1).to_bytes(2, "little"))  # the kick publishes
+        hub.host_bar(True, 0, 0x10, 2, 1)
+        assert bool(hub.failed("driver_order")) is not forced, "the kick after publishing is fine"
