@@ -580,9 +580,14 @@ async def test_pipelined(dut, push):
         tb.error(f"at most {peak} data reads outstanding: packets are not pipelined")
     if overlap < n // 2:
         tb.error(f"only {overlap} of {n - 1} chains were read while the frame before them was on the wire")
-    # (a 64-bit DMA port moves no more bytes per cycle than the wire: there the DMA sets the pace)
-    if tb.word_bytes > 8 and span > (n - 1) * (beats + 2):
-        tb.error(f"{span} cycles for {n - 1} frames of {beats} beats: the wire idles between frames")
+    # (a 64-bit DMA port moves no more bytes per cycle than the wire: there the DMA sets the pace). From the
+    # second frame's end: the reads of the first five chains go out together and share the completion stream,
+    # which the model serves out of order, so the second frame's last bytes may come after the first frame has
+    # left (1 seed in 30 of the batched case, 26 and 31 cycles late in the two seen); then each frame's reads
+    # go out a frame ahead and every gap is one frame (191 cycles in every seed looked at)
+    steady = ends[-1] - ends[1]
+    if tb.word_bytes > 8 and steady > (n - 2) * (beats + 2):
+        tb.error(f"{steady} cycles for {n - 2} frames of {beats} beats: the wire idles between frames")
     tb.hub.finish()
     tb.check()
 
