@@ -319,6 +319,20 @@ async def tx_used_len_zero(dut):
 
 
 # -- 6. NEEDS_RESET on the legacy interface ---------------------------------------------------------------
+
+async def wait_config_irq(d, configs: int) -> None:
+    """Until the driver side has seen a config interrupt after ``configs`` of them (100 us at most)."""
+
+    async def config_irq() -> None:
+        while d.config_irqs == configs:
+            await Timer(200, "ns")
+
+    try:
+        await with_timeout(config_irq(), 100, "us")
+    except TimeoutError:
+        raise AssertionError(f"no config interrupt within 100 us (status {await d.status():#x})") from None
+
+
 @cocotb.test()
 @cocotb.parametrize(msix=[True, False])
 async def legacy_needs_reset(dut, msix):
@@ -355,14 +369,7 @@ async def legacy_needs_reset(dut, msix):
     await q.mem.write(q.avail + 2, q.avail_idx.to_bytes(2, "little"))
     configs = d.config_irqs
     await d.wr(QUEUE_NOTIFY, TX_QUEUE, 2)
-
-    async def config_irq() -> None:
-        while d.config_irqs == configs:
-            await Timer(200, "ns")
-    try:
-        await with_timeout(config_irq(), 100, "us")
-    except TimeoutError:
-        raise AssertionError(f"no config interrupt within 100 us (status {await d.status():#x})") from None
+    await wait_config_irq(d, configs)
     status = await d.status()
     link = await d.link_up()
     assert status & NEEDS_RESET, f"status {status:#x}: NEEDS_RESET not set"
@@ -571,14 +578,7 @@ async def rx_needs_reset(dut):
     configs = d.config_irqs
     await d.wr(QUEUE_NOTIFY, 0, 2)
     b.send([frame_bytes(100, 1)])
-
-    async def config_irq() -> None:
-        while d.config_irqs == configs:
-            await Timer(200, "ns")
-    try:
-        await with_timeout(config_irq(), 100, "us")
-    except TimeoutError:
-        raise AssertionError(f"no config interrupt within 100 us (status {await d.status():#x})") from None
+    await wait_config_irq(d, configs)
     assert await d.status() & NEEDS_RESET, "NEEDS_RESET not set"
     assert not await d.link_up(), "link still up after the RX queue stopped"
     rx = await b.ctrl.rx_counters()

@@ -384,6 +384,15 @@ async def test_notify_and_isr(dut):
         await tb.mwrite(STATUS, 1, 0)
 
 
+async def pulse_tx_irq(dut) -> None:
+    """The TX engine's interrupt request for one cycle (between falling edges), then the next rising edge."""
+    await FallingEdge(dut.clk)
+    dut.tx_irq.value = 1
+    await FallingEdge(dut.clk)
+    dut.tx_irq.value = 0
+    await RisingEdge(dut.clk)
+
+
 async def run_queues(tb) -> None:
     """Both queues enabled and DRIVER_OK: the engines' interrupts and errors count from here on."""
     for q in (0, 1):
@@ -415,11 +424,7 @@ async def test_sources_after_reset(dut):
         assert await tb.mread(DEVICE_CFG + 6, 2) == 1, f"{src} after the reset took the link down"
     # and while running, the same pulse counts
     await run_queues(tb)
-    await FallingEdge(dut.clk)
-    dut.tx_irq.value = 1
-    await FallingEdge(dut.clk)
-    dut.tx_irq.value = 0
-    await RisingEdge(dut.clk)
+    await pulse_tx_irq(dut)
     assert int(dut.intx_level.value) == 1 and await tb.mread(ISR, 1) == 1
 
 
@@ -518,11 +523,7 @@ async def test_register_corners(dut):
     assert await tb.mread(GF, 4) == bit(F_VERSION_1 - 32), "a write through select 2 reached the features"
     # an ISR read without byte 0 (the ISR's only byte) leaves it set, INTx with it
     await run_queues(tb)
-    await FallingEdge(dut.clk)
-    dut.tx_irq.value = 1
-    await FallingEdge(dut.clk)
-    dut.tx_irq.value = 0
-    await RisingEdge(dut.clk)
+    await pulse_tx_irq(dut)
     assert await tb.mread(ISR + 1, 1) == 0
     assert int(dut.intx_level.value) == 1, "an ISR read without byte 0 cleared the ISR"
     assert await tb.mread(ISR, 1) & 1 and int(dut.intx_level.value) == 0
