@@ -121,7 +121,10 @@ def update_durations(path: Path, reports: list[Any], cocotb: list[dict]) -> dict
 def _part(classname: str, name: str) -> str:
     if classname.startswith("tests.sim."):
         sim = name.partition("[")[2].partition("-")[0]
-        return f"simulation, {sim or 'other'}"
+        if sim not in ("verilator", "icarus"):
+            # an item of its own kind: the simulator agreement runs one scenario on both
+            sim = "both simulators" if classname == "tests.sim.test_sim_agreement" else "other"
+        return f"simulation, {sim}"
     for prefix, part in (("tests.synth.", "synthesis (yosys)"), ("tests.hil.", "QEMU guests"), ("tests.unit.", "unit")):
         if classname.startswith(prefix):
             return part
