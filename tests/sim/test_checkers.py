@@ -15,6 +15,9 @@ passing (the driver's TX queue is the test-only FaultyVirtQueue, for its ``race_
 lost-wake-up checker must fire.
 
 ``event_idx_fault_caught``: the EVENT_IDX checkers, each by its fault, with EVENT_IDX negotiated.
+``event_idx_flags`` needs NO_INTERRUPT set over a used_event not yet crossed, which full-speed traffic makes
+only by chance: ``FlagsWindow`` makes it in the stop path; ``event_idx_flags_window`` is its control (the same
+window on the faithful device: the owed interrupt comes, no checker reports).
 ``delayed_race_sweep``: the same race for 3.0's stop path with EVENT_IDX (cb-delayed: enable_cb_delayed
 writes used_event = last_used + 3/4 of the outstanding buffers, then re-checks used.idx): the completion that
 crosses that used_event is placed at cycle offsets around the used_event write; ``..._skip_recheck`` skips
@@ -31,6 +34,7 @@ from cocotb.triggers import RisingEdge, Timer, with_timeout
 
 from sim import suite
 from tb.checkers.base import CLOCK_NS, Checker
+from tb.checkers.interrupts import TX_QUEUE
 from tb.device.dev_ctrl import (FAULT_AVAIL_EVENT_STALE, FAULT_DROP_FRAME, FAULT_DROP_IRQ, FAULT_DUP_FRAME,
                          FAULT_EVENT_IDX_FLAGS, FAULT_EVENT_IDX_IGNORED, FAULT_IGNORE_NO_INTERRUPT,
                          FAULT_READ_PAST_AVAIL, FAULT_USED_IDX_AHEAD, FAULT_USED_IDX_FIRST, FAULT_USED_LEN_READ,
@@ -109,21 +113,113 @@ EVENT_IDX_FAULTS = {
 }
 
 
+class DriverSteps(Checker):
+    """Records the TX queue's enable_cb results, disable_cb calls and interrupts from the driver's trace (a test probe: it
+    judges nothing)."""
+
+    name = "driver_steps"
+
+    def __init__(self, hub):
+        super().__init__(hub)
+        self.enable_cb: list[tuple[float, bool]] = []
+        self.disable_cb: list[float] = []
+        self.interrupts: list[float] = []
+
+    def on_driver(self, t: float, kind: str, fields: dict) -> None:
+        if fields.get("vq") != TX_QUEUE:
+            return
+        if kind == "vring_interrupt":
+            self.interrupts.append(t)
+        elif kind == "enable_cb":
+            self.enable_cb.append((t, bool(fields["ret"])))
+        elif kind == "disable_cb":
+            self.disable_cb.append(t)
+
+
+async def release_one(b: TxBench, delay_cycles: int = 0, frames: int = 1) -> None:
+    """Open the held wire for exactly one frame (or ``frames``), then hold it again."""
+    if delay_cycles:
+        await Timer(delay_cycles * CLOCK_NS, "ns")
+    n0 = len(b.wire.frames)
+    b.wire.pause(False)
+    while len(b.wire.frames) < n0 + frames:
+        await RisingEdge(b.tb.dut.user_clk)
+    b.wire.pause(True)
+
+
+class FlagsWindow:
+    """The moment ``event_idx_flags`` needs, made on purpose rather than waited for: callbacks off (avail.flags
+    NO_INTERRUPT set) while used_event is not yet crossed, then a completion that crosses it. The 3.0 ring
+    (a5c262c5fd83) leaves used_event where get_buf last put it when disable_cb sets the flag, and post-cap's
+    stop path is where that happens: the wire is held, the ring fills and the queue stops; at enable_cb (the
+    ``race_hook`` seam) ``FRAMES`` frames go out and their completions are written, so enable_cb finds more
+    used, the re-check reaps with callbacks on (get_buf: used_event = used.idx) and disable_cb sets the flag;
+    the wire opens at that clock. Its next completion crosses used_event under NO_INTERRUPT: the interrupt is
+    owed (the device MUST ignore the flag with EVENT_IDX), and the faulty device withholds it. The window lasts
+    until the queue stops again (enable_cb clears the flag): with ``FRAMES`` reaped, about ``FRAMES`` more
+    start_xmit calls (one per 200 ns of guest time), against ~100 ns from the wire opening to the device's
+    decision read.
+
+    Left to timing (the traffic at full speed), the window opens only when a start_xmit happens to reap between
+    an interrupt and its skb_xmit_done: in one process after other tests it never did, with any seed."""
+
+    FRAMES = 8
+
+    def __init__(self, b: TxBench, x: XmitRun):
+        self.b, self.x = b, x
+        self.steps = DriverSteps(b.tb.checkers)
+        b.tb.checkers.add(self.steps)
+        self.probe = UsedIdxProbe(b.tb.checkers)
+        b.tb.checkers.add(self.probe)
+        self.svq = faulty_queue(x.net)
+        self.done: float | None = None   # when the window was made: the flag set, used_event uncrossed
+        b.wire.set_pause(None)
+        b.wire.pause(True)
+        self.svq.race_hook = self.hook
+
+    async def hook(self) -> None:
+        self.svq.race_hook = None        # once: the first stop of the queue
+        cocotb.start_soon(self.after())
+        n_used = len(self.probe.times)
+        await release_one(self.b, frames=self.FRAMES)
+        await with_timeout(self._until(lambda: len(self.probe.times) > n_used), 50, "us")
+        await Timer(2, "us")             # the device's interrupt decision and the driver's handler are over
+
+    async def after(self) -> None:
+        """After the hook: wait for enable_cb's result and the re-check's disable_cb, then open the wire."""
+        try:
+            await with_timeout(self._until(lambda: bool(self.steps.enable_cb)), 100, "us")
+            t_enable, ret = self.steps.enable_cb[-1]
+            assert not ret, "enable_cb found nothing used after frames were sent: no re-check, no window"
+            await with_timeout(self._until(lambda: any(t >= t_enable for t in self.steps.disable_cb)), 100, "us")
+            self.done = self.b.p.now_ns()
+        finally:
+            self.b.wire.pause(False)
+
+    async def _until(self, cond) -> None:
+        clk = RisingEdge(self.b.tb.dut.user_clk)
+        while not cond():
+            await clk
+
+
 @cocotb.test()
 @cocotb.parametrize(fault=[cocotb.Param(f, name=f) for f in EVENT_IDX_FAULTS])
 async def event_idx_fault_caught(dut, fault):
     """EVENT_IDX offered and negotiated: each EVENT_IDX checker reports the fault that breaks its rule, in the
-    RTL (FAULT bits 12-14) or in the driver's ring, with its rule and cycle."""
+    RTL (FAULT bits 12-14) or in the driver's ring, with its rule and cycle. ``event_idx_flags`` needs a window
+    the traffic opens only by chance: ``FlagsWindow`` makes it."""
     checker, rtl_bits, driver_fault, variant = EVENT_IDX_FAULTS[fault]
     b = TxBench(dut, pause=[0, 1, 1])
     hub = b.tb.checkers
     assert hub is not None, "the checkers are off (TB_CHECKERS=0): this test needs them"
     hub.expect(checker)
     await b.start(DeviceModes(offer_event_idx=True, offer_indirect=False))
+    flags = fault == "event_idx_flags"
     x = b.xmit(XmitScenario(packets=300, variant=variant, min_len=60, max_len=300, seed=5, timeout_ns=400_000),
-               driver_faults=(driver_fault,) if driver_fault else ())
+               driver_faults=(driver_fault,) if driver_fault else (), race_seam=flags)
     await x.probe()
     assert hub.event_idx, "EVENT_IDX offered but not negotiated"
+    window = FlagsWindow(b, x) if flags else None
     if rtl_bits:
         await set_fault(b.p, rtl_bits)
     try:
@@ -131,6 +227,9 @@ async def event_idx_fault_caught(dut, fault):
         await Timer(20, "us")
     except (TimeoutError, PlatformError, AssertionError) as exc:
         b.tb.log.info("traffic under fault %s ended early: %s", fault, exc)
+    if window is not None:
+        assert window.done is not None, "the window event_idx_flags needs was not made (see FlagsWindow)"
+        b.tb.log.info("event_idx_flags: NO_INTERRUPT set over an uncrossed used_event at %.0f ns", window.done)
     hub.poll(b.p.now_ns())
     hub.finish()
     caught = hub.failed(checker)
@@ -139,6 +238,32 @@ async def event_idx_fault_caught(dut, fault):
     v = caught[0]
     b.tb.log.info("fault %s caught:\n%s", fault, v.report())
     assert v.cycle > 0 and v.rule, v.report()
+
+
+@cocotb.test()
+async def event_idx_flags_window(dut):
+    """The control of event_idx_fault_caught/fault=event_idx_flags: the same window on the faithful device. The
+    interrupt owed under NO_INTERRUPT comes (vring_interrupt before the next enable_cb), every frame is on the wire, and
+    no checker reports."""
+    b = TxBench(dut, pause=[0, 1, 1])
+    hub = b.tb.checkers
+    assert hub is not None, "the checkers are off (TB_CHECKERS=0): this test needs them"
+    await b.start(DeviceModes(offer_event_idx=True, offer_indirect=False))
+    x = b.xmit(XmitScenario(packets=300, variant="event-idx", min_len=60, max_len=300, seed=5, timeout_ns=400_000),
+               race_seam=True)
+    await x.probe()
+    assert hub.event_idx, "EVENT_IDX offered but not negotiated"
+    window = FlagsWindow(b, x)
+    res = await with_timeout(x.traffic(b.wait_wire), 600, "us")
+    b.wire.check(res.sent)
+    assert window.done is not None, "the window was not made (see FlagsWindow)"
+    # the owed interrupt comes while the flag is still set: before the next enable_cb clears it
+    t_next = min((t for t, _ in window.steps.enable_cb if t > window.done), default=float("inf"))
+    owed = [t for t in window.steps.interrupts if window.done < t < t_next]
+    assert owed, f"no TX interrupt while NO_INTERRUPT was set over an uncrossed used_event ({window.done:.0f} ns on)"
+    b.tb.log.info("window at %.0f ns; the owed interrupt at %.0f ns", window.done, owed[0])
+    hub.finish()
+    assert not hub.violations, [v.report() for v in hub.violations][:2]
 
 
 class UsedIdxProbe(Checker):
@@ -179,15 +304,6 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
     state = {"k": -1, "latency": None}
     runs: list[tuple[float, float]] = []       # (release time, flag write time) per iteration
 
-    async def release_one(delay_cycles: int = 0) -> None:
-        if delay_cycles:
-            await Timer(delay_cycles * CLOCK_NS, "ns")
-        n0 = len(b.wire.frames)
-        b.wire.pause(False)
-        while len(b.wire.frames) == n0:
-            await clk
-        b.wire.pause(True)
-
     async def race_hook() -> None:
         state["k"] += 1
         k = state["k"]
@@ -198,7 +314,7 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
         n_used = len(probe.times)
         t_hook = b.p.now_ns()
         if state["latency"] is None:
-            cocotb.start_soon(release_one())
+            cocotb.start_soon(release_one(b))
             # calibration: how long from releasing the wire to the device's used.idx write
             while len(probe.times) == n_used:
                 await clk
@@ -211,7 +327,7 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
         offset, phase = targets[k - 1]
         lat = state["latency"]
         r = phase + max(0, offset - lat)
-        cocotb.start_soon(release_one(r))
+        cocotb.start_soon(release_one(b, r))
         f = r + lat - offset
         if f > 0:
             await Timer(f * CLOCK_NS, "ns")
@@ -371,15 +487,6 @@ async def delayed_sweep(dut, skip_recheck: bool,
     def device_used() -> int:
         return probe.writes[-1][1] if probe.writes else 0
 
-    async def release_one(delay_cycles: int = 0) -> None:
-        if delay_cycles:
-            await Timer(delay_cycles * CLOCK_NS, "ns")
-        n0 = len(b.wire.frames)
-        b.wire.pause(False)
-        while len(b.wire.frames) == n0:
-            await clk
-        b.wire.pause(True)
-
     async def hook(at: str) -> None:
         if at == "enter":
             if x.net.queue.stopped and state["k"] >= len(aims):
@@ -397,7 +504,7 @@ async def delayed_sweep(dut, skip_recheck: bool,
             state["crossing"] = crossing
             # the device holds the frames the wire has not taken; they complete in order, one per frame
             while (crossing - 1 - device_used()) & 0xFFFF and (crossing - 1 - device_used()) & 0xFFFF < 0x8000:
-                await release_one()
+                await release_one(b)
                 t_end = b.p.now_ns() + 20_000
                 n_w = len(probe.writes)
                 while len(probe.writes) == n_w and b.p.now_ns() < t_end:
@@ -411,7 +518,7 @@ async def delayed_sweep(dut, skip_recheck: bool,
         t_hook = b.p.now_ns()
         if state["latency"] is None:
             # calibration (the first stop path): release -> used.idx write, then the used_event write after it
-            cocotb.start_soon(release_one())
+            cocotb.start_soon(release_one(b))
             while len(probe.writes) == n_used:
                 await clk
             state["latency"] = round((probe.writes[n_used][0] - t_hook) / CLOCK_NS)
@@ -423,7 +530,7 @@ async def delayed_sweep(dut, skip_recheck: bool,
         f = r + lat - offset + adj
         if f < 0:  # the used_event write cannot come before the hook: release later instead
             r, f = r - f, 0
-        cocotb.start_soon(release_one(r))
+        cocotb.start_soon(release_one(b, r))
         if f > 0:
             await Timer(f * CLOCK_NS, "ns")
         runs.append((t_hook + r * CLOCK_NS, b.p.now_ns(), state["crossing"], aims[k - 1]))
