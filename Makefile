@@ -28,7 +28,7 @@ help:
 	@echo "             then the A/B matrix of the seed commit and the lineage matrix (every transmit variant x"
 	@echo "             device x EVENT_IDX off/on; JUnit: build/results/junit.xml); with the 100,000-packet soak"
 	@echo "             (its plan first, its summary last: build/soak/summary.json; SOAK_PACKETS=n scales it)"
-	@echo "  test       the CI suite (6-13 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
+	@echo "  test       the CI suite (6-14 min on 2 cores): make lint, unit tests, the simulation tests on Verilator,"
 	@echo "             the blocks, the loopback and the I/O-BAR0 build on Icarus, make synth, and the QEMU"
 	@echo "             bring-up guests (as root)"
 	@echo "  coverage   the Verilator simulation tests of make regress (COVERAGE_SET=test: of make test) built with"
