@@ -105,6 +105,7 @@ class NetDevQueue:
         self.stats = StackStats()
         self.events: list[tuple[float, str]] = []
         self._running = False
+        self.deactivated = False  # dev_deactivate: the noop qdisc (nothing enqueued, nothing dequeued)
         self._scheduled = platform.make_event()
         self.space = platform.make_event()  # set whenever the qdisc has room (sender back-pressure)
         self.space.set()
@@ -137,7 +138,7 @@ class NetDevQueue:
     # -- the stack's side ------------------------------------------------------------------------------
     def dev_queue_xmit_nowait(self, skb: Skb) -> bool:
         """Enqueue on the qdisc; False (and tx_dropped) when the qdisc is full."""
-        if len(self.qdisc) >= self.qdisc_limit:
+        if len(self.qdisc) >= self.qdisc_limit or self.deactivated:
             self.stats.tx_dropped += 1
             return False
         self.qdisc.append(skb)
@@ -160,7 +161,7 @@ class NetDevQueue:
             return
         self._running = True
         try:
-            while self.qdisc and not self.stopped:
+            while self.qdisc and not self.stopped and not self.deactivated:
                 batch = [self.qdisc.popleft() for _ in range(min(self.bulk, len(self.qdisc)))]
                 self.space.set()
                 for k, skb in enumerate(batch):
@@ -184,6 +185,29 @@ class NetDevQueue:
                 break
         finally:
             self._running = False
+
+    async def dev_deactivate(self, timeout_ns: float = 1_000_000_000) -> None:
+        """dev_deactivate_many, as dev_close calls it before ndo_stop: the qdisc becomes noop_qdisc (what it held
+        is dropped, nothing more is enqueued or dequeued), then the wait until no CPU is inside qdisc_run
+        (synchronize_net and the some_qdisc_is_busy loop). No start_xmit begins after it returns."""
+        self.deactivated = True
+        dropped = len(self.qdisc)
+        self.stats.tx_dropped += dropped
+        self.qdisc.clear()  # qdisc_reset
+        self.space.set()
+        self.trace.event("dev_deactivate", dropped=dropped)
+        t_end = self.p.now_ns() + timeout_ns
+        while self._running:  # a start_xmit in progress finishes
+            if self.p.now_ns() > t_end:
+                raise RuntimeError(f"dev_deactivate: a start_xmit still running after {timeout_ns / 1e3:.0f} us")
+            await self.p.sleep_ns(100)
+
+    def dev_activate(self) -> None:
+        """dev_activate (dev_open, after ndo_open): the qdisc is attached again and scheduled."""
+        if self.deactivated:
+            self.deactivated = False
+            self.trace.event("dev_activate")
+            self._scheduled.set()
 
     def _requeue(self, skbs: list[Skb]) -> None:
         self.stats.requeues += 1

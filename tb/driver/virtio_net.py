@@ -300,11 +300,14 @@ class VirtioNet(VirtioNetRx):
         b0c39dbd)."""
 
     async def open(self) -> None:
-        """dev_open -> ndo_open (``ip link set up``): virtnet_open."""
+        """dev_open (``ip link set up``): ndo_open (virtnet_open), then dev_activate (the qdisc runs again)."""
         await self.virtnet_open()
+        self.queue.dev_activate()
 
     async def close(self) -> None:
-        """dev_close -> ndo_stop (``ip link set down``): virtnet_close."""
+        """dev_close (``ip link set down``): dev_deactivate_many first (__dev_close_many: no start_xmit runs
+        after it), then ndo_stop (virtnet_close)."""
+        await self.queue.dev_deactivate()
         await self.virtnet_close()
 
     async def remove(self) -> None:
@@ -743,10 +746,11 @@ class VirtioNetNapiTx(VirtioNet):
         if self.tx_napi.weight:
             self.tx_napi.napi_enable()
 
-    async def close(self) -> None:
+    async def virtnet_close(self) -> None:
+        # virtnet_close: napi_disable(&rq->napi), then virtnet_napi_tx_disable(&sq->napi)
+        await super().virtnet_close()
         if self.tx_napi.weight:
             await self.tx_napi.napi_disable(self.p)
-        await super().close()
 
     def svq_split(self) -> VirtQueueSplit:
         assert isinstance(self.svq, VirtQueueSplit)

@@ -116,3 +116,38 @@ def test_a12_post_cap_stops_early_without_busy():
     first_stop = next(t for t, what in res.driver.queue.events if what == "stop")
     in_flight = [s for s in res.driver.freed + res.driver.send if s.queued_ns is not None and s.queued_ns <= first_stop]
     assert len(in_flight) == 119, len(in_flight)
+
+
+def test_no_start_xmit_after_remove_begins():
+    """virtnet_remove on an open device with skbs still in the qdisc (reset_mid_traffic): dev_close deactivates
+    the qdisc before ndo_stop, so no start_xmit runs after remove begins (the model's qdisc used to go on
+    sending through close and past the reset, and get_buf then returned buffers remove had freed)."""
+    async def main():
+        p = ModelPlatform(FAST, SLOW_DEVICE)     # the device stalls: the ring fills, the qdisc holds the rest
+        p.start()
+        events: list[tuple[str, dict]] = []
+
+        class Log:
+            def event(self, kind: str, **fields) -> None:
+                events.append((kind, fields))
+
+        x = XmitRun(p, XmitScenario(packets=400, variant="post"), p.start_task, tracer=Log())
+        await x.probe()
+        traffic = asyncio.ensure_future(x.traffic())
+        await asyncio.sleep(40_000)
+        traffic.cancel()
+        queued = len(x.net.queue.qdisc)
+        await x.net.remove()
+        await asyncio.sleep(50_000)
+        p.device.stop()
+        return queued, events
+
+    queued, events = run_virtual(main())
+    assert queued > 0, "the qdisc was empty when remove began: the test shows nothing"
+    kinds = [k for k, _ in events]
+    # remove's reset: the last STATUS = 0 (the probe's is the first)
+    reset = max(i for i, (k, f) in enumerate(events) if k == "bar_write" and f["off"] == 18 and f["value"] == 0)
+    assert "start_xmit" not in kinds[reset:], "start_xmit after the device reset"
+    assert "dev_deactivate" in kinds, "dev_close did not deactivate the qdisc"
+    # at most the one start_xmit already under way finishes after dev_deactivate (it waits for it)
+    assert kinds[kinds.index("dev_deactivate"):].count("start_xmit") <= 1, "start_xmit begun after dev_deactivate"
