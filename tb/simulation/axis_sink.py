@@ -11,6 +11,10 @@ signal once per beat, and keeps back-pressure exact while a frame is offered:
   stream was idle;
 - ``pause = True``: ``tready`` low until ``pause = False`` (no per-clock work while held).
 
+With ``reset`` (the DUT's synchronous, active-high reset), a beat at an edge where the reset is high is no
+transfer, and a frame cut by the reset is dropped: a frame left half sent by one cocotb test (on a held wire)
+must not lend its beat at the next test's first reset edge to that test's first frame.
+
 Frames are ``AxisFrame(tdata: bytearray, tuser: list[int], sim_time_start, sim_time_end)``, queued for
 ``recv`` / ``recv_nowait`` and, if given, passed to ``on_frame`` when their last beat is taken.
 """
@@ -38,7 +42,13 @@ class AxisFrame:
 
 class AxisSink:
     def __init__(
-        self, dut, prefix: str, clock, period_ps: int | None = None, on_frame: Callable[[AxisFrame], None] | None = None
+        self,
+        dut,
+        prefix: str,
+        clock,
+        period_ps: int | None = None,
+        on_frame: Callable[[AxisFrame], None] | None = None,
+        reset=None,
     ):
         self.tdata = getattr(dut, f"{prefix}_tdata")
         self.tvalid = getattr(dut, f"{prefix}_tvalid")
@@ -46,6 +56,7 @@ class AxisSink:
         self.tlast = getattr(dut, f"{prefix}_tlast")
         self.tkeep = dut._get(f"{prefix}_tkeep")
         self.tuser = dut._get(f"{prefix}_tuser")
+        self.reset = reset
         self.clock = clock
         self.lanes = len(self.tdata) // 8
         self.full_keep = (1 << self.lanes) - 1
@@ -131,6 +142,7 @@ class AxisSink:
         tdata = int_reader(self.tdata)
         tkeep = int_reader(self.tkeep) if self.tkeep is not None else None
         tuser = int_reader(self.tuser) if self.tuser is not None else None
+        in_reset = bit_reader(self.reset) if self.reset is not None else None
         lanes, full_keep, period = self.lanes, self.full_keep, self.period_ps
         frame: AxisFrame | None = None
         ready_written = True  # tready as last written (__init__ sets it)
@@ -162,6 +174,9 @@ class AxisSink:
             await edge
             # what the device saw at this edge
             if not (tvalid() and tready()):
+                continue
+            if in_reset is not None and in_reset():
+                frame = None  # no transfer in reset; a frame the reset cut is gone
                 continue
             keep = tkeep() if tkeep is not None else full_keep
             if frame is None:

@@ -28,7 +28,7 @@ class Wire:
         if artifacts is not None:  # a later bench in the same test takes over the pcap
             artifacts.add_monitor(self)
         self.frames: list[WireFrame] = []
-        self.sink = AxisSink(dut, prefix, dut.user_clk, on_frame=self._collect)
+        self.sink = AxisSink(dut, prefix, dut.user_clk, on_frame=self._collect, reset=dut._get("user_reset"))
         if pause:
             self.set_pause(pause)
 
