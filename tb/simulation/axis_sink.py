@@ -11,9 +11,9 @@ signal once per beat, and keeps back-pressure exact while a frame is offered:
   stream was idle;
 - ``pause = True``: ``tready`` low until ``pause = False`` (no per-clock work while held).
 
-With ``reset`` (the DUT's synchronous, active-high reset), a beat at an edge where the reset is high is no
-transfer, and a frame cut by the reset is dropped: a frame left half sent by one cocotb test (on a held wire)
-must not lend its beat at the next test's first reset edge to that test's first frame.
+With ``reset`` (the DUT's synchronous, active-high reset), a beat that would start a frame at an edge where
+the reset is high is no transfer: a frame left half sent by one cocotb test (on a held wire) must not lend its
+last beat, taken at the next test's first reset edge, to that test's first frame.
 
 Frames are ``AxisFrame(tdata: bytearray, tuser: list[int], sim_time_start, sim_time_end)``, queued for
 ``recv`` / ``recv_nowait`` and, if given, passed to ``on_frame`` when their last beat is taken.
@@ -175,9 +175,8 @@ class AxisSink:
             # what the device saw at this edge
             if not (tvalid() and tready()):
                 continue
-            if in_reset is not None and in_reset():
-                frame = None  # no transfer in reset; a frame the reset cut is gone
-                continue
+            if frame is None and in_reset is not None and in_reset():
+                continue  # no transfer in reset (looked at once per frame, not per beat)
             keep = tkeep() if tkeep is not None else full_keep
             if frame is None:
                 frame = AxisFrame(sim_time_start=int(get_sim_time("ps")))
