@@ -16,7 +16,7 @@ from typing import Any
 from tb.driver.netstack import SkbPool
 from tb.driver.trace import EventLog
 from tb.driver.virtio_net import GuestTiming, VirtioNet, virtio_net
-from tb.platform.base import Platform, PlatformTimeout
+from tb.platform.base import Platform, PlatformError, PlatformTimeout
 
 ETH_TYPE_LOCAL_EXPERIMENTAL = 0x88B5
 BROADCAST = b"\xff" * 6
@@ -153,6 +153,8 @@ class XmitRun:
                 await self._wait_progress(deadline, "skb memory")
                 skb = await self.pool.alloc_skb(seq, data, frags)
             while not net.queue.dev_queue_xmit_nowait(skb):
+                if net.queue.deactivated:  # dev_close ran: the noop qdisc drops, space never matters again
+                    raise PlatformError(f"the interface was closed: {scn.packets - seq} of {scn.packets} frames unsent")
                 net.queue.stats.tx_dropped -= 1  # a blocking sender waits instead of dropping
                 await self._wait_space(deadline)
             self.sent.append(data)

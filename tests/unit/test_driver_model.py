@@ -7,11 +7,13 @@ simulation tests check the same on the RTL.
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 
 from tb.driver.virtio_net import GuestTiming
 from tb.device.dev_ctrl import DeviceModes, NoePolicy
+from tb.platform.base import PlatformError
 from tb.platform.model import ModelPlatform, ModelTiming, run_virtual
 from tb.scenarios.xmit import XmitResult, XmitRun, XmitScenario
 
@@ -151,3 +153,35 @@ def test_no_start_xmit_after_remove_begins():
     assert "dev_deactivate" in kinds, "dev_close did not deactivate the qdisc"
     # at most the one start_xmit already under way finishes after dev_deactivate (it waits for it)
     assert kinds[kinds.index("dev_deactivate"):].count("start_xmit") <= 1, "start_xmit begun after dev_deactivate"
+
+
+def test_a_sender_still_running_at_remove_ends_with_an_error_not_a_hang():
+    """The traffic generator is not stopped before remove: once dev_close has deactivated the qdisc, its
+    blocking send fails at once (the noop qdisc drops; without the check it spun in zero time)."""
+    async def main():
+        p = ModelPlatform(FAST, SLOW_DEVICE)
+        p.start()
+        x = XmitRun(p, XmitScenario(packets=2000, variant="post"), p.start_task)
+        await x.probe()
+        traffic = asyncio.ensure_future(x.traffic())
+        await asyncio.sleep(40_000)
+        await x.net.remove()
+        try:
+            await asyncio.wait_for(traffic, 1_000_000)
+        except PlatformError as exc:
+            return str(exc)
+        finally:
+            p.device.stop()
+        return "no error"
+
+    def hung(*_):
+        raise TimeoutError("the sender spun in zero virtual time after remove (30 s of wall time)")
+
+    previous = signal.signal(signal.SIGALRM, hung)   # a spin in zero virtual time never times out by itself
+    signal.alarm(30)
+    try:
+        outcome = run_virtual(main())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "the interface was closed" in outcome
