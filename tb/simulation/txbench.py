@@ -24,6 +24,19 @@ from tb.simulation.usp import UspConfig
 from tb.simulation.wire import Wire
 
 
+async def stop_task(task: cocotb.task.Task, timeout_ns: float = 10_000) -> None:
+    """Cancel a background task (traffic the test gives up on) and wait until it has unwound.
+
+    cocotb 2.1 counts cancel() calls. A task cancelled inside ``with_timeout``/``First`` unwinds over one more
+    scheduler step (it waits for the waiter's children); if the test returns in that step, the test's end
+    cancels it a second time and it fails with "Task was cancelled, but continued running", which fails the
+    test after the fact. Waiting here for it to finish makes the cancel the only one."""
+    if task.done():
+        return
+    task.cancel()
+    await with_timeout(task.complete, timeout_ns, "ns")
+
+
 class TxBench:
     """DeviceTB + the wire + the device modes + one driver run."""
 

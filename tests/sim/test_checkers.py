@@ -42,7 +42,7 @@ from tb.device.dev_ctrl import (FAULT_AVAIL_EVENT_STALE, FAULT_DROP_FRAME, FAULT
 from tb.faults.driver import faulty_queue
 from tb.platform.base import PlatformError
 from tb.scenarios.xmit import XmitRun, XmitScenario
-from tb.simulation.txbench import TxBench
+from tb.simulation.txbench import TxBench, stop_task
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -340,11 +340,11 @@ async def sweep(dut, skip_recheck: bool) -> tuple[TxBench, XmitRun, dict[int, in
     while not task.done():
         await Timer(5, "us")
         if hub.failed("lost_wakeup"):        # the skip-recheck run: the queue is stuck for good
-            task.cancel()
+            await stop_task(task)
             lost.append(hub.failed("lost_wakeup")[0].msg)
             break
         if b.p.now_ns() > t_end:
-            task.cancel()
+            await stop_task(task)
             lost.append(f"no end after {(t_end - b.p.now_ns()) / 1000:.0f} us, iteration {state['k']}")
             break
     else:
@@ -542,11 +542,11 @@ async def delayed_sweep(dut, skip_recheck: bool,
     while not task.done():
         await Timer(5, "us")
         if hub.failed("lost_wakeup"):
-            task.cancel()
+            await stop_task(task)
             lost.append(hub.failed("lost_wakeup")[0].msg)
             break
         if b.p.now_ns() > t_end:
-            task.cancel()
+            await stop_task(task)
             lost.append(f"no end after 60 ms, iteration {state['k']}")
             break
     else:

@@ -23,7 +23,7 @@ from tb.driver.virtio_net_h import MAX_SKB_FRAGS
 from tb.driver.virtio_pci import VIRTIO_CONFIG_S_NEEDS_RESET, VirtioPciLegacy
 from tb.driver.virtio_ring import VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE
 from tb.scenarios.xmit import XmitScenario
-from tb.simulation.txbench import TxBench
+from tb.simulation.txbench import TxBench, stop_task
 
 REGRESS = os.environ.get("REGRESS", "0") not in ("", "0")
 
@@ -230,7 +230,7 @@ async def reset_mid_traffic(dut):
     await x.probe()
     task = cocotb.start_soon(x.traffic())
     await Timer(40, "us")
-    task.cancel()
+    await stop_task(task)
     await x.net.remove()  # virtnet_remove: the reset, then the queues and interrupts are released
     # what was in flight drains within a few microseconds; after that the device issues nothing
     await Timer(5, "us")
