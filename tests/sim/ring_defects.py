@@ -315,10 +315,11 @@ class _Builder:
 
     def forbid_desc(self, i: int) -> None:
         """Descriptor ``i`` (>= Q) must never be read: where it falls on the ring's padding or past the ring
-        (not where it aliases the avail or used ring, which the device reads anyway)."""
+        (not where it aliases the avail or used ring, or the data area, which the device reads anyway: with
+        i = 15360 of a 256-entry ring the descriptor fell on a valid packet's buffer, whose read is right)."""
         a, lay = self.lay.desc + 16 * i, self.lay
-        if not (a < lay.avail + 6 + 2 * lay.q and lay.avail < a + 16) and not (
-            a < lay.used + lay.used_size and lay.used < a + 16
+        if not (
+            _overlaps(a, 16, [(lay.avail, 6 + 2 * lay.q), (lay.used, lay.used_size), (lay.data, lay.data_size)])
         ):
             self.forbidden.append((a, 16))
 
