@@ -133,7 +133,50 @@ def canonical(text: str) -> str:
     order = sorted({int(m[1]) for m in _PRIORITY.findall(text)})
     rank = {v: str(i + 1) for i, v in enumerate(order)}
     text = _PRIORITY.sub(lambda m: m.group(1) + rank[int(m.group(2))], text)
-    return _AUTOIDX.sub(sub, text)
+    return sort_actions(_AUTOIDX.sub(sub, text))
+
+
+def _action_key(body: str) -> tuple[str, str] | None:
+    """(kind, wire) of a process action: ``assign <lhs> <rhs>`` in a case, ``update <lhs> <rhs>`` in a sync
+    rule; wire "" for the empty action; None for anything else, and for a concatenation on the left (it
+    writes several wires)."""
+    kind, _, rest = body.partition(" ")
+    if kind not in ("assign", "update") or not rest:
+        return None
+    lhs = rest.split(None, 1)[0]
+    if lhs == "{":
+        return (kind, "") if rest.strip() == "{ } { }" else None
+    return kind, lhs
+
+
+def sort_actions(text: str) -> str:
+    """Each run of consecutive process actions of one kind sorted by the wire it writes (a stable sort).
+    The frontend emits them in the order of yosys's global name table, which depends on what was read
+    before: the same module elaborated under two tops came out with its actions in two orders, two cache
+    keys and two yosys runs. In RTLIL the right-hand sides read the signals, not earlier actions; only
+    actions on the same wire (a later one overrides) keep their order, and a concatenation on the left
+    ends a run."""
+    out: list[str] = []
+    run: list[tuple[str, str]] = []
+    head = ("", "")  # the run's indent and kind
+
+    def flush() -> None:
+        out.extend(line for _, line in sorted(run, key=lambda r: r[0]))
+        run.clear()
+
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        key = _action_key(body)
+        here = (line[: len(line) - len(body)], key[0] if key else "")
+        if key is None or (run and here != head):
+            flush()
+        if key is None:
+            out.append(line)
+            continue
+        head = here
+        run.append((key[1], line))
+    flush()
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def interface(mod: Module) -> str:

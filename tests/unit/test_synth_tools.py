@@ -52,6 +52,54 @@ def test_canonical_text_does_not_depend_on_what_was_elaborated_before():
     assert "$add$hdl/leaf.v:3$1_Y" in synth.canonical(leaf)
 
 
+PROCESS = r"""module \m
+  process $proc$m.v:5$1
+    assign $1\b[1:0] $2\b[1:0]
+    assign { } { }
+    assign $1\a[3:0] [3:2] 2'00
+    assign $1\c[0:0] \x
+    assign $1\a[3:0] [2:0] \y
+    switch \s
+      case 1'1
+        assign $2\b[1:0] \p
+        assign $2\a[1:0] \q
+        assign { \u \v } \w
+        assign $2\c[0:0] \r
+        assign $2\a[1:0] \z
+    end
+    sync posedge \clk
+      update \b $1\b[1:0]
+      update \a $1\a[3:0]
+  end
+end
+"""
+
+
+def test_process_actions_in_any_order_give_one_text():
+    """The same module elaborated under two tops came out with its actions in two orders (two cache keys, two
+    yosys runs of the same module): a run of assigns or updates is sorted by the wire it writes."""
+    lines = PROCESS.splitlines(keepends=True)
+    shuffled = "".join(lines[:2] + [lines[4], lines[6], lines[2], lines[5], lines[3]] + lines[7:16]
+                       + [lines[17], lines[16]] + lines[18:])
+    assert shuffled != PROCESS
+    assert synth.sort_actions(shuffled) == synth.sort_actions(PROCESS)
+    assert synth.canonical(shuffled) == synth.canonical(PROCESS)
+
+
+def test_process_action_sort_keeps_what_order_means():
+    out = synth.sort_actions(PROCESS).splitlines()
+    top = out[2:7]
+    # actions on one wire keep their order (a later one overrides), the others sort by wire
+    assert top == ["    assign { } { }", "    assign $1\\a[3:0] [3:2] 2'00", "    assign $1\\a[3:0] [2:0] \\y",
+                   "    assign $1\\b[1:0] $2\\b[1:0]", "    assign $1\\c[0:0] \\x"]
+    case = out[9:14]
+    # a concatenation on the left writes several wires: the actions stay on their side of it
+    assert case == ["        assign $2\\a[1:0] \\q", "        assign $2\\b[1:0] \\p", "        assign { \\u \\v } \\w",
+                    "        assign $2\\a[1:0] \\z", "        assign $2\\c[0:0] \\r"]
+    assert out[16:18] == ["      update \\a $1\\a[3:0]", "      update \\b $1\\b[1:0]"]
+    assert synth.sort_actions(PROCESS).endswith("end\n")
+
+
 def test_job_key_changes_with_the_module_and_its_submodule_ports():
     mods = synth.parse_rtlil(RTLIL)
     top = mods["\\top"]
